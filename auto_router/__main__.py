@@ -1,0 +1,3 @@
+from auto_router.cli import main
+
+main()

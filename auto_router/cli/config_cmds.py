@@ -1,0 +1,146 @@
+"""``auto-router config path|init|validate|show``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ..config import Config, ProviderConfig, load_config
+from ..config_files import init_config
+from ..errors import ConfigError
+from ..secrets import looks_secret, mask
+from ._common import globals_of, print_json
+
+config_app = typer.Typer(help="Where the configuration lives; create, check and show it.")
+
+
+@config_app.command("path")
+def path_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print where the configuration files and the state database are."""
+    paths = globals_of(ctx).paths()
+    rows = {
+        "config_dir": paths.config_dir,
+        "llm_config": paths.llm_config,
+        "provider_metadata": paths.provider_metadata,
+        "data_dir": paths.data_dir,
+        "database": paths.database,
+    }
+    if as_json:
+        print_json({k: str(v) for k, v in rows.items()})
+        return
+    for key, value in rows.items():
+        exists = "" if value.exists() else "  (not created yet)"
+        typer.echo(f"{key:<18} {value}{exists}")
+
+
+@config_app.command("init")
+def init_command(ctx: typer.Context) -> None:
+    """Write commented starter files (never overwrites an existing file)."""
+    written, kept = init_config(globals_of(ctx).paths())
+    for path in written:
+        typer.echo(f"wrote {path}")
+    for path in kept:
+        typer.echo(f"kept {path} (already exists)")
+
+
+@config_app.command("validate")
+def validate_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check both files; list every problem with file, line and key. Exit 78 when invalid."""
+    paths = globals_of(ctx).paths()
+    try:
+        config = load_config(paths)
+    except ConfigError as exc:
+        problems = [str(p) for p in exc.problems] or [str(exc)]
+        if as_json:
+            print_json({"valid": False, "errors": problems, "warnings": []})
+        else:
+            for problem in problems:
+                typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    warnings = [str(w) for w in config.warnings]
+    if as_json:
+        print_json({"valid": True, "errors": [], "warnings": warnings})
+        return
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    found = ", ".join(str(p) for p in config.files_found) or "no files (empty configuration)"
+    typer.echo(f"ok: {found}")
+
+
+@config_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the configuration as auto-router understands it. Secrets are masked."""
+    config = load_config(globals_of(ctx).paths())
+    data = config_as_json(config)
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"default backend: {config.default_backend or '-'}")
+    typer.echo(f"order: {', '.join(config.order) or '-'}")
+    for backend in data["backends"]:
+        typer.echo(f"\n[{backend['name']}] enabled={backend['enabled']} model={backend['model']}")
+        for provider in backend["providers"]:
+            typer.echo(f"  {provider['name']}: type={provider['type']} "
+                       f"enabled={provider['enabled']} base_url={provider['base_url']}")
+            for key, value in provider["settings"].items():
+                typer.echo(f"    {key} = {value}")
+            for key, value in provider["env"].items():
+                typer.echo(f"    {key} = {value}")
+
+
+def masked_value(name: str, value: str) -> str:
+    """A config value fit to show: ${VAR} references as written, literal secrets masked."""
+    if "${" in value:
+        return value
+    return mask(value) if looks_secret(name) else value
+
+
+def provider_as_json(provider: ProviderConfig) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for key in ("model", "command", "timeout", "cooldown", "api_version", "deployment"):
+        value = getattr(provider, key)
+        if value is not None:
+            settings[key] = value
+    if provider.args:
+        settings["args"] = list(provider.args)
+    if provider.api_key is not None:
+        settings["api_key"] = masked_value("api_key", provider.api_key)
+    if provider.headers:
+        settings["headers"] = {k: masked_value(k, v) for k, v in provider.headers.items()}
+    return {
+        "name": provider.name,
+        "backend": provider.backend,
+        "type": provider.type,
+        "enabled": provider.enabled,
+        "description": provider.description,
+        "base_url": provider.base_url,
+        "settings": settings,
+        "env": {k: masked_value(k, v) for k, v in provider.env.items()},
+    }
+
+
+def config_as_json(config: Config) -> dict[str, Any]:
+    return {
+        "default_backend": config.default_backend,
+        "order": list(config.order),
+        "backends": [
+            {
+                "name": name,
+                "enabled": backend.enabled,
+                "model": backend.model,
+                "providers": [provider_as_json(p) for p in config.providers_of(name)],
+            }
+            for name, backend in config.backends.items()
+        ],
+        "warnings": [str(w) for w in config.warnings],
+    }

@@ -1,0 +1,186 @@
+"""The one exception tree of auto-router.
+
+Every error the library raises on purpose is an ``AutoRouterError``; the CLI catches that base
+class once and turns it into one line plus a hint and an exit code, so a user never sees a
+traceback for bad input.
+
+    AutoRouterError
+    ├── ConfigError                 a configuration file cannot be used
+    │   ├── ConfigSyntaxError       not valid TOML (file, line, column)
+    │   ├── ConfigValidationError   valid TOML, wrong shape (file, line, key path)
+    │   └── MissingVariableError    ${VAR} names a variable that is not set
+    ├── InvalidIdentifierError      a backend or provider name breaks the naming rule
+    ├── NotFoundError               a named thing does not exist
+    │   ├── BackendNotFoundError
+    │   └── ProviderNotFoundError
+    ├── StateError                  the rotation-state database cannot be used
+    ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
+    └── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
+
+Foreign exceptions (tomlkit, sqlite3, OSError) are translated where they are first met, with
+``raise X(...) from exc``, never further up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class AutoRouterError(Exception):
+    """Base class of every error auto-router raises on purpose."""
+
+    #: A short machine-readable code, used by the management API and ``--json`` output.
+    code: str = "AUTO_ROUTER_ERROR"
+    #: What the user can do about it, shown by the CLI under the message.
+    hint: str | None = None
+    #: The CLI's exit status for this error (sysexits.h values where one fits).
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(AutoRouterError):
+    """A configuration file cannot be used. Carries where the problem is."""
+
+    code = "CONFIG_ERROR"
+    exit_code = 78  # EX_CONFIG
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        key_path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.key_path = key_path
+        self.detail = message
+        #: Every problem found, when a validation collected more than one.
+        self.problems: list[object] = []
+        super().__init__(self._render(message), hint=hint)
+
+    def _render(self, message: str) -> str:
+        where = ""
+        if self.path is not None:
+            where = str(self.path)
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        key = f"{self.key_path}: " if self.key_path else ""
+        return f"{where}{key}{message}"
+
+
+class ConfigSyntaxError(ConfigError):
+    code = "CONFIG_SYNTAX_ERROR"
+
+
+class ConfigValidationError(ConfigError):
+    code = "VALIDATION_ERROR"
+
+
+class MissingVariableError(ConfigError):
+    code = "MISSING_VARIABLE"
+
+
+class InvalidIdentifierError(AutoRouterError):
+    code = "INVALID_IDENTIFIER"
+
+
+class NotFoundError(AutoRouterError):
+    code = "NOT_FOUND"
+
+
+class BackendNotFoundError(NotFoundError):
+    code = "BACKEND_NOT_FOUND"
+
+
+class ProviderNotFoundError(NotFoundError):
+    code = "PROVIDER_NOT_FOUND"
+
+
+class StateError(AutoRouterError):
+    code = "STATE_ERROR"
+
+
+class UsageLimitError(AutoRouterError):
+    """A provider hit a usage limit. Raise it from a client to make the manager rotate.
+
+    ``reset_at`` (aware datetime or epoch seconds) is when the provider is expected to work
+    again, if the provider said so; otherwise the backend's default cooldown applies.
+    """
+
+    code = "USAGE_LIMIT"
+
+    def __init__(
+        self,
+        message: str = "usage limit reached",
+        *,
+        reset_at: dt.datetime | float | None = None,
+        marker: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+        self.marker = marker
+
+    @property
+    def reset_timestamp(self) -> float | None:
+        if self.reset_at is None:
+            return None
+        if isinstance(self.reset_at, dt.datetime):
+            return self.reset_at.timestamp()
+        return float(self.reset_at)
+
+
+@dataclass(frozen=True)
+class ExhaustedProvider:
+    backend: str
+    provider: str
+    available_at: float | None
+
+
+class AllProvidersExhaustedError(AutoRouterError):
+    """Nothing is left to try. Says when the earliest provider is available again."""
+
+    code = "ALL_PROVIDERS_EXHAUSTED"
+    exit_code = 75  # EX_TEMPFAIL
+
+    def __init__(
+        self,
+        backends: tuple[str, ...],
+        earliest: ExhaustedProvider | None,
+        *,
+        detail: str | None = None,
+    ) -> None:
+        self.backends = backends
+        self.earliest = earliest
+        names = ", ".join(backends) or "(none)"
+        message = f"every provider of {names} is cooling down"
+        if earliest is not None and earliest.available_at is not None:
+            when = dt.datetime.fromtimestamp(earliest.available_at).astimezone()
+            message += (
+                f"; the earliest, {earliest.backend}/{earliest.provider}, is available again at "
+                f"{when.isoformat(timespec='seconds')}"
+            )
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message, hint="wait, or clear the cooldowns with `auto-router reset`")
+
+    @property
+    def earliest_available_at(self) -> float | None:
+        return None if self.earliest is None else self.earliest.available_at

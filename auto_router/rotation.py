@@ -1,0 +1,199 @@
+"""Rotation policy: pure functions over immutable state, with the time passed in.
+
+The current provider of a backend is used until it hits a usage limit. Then it is put in
+cooldown (until its reset time if known, else a default) and the next enabled provider, in
+rotation order, that is not cooling down becomes current. Rotation is sticky: when a cooldown
+ends the backend does not jump back to its first provider.
+
+Nothing here does I/O. ``state.py`` persists these values; ``rotator.py`` ties both to the
+configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Final
+
+from .errors import AllProvidersExhaustedError, ExhaustedProvider
+
+#: The name rotation uses for a backend with no providers ("fallback mode"): the backend itself.
+DIRECT: Final = ""
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    cooldown_until: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    usage_limits: int = 0
+    failures: int = 0
+    successes: int = 0
+    last_success_at: float | None = None
+
+    def is_available(self, now: float) -> bool:
+        return self.cooldown_until is None or self.cooldown_until <= now
+
+
+_FRESH: Final = ProviderState()
+
+
+@dataclass(frozen=True)
+class BackendState:
+    backend: str
+    current: str | None = None
+    last_success: str | None = None
+    last_success_at: float | None = None
+    providers: Mapping[str, ProviderState] = field(default_factory=lambda: MappingProxyType({}))
+
+    def provider(self, name: str) -> ProviderState:
+        return self.providers.get(name, _FRESH)
+
+    def with_provider(self, name: str, state: ProviderState) -> BackendState:
+        return replace(self, providers=MappingProxyType({**self.providers, name: state}))
+
+
+def current_provider(names: Sequence[str], state: BackendState, now: float) -> str | None:
+    """The provider to use now: the current one if usable, else the next usable in order.
+
+    ``names`` are the enabled providers in rotation order. State about providers no longer
+    in ``names`` is ignored. ``None`` when every provider is cooling down.
+    """
+    if state.current in names and state.provider(state.current).is_available(now):
+        return state.current
+    return _next_available(names, state, now, after=state.current)
+
+
+def advance(names: Sequence[str], state: BackendState, now: float) -> tuple[BackendState, bool]:
+    """Move to the next usable provider after the current one. Returns (state, rotated)."""
+    current = current_provider(names, state, now)
+    following = _next_available(names, state, now, after=current)
+    if following is None or following == current:
+        return state, False
+    return replace(state, current=following), True
+
+
+def record_usage_limit(
+    names: Sequence[str],
+    state: BackendState,
+    provider: str,
+    now: float,
+    until: float,
+    reason: str | None = None,
+) -> BackendState:
+    """``provider`` ran out until ``until``; if it was current, the next usable one takes over."""
+    effective = current_provider(names, state, now)
+    before = state.provider(provider)
+    state = state.with_provider(
+        provider,
+        replace(
+            before,
+            cooldown_until=max(until, now),
+            usage_limits=before.usage_limits + 1,
+            last_error=reason or before.last_error,
+            last_error_at=now,
+        ),
+    )
+    if effective not in (None, provider):
+        return state  # a pinned provider ran out; the backend's current one is unaffected
+    following = _next_available(names, state, now, after=provider)
+    # When everything is cooling, remember the next in order so rotation resumes from there.
+    return replace(state, current=following or _next_in_order(names, provider))
+
+
+def record_failure(state: BackendState, provider: str, now: float, reason: str) -> BackendState:
+    """A failure that is not a usage limit (outage, bad key): counted, no rotation by itself."""
+    before = state.provider(provider)
+    return state.with_provider(
+        provider,
+        replace(before, failures=before.failures + 1, last_error=reason, last_error_at=now),
+    )
+
+
+def record_success(state: BackendState, provider: str, now: float) -> BackendState:
+    """A call through ``provider`` worked: it is the last used one and no longer cooling."""
+    before = state.provider(provider)
+    state = state.with_provider(
+        provider,
+        replace(before, successes=before.successes + 1, last_success_at=now, cooldown_until=None),
+    )
+    return replace(state, last_success=provider, last_success_at=now)
+
+
+def set_current(state: BackendState, provider: str) -> BackendState:
+    """Make ``provider`` current now, clearing its cooldown (the user asked for it)."""
+    state = state.with_provider(provider, replace(state.provider(provider), cooldown_until=None))
+    return replace(state, current=provider)
+
+
+def reset(state: BackendState) -> BackendState:
+    """Back to the first provider with no cooldowns; counters are kept for stats."""
+    providers = {n: replace(p, cooldown_until=None) for n, p in state.providers.items()}
+    return replace(state, current=None, providers=MappingProxyType(providers))
+
+
+def earliest_available(
+    names: Sequence[str], state: BackendState
+) -> tuple[str, float | None] | None:
+    """The provider whose cooldown ends first, with that time."""
+    cooling = [(state.provider(n).cooldown_until, n) for n in names]
+    known = [(until, n) for until, n in cooling if until is not None]
+    if not known:
+        return (names[0], None) if names else None
+    until, name = min(known)
+    return name, until
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A backend that may serve, with its enabled providers in rotation order."""
+
+    backend: str
+    names: tuple[str, ...]
+
+
+def choose(
+    candidates: Sequence[Candidate], states: Mapping[str, BackendState], now: float
+) -> tuple[str, str]:
+    """The first candidate backend with a usable provider, and that provider.
+
+    Raises ``AllProvidersExhaustedError`` naming the earliest time anything is usable again.
+    """
+    earliest: ExhaustedProvider | None = None
+    for candidate in candidates:
+        state = states.get(candidate.backend) or BackendState(candidate.backend)
+        provider = current_provider(candidate.names, state, now)
+        if provider is not None:
+            return candidate.backend, provider
+        first = earliest_available(candidate.names, state)
+        if first is not None and first[1] is not None and (
+            earliest is None
+            or earliest.available_at is None
+            or first[1] < earliest.available_at
+        ):
+            earliest = ExhaustedProvider(candidate.backend, first[0], first[1])
+    raise AllProvidersExhaustedError(tuple(c.backend for c in candidates), earliest)
+
+
+def _next_available(
+    names: Sequence[str], state: BackendState, now: float, *, after: str | None
+) -> str | None:
+    """The first usable provider after ``after`` in cyclic order (``after`` itself comes last)."""
+    if after in names:
+        i = names.index(after)
+        order = [*names[i + 1 :], *names[: i + 1]]
+    else:
+        order = list(names)
+    for name in order:
+        if state.provider(name).is_available(now):
+            return name
+    return None
+
+
+def _next_in_order(names: Sequence[str], after: str) -> str | None:
+    if not names:
+        return None
+    if after not in names:
+        return names[0]
+    return names[(names.index(after) + 1) % len(names)]

@@ -1,0 +1,332 @@
+"""The rotation service: configuration + persisted state + policy, with an injected clock.
+
+Every part of auto-router (the Python API, the launcher, the proxy, the CLI) asks a
+``Rotator`` which provider to use and tells it what happened. Because the state lives in the
+shared store, a rotation made by one process is what every other process sees next.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from functools import partial
+
+from .config import BackendConfig, Config, ProviderConfig, load_config
+from .errors import ProviderNotFoundError
+from .paths import Paths, resolve_paths
+from .rotation import (
+    DIRECT,
+    BackendState,
+    Candidate,
+    ProviderState,
+    current_provider,
+)
+from .rotation import advance as advance_policy
+from .rotation import choose as choose_policy
+from .rotation import record_failure as record_failure_policy
+from .rotation import record_success as record_success_policy
+from .rotation import record_usage_limit as record_usage_limit_policy
+from .rotation import reset as reset_policy
+from .rotation import set_current as set_current_policy
+from .state import SQLiteStateStore, StateStore
+
+Clock = Callable[[], float]
+
+
+class ConfigSource:
+    """The configuration, re-read when either file changes (checked by mtime and size).
+
+    ``min_interval`` bounds how often the files are even stat()ed, so a busy proxy pays for
+    two stat calls at most that often rather than on every request.
+    """
+
+    def __init__(
+        self, paths: Paths, *, min_interval: float = 0.0, monotonic: Clock = time.monotonic
+    ) -> None:
+        self.paths = paths
+        self._min_interval = min_interval
+        self._monotonic = monotonic
+        self._config: Config | None = None
+        self._stamp: tuple[tuple[int, int] | None, ...] = ()
+        self._checked_at = float("-inf")
+        self.version = 0
+        #: The error of the last reload that failed; the previous good config stays in force.
+        self.reload_error: Exception | None = None
+
+    def get(self) -> Config:
+        now = self._monotonic()
+        if self._config is not None and now - self._checked_at < self._min_interval:
+            return self._config
+        self._checked_at = now
+        stamp = (self._stat(self.paths.llm_config), self._stat(self.paths.provider_metadata))
+        if self._config is None or stamp != self._stamp:
+            try:
+                config = load_config(self.paths)
+            except Exception as exc:
+                if self._config is None:
+                    raise
+                self.reload_error = exc
+                self._stamp = stamp
+                return self._config
+            self._config, self._stamp = config, stamp
+            self.reload_error = None
+            self.version += 1
+        return self._config
+
+    def invalidate(self) -> None:
+        """Force a re-read on the next ``get`` (after the tool edited a file itself)."""
+        self._stamp = ()
+        self._checked_at = float("-inf")
+
+    @staticmethod
+    def _stat(path: os.PathLike[str]) -> tuple[int, int] | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where a call goes: a backend and one of its providers (``None`` in fallback mode)."""
+
+    backend: BackendConfig
+    provider: ProviderConfig | None
+
+    @property
+    def provider_name(self) -> str | None:
+        return None if self.provider is None else self.provider.name
+
+    @property
+    def model(self) -> str | None:
+        if self.provider is not None and self.provider.model:
+            return self.provider.model
+        return self.backend.model
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    name: str
+    enabled: bool
+    current: bool
+    cooldown_until: float | None
+    description: str
+    type: str
+    model: str | None
+    state: ProviderState
+
+    @property
+    def cooling(self) -> bool:
+        return self.cooldown_until is not None
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    enabled: bool
+    is_default: bool
+    model: str | None
+    current: str | None
+    last_used: str | None
+    providers: tuple[ProviderStatus, ...]
+
+
+class Rotator:
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        *,
+        config: ConfigSource | Config | None = None,
+        store: StateStore | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.paths = paths or resolve_paths()
+        if config is None:
+            config = ConfigSource(self.paths)
+        self._config = config
+        self.store: StateStore = store or SQLiteStateStore(self.paths.database, clock=clock)
+        self.clock = clock
+
+    @property
+    def config(self) -> Config:
+        source = self._config
+        return source.get() if isinstance(source, ConfigSource) else source
+
+    # ------------------------------------------------------------------ reading
+
+    def rotation_names(self, backend: str) -> tuple[str, ...]:
+        """Enabled providers in order; ``(DIRECT,)`` for a backend with none configured."""
+        b = self.config.backend(backend)
+        if not b.enabled:
+            return ()
+        if not b.provider_names:
+            return (DIRECT,)
+        return tuple(p.name for p in self.config.enabled_providers_of(backend))
+
+    def state(self, backend: str) -> BackendState:
+        return self.store.get(backend)
+
+    def current_provider_name(self, backend: str) -> str | None:
+        """The provider the next call of ``backend`` uses (the stored one if all are cooling)."""
+        names = self.rotation_names(backend)
+        if names == (DIRECT,):
+            return None
+        state = self.store.get(backend)
+        found = current_provider(names, state, self.clock())
+        if found is not None:
+            return found
+        return state.current if state.current in names else (names[0] if names else None)
+
+    def choose(
+        self,
+        backend: str | None = None,
+        *,
+        fallback: bool = True,
+        among: Collection[str] | None = None,
+    ) -> Choice:
+        """The backend and provider to use now; with ``fallback``, later backends in order
+        (only those in ``among``, when given).
+
+        Raises ``AllProvidersExhaustedError`` when every candidate is cooling down.
+        """
+        config = self.config
+        start = backend or config.default_backend
+        if start is None:
+            raise ProviderNotFoundError(
+                "no backend is configured",
+                hint="write llm_config.toml (see `auto-router config init`)",
+            )
+        config.backend(start)
+        names = config.backend_order(start) if fallback else (start,)
+        if among is not None:
+            names = tuple(n for n in names if n == start or n in among)
+        candidates = [Candidate(n, self.rotation_names(n)) for n in names]
+        candidates = [c for c in candidates if c.names]
+        states = {c.backend: self.store.get(c.backend) for c in candidates}
+        chosen_backend, chosen_provider = choose_policy(candidates, states, self.clock())
+        provider = (
+            None
+            if chosen_provider == DIRECT
+            else config.provider(chosen_backend, chosen_provider)
+        )
+        return Choice(config.backend(chosen_backend), provider)
+
+    def status(self) -> tuple[BackendStatus, ...]:
+        config = self.config
+        now = self.clock()
+        result = []
+        for name, backend in config.backends.items():
+            state = self.store.get(name)
+            current = self.current_provider_name(name)
+            providers = tuple(
+                ProviderStatus(
+                    name=p.name,
+                    enabled=p.enabled,
+                    current=p.name == current and backend.enabled,
+                    cooldown_until=_active_cooldown(state.provider(p.name), now),
+                    description=p.description,
+                    type=p.type,
+                    model=p.model,
+                    state=state.provider(p.name),
+                )
+                for p in config.providers_of(name)
+            )
+            last_used = state.last_success if state.last_success in backend.provider_names else None
+            result.append(
+                BackendStatus(
+                    name=name,
+                    enabled=backend.enabled,
+                    is_default=name == config.default_backend,
+                    model=backend.model,
+                    current=current,
+                    last_used=last_used,
+                    providers=providers,
+                )
+            )
+        return tuple(result)
+
+    # ------------------------------------------------------------------ changing
+
+    def record_usage_limit(
+        self,
+        backend: str,
+        provider: str | None,
+        *,
+        reset_at: float | None = None,
+        reason: str | None = None,
+    ) -> BackendState:
+        """Put ``provider`` in cooldown until ``reset_at`` (else the configured default)."""
+        now = self.clock()
+        until = reset_at if reset_at is not None else now + self._cooldown(backend, provider)
+        return self.store.update(
+            backend,
+            partial(
+                _apply_limit, self.rotation_names(backend), provider or DIRECT, now, until, reason
+            ),
+        )
+
+    def record_success(self, backend: str, provider: str | None) -> BackendState:
+        now = self.clock()
+        return self.store.update(
+            backend, lambda s: record_success_policy(s, provider or DIRECT, now)
+        )
+
+    def record_failure(self, backend: str, provider: str | None, reason: str) -> BackendState:
+        now = self.clock()
+        return self.store.update(
+            backend, lambda s: record_failure_policy(s, provider or DIRECT, now, reason)
+        )
+
+    def advance(self, backend: str) -> bool:
+        """Move ``backend`` to its next usable provider; ``False`` when there is none."""
+        names = self.rotation_names(backend)
+        now = self.clock()
+        rotated: list[bool] = []
+
+        def change(state: BackendState) -> BackendState:
+            new, moved = advance_policy(names, state, now)
+            rotated.append(moved)
+            return new
+
+        self.store.update(backend, change)
+        return rotated[-1]
+
+    def set_current(self, backend: str, provider: str) -> None:
+        """Make ``provider`` current for ``backend`` now (it must exist)."""
+        self.config.provider(backend, provider)
+        self.store.update(backend, lambda s: set_current_policy(s, provider))
+
+    def reset(self, backend: str | None = None) -> None:
+        """Clear rotation and cooldowns of ``backend`` (all backends when ``None``)."""
+        names = [backend] if backend else list(self.store.get_all())
+        if backend:
+            self.config.backend(backend)
+        for name in names:
+            self.store.update(name, reset_policy)
+
+    def _cooldown(self, backend: str, provider: str | None) -> float:
+        config = self.config
+        b = config.backend(backend)
+        if provider:
+            p = config.providers.get(backend, {}).get(provider)
+            if p is not None and p.cooldown is not None:
+                return p.cooldown
+        return b.cooldown
+
+
+def _apply_limit(
+    names: tuple[str, ...],
+    provider: str,
+    now: float,
+    until: float,
+    reason: str | None,
+    state: BackendState,
+) -> BackendState:
+    return record_usage_limit_policy(names, state, provider, now, until, reason)
+
+
+def _active_cooldown(state: ProviderState, now: float) -> float | None:
+    return None if state.is_available(now) else state.cooldown_until

@@ -1,0 +1,48 @@
+"""The schema, as an ordered list of named migrations.
+
+Each migration runs once per database, inside the transaction that records its name in
+``_migrations``. Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Final
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def m001_rotation_state(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE backend_state (
+            backend         TEXT PRIMARY KEY,
+            current         TEXT,
+            last_success    TEXT,
+            last_success_at REAL,
+            updated_at      REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE provider_state (
+            backend         TEXT NOT NULL,
+            provider        TEXT NOT NULL,
+            cooldown_until  REAL,
+            last_error      TEXT,
+            last_error_at   REAL,
+            usage_limits    INTEGER NOT NULL DEFAULT 0,
+            failures        INTEGER NOT NULL DEFAULT 0,
+            successes       INTEGER NOT NULL DEFAULT 0,
+            last_success_at REAL,
+            PRIMARY KEY (backend, provider)
+        )
+        """
+    )
+
+
+MIGRATIONS: Final[list[tuple[str, Migration]]] = [
+    ("001_rotation_state", m001_rotation_state),
+]
