@@ -18,7 +18,6 @@ from typing import Any, Final
 
 from .errors import (
     BackendNotFoundError,
-    ConfigError,
     ConfigValidationError,
     MissingVariableError,
     ProviderNotFoundError,
@@ -73,7 +72,11 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        return f"{where}: {self.key_path}: {self.message}" if self.key_path else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.key_path}: {self.message}"
+            if self.key_path
+            else f"{where}: {self.message}"
+        )
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,7 @@ class Config:
 
     def provider(self, backend: str, name: str) -> ProviderConfig:
         self.backend(backend)
-        found = self.providers.get(backend, _EMPTY).get(name)
+        found: ProviderConfig | None = self.providers.get(backend, _EMPTY).get(name)
         if found is None:
             known = ", ".join(self.providers.get(backend, _EMPTY)) or "none"
             raise ProviderNotFoundError(
@@ -433,7 +436,14 @@ _PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
 }
 #: Provider settings whose strings may hold ${VAR} references.
 _EXPANDED_PROVIDER_KEYS: Final = (
-    "command", "args", "base_url", "api_key", "model", "headers", "api_version", "deployment",
+    "command",
+    "args",
+    "base_url",
+    "api_key",
+    "model",
+    "headers",
+    "api_version",
+    "deployment",
 )
 
 _BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
@@ -470,7 +480,10 @@ def _convert_table(
         if uppercase_is_env and key.isupper():
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 checker.error(
-                    source, path, table, key,
+                    source,
+                    path,
+                    table,
+                    key,
                     f"exported variables must be strings or numbers, got {_kind(value)}",
                 )
                 continue
@@ -512,24 +525,34 @@ def _parse_providers(
     for backend, table in data.items():
         if not isinstance(table, dict):
             checker.error(
-                source, path, (), backend,
+                source,
+                path,
+                (),
+                backend,
                 "expected a table of providers like [" + backend + ".<provider>]",
             )
             continue
         if not is_identifier(backend):
-            checker.error(source, path, (backend,), None, f"invalid backend name: {IDENTIFIER_RULE}")
+            checker.error(
+                source, path, (backend,), None, f"invalid backend name: {IDENTIFIER_RULE}"
+            )
             continue
         providers: dict[str, ProviderConfig] = {}
         for name, raw in table.items():
             where = (backend, name)
             if not isinstance(raw, dict):
                 checker.warn(
-                    source, path, (backend,), name,
+                    source,
+                    path,
+                    (backend,),
+                    name,
                     f"not a provider table (expected [{backend}.{name}]), ignored",
                 )
                 continue
             if not is_identifier(name):
-                checker.error(source, path, where, None, f"invalid provider name: {IDENTIFIER_RULE}")
+                checker.error(
+                    source, path, where, None, f"invalid provider name: {IDENTIFIER_RULE}"
+                )
                 continue
             settings, env, extra = _convert_table(
                 raw, _PROVIDER_KEYS, source, path, where, checker, uppercase_is_env=True
@@ -587,7 +610,10 @@ def _parse_backends(
             for provider in names:
                 if provider not in defined:
                     checker.error(
-                        source, path, where, "providers",
+                        source,
+                        path,
+                        where,
+                        "providers",
                         f"provider {provider!r} has no table [{name}.{provider}] in "
                         f"{PROVIDER_METADATA_FILE_HINT}",
                     )
@@ -620,8 +646,13 @@ def _parse_backend_section(
 ) -> tuple[str | None, tuple[str, ...]]:
     present = [s for s in BACKEND_SECTIONS if s in data]
     if len(present) > 1:
-        checker.warn(source, path, ("backend",), None, "both [message_backend] and [backend]; "
-                     "[message_backend] wins")
+        checker.warn(
+            source,
+            path,
+            ("backend",),
+            None,
+            "both [message_backend] and [backend]; [message_backend] wins",
+        )
     section_name = present[0] if present else "message_backend"
     section = data.get(section_name, {})
     if not isinstance(section, dict):
@@ -634,15 +665,22 @@ def _parse_backend_section(
     order: tuple[str, ...] | None = settings.get("order")
     if default is not None and default not in backends:
         checker.error(
-            source, path, (section_name,), "default",
-            f"backend {default!r} is not defined (expected one of: {', '.join(backends) or 'none'})",
+            source,
+            path,
+            (section_name,),
+            "default",
+            f"backend {default!r} is not defined "
+            f"(expected one of: {', '.join(backends) or 'none'})",
         )
     if order is None:
         order = tuple(backends)
     for name in order:
         if name not in backends:
             checker.warn(
-                source, path, (section_name,), "order",
+                source,
+                path,
+                (section_name,),
+                "order",
                 f"backend {name!r} is not defined; skipped",
             )
     if default is None:

@@ -60,8 +60,9 @@ def current_provider(names: Sequence[str], state: BackendState, now: float) -> s
     ``names`` are the enabled providers in rotation order. State about providers no longer
     in ``names`` is ignored. ``None`` when every provider is cooling down.
     """
-    if state.current in names and state.provider(state.current).is_available(now):
-        return state.current
+    current = state.current
+    if current is not None and current in names and state.provider(current).is_available(now):
+        return current
     return _next_available(names, state, now, after=state.current)
 
 
@@ -167,10 +168,14 @@ def choose(
         if provider is not None:
             return candidate.backend, provider
         first = earliest_available(candidate.names, state)
-        if first is not None and first[1] is not None and (
-            earliest is None
-            or earliest.available_at is None
-            or first[1] < earliest.available_at
+        if (
+            first is not None
+            and first[1] is not None
+            and (
+                earliest is None
+                or earliest.available_at is None
+                or first[1] < earliest.available_at
+            )
         ):
             earliest = ExhaustedProvider(candidate.backend, first[0], first[1])
     raise AllProvidersExhaustedError(tuple(c.backend for c in candidates), earliest)

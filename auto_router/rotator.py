@@ -208,9 +208,7 @@ class Rotator:
         states = {c.backend: self.store.get(c.backend) for c in candidates}
         chosen_backend, chosen_provider = choose_policy(candidates, states, self.clock())
         provider = (
-            None
-            if chosen_provider == DIRECT
-            else config.provider(chosen_backend, chosen_provider)
+            None if chosen_provider == DIRECT else config.provider(chosen_backend, chosen_provider)
         )
         return Choice(config.backend(chosen_backend), provider)
 

@@ -40,7 +40,7 @@ class Secret:
 
 
 def mask(value: str) -> str:
-    """Show only enough of a credential to tell two apart: the last four characters of a long one."""
+    """Show only enough of a credential to tell two apart: the last four of a long one."""
     if len(value) >= 16:
         return "****" + value[-4:]
     return "****" if value else ""

@@ -131,8 +131,13 @@ class SQLiteStateStore:
             "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (backend) DO UPDATE SET "
             "current = excluded.current, last_success = excluded.last_success, "
             "last_success_at = excluded.last_success_at, updated_at = excluded.updated_at",
-            (state.backend, state.current, state.last_success, state.last_success_at,
-             self._clock()),
+            (
+                state.backend,
+                state.current,
+                state.last_success,
+                state.last_success_at,
+                self._clock(),
+            ),
         )
         self._db.executemany(
             "INSERT INTO provider_state (backend, provider, cooldown_until, last_error, "
@@ -143,8 +148,17 @@ class SQLiteStateStore:
             "failures = excluded.failures, successes = excluded.successes, "
             "last_success_at = excluded.last_success_at",
             [
-                (state.backend, name, p.cooldown_until, p.last_error, p.last_error_at,
-                 p.usage_limits, p.failures, p.successes, p.last_success_at)
+                (
+                    state.backend,
+                    name,
+                    p.cooldown_until,
+                    p.last_error,
+                    p.last_error_at,
+                    p.usage_limits,
+                    p.failures,
+                    p.successes,
+                    p.last_success_at,
+                )
                 for name, p in state.providers.items()
             ],
         )
@@ -153,8 +167,9 @@ class SQLiteStateStore:
         def __enter__(self) -> None:
             return None
 
-        def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                     tb: object) -> None:
+        def __exit__(
+            self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+        ) -> None:
             if isinstance(exc, sqlite3.Error):
                 raise StateError(f"rotation state database error: {exc}") from exc
 

@@ -12,7 +12,9 @@ def test_status_runs_on_the_example_config(tmp_path: Path) -> None:
         (tmp_path / name).write_text((ROOT / "config" / name).read_text())
     result = subprocess.run(
         [sys.executable, "-m", "auto_router", "--config-dir", str(tmp_path), "status"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "qwen-openrouter" in result.stdout
     assert "current" in result.stdout

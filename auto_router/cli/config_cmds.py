@@ -90,8 +90,10 @@ def show_command(
     for backend in data["backends"]:
         typer.echo(f"\n[{backend['name']}] enabled={backend['enabled']} model={backend['model']}")
         for provider in backend["providers"]:
-            typer.echo(f"  {provider['name']}: type={provider['type']} "
-                       f"enabled={provider['enabled']} base_url={provider['base_url']}")
+            typer.echo(
+                f"  {provider['name']}: type={provider['type']} "
+                f"enabled={provider['enabled']} base_url={provider['base_url']}"
+            )
             for key, value in provider["settings"].items():
                 typer.echo(f"    {key} = {value}")
             for key, value in provider["env"].items():
