@@ -10,6 +10,7 @@ variable missing for one provider never stops the others, nor ``auto-router stat
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ DEFAULT_COOLDOWN_SECONDS: Final = 3600.0
 BACKEND_SECTIONS: Final = ("message_backend", "backend")
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+_BARE_KEY: Final = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _empty() -> Mapping[str, Any]:
@@ -363,7 +365,7 @@ class _Checker:
 
 
 def _quote(part: str) -> str:
-    return part if is_identifier(part) or part.replace("_", "").isalnum() else f'"{part}"'
+    return part if _BARE_KEY.match(part) else f'"{part}"'
 
 
 # A value checker returns the converted value or raises ValueError with what was expected.

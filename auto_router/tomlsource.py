@@ -16,6 +16,7 @@ from typing import Any
 from .errors import ConfigError, ConfigSyntaxError
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+_END = re.compile(r"\(at end of document\)")
 _HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-" ']+?)\s*=""")
 
@@ -49,6 +50,8 @@ class TomlSource:
             full = current + split_dotted(found.group(1))
             if full == (*table, key):
                 return number
+        if key is not None:  # a key that is itself a table: point at its header
+            return self.line_of((*table, key)) or header_line
         return header_line
 
 
@@ -85,7 +88,10 @@ def parse_toml(text: str, path: Path) -> TomlSource:
         found = _POSITION.search(str(exc))
         if found and line is None:
             line, column = int(found.group(1)), int(found.group(2))
-        message = _POSITION.sub("", message).strip()
+        elif line is None and "end of document" in str(exc):
+            lines = text.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+        message = _END.sub("", _POSITION.sub("", message)).strip()
         raise ConfigSyntaxError(
             f"invalid TOML: {message}",
             path=path,

@@ -1,0 +1,64 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def write_config(directory: Path, llm: str, metadata: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "llm_config.toml").write_text(llm, encoding="utf-8")
+    (directory / "provider_metadata.toml").write_text(metadata, encoding="utf-8")
+    return directory
+
+
+THREE_PROVIDERS_LLM = """\
+[backends.qwen]
+enabled = true
+model = "qwen3-coder-plus"
+providers = ["qwen-open-router", "qwen-azure", "qwen-direct"]
+
+[backends.gemini]
+model = "gemini-2.5-pro"
+providers = ["gemini-a"]
+
+[message_backend]
+default = "qwen"
+order = ["qwen", "gemini"]
+"""
+
+THREE_PROVIDERS_META = """\
+[qwen.qwen-open-router]
+command = "uvx"
+args = ["qwen-openai-proxy"]
+description = "Qwen via OpenRouter API"
+base_url = "https://openrouter.ai/api/v1"
+model = "qwen/qwen3-coder"
+OPENROUTER_API_KEY = "${OPENROUTER_API_KEY:-sk-or-test-0000000000000000}"
+
+[qwen.qwen-azure]
+description = "Qwen via Azure"
+type = "azure-openai"
+AZURE_API_KEY = "azure-secret-value-123456"
+
+[qwen.qwen-direct]
+description = "Direct"
+QWEN_API_KEY = "qwen-direct-key"
+
+[gemini.gemini-a]
+type = "gemini"
+GEMINI_API_KEY = "gem-key"
+"""
