@@ -47,6 +47,7 @@ from .editing import (
 from .errors import AlreadyExistsError, ConfigError
 from .identifiers import is_identifier
 from .paths import Paths
+from .secrets import looks_secret, mask
 
 #: Top-level tables of an llm_config.toml that are not backends.
 _SECTIONS: Final = frozenset(
@@ -113,7 +114,23 @@ class Plan:
                     f"{path} (migrated)",
                 )
             )
-        return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+        return "".join(_mask_line(line if line.endswith("\n") else line + "\n") for line in out)
+
+
+_ASSIGNMENT: Final = re.compile(
+    r"""^([+\- ]\s*)([A-Za-z0-9_.\-"']+)(\s*=\s*)(["'])(.*)\4(.*)$""", re.S
+)
+
+
+def _mask_line(line: str) -> str:
+    """A diff line with a literal credential value masked (``${VAR}`` references kept)."""
+    match = _ASSIGNMENT.match(line)
+    if match is None:
+        return line
+    lead, key, eq, quote, value, rest = match.groups()
+    if not looks_secret(key.strip("\"'")) or "${" in value or not value:
+        return line
+    return f"{lead}{key}{eq}{quote}{mask(value)}{quote}{rest}"
 
 
 def plan_migration(paths: Paths, sources: Sources) -> Plan:
