@@ -12,7 +12,12 @@ traceback for bad input.
     ├── InvalidIdentifierError      a backend or provider name breaks the naming rule
     ├── NotFoundError               a named thing does not exist
     │   ├── BackendNotFoundError
-    │   └── ProviderNotFoundError
+    │   ├── ProviderNotFoundError
+    │   └── TemplateNotFoundError
+    ├── AlreadyExistsError          a name to create is taken
+    │   ├── BackendExistsError
+    │   └── ProviderExistsError
+    ├── EditConflictError           a file changed under an edit that cannot be merged
     ├── StateError                  the rotation-state database cannot be used
     ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
     └── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
@@ -184,3 +189,25 @@ class AllProvidersExhaustedError(AutoRouterError):
     @property
     def earliest_available_at(self) -> float | None:
         return None if self.earliest is None else self.earliest.available_at
+
+
+class TemplateNotFoundError(NotFoundError):
+    code = "TEMPLATE_NOT_FOUND"
+
+
+class AlreadyExistsError(AutoRouterError):
+    code = "ALREADY_EXISTS"
+
+
+class BackendExistsError(AlreadyExistsError):
+    code = "BACKEND_EXISTS"
+
+
+class ProviderExistsError(AlreadyExistsError):
+    code = "PROVIDER_EXISTS"
+
+
+class EditConflictError(AutoRouterError):
+    """The file changed on disk while it was being edited (``config edit``)."""
+
+    code = "EDIT_CONFLICT"

@@ -14,7 +14,13 @@ import typer
 
 from ..errors import AutoRouterError
 from ._common import Globals, report_error
+from .backends import backend_app
 from .config_cmds import config_app
+from .config_edit import edit_command as config_edit_command
+from .migrate import migrate_command
+from .models import models_command
+from .providers import provider_app
+from .rotation_cmds import reset_command, rotate_command, set_command
 from .status import status
 
 app = typer.Typer(
@@ -43,6 +49,14 @@ def root(
 
 app.command("status")(status)
 app.add_typer(config_app, name="config")
+config_app.command("edit")(config_edit_command)
+app.add_typer(provider_app, name="provider")
+app.add_typer(backend_app, name="backend")
+app.command("set")(set_command)
+app.command("rotate")(rotate_command)
+app.command("reset")(reset_command)
+app.command("models")(models_command)
+app.command("migrate")(migrate_command)
 
 
 def main(argv: list[str] | None = None) -> None:

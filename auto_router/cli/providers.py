@@ -1,0 +1,312 @@
+"""``auto-router provider list|show|add|edit|remove|enable|disable|rename|order|test|templates``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from .. import editing
+from ..config import Config, ProviderConfig, load_config
+from ..health import HealthResult, check_configured_provider
+from ..templates import TEMPLATES
+from ._common import Globals, globals_of, print_json
+from ._refs import parse_assignments, parse_settings, resolve_ref, split_ref
+from .config_cmds import provider_as_json
+
+provider_app = typer.Typer(
+    help="List, add, change, remove and test providers.", no_args_is_help=True
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+BackendOption = Annotated[
+    str | None, typer.Option("--backend", "-b", help="The backend (or write BACKEND/PROVIDER).")
+]
+Ref = Annotated[str, typer.Argument(metavar="BACKEND/PROVIDER", help="Which provider.")]
+
+
+def _current(g: Globals, config: Config) -> dict[str, str | None]:
+    rotator = g.rotator()
+    return {name: rotator.current_provider_name(name) for name in config.backends}
+
+
+def _row(provider: ProviderConfig, current: dict[str, str | None]) -> dict[str, Any]:
+    data = provider_as_json(provider)
+    data["current"] = current.get(provider.backend) == provider.name
+    data["model"] = provider.model
+    return data
+
+
+@provider_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    backend: BackendOption = None,
+    enabled: Annotated[
+        bool | None,
+        typer.Option("--enabled/--disabled", help="Only enabled (or only disabled) providers."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List providers in rotation order; * marks the current one. Secrets are masked."""
+    g = globals_of(ctx)
+    config = load_config(g.paths())
+    names = [backend] if backend else list(config.backends)
+    current = _current(g, config)
+    rows = [
+        _row(p, current)
+        for name in names
+        for p in config.providers_of(name)
+        if enabled is None or p.enabled == enabled
+    ]
+    if as_json:
+        print_json({"providers": rows})
+        return
+    if not rows:
+        typer.echo("no providers" + (f" in backend {backend}" if backend else ""))
+        return
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        state = "enabled" if row["enabled"] else "disabled"
+        ref = f"{row['backend']}/{row['name']}"
+        line = f"{mark} {ref:<32} {row['type']:<12} {state:<8} {row['base_url'] or '-'}"
+        if row["description"]:
+            line += f"  - {row['description']}"
+        typer.echo(line)
+
+
+@provider_app.command("show")
+def show_command(
+    ctx: typer.Context, ref: Ref, backend: BackendOption = None, as_json: JsonOption = False
+) -> None:
+    """Show one provider's settings (secrets masked; ${VAR} references as written)."""
+    g = globals_of(ctx)
+    config = load_config(g.paths())
+    b, p = resolve_ref(config, ref, backend)
+    row = _row(config.provider(b, p), _current(g, config))
+    if as_json:
+        print_json(row)
+        return
+    typer.echo(f"{b}/{p}" + ("  (current)" if row["current"] else ""))
+    for key in ("description", "type", "enabled", "base_url"):
+        if row[key] not in (None, ""):
+            typer.echo(f"  {key} = {row[key]}")
+    for key, value in {**row["settings"], **row["env"]}.items():
+        typer.echo(f"  {key} = {value}")
+
+
+@provider_app.command("add")
+def add_command(
+    ctx: typer.Context,
+    ref: Annotated[str | None, typer.Argument(metavar="[BACKEND/PROVIDER]")] = None,
+    backend: BackendOption = None,
+    provider_id: Annotated[
+        str | None, typer.Option("--id", help="The new provider's name.")
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", "-t", help="Start from a built-in template.")
+    ] = None,
+    settings: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value setting (repeatable).")
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="KEY=VALUE exported variable (repeatable).")
+    ] = None,
+    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    position: Annotated[
+        int | None, typer.Option("--position", help="Place in the rotation order (1 = first).")
+    ] = None,
+    create_backend: Annotated[
+        bool, typer.Option("--create-backend", help="Create the backend if it does not exist.")
+    ] = False,
+) -> None:
+    """Add a provider table and append it to its backend's rotation order."""
+    b, p = _new_ref(ref, backend, provider_id)
+    result = editing.add_provider(
+        globals_of(ctx).paths(),
+        b,
+        p,
+        parse_settings(settings or []),
+        parse_assignments(env or [], "--env"),
+        description=description,
+        position=position,
+        create_backend=create_backend,
+        template=template,
+    )
+    order = [x.name for x in result.config.providers_of(b)]
+    typer.echo(f"added {b}/{p} (order: {', '.join(order)})")
+
+
+@provider_app.command("edit")
+def edit_command(
+    ctx: typer.Context,
+    ref: Ref,
+    backend: BackendOption = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
+    unset: Annotated[list[str] | None, typer.Option("--unset", help="Remove a setting.")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE")] = None,
+    unenv: Annotated[list[str] | None, typer.Option("--unenv", help="Remove a variable.")] = None,
+) -> None:
+    """Change a provider's settings and exported variables; the rest of the file is kept."""
+    g = globals_of(ctx)
+    b, p = resolve_ref(load_config(g.paths()), ref, backend)
+    result = editing.edit_provider(
+        g.paths(),
+        b,
+        p,
+        set=parse_settings(settings or []),
+        unset=unset or [],
+        env=parse_assignments(env or [], "--env"),
+        unenv=unenv or [],
+    )
+    typer.echo(f"updated {b}/{p}" if result.changed else f"{b}/{p} unchanged")
+
+
+@provider_app.command("remove")
+def remove_command(ctx: typer.Context, ref: Ref, backend: BackendOption = None) -> None:
+    """Remove a provider's table and its place in the rotation order."""
+    g = globals_of(ctx)
+    b, p = resolve_ref(load_config(g.paths()), ref, backend)
+    editing.remove_provider(g.paths(), b, p)
+    typer.echo(f"removed {b}/{p}")
+
+
+def _set_enabled(ctx: typer.Context, ref: str, backend: str | None, enabled: bool) -> None:
+    g = globals_of(ctx)
+    b, p = resolve_ref(load_config(g.paths()), ref, backend)
+    editing.set_provider_enabled(g.paths(), b, p, enabled)
+    typer.echo(f"{'enabled' if enabled else 'disabled'} {b}/{p}")
+
+
+@provider_app.command("enable")
+def enable_command(ctx: typer.Context, ref: Ref, backend: BackendOption = None) -> None:
+    """Take a provider back into rotation."""
+    _set_enabled(ctx, ref, backend, True)
+
+
+@provider_app.command("disable")
+def disable_command(ctx: typer.Context, ref: Ref, backend: BackendOption = None) -> None:
+    """Keep a provider but skip it in rotation (enabled = false)."""
+    _set_enabled(ctx, ref, backend, False)
+
+
+@provider_app.command("rename")
+def rename_command(
+    ctx: typer.Context,
+    ref: Ref,
+    new_name: Annotated[str, typer.Argument(metavar="NEW_NAME")],
+    backend: BackendOption = None,
+) -> None:
+    """Rename a provider: its table, its place in the order and its rotation state."""
+    g = globals_of(ctx)
+    b, p = resolve_ref(load_config(g.paths()), ref, backend)
+    editing.rename_provider(g.paths(), b, p, new_name, store=g.rotator().store)
+    typer.echo(f"renamed {b}/{p} to {b}/{new_name}")
+
+
+@provider_app.command("order")
+def order_command(
+    ctx: typer.Context,
+    backend: Annotated[str, typer.Argument(help="The backend.")],
+    providers: Annotated[list[str], typer.Argument(help="Its providers, first to last.")],
+) -> None:
+    """Rewrite a backend's rotation order."""
+    result = editing.set_provider_order(globals_of(ctx).paths(), backend, providers)
+    order = [x.name for x in result.config.providers_of(backend)]
+    typer.echo(f"{backend}: {', '.join(order)}")
+
+
+@provider_app.command("test")
+def test_command(
+    ctx: typer.Context,
+    ref: Annotated[str | None, typer.Argument(metavar="[BACKEND/PROVIDER]")] = None,
+    backend: BackendOption = None,
+    test_all: Annotated[bool, typer.Option("--all", help="Test every enabled provider.")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Call the provider's models endpoint. Exit 0 only when every tested one is healthy."""
+    config = load_config(globals_of(ctx).paths())
+    targets = _test_targets(config, ref, backend, test_all)
+    with httpx.Client() as client:
+        results = [check_configured_provider(p, client, timeout=timeout) for p in targets]
+    if as_json:
+        print_json({"results": [r.as_json() for r in results]})
+    else:
+        for result in results:
+            typer.echo(_health_line(result))
+    if not all(r.healthy for r in results):
+        raise typer.Exit(1)
+
+
+@provider_app.command("templates")
+def templates_command(as_json: JsonOption = False) -> None:
+    """List the built-in provider templates (for `provider add --template`)."""
+    rows = [
+        {
+            "name": t.name,
+            "type": t.type,
+            "base_url": t.base_url,
+            "auth": t.auth,
+            "key_env": t.key_env,
+            "required": list(t.required),
+            "summary": t.summary,
+        }
+        for t in TEMPLATES
+    ]
+    if as_json:
+        print_json({"templates": rows})
+        return
+    for row in rows:
+        key = f"${{{row['key_env']}}}" if row["key_env"] else "(no key)"
+        typer.echo(f"{row['name']:<13} {row['type']:<13} {row['base_url'] or '(give base_url)'}")
+        typer.echo(f"{'':<13} key {key}, auth {row['auth']}. {row['summary']}")
+
+
+def _new_ref(ref: str | None, backend: str | None, provider_id: str | None) -> tuple[str, str]:
+    from ..errors import ConfigValidationError
+
+    if ref is not None:
+        b, p = split_ref(ref, backend)
+        if provider_id is not None and provider_id != p:
+            raise ConfigValidationError(f"{ref!r} and --id {provider_id!r} disagree")
+    else:
+        b, p = backend, provider_id  # type: ignore[assignment]
+    if b is None or p is None:
+        raise ConfigValidationError(
+            "say which backend and provider",
+            hint="auto-router provider add --backend qwen --id my-provider (or qwen/my-provider)",
+        )
+    return b, p
+
+
+def _test_targets(
+    config: Config, ref: str | None, backend: str | None, test_all: bool
+) -> list[ProviderConfig]:
+    from ..errors import ConfigValidationError
+
+    if ref is not None:
+        b, p = resolve_ref(config, ref, backend)
+        return [config.provider(b, p)]
+    if test_all or backend is not None:
+        names = [backend] if backend else list(config.backends)
+        return [p for name in names for p in config.enabled_providers_of(name)]
+    raise ConfigValidationError(
+        "say which provider to test", hint="auto-router provider test BACKEND/PROVIDER, or --all"
+    )
+
+
+def _health_line(result: HealthResult) -> str:
+    ref = f"{result.backend}/{result.provider}"
+    if result.healthy:
+        return (
+            f"healthy    {ref}  HTTP {result.status_code}  {result.latency_ms:.0f} ms  "
+            f"{result.models} models"
+        )
+    parts = [f"unhealthy  {ref}"]
+    if result.status_code is not None:
+        parts.append(f"HTTP {result.status_code}")
+    if result.latency_ms is not None:
+        parts.append(f"{result.latency_ms:.0f} ms")
+    parts.append(result.error or "unknown error")
+    return "  ".join(parts)

@@ -1,0 +1,140 @@
+"""Built-in provider templates: the usual type, base URL, auth style and key variable.
+
+``auto-router provider add --template openrouter`` starts the new provider from one of these;
+``auto-router provider templates`` lists them. They are plain data: to add one, append a
+``Template`` to ``TEMPLATES``. The key is always written as a ``${VAR}`` reference, never a
+literal, so a template never puts a secret into a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+from .config import PROTOCOL_OF_TYPE
+from .errors import TemplateNotFoundError
+from .protocols import DEFAULT_AZURE_API_VERSION
+
+#: How each wire protocol sends the key (for listings; protocols.py does the sending).
+AUTH_STYLES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "openai": "Authorization: Bearer <key>",
+        "anthropic": "x-api-key: <key>",
+        "azure-openai": "api-key: <key>",
+        "gemini": "x-goog-api-key: <key>",
+    }
+)
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    summary: str
+    type: str
+    base_url: str | None
+    #: The variable the key usually lives in; ``None`` for servers that need no key.
+    key_env: str | None
+    #: Further settings written into the new table (``api_version``...).
+    settings: Mapping[str, Any] = field(default_factory=_empty)
+    #: Settings the user must give because the template cannot guess them.
+    required: tuple[str, ...] = ()
+
+    @property
+    def auth(self) -> str:
+        if self.key_env is None:
+            return "none"
+        return AUTH_STYLES[PROTOCOL_OF_TYPE.get(self.type, "openai")]
+
+    def provider_settings(self) -> dict[str, Any]:
+        """The lowercase settings a new provider made from this template starts with."""
+        values: dict[str, Any] = {"type": self.type}
+        if self.base_url is not None:
+            values["base_url"] = self.base_url
+        if self.key_env is not None:
+            values["api_key"] = "${" + self.key_env + "}"
+        values.update(self.settings)
+        return values
+
+
+TEMPLATES: Final[tuple[Template, ...]] = (
+    Template("openai", "OpenAI", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    Template(
+        "anthropic",
+        "Anthropic (Claude)",
+        "anthropic",
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+    ),
+    Template(
+        "openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"
+    ),
+    Template(
+        "together", "Together AI", "openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY"
+    ),
+    Template("groq", "Groq", "openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    Template("deepseek", "DeepSeek", "openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    Template("mistral", "Mistral AI", "openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
+    Template(
+        "perplexity", "Perplexity", "openai", "https://api.perplexity.ai", "PERPLEXITY_API_KEY"
+    ),
+    Template(
+        "dashscope",
+        "Qwen direct (Alibaba DashScope, OpenAI-compatible mode)",
+        "qwen-direct",
+        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        "DASHSCOPE_API_KEY",
+    ),
+    Template(
+        "azure-openai",
+        "Azure OpenAI (give base_url=https://<resource>.openai.azure.com and deployment)",
+        "azure-openai",
+        None,
+        "AZURE_OPENAI_API_KEY",
+        settings=MappingProxyType({"api_version": DEFAULT_AZURE_API_VERSION}),
+        required=("base_url", "deployment"),
+    ),
+    Template(
+        "gemini",
+        "Google Gemini (native API)",
+        "gemini",
+        "https://generativelanguage.googleapis.com",
+        "GEMINI_API_KEY",
+    ),
+    Template(
+        "lm-studio", "A local LM Studio server", "lm-studio", "http://127.0.0.1:1234/v1", None
+    ),
+    Template("ollama", "A local Ollama server", "openai", "http://127.0.0.1:11434/v1", None),
+    Template(
+        "qwen-proxy",
+        "A qwen-code OpenAI proxy (as the Node provider router used)",
+        "qwen-proxy",
+        "http://127.0.0.1:3000/v1",
+        None,
+    ),
+    Template(
+        "generic",
+        "Any OpenAI-compatible API (give base_url; key in api_key)",
+        "openai",
+        None,
+        None,
+        required=("base_url",),
+    ),
+)
+
+_BY_NAME: Final = {t.name: t for t in TEMPLATES}
+
+
+def get_template(name: str) -> Template:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise TemplateNotFoundError(
+            f"no provider template named {name!r}",
+            hint=f"templates: {', '.join(_BY_NAME)} (see `auto-router provider templates`)",
+        ) from None
