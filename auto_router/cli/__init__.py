@@ -15,6 +15,8 @@ import typer
 from ..errors import AutoRouterError
 from ._common import Globals, report_error
 from .config_cmds import config_app
+from .history import history_command
+from .run import RUN_CONTEXT, env, run
 from .status import status
 
 app = typer.Typer(
@@ -43,6 +45,9 @@ def root(
 
 app.command("status")(status)
 app.add_typer(config_app, name="config")
+app.command("run", context_settings=RUN_CONTEXT)(run)
+app.command("env")(env)
+app.command("history")(history_command)
 
 
 def main(argv: list[str] | None = None) -> None:
