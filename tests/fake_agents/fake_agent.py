@@ -51,9 +51,17 @@ def report() -> None:
     log = os.environ.get("FAKE_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"provider": os.environ.get("AUTO_ROUTER_PROVIDER"),
-                                "backend": os.environ.get("AUTO_ROUTER_BACKEND"),
-                                "argv": sys.argv[1:], "env": seen}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "provider": os.environ.get("AUTO_ROUTER_PROVIDER"),
+                        "backend": os.environ.get("AUTO_ROUTER_BACKEND"),
+                        "argv": sys.argv[1:],
+                        "env": seen,
+                    }
+                )
+                + "\n"
+            )
 
 
 def out(text: str) -> None:
@@ -135,8 +143,14 @@ def main() -> int:
     if behaviour == "qwen-429-json":
         events = [
             {"type": "system", "subtype": "init", "model": "qwen3-coder-plus"},
-            {"type": "assistant", "message": {"content": [{"type": "text",
-             "text": "[API Error: 429 Free allocated quota exceeded.]"}]}},
+            {
+                "type": "assistant",
+                "message": {
+                    "content": [
+                        {"type": "text", "text": "[API Error: 429 Free allocated quota exceeded.]"}
+                    ]
+                },
+            },
             {"type": "result", "subtype": "success", "is_error": False},
         ]
         out(json.dumps(events, indent=2))
@@ -146,8 +160,17 @@ def main() -> int:
         out("API Error: Request rejected (429) · Please retry in 3600s")
         return 1
     if behaviour == "claude-429-json":
-        out(json.dumps({"type": "result", "subtype": "success", "is_error": True,
-                        "result": "API Error: Request rejected (429)", "api_error_status": 429}))
+        out(
+            json.dumps(
+                {
+                    "type": "result",
+                    "subtype": "success",
+                    "is_error": True,
+                    "result": "API Error: Request rejected (429)",
+                    "api_error_status": 429,
+                }
+            )
+        )
         return 1
     if behaviour == "claude-subscription":
         out("5-hour limit reached ∙ resets 3pm")
