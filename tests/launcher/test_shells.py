@@ -38,10 +38,10 @@ def test_bash_and_zsh_lines_survive_a_real_eval(shell: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
-def test_zsh_eval() -> None:  # pragma: no cover - only where zsh exists
+def test_zsh_eval() -> None:
     script = "\n".join(export_lines("zsh", NASTY))
     out = subprocess.run(
-        ["zsh", "-f", "-c", f'eval "$1"; printf "%s" "$QUOTES"', "zsh", script],
+        ["zsh", "-f", "-c", 'eval "$1"; printf "%s" "$QUOTES"', "zsh", script],
         capture_output=True,
         text=True,
         check=True,
