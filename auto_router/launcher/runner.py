@@ -173,13 +173,16 @@ class Launcher:
             if not options.rotate:
                 self.notify(f"auto-router: {what}; not retrying (--no-rotate)")
                 return RunResult(EX_TEMPFAIL, run_id, tuple(attempts))
-            if number >= limit:
-                self.notify(f"auto-router: {what}; giving up after {number} attempt(s)")
-                return RunResult(EX_TEMPFAIL, run_id, tuple(attempts))
             try:
                 following = self.rotator.choose(start, fallback=self._may_switch(options))
             except AllProvidersExhaustedError as exc:
                 self.notify(f"auto-router: {what}; {self._exhausted_phrase(exc)}")
+                return RunResult(EX_TEMPFAIL, run_id, tuple(attempts))
+            if number >= limit:
+                self.notify(
+                    f"auto-router: {what}; giving up after {number} attempt(s) "
+                    f"(--max-attempts {limit})"
+                )
                 return RunResult(EX_TEMPFAIL, run_id, tuple(attempts))
             self.notify(
                 f"auto-router: {what}; retrying with {self._name(following, choice)} "

@@ -101,6 +101,8 @@ def interactive() -> int:
         if line == "limit":
             out("API Error: Request rejected (429) · rate limited")
             return 1
+        if line == "show-limit":  # like a TUI: the error shows, the agent keeps running
+            out("API Error: Request rejected (429) · rate limited")
 
 
 def wait_for_signal() -> int:
@@ -132,12 +134,17 @@ def main() -> int:
         return 0
     if behaviour.startswith("exit-"):
         return int(behaviour.split("-", 1)[1])
+    if behaviour.startswith("self-kill-"):
+        os.kill(os.getpid(), int(behaviour.rsplit("-", 1)[1]))
+        time.sleep(5)
+        return 1
     if behaviour == "test-fail":
         out("FAILED tests/test_x.py::test_y - AssertionError: assert 1 == 2")
         return 1
     # qwen-code, text and --output-format json (where it exits 0)
     if behaviour == "qwen-429":
-        out("[API Error: 429 Provider returned error. Please retry in 37s]")
+        retry = os.environ.get("FAKE_RETRY", "37s")
+        out(f"[API Error: 429 Provider returned error. Please retry in {retry}]")
         out("Possible quota limitations in place or slow response times detected.")
         return 1
     if behaviour == "qwen-429-json":
