@@ -275,9 +275,8 @@ class _PipeChild(_Child):
                 self.write(target, data)
                 self.feed(data, name)
             self.check_timeout(started)
-        for fd in streams:
-            os.close(fd)
-        proc.stdout = proc.stderr = None
+        proc.stdout.close()
+        proc.stderr.close()
 
     def _wait(self, proc: subprocess.Popen[bytes], started: float) -> int:
         """The child's wait status (a negative returncode is a signal)."""

@@ -58,10 +58,22 @@ def report() -> None:
                         "backend": os.environ.get("AUTO_ROUTER_BACKEND"),
                         "argv": sys.argv[1:],
                         "env": seen,
+                        "settings": settings_files(),
                     }
                 )
                 + "\n"
             )
+
+
+def settings_files() -> dict[str, object]:
+    """The fail-fast settings files the launcher pointed us at (they hold no secrets)."""
+    found: dict[str, object] = {}
+    for name in ("QWEN_CODE_SYSTEM_SETTINGS_PATH", "GEMINI_CLI_SYSTEM_SETTINGS_PATH"):
+        path = os.environ.get(name)
+        if path:
+            with open(path, encoding="utf-8") as f:
+                found[name] = {"path": path, "content": json.load(f)}
+    return found
 
 
 def out(text: str) -> None:
