@@ -62,7 +62,7 @@ def render_attempts(rows: Sequence[Attempt]) -> list[str]:
                 a.provider or "-",
                 a.command,
                 "-" if a.exit_code is None else str(a.exit_code),
-                "-" if a.duration is None else format_duration(a.duration),
+                _took(a.duration),
                 a.outcome,
             )
         )
@@ -74,6 +74,12 @@ def render_attempts(rows: Sequence[Attempt]) -> list[str]:
         if detail:
             lines.append(" " * 4 + detail)
     return lines
+
+
+def _took(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 10 else format_duration(seconds)
 
 
 def _detail(attempt: Attempt) -> str | None:

@@ -152,7 +152,7 @@ class Launcher:
             attempt, result, detection = self._attempt(options, choice, run_id, number)
             attempts.append(attempt)
             backend, provider = choice.backend.name, choice.provider_name
-            if result.timed_out:
+            if result.timed_out and not choice.backend.rotate_on_timeout:
                 return RunResult(EXIT_TIMEOUT, run_id, tuple(attempts))
             if not detection.limit:
                 if result.exit_code == 0 and not result.interrupted:
@@ -228,7 +228,12 @@ class Launcher:
                 raise
         detection = scanner.verdict(result.exit_code)
         if result.timed_out:
-            detection = Detection(False)  # a timeout is not a usage limit
+            # A timeout is not a usage limit, unless the backend says to treat it as one.
+            detection = (
+                Detection(True, "timeout", reason="rotate_on_timeout")
+                if choice.backend.rotate_on_timeout
+                else Detection(False)
+            )
         reset_at = (
             parse_reset(scanner.text_tail(), self.clock(), self.tz) if detection.limit else None
         )

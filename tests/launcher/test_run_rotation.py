@@ -245,3 +245,18 @@ def test_timeout_does_not_rotate(home: Home) -> None:
     result = home.run("run", "--timeout", "0.5", "--", "qwen")
     assert result.returncode == 124
     assert [(a["outcome"], a["exit_code"]) for a in home.history()] == [("timeout", 124)]
+
+
+def test_timeout_rotates_only_when_configured(home: Home) -> None:
+    llm = LLM.replace(
+        'providers = ["qwen-azure", "qwen-openrouter", "qwen-direct"]',
+        'providers = ["qwen-azure", "qwen-openrouter", "qwen-direct"]\nrotate_on_timeout = true',
+    )
+    home.write(llm, providers("wait", "ok", "ok"))
+    result = home.run("run", "--timeout", "0.5", "--", "qwen")
+    assert result.returncode == 0, result.stderr
+    assert "retrying with qwen-openrouter" in result.stderr
+    assert [(a["outcome"], a["marker"]) for a in home.history()] == [
+        ("timeout", "timeout"),
+        ("ok", None),
+    ]
