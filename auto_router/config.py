@@ -196,6 +196,8 @@ class BackendConfig:
     usage_markers_replace: bool = False
     cooldown: float = DEFAULT_COOLDOWN_SECONDS
     fail_fast: bool = True
+    #: ``auto-router run --timeout``: treat a timed-out child like a usage limit and rotate.
+    rotate_on_timeout: bool = False
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None
@@ -460,6 +462,7 @@ _BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "usage_markers_replace": _bool,
     "cooldown": _positive_number,
     "fail_fast": _bool,
+    "rotate_on_timeout": _bool,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 

@@ -17,10 +17,12 @@ from ._common import Globals, report_error
 from .backends import backend_app
 from .config_cmds import config_app
 from .config_edit import edit_command as config_edit_command
+from .history import history_command
 from .migrate import migrate_command
 from .models import models_command
 from .providers import provider_app
 from .rotation_cmds import reset_command, rotate_command, set_command
+from .run import RUN_CONTEXT, env, run
 from .status import status
 
 app = typer.Typer(
@@ -57,6 +59,9 @@ app.command("rotate")(rotate_command)
 app.command("reset")(reset_command)
 app.command("models")(models_command)
 app.command("migrate")(migrate_command)
+app.command("run", context_settings=RUN_CONTEXT)(run)
+app.command("env")(env)
+app.command("history")(history_command)
 
 
 def main(argv: list[str] | None = None) -> None:

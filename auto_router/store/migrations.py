@@ -43,6 +43,32 @@ def m001_rotation_state(db: sqlite3.Connection) -> None:
     )
 
 
+def m002_run_attempts(db: sqlite3.Connection) -> None:
+    """One row per child process ``auto-router run`` started (see store/attempts.py)."""
+    db.execute(
+        """
+        CREATE TABLE run_attempts (
+            id             INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id         TEXT NOT NULL,
+            attempt        INTEGER NOT NULL,
+            started_at     REAL NOT NULL,
+            duration       REAL,
+            backend        TEXT NOT NULL,
+            provider       TEXT,
+            command        TEXT NOT NULL,
+            exit_code      INTEGER,
+            outcome        TEXT NOT NULL,
+            limit_detected INTEGER NOT NULL DEFAULT 0,
+            marker         TEXT,
+            reset_at       REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX run_attempts_started ON run_attempts (started_at)")
+    db.execute("CREATE INDEX run_attempts_run ON run_attempts (run_id, attempt)")
+
+
 MIGRATIONS: Final[list[tuple[str, Migration]]] = [
     ("001_rotation_state", m001_rotation_state),
+    ("002_run_attempts", m002_run_attempts),
 ]

@@ -1,0 +1,147 @@
+"""What an agent module describes: how to point the agent at a provider, how it reports a
+usage limit, and how to make it give up quickly instead of retrying a 429 for minutes.
+
+An agent is data plus two small functions. ``configure`` turns the provider's lowercase
+settings (``base_url``, ``api_key``, ``model``) into the variables (and, for Codex, the
+arguments) the agent reads; ``fail_fast`` returns the knobs for the child process only.
+Neither ever writes to the user's own settings files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..launcher.markers import Marker
+from ..secrets import Secret
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the child should send its requests (values expanded; the key stays a Secret)."""
+
+    backend: str
+    provider: str | None
+    protocol: str = "openai"
+    type: str = "openai"
+    base_url: str | None = None
+    api_key: Secret | None = None
+    model: str | None = None
+    api_version: str | None = None
+
+
+@dataclass
+class Setup:
+    """Variables and arguments an agent module adds for one child process."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    #: Arguments inserted right after the executable (Codex's ``-c key=value`` overrides).
+    args: list[str] = field(default_factory=list)
+    #: Names in ``env`` whose values are credentials (masked in --dry-run).
+    secret_names: set[str] = field(default_factory=set)
+    #: Human-readable notes for --dry-run and ``env`` (never values).
+    notes: list[str] = field(default_factory=list)
+
+    def merge(self, other: Setup) -> Setup:
+        return Setup(
+            env={**self.env, **other.env},
+            args=[*self.args, *other.args],
+            secret_names=self.secret_names | other.secret_names,
+            notes=[*self.notes, *other.notes],
+        )
+
+
+@dataclass(frozen=True)
+class FailFastContext:
+    """What a fail-fast knob may use: a private temporary directory and the parent env."""
+
+    workdir: Path
+    environ: Mapping[str, str]
+
+
+Configure = Callable[[Target, frozenset[str]], Setup]
+FailFast = Callable[[FailFastContext, Setup], Setup]
+
+
+def _no_fail_fast(context: FailFastContext, setup: Setup) -> Setup:
+    return Setup()
+
+
+@dataclass(frozen=True)
+class Agent:
+    """One coding-agent CLI auto-router knows."""
+
+    name: str
+    title: str
+    #: Executable basenames that identify the agent (``qwen``, ``claude``...).
+    executables: tuple[str, ...]
+    #: The command run when neither the provider nor the backend names one.
+    default_command: tuple[str, ...] | None
+    markers: tuple[Marker, ...]
+    #: The variables ``configure`` may set, for documentation and ``--unset``.
+    variables: tuple[str, ...]
+    configure: Configure
+    fail_fast: FailFast = _no_fail_fast
+    #: One line on the fail-fast knob, for docs and --dry-run.
+    fail_fast_doc: str = "none known"
+
+
+def credential_given(provided: frozenset[str], *names: str) -> bool:
+    """Did the provider export one of ``names`` itself (then leave that group alone)?"""
+    return any(n in provided for n in names)
+
+
+def strip_suffix(url: str, *suffixes: str) -> str:
+    url = url.rstrip("/")
+    for suffix in suffixes:
+        if url.endswith(suffix):
+            return url[: -len(suffix)]
+    return url
+
+
+# --------------------------------------------------------------------------- settings files
+
+
+def system_settings_overlay(
+    context: FailFastContext,
+    *,
+    env_name: str,
+    default_paths: Mapping[str, str],
+    overlay: Mapping[str, Any],
+    file_name: str,
+) -> Setup:
+    """A copy of the system settings file with ``overlay`` merged in, for the child only.
+
+    qwen-code and Gemini CLI read a "system settings" file that overrides the user's own,
+    whose path an environment variable can change. The existing one (if any) is read, never
+    written; the copy lives in ``context.workdir``, which is deleted after the run. When the
+    existing file cannot be read as JSON, the knob is left off rather than lose its content.
+    """
+    current = context.environ.get(env_name) or default_paths.get(sys.platform) or ""
+    base: Any = {}
+    if current and os.path.exists(current):
+        try:
+            base = json.loads(Path(current).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return Setup(notes=[f"fail-fast off: cannot read {current} as JSON"])
+        if not isinstance(base, dict):
+            return Setup(notes=[f"fail-fast off: {current} is not a JSON object"])
+    merged = deep_merge(base, overlay)
+    path = context.workdir / file_name
+    path.write_text(json.dumps(merged, indent=2), encoding="utf-8")
+    return Setup(env={env_name: str(path)})
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result

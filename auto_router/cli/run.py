@@ -1,0 +1,128 @@
+"""``auto-router run`` and ``auto-router env``: launch a command on the current provider."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from ..launcher.plan import export_for
+from ..launcher.runner import Launcher, RunOptions
+from ..launcher.shells import SHELLS, default_shell, render
+from ._common import fail, globals_of
+
+#: Everything after ``--`` (or after the first word that is not an option) is the command.
+RUN_CONTEXT = {
+    "allow_extra_args": True,
+    "ignore_unknown_options": True,
+    "allow_interspersed_args": False,
+}
+
+
+def run(
+    ctx: typer.Context,
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[-- CMD ARGS...]",
+            help="The command to run; default: the provider's (then the backend's) command.",
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option("--backend", "-b", help="Backend (default: the default one).")
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="Start with this provider, even if it is cooling down."),
+    ] = None,
+    max_attempts: Annotated[
+        int | None,
+        typer.Option(
+            "--max-attempts", min=1, help="Give up after N attempts (default: every provider once)."
+        ),
+    ] = None,
+    no_rotate: Annotated[
+        bool, typer.Option("--no-rotate", help="Record a usage limit but do not run again.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the command and the variables it would set; run nothing."
+        ),
+    ] = False,
+    allow_backend_switch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-backend-switch",
+            help="With an explicit command, go on to the next backend in `order` when this "
+            "backend's providers are all cooling down.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.001, help="Stop the command after SECONDS (exit 124)."),
+    ] = None,
+) -> None:
+    """Run a coding agent (or any command) on the current provider; rotate on usage limits.
+
+    Example: auto-router run -- qwen -p "fix the failing test"
+    """
+    argv = [*(command or []), *ctx.args]
+    options = RunOptions(
+        backend=backend,
+        provider=provider,
+        command=tuple(argv) if argv else None,
+        max_attempts=max_attempts,
+        rotate=not no_rotate,
+        allow_backend_switch=allow_backend_switch,
+        timeout=timeout,
+    )
+    launcher = Launcher(globals_of(ctx).rotator(), environ=os.environ)
+    if dry_run:
+        for line in launcher.dry_run(options):
+            typer.echo(line)
+        return
+    sys.stdout.flush()
+    result = launcher.run(options)
+    raise typer.Exit(result.exit_code)
+
+
+def env(
+    ctx: typer.Context,
+    backend: Annotated[str | None, typer.Option("--backend", "-b", help="Backend.")] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="This provider instead of the current one.")
+    ] = None,
+    shell: Annotated[
+        str | None,
+        typer.Option("--shell", help=f"One of {', '.join(SHELLS)} (default: from $SHELL)."),
+    ] = None,
+    unset: Annotated[
+        bool, typer.Option("--unset", help="Print the lines that remove the variables.")
+    ] = False,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show secret values even on a terminal.")
+    ] = False,
+) -> None:
+    """Print export lines for the current provider: eval "$(auto-router env)"."""
+    chosen_shell = shell or default_shell(os.environ)
+    if chosen_shell not in SHELLS:
+        fail(f"unknown shell {chosen_shell!r}", hint=f"use one of: {', '.join(SHELLS)}", code=2)
+    export = export_for(globals_of(ctx).rotator(), backend, provider, os.environ)
+    where = f"{export.backend}/{export.provider}" if export.provider else export.backend
+    header = [f"auto-router: {where} ({export.agent.title})"]
+    if export.args:
+        header.append(f"{export.agent.title} also needs these arguments: " + " ".join(export.args))
+    on_terminal = sys.stdout.isatty() and not reveal
+    masked = export.secret_names if on_terminal else ()
+    for line in render(chosen_shell, export.variables, unset=unset, masked=masked, header=header):
+        typer.echo(line)
+    if on_terminal and not unset and export.secret_names:
+        typer.echo(
+            'auto-router: secret values masked on a terminal; use eval "$(auto-router env)" '
+            "or --reveal",
+            err=True,
+        )

@@ -1,0 +1,241 @@
+"""What one attempt runs: the command line and the variables laid over the parent environment.
+
+The overlay, later entries winning:
+
+1. ``AUTO_ROUTER_BACKEND`` / ``AUTO_ROUTER_PROVIDER`` (so a script can tell where it runs);
+2. the agent's variables, filled from the provider's ``base_url``, ``api_key`` and ``model``
+   (skipped for any variable the provider exports itself);
+3. the agent's fail-fast knobs (unless the backend says ``fail_fast = false``);
+4. the provider's UPPERCASE variables, ``${VAR}`` expanded.
+
+The parent's environment is read, never written: the child gets ``{**environ, **overlay}``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..agents import Agent, FailFastContext, Setup, Target, agent_for, executable_name
+from ..config import BackendConfig, Config, ProviderConfig, ResolvedProvider
+from ..errors import AutoRouterError, ConfigValidationError
+from ..rotator import Rotator
+from ..secrets import looks_secret, mask
+from .markers import Marker, combine
+
+
+class NoCommandError(AutoRouterError):
+    code = "NO_COMMAND"
+    exit_code = 64  # EX_USAGE
+
+
+@dataclass(frozen=True)
+class ChildPlan:
+    backend: str
+    provider: str | None
+    agent: Agent
+    argv: tuple[str, ...]
+    overlay: Mapping[str, str] = field(repr=False)
+    #: Names whose values must never be shown.
+    secret_names: frozenset[str]
+    markers: tuple[Marker, ...]
+    notes: tuple[str, ...] = ()
+    explicit_command: bool = False
+
+    @property
+    def command_name(self) -> str:
+        return executable_name(self.argv[0]) if self.argv else ""
+
+    def child_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        return {**environ, **self.overlay}
+
+    def masked_overlay(self) -> dict[str, str]:
+        """Variable names with masked values: secrets fully, others as they are."""
+        return {
+            name: (mask(value) or "''") if name in self.secret_names else value
+            for name, value in sorted(self.overlay.items())
+        }
+
+    def describe(self) -> list[str]:
+        """Lines for ``--dry-run``: the command and the variables, no secret values."""
+        where = (
+            f"{self.backend}/{self.provider}" if self.provider else f"{self.backend} (no provider)"
+        )
+        lines = [
+            f"backend/provider: {where}",
+            f"agent: {self.agent.name} ({self.agent.title})",
+            f"command: {shlex.join(self.argv)}",
+            "environment (added to yours; values masked):",
+        ]
+        for name, value in self.masked_overlay().items():
+            lines.append(f"  {name}={value}")
+        lines.extend(f"note: {note}" for note in self.notes)
+        return lines
+
+
+def target_of(backend: BackendConfig, resolved: ResolvedProvider | None) -> Target:
+    if resolved is None:
+        return Target(backend=backend.name, provider=None, model=backend.model)
+    config = resolved.config
+    return Target(
+        backend=backend.name,
+        provider=resolved.name,
+        protocol=config.protocol,
+        type=config.type,
+        base_url=resolved.base_url,
+        api_key=resolved.api_key,
+        model=resolved.model or backend.model,
+        api_version=resolved.api_version,
+    )
+
+
+def base_command(
+    backend: BackendConfig, resolved: ResolvedProvider | None, agent: Agent
+) -> tuple[str, ...]:
+    """The provider's ``command``+``args``, else the backend's, else the agent's default."""
+    if resolved is not None and resolved.command:
+        return (resolved.command, *resolved.args)
+    if backend.command:
+        return (backend.command, *backend.args)
+    if agent.default_command:
+        return agent.default_command
+    raise NoCommandError(
+        f"backend {backend.name!r} has no command to run",
+        hint="name one after `--` (auto-router run -- CMD ARGS), or set `command` in "
+        f"[backends.{backend.name}] or its provider tables",
+    )
+
+
+def plan_child(
+    config: Config,
+    backend_name: str,
+    provider: ProviderConfig | None,
+    command: Sequence[str] | None,
+    environ: Mapping[str, str],
+    workdir: Path | None,
+) -> ChildPlan:
+    """The command and overlay for one attempt. ``workdir`` holds fail-fast settings files."""
+    backend = config.backend(backend_name)
+    resolved = provider.resolve(environ) if provider is not None else None
+    explicit = bool(command)
+    if explicit:
+        assert command is not None
+        agent = agent_for(backend, command)
+    else:
+        provisional = (resolved.command,) if resolved is not None and resolved.command else None
+        agent = agent_for(backend, provisional or ((backend.command,) if backend.command else None))
+    argv = tuple(command) if explicit and command else base_command(backend, resolved, agent)
+    if not explicit:
+        agent = agent_for(backend, argv)
+
+    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, workdir)
+    try:
+        markers = combine(
+            agent.markers, backend.usage_markers, replace=backend.usage_markers_replace
+        )
+    except ValueError as exc:
+        raise ConfigValidationError(
+            str(exc),
+            path=config.paths.llm_config,
+            line=backend.line,
+            key_path=f"[backends.{backend.name}].usage_markers",
+        ) from exc
+    return ChildPlan(
+        backend=backend.name,
+        provider=resolved.name if resolved is not None else None,
+        agent=agent,
+        argv=_insert_args(argv, agent, setup.args),
+        overlay=overlay,
+        secret_names=secret_names,
+        markers=markers,
+        notes=tuple(setup.notes),
+        explicit_command=explicit,
+    )
+
+
+@dataclass(frozen=True)
+class ShellExport:
+    """What ``auto-router env`` prints: the overlay without fail-fast knobs or temp files."""
+
+    backend: str
+    provider: str | None
+    agent: Agent
+    variables: Mapping[str, str] = field(repr=False)
+    secret_names: frozenset[str]
+    #: Arguments the agent needs that no variable can carry (Codex's ``-c``).
+    args: tuple[str, ...]
+
+
+def plan_export(
+    config: Config,
+    backend_name: str,
+    provider: ProviderConfig | None,
+    environ: Mapping[str, str],
+) -> ShellExport:
+    backend = config.backend(backend_name)
+    resolved = provider.resolve(environ) if provider is not None else None
+    command = (resolved.command,) if resolved is not None and resolved.command else None
+    agent = agent_for(backend, command or ((backend.command,) if backend.command else None))
+    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, None)
+    return ShellExport(
+        backend=backend.name,
+        provider=resolved.name if resolved is not None else None,
+        agent=agent,
+        variables=overlay,
+        secret_names=secret_names,
+        args=tuple(setup.args),
+    )
+
+
+def export_for(
+    rotator: Rotator,
+    backend: str | None,
+    provider: str | None,
+    environ: Mapping[str, str],
+) -> ShellExport:
+    """The variables of ``provider`` (default: the backend's current one) for a shell."""
+    config = rotator.config
+    name = backend or config.default_backend
+    if name is None:
+        raise NoCommandError("no backend is configured", hint="see `auto-router config init`")
+    config.backend(name)
+    chosen = provider or rotator.current_provider_name(name)
+    found = config.provider(name, chosen) if chosen else None
+    return plan_export(config, name, found, environ)
+
+
+def _overlay(
+    backend: BackendConfig,
+    resolved: ResolvedProvider | None,
+    agent: Agent,
+    environ: Mapping[str, str],
+    workdir: Path | None,
+) -> tuple[dict[str, str], frozenset[str], Setup]:
+    provider_env = resolved.exported_env() if resolved is not None else {}
+    setup = agent.configure(target_of(backend, resolved), frozenset(provider_env))
+    if backend.fail_fast and workdir is not None:
+        setup = setup.merge(agent.fail_fast(FailFastContext(workdir, environ), setup))
+    elif not backend.fail_fast:
+        setup = setup.merge(Setup(notes=["fail-fast off (fail_fast = false)"]))
+    overlay: dict[str, str] = {"AUTO_ROUTER_BACKEND": backend.name}
+    if resolved is not None:
+        overlay["AUTO_ROUTER_PROVIDER"] = resolved.name
+    overlay.update(setup.env)
+    overlay.update(provider_env)
+    secret_names = set(setup.secret_names) | set(provider_env)
+    secret_names |= {name for name in overlay if looks_secret(name)}
+    return overlay, frozenset(secret_names), setup
+
+
+def _insert_args(argv: tuple[str, ...], agent: Agent, args: Sequence[str]) -> tuple[str, ...]:
+    """Agent arguments go right after the agent's executable (``npx @openai/codex`` too)."""
+    if not args:
+        return argv
+    at = 0
+    for i, part in enumerate(argv):
+        if executable_name(part) in agent.executables:
+            at = i
+            break
+    return (*argv[: at + 1], *args, *argv[at + 1 :])
