@@ -17,6 +17,7 @@ from ._common import Globals, report_error
 from .backends import backend_app
 from .config_cmds import config_app
 from .config_edit import edit_command as config_edit_command
+from .demo import demo_command
 from .history import history_command
 from .migrate import migrate_command
 from .models import models_command
@@ -62,6 +63,7 @@ app.command("migrate")(migrate_command)
 app.command("run", context_settings=RUN_CONTEXT)(run)
 app.command("env")(env)
 app.command("history")(history_command)
+app.command("demo")(demo_command)
 
 
 def main(argv: list[str] | None = None) -> None:

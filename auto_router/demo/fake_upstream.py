@@ -38,11 +38,12 @@ def build_app(provider: FakeProvider) -> Starlette:
         provider.calls += 1
         body = await request.json()
         if provider.behaviour == "rate-limited":
+            wait = _duration(provider.retry_after)
             return JSONResponse(
                 {
                     "error": {
-                        "message": f"{provider.name}: You exceeded your current quota, "
-                        "please check your plan and billing details.",
+                        "message": f"{provider.name}: Rate limit reached: you exceeded "
+                        f"your current quota. Please try again in {wait}.",
                         "type": "insufficient_quota",
                         "code": "rate_limit_exceeded",
                     }
@@ -99,6 +100,15 @@ async def _stream(model: str, text: str) -> AsyncIterator[bytes]:
         yield f"data: {json.dumps(chunk)}\n\n".encode()
         await asyncio.sleep(0)
     yield b"data: [DONE]\n\n"
+
+
+def _duration(seconds: int) -> str:
+    """OpenAI's way of writing a wait: ``1h0m0s``, ``10m0s``, ``37s``."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 def free_port() -> int:

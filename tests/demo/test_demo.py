@@ -1,0 +1,37 @@
+"""`auto-router demo`, the README's first command, works on this machine alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auto_router.paths import resolve_paths
+from auto_router.store.attempts import AttemptLog
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_rotates_through_the_limited_providers_to_the_working_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "auto_router", "demo", "--no-proxy", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "auto-router: alpha hit its usage limit (resets " in out
+    assert "retrying with beta (2/3)" in out
+    assert "retrying with gamma (3/3)" in out
+    assert "Hello from gamma." in out
+    assert "Done: every step worked." in out
+    assert "demo-key-" not in out  # the providers' keys are never shown
+    attempts = AttemptLog(resolve_paths(tmp_path).database).query(limit=10)
+    assert [(a.provider, a.outcome) for a in reversed(attempts)] == [
+        ("alpha", "usage-limit"),
+        ("beta", "usage-limit"),
+        ("gamma", "ok"),
+    ]
