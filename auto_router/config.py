@@ -438,6 +438,8 @@ _PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "api_version": _str,
     "deployment": _str,
 }
+#: The lowercase settings a provider table may hold.
+PROVIDER_SETTING_KEYS: Final = frozenset(_PROVIDER_KEYS)
 #: Provider settings whose strings may hold ${VAR} references.
 _EXPANDED_PROVIDER_KEYS: Final = (
     "command",

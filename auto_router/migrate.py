@@ -33,6 +33,7 @@ from urllib.parse import urlparse
 import tomlkit
 from tomlkit.items import SingleKey, Table
 
+from .config import PROVIDER_SETTING_KEYS
 from .editing import (
     Documents,
     EditResult,
@@ -362,7 +363,7 @@ def _import_qwen_providers(docs: Documents, text: str, path: Path, notes: list[s
     for name, entry in entries:
         entry.pop("name", None)
         provider = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._") or "provider"
-        settings = {k: v for k, v in entry.items() if k.isupper() or k in _KNOWN_PROVIDER_KEYS}
+        settings = {k: v for k, v in entry.items() if k.isupper() or k in PROVIDER_SETTING_KEYS}
         skipped = sorted(set(entry) - set(settings))
         settings.setdefault("type", _type_for("qwen", entry.get("base_url")))
         settings.setdefault("description", f"imported from {path.name}")
@@ -373,25 +374,6 @@ def _import_qwen_providers(docs: Documents, text: str, path: Path, notes: list[s
             notes.append(f"{path.name}: [{name}] skipped, qwen/{provider} exists already")
         if skipped:
             notes.append(f"{path.name}: [{name}]: unknown keys not imported: {', '.join(skipped)}")
-
-
-_KNOWN_PROVIDER_KEYS: Final = frozenset(
-    {
-        "type",
-        "enabled",
-        "description",
-        "command",
-        "args",
-        "base_url",
-        "api_key",
-        "model",
-        "headers",
-        "timeout",
-        "cooldown",
-        "api_version",
-        "deployment",
-    }
-)
 
 
 def _append_to_order(docs: Documents, backend: str, provider: str) -> None:
