@@ -14,6 +14,7 @@ traceback for bad input.
     │   ├── BackendNotFoundError
     │   └── ProviderNotFoundError
     ├── StateError                  the rotation-state database cannot be used
+    ├── UnsafeBindError             the proxy would listen off loopback with no admin token
     ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
     └── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
 
@@ -116,6 +117,11 @@ class ProviderNotFoundError(NotFoundError):
 
 class StateError(AutoRouterError):
     code = "STATE_ERROR"
+
+
+class UnsafeBindError(AutoRouterError):
+    code = "UNSAFE_BIND"
+    exit_code = 78  # EX_CONFIG
 
 
 class UsageLimitError(AutoRouterError):

@@ -15,6 +15,7 @@ import typer
 from ..errors import AutoRouterError
 from ._common import Globals, report_error
 from .config_cmds import config_app
+from .proxy_cmds import proxy
 from .status import status
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ def root(
 
 app.command("status")(status)
 app.add_typer(config_app, name="config")
+app.command("proxy")(proxy)
 
 
 def main(argv: list[str] | None = None) -> None:
