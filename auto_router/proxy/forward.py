@@ -115,6 +115,8 @@ class Exchange:
     ts: float
     client_model: str | None = None
     backend: str | None = None
+    #: The backend the routing rules chose (``backend`` is the one that answered).
+    routed: str | None = None
     provider: str | None = None
     upstream_model: str | None = None
     stream: bool = False
@@ -247,7 +249,7 @@ class Proxy:
             raise _ClientError(404 if want_provider else 400, exc.message, code=exc.code) from None
         except AutoRouterError as exc:
             raise _ClientError(503, exc.message, code=exc.code) from None
-        ex.backend = plan.backend
+        ex.backend = ex.routed = plan.backend
         await self._forward(scope, send, ex, snap, plan, body, data, forwarded)
 
     def _check_client(self, snap: Snapshot, credential: str | None, scope: Scope) -> None:
@@ -325,7 +327,10 @@ class Proxy:
             raise _Failure(f"not usable: {target.broken}", kind="config")
         endpoint = ex.endpoint
         model = ex.client_model
-        upstream_model = target.model or model
+        upstream_model = target.model
+        if upstream_model is None:
+            other_backend = target.backend != ex.routed
+            upstream_model = (target.backend_model if other_backend else None) or model
         ex.upstream_model = upstream_model
         if endpoint.family == GEMINI:
             url = f"{target.gemini_prefix}{upstream_model}:{endpoint.upstream_path}"
@@ -337,8 +342,8 @@ class Proxy:
             if query and endpoint.name == "models":
                 url += ("&" if "?" in url else "?") + query.decode("latin-1")
             send_body = body if endpoint.has_body else None
-            if data is not None and target.model and target.model != model:
-                data["model"] = target.model
+            if data is not None and upstream_model != model:
+                data["model"] = upstream_model
                 send_body = json.dumps(data, ensure_ascii=False).encode()
         headers = forwarded
         if target.headers:
@@ -464,9 +469,8 @@ class Proxy:
             headers.append(_JSON)
             ex.error = f"HTTP {status}: {_summary(payload.decode('utf-8', 'replace'))}"
         elif (
-            target.model
-            and ex.client_model
-            and target.model != ex.client_model
+            ex.client_model
+            and ex.upstream_model != ex.client_model
             and ex.endpoint.family != GEMINI
         ):
             payload = _restore_model(payload, ex.client_model)

@@ -58,6 +58,8 @@ class Target:
     provider: str
     family: str
     model: str | None
+    #: The backend's own ``model``: used when a request falls over to another backend.
+    backend_model: str | None
     headers: tuple[tuple[str, str], ...] = field(repr=False)
     #: Sent only when the client did not send them (``anthropic-version``).
     default_headers: tuple[tuple[str, str], ...]
@@ -357,6 +359,7 @@ def build_targets(
                 provider=provider.name,
                 family=family,
                 model=None,
+                backend_model=None,
                 headers=(),
                 default_headers=(),
                 urls=MappingProxyType({}),
@@ -381,7 +384,8 @@ def build_targets(
             backend=provider.backend,
             provider=provider.name,
             family=family,
-            model=resolved.model or backend_model,
+            model=resolved.model,
+            backend_model=backend_model,
             headers=tuple(h for h in auth if h[0] not in _DEFAULTS),
             default_headers=tuple(h for h in auth if h[0] in _DEFAULTS),
             urls=MappingProxyType(urls),
@@ -417,6 +421,7 @@ def adhoc_targets(
             provider="upstream",
             family=family,
             model=None,
+            backend_model=None,
             headers=(credential[family],) if api_key else (),
             default_headers=(("anthropic-version", protocols.ANTHROPIC_VERSION),)
             if family == ANTHROPIC

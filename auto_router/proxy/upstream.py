@@ -201,7 +201,7 @@ class _HttpxResponse:
 
     async def readany(self) -> bytes:
         if self._iter is None:
-            self._iter = self._resp.aiter_raw()
+            self._iter = self._resp.aiter_bytes()
         try:
             return await self._iter.__anext__()
         except StopAsyncIteration:
