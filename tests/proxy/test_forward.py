@@ -202,7 +202,7 @@ async def test_429_puts_provider_in_cooldown_until_retry_after(
             )
         }
     )
-    async with client_for(configured, rec, clock) as (client, app):
+    async with client_for(configured, rec, clock) as (client, _):
         first = await client.post("/v1/chat/completions", json=CHAT)
         second = await client.post("/v1/chat/completions", json=CHAT)
     assert first.status_code == second.status_code == 200
@@ -312,7 +312,11 @@ async def test_stream_first_chunk_failure_fails_over(configured: Paths, clock: C
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Broken())
 
     def good(request: httpx.Request) -> httpx.Response:
-        body = b'data: {"choices":[]}\n\ndata: {"usage":{"prompt_tokens":4,"completion_tokens":2}}\n\ndata: [DONE]\n\n'
+        body = (
+            b'data: {"choices":[]}\n\n'
+            b'data: {"usage":{"prompt_tokens":4,"completion_tokens":2}}\n\n'
+            b"data: [DONE]\n\n"
+        )
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
     rec = Recorder({"one.example": broken, "two.example": good})
