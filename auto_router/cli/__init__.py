@@ -15,7 +15,7 @@ import typer
 from ..errors import AutoRouterError
 from ._common import Globals, report_error
 from .config_cmds import config_app
-from .proxy_cmds import proxy
+from .proxy_cmds import proxy, requests, stats
 from .status import status
 
 app = typer.Typer(
@@ -45,6 +45,8 @@ def root(
 app.command("status")(status)
 app.add_typer(config_app, name="config")
 app.command("proxy")(proxy)
+app.command("stats")(stats)
+app.command("requests")(requests)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import time
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from ..secrets import Secret
-from ._common import fail, globals_of
+from ..store.requests import (
+    ProviderStats,
+    RequestFilter,
+    RequestRecord,
+    read_requests,
+    read_stats,
+)
+from ._common import fail, globals_of, iso, print_json
 
 
 def proxy(
@@ -72,3 +82,137 @@ def proxy(
     app = create_app(options)
     settings = app.services.settings
     serve(app, host or settings.host, port or settings.port)
+
+
+def stats(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only requests since: 30m, 12h, 7d, or an ISO date/time."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Per provider: requests, errors, failovers, p50/p95 latency, tokens (from the proxy log)."""
+    start = parse_since(since)
+    rows = read_stats(globals_of(ctx).paths(), since=start)
+    if as_json:
+        print_json({"since": iso(start), "providers": [r.to_json() for r in rows]})
+        return
+    if not rows:
+        typer.echo("no proxied requests recorded" + (f" since {since}" if since else ""))
+        return
+    typer.echo(render_stats(rows))
+
+
+def requests(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 20,
+    backend: Annotated[str | None, typer.Option("--backend")] = None,
+    provider: Annotated[str | None, typer.Option("--provider")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="An HTTP status (429), or 'ok' / 'error'."),
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="30m, 12h, 7d or a date.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List proxied requests, newest first."""
+    filters = RequestFilter(
+        limit=limit,
+        backend=backend,
+        provider=provider,
+        status=int(status) if status and status.isdigit() else None,
+        status_class=status if status in ("ok", "error") else None,
+        since=parse_since(since),
+    )
+    if status and not status.isdigit() and status not in ("ok", "error"):
+        fail(f"--status expects a number, 'ok' or 'error', not {status!r}")
+    rows = read_requests(globals_of(ctx).paths(), filters)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        typer.echo("no requests match")
+        return
+    typer.echo(render_requests(rows))
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """``30m`` / ``12h`` / ``7d`` / ``90s`` ago, or an ISO date or date-time."""
+    if text is None:
+        return None
+    now = time.time() if now is None else now
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    unit = text[-1:].lower()
+    if unit in units and text[:-1].replace(".", "", 1).isdigit():
+        return now - float(text[:-1]) * units[unit]
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--since expects 30m, 12h, 7d or an ISO date, not {text!r}")
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.timestamp()
+
+
+def render_stats(rows: list[ProviderStats]) -> str:
+    header = ("provider", "requests", "errors", "failovers", "p50 ms", "p95 ms", "tokens")
+    table: list[tuple[str, ...]] = [header]
+    for r in rows:
+        name = f"{r.backend or '-'}/{r.provider or '-'}"
+        table.append(
+            (
+                name,
+                str(r.requests),
+                str(r.errors),
+                str(r.failovers),
+                _ms(r.p50_ms),
+                _ms(r.p95_ms),
+                f"{r.total_tokens:,}",
+            )
+        )
+    return _columns(table)
+
+
+def render_requests(rows: list[RequestRecord]) -> str:
+    table: list[tuple[str, ...]] = [
+        ("time", "endpoint", "provider", "model", "status", "tries", "ms", "tokens", "")
+    ]
+    for r in rows:
+        when = dt.datetime.fromtimestamp(r.ts).astimezone().strftime("%m-%d %H:%M:%S")
+        model = r.client_model or "-"
+        if r.upstream_model and r.upstream_model != r.client_model:
+            model += f" -> {r.upstream_model}"
+        note = r.error or ""
+        if r.failed:
+            note = (
+                "failed: "
+                + ", ".join(f"{f.provider} ({f.status or f.reason[:40]})" for f in r.failed)
+                + (f"; {note}" if note else "")
+            )
+        table.append(
+            (
+                when,
+                r.endpoint + (" (stream)" if r.stream else ""),
+                f"{r.backend or '-'}/{r.provider or '-'}",
+                model,
+                str(r.status),
+                str(r.attempts),
+                _ms(r.duration_ms),
+                str(r.total_tokens) if r.total_tokens is not None else "-",
+                note[:100],
+            )
+        )
+    return _columns(table)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

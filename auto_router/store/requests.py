@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import StateError
-from .db import transaction
+from ..paths import Paths
+from .db import connect, transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +260,25 @@ def count(db: sqlite3.Connection) -> int:
 def iter_failed(records: Iterable[RequestRecord]) -> Iterable[FailedAttempt]:
     for record in records:
         yield from record.failed
+
+
+def read_requests(paths: Paths, filters: RequestFilter) -> list[RequestRecord]:
+    """``query`` on the database at ``paths`` (for the CLI)."""
+    db = connect(paths.database)
+    try:
+        return query(db, filters)
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot read the request log: {exc}") from exc
+    finally:
+        db.close()
+
+
+def read_stats(paths: Paths, *, since: float | None = None) -> list[ProviderStats]:
+    """``stats`` on the database at ``paths`` (for the CLI)."""
+    db = connect(paths.database)
+    try:
+        return stats(db, since=since)
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot read the request log: {exc}") from exc
+    finally:
+        db.close()

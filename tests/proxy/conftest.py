@@ -46,7 +46,7 @@ def write_config(paths: Paths, llm: str, metadata: str) -> None:
 
 
 def two_providers(
-    paths: Paths, first: str, second: str, *, extra_llm: str = "", extra: str = ""
+    paths: Paths, first: str, second: str, *, extra_llm: str = "", timeout_one: float = 2
 ) -> None:
     """Backend ``qwen`` with providers ``one`` (at ``first``) and ``two`` (at ``second``)."""
     write_config(
@@ -65,8 +65,7 @@ default = "qwen"
 base_url = "{first}"
 api_key = "sk-one-secret-key-123456"
 model = "one-model"
-timeout = 2
-{extra}
+timeout = {timeout_one}
 [qwen.two]
 base_url = "{second}"
 api_key = "sk-two-secret-key-654321"

@@ -161,10 +161,6 @@ class FakeUpstream:
         self._thread.join(10)
 
     def _stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in asyncio.all_tasks(self._loop):
-            task.cancel()
         self._loop.stop()
 
     def _run(self) -> None:
@@ -176,6 +172,13 @@ class FakeUpstream:
         self._loop.run_until_complete(start())
         self._ready.set()
         self._loop.run_forever()
+        if self._server is not None:
+            self._server.close()
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
