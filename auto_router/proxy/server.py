@@ -26,6 +26,7 @@ def serve(app: ProxyApp, host: str, port: int) -> None:
         log_config=None,
         log_level="warning",
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-* are not trusted nor needed
         backlog=4096,
         timeout_keep_alive=75,
     )
