@@ -15,7 +15,7 @@ import typer
 from ..errors import AutoRouterError
 from ._common import Globals, report_error
 from .config_cmds import config_app
-from .proxy_cmds import proxy, requests, stats
+from .proxy_cmds import proxy, proxy_fast_path, requests, stats
 from .status import status
 
 app = typer.Typer(
@@ -52,6 +52,8 @@ app.command("requests")(requests)
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m auto_router``."""
     try:
+        if proxy_fast_path(sys.argv[1:] if argv is None else argv):
+            return
         app(args=argv, prog_name="auto-router")
     except AutoRouterError as exc:
         sys.exit(report_error(exc))
