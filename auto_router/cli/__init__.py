@@ -22,6 +22,7 @@ from .history import history_command
 from .migrate import migrate_command
 from .models import models_command
 from .providers import provider_app
+from .proxy_cmds import proxy, proxy_fast_path, requests, stats
 from .rotation_cmds import reset_command, rotate_command, set_command
 from .run import RUN_CONTEXT, env, run
 from .status import status
@@ -64,11 +65,16 @@ app.command("run", context_settings=RUN_CONTEXT)(run)
 app.command("env")(env)
 app.command("history")(history_command)
 app.command("demo")(demo_command)
+app.command("proxy")(proxy)
+app.command("stats")(stats)
+app.command("requests")(requests)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m auto_router``."""
     try:
+        if proxy_fast_path(sys.argv[1:] if argv is None else argv):
+            return
         app(args=argv, prog_name="auto-router")
     except AutoRouterError as exc:
         sys.exit(report_error(exc))
