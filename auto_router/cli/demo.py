@@ -16,7 +16,7 @@ def demo_command(
     ] = None,
     proxy: Annotated[
         bool, typer.Option("--proxy/--no-proxy", help="Also show failover through the proxy.")
-    ] = False,
+    ] = True,
 ) -> None:
     """Run an agent through three fake providers, two out of quota: no cloud account needed."""
     from ..demo.run import run_demo

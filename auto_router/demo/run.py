@@ -97,6 +97,8 @@ class Demo:
                 timeout=30,
             )
             self.say(f"HTTP {response.status_code}: {response.text.strip()}")
+        # After the proxy stopped: its request log is written in batches, flushed on exit.
+        self.auto_router("requests", check=True)
         self.auto_router("status", check=True)
         return 0 if response.status_code == 200 else 1
 
