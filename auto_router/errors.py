@@ -19,6 +19,7 @@ traceback for bad input.
     │   └── ProviderExistsError
     ├── EditConflictError           a file changed under an edit that cannot be merged
     ├── StateError                  the rotation-state database cannot be used
+    ├── UnsafeBindError             the proxy would listen off loopback with no admin token
     ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
     └── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
 
@@ -121,6 +122,11 @@ class ProviderNotFoundError(NotFoundError):
 
 class StateError(AutoRouterError):
     code = "STATE_ERROR"
+
+
+class UnsafeBindError(AutoRouterError):
+    code = "UNSAFE_BIND"
+    exit_code = 78  # EX_CONFIG
 
 
 class UsageLimitError(AutoRouterError):

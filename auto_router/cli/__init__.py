@@ -23,6 +23,7 @@ from .models import models_command
 from .providers import provider_app
 from .rotation_cmds import reset_command, rotate_command, set_command
 from .run import RUN_CONTEXT, env, run
+from .proxy_cmds import proxy, proxy_fast_path, requests, stats
 from .status import status
 
 app = typer.Typer(
@@ -62,11 +63,16 @@ app.command("migrate")(migrate_command)
 app.command("run", context_settings=RUN_CONTEXT)(run)
 app.command("env")(env)
 app.command("history")(history_command)
+app.command("proxy")(proxy)
+app.command("stats")(stats)
+app.command("requests")(requests)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m auto_router``."""
     try:
+        if proxy_fast_path(sys.argv[1:] if argv is None else argv):
+            return
         app(args=argv, prog_name="auto-router")
     except AutoRouterError as exc:
         sys.exit(report_error(exc))

@@ -68,7 +68,39 @@ def m002_run_attempts(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX run_attempts_run ON run_attempts (run_id, attempt)")
 
 
+def m003_proxy_requests(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE proxy_requests (
+            id                INTEGER PRIMARY KEY,
+            ts                REAL NOT NULL,
+            method            TEXT NOT NULL,
+            endpoint          TEXT NOT NULL,
+            backend           TEXT,
+            provider          TEXT,
+            client_model      TEXT,
+            upstream_model    TEXT,
+            stream            INTEGER NOT NULL DEFAULT 0,
+            status            INTEGER NOT NULL,
+            attempts          INTEGER NOT NULL DEFAULT 0,
+            failed_attempts   TEXT,
+            duration_ms       REAL,
+            ttfb_ms           REAL,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            total_tokens      INTEGER,
+            error             TEXT,
+            request_body      TEXT,
+            response_body     TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX proxy_requests_ts ON proxy_requests (ts)")
+    db.execute("CREATE INDEX proxy_requests_provider ON proxy_requests (backend, provider, ts)")
+
+
 MIGRATIONS: Final[list[tuple[str, Migration]]] = [
     ("001_rotation_state", m001_rotation_state),
     ("002_run_attempts", m002_run_attempts),
+    ("003_proxy_requests", m003_proxy_requests),
 ]

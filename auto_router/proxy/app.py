@@ -1,0 +1,308 @@
+"""The ASGI app: a small dispatcher for the data path in front of a Starlette app.
+
+Data-path requests (``POST /v1/chat/completions`` ...) go straight to ``Proxy.handle``
+through a dict lookup; everything else (``/health``, probes, the management API that
+``create_app(extra_routes=...)`` adds) goes to Starlette. Resources (the upstream
+session, the request-log thread) are opened in the Starlette lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from .. import __version__
+from ..config import BackendConfig, Config, ProviderConfig
+from ..paths import Paths, resolve_paths
+from ..rotator import ConfigSource, Rotator
+from ..secrets import Secret
+from ..state import MemoryStateStore, SQLiteStateStore, StateStore
+from .endpoints import GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
+from .forward import Proxy, Receive, Scope, Send
+from .reqlog import RequestLog
+from .routing import Router, adhoc_targets
+from .settings import ADMIN_TOKEN_ENV, ProxySettings, parse_proxy_settings
+from .upstream import AiohttpUpstream, Upstream
+
+ADHOC_BACKEND = "upstream"
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    """How to build the app; the CLI fills it from its flags."""
+
+    paths: Paths | None = None
+    #: ``--backend``: used when neither the header nor the model map decides.
+    backend: str | None = None
+    #: ``--upstream``: one ad-hoc OpenAI-compatible upstream, no config files at all.
+    upstream: str | None = None
+    upstream_api_key: Secret | None = field(default=None, repr=False)
+    #: ``None``: as configured (``[proxy.request_log].enabled``; off with ``--upstream``).
+    request_log: bool | None = None
+    #: How often the TOML files are stat()ed for changes (seconds).
+    config_interval: float = 1.0
+    #: Injected upstream client (tests); default aiohttp.
+    upstream_client: Upstream | None = None
+    clock: Callable[[], float] = time.time
+
+
+@dataclass
+class Services:
+    """What request handlers (and the management API) share; ``request.app.state.services``."""
+
+    paths: Paths | None
+    rotator: Rotator
+    router: Router
+    proxy: Proxy
+    request_log: RequestLog | None
+    started_at: float
+    adhoc: bool
+
+    @property
+    def settings(self) -> ProxySettings:
+        return self.router.snapshot().settings
+
+    @property
+    def config(self) -> Config:
+        return self.router.snapshot().config
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+class ProxyApp:
+    """ASGI entry: data-path routes by dict lookup, the rest to Starlette."""
+
+    def __init__(self, proxy: Proxy, starlette: Starlette, services: Services) -> None:
+        self.proxy = proxy
+        self.starlette = starlette
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            method = scope["method"]
+            path = scope["path"]
+            if method == "POST":
+                endpoint = POST_ROUTES.get(path)
+                if endpoint is not None:
+                    await self.proxy.handle(scope, receive, send, endpoint)
+                    return
+                if path.startswith(GEMINI_PREFIXES):
+                    model, _, action = path.split("/models/", 1)[1].rpartition(":")
+                    gemini = GEMINI_METHODS.get(action)
+                    if gemini is not None and model:
+                        await self.proxy.handle(scope, receive, send, gemini, model)
+                        return
+            elif method == "GET" and path in ("/v1/models", "/models"):
+                await self.proxy.handle(scope, receive, send, MODELS)
+                return
+        await self.starlette(scope, receive, send)
+
+
+def create_app(
+    options: ProxyOptions | None = None, *, extra_routes: Sequence[BaseRoute] = ()
+) -> ProxyApp:
+    """Build the proxy. Configuration errors raise here, before anything listens."""
+    options = options or ProxyOptions()
+    rotator, router, paths, log_enabled = _wire(options)
+    upstream = options.upstream_client or AiohttpUpstream()
+    settings = router.snapshot().settings
+    request_log = (
+        RequestLog(paths.database, settings.request_log, clock=options.clock)
+        if log_enabled and paths is not None
+        else None
+    )
+    proxy = Proxy(router, rotator, upstream, request_log=request_log, clock=options.clock)
+    services = Services(
+        paths=paths,
+        rotator=rotator,
+        router=router,
+        proxy=proxy,
+        request_log=request_log,
+        started_at=options.clock(),
+        adhoc=options.upstream is not None,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await upstream.open()
+        if request_log is not None:
+            request_log.start()
+        try:
+            yield
+        finally:
+            await proxy.drain()
+            await upstream.aclose()
+            if request_log is not None:
+                await asyncio.to_thread(request_log.close)
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/", root, methods=["GET", "HEAD"]),
+        Route("/v1/responses", upgrade_required, methods=["GET"]),
+        WebSocketRoute("/v1/responses", websocket_refused),
+        *extra_routes,
+    ]
+    starlette = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
+    )
+    starlette.state.services = services
+    return ProxyApp(proxy, starlette, services)
+
+
+def _wire(options: ProxyOptions) -> tuple[Rotator, Router, Paths | None, bool]:
+    if options.upstream is not None:
+        config = adhoc_config(options.upstream)
+        store: StateStore = MemoryStateStore()
+        token = os.environ.get(ADMIN_TOKEN_ENV)
+        settings = ProxySettings(
+            default_backend=ADHOC_BACKEND, admin_token=Secret(token) if token else None
+        )
+        key = options.upstream_api_key.reveal() if options.upstream_api_key else None
+        targets = adhoc_targets(options.upstream, key, settings, ADHOC_BACKEND)
+        rotator = Rotator(config.paths, config=config, store=store, clock=options.clock)
+        router = Router(
+            config,
+            store,
+            overrides=settings,
+            backend=ADHOC_BACKEND,
+            clock=options.clock,
+            adhoc=targets,
+        )
+        paths = options.paths
+        return rotator, router, paths, bool(options.request_log and paths is not None)
+    paths = options.paths or resolve_paths()
+    source = ConfigSource(paths, min_interval=options.config_interval)
+    config = source.get()
+    settings = parse_proxy_settings(config)
+    if options.backend is not None:
+        config.backend(options.backend)
+    rotator = Rotator(paths, config=source, clock=options.clock)
+    # Reads on the event loop get their own connection: WAL readers never wait for the
+    # writers (state writes run in threads through ``rotator``).
+    reader = SQLiteStateStore(paths.database, clock=options.clock)
+    router = Router(source, reader, backend=options.backend, clock=options.clock)
+    enabled = settings.request_log.enabled if options.request_log is None else options.request_log
+    return rotator, router, paths, enabled
+
+
+def adhoc_config(upstream: str) -> Config:
+    """An in-memory configuration with one backend and one provider: ``upstream``."""
+    here = Path.cwd()
+    provider = ProviderConfig(backend=ADHOC_BACKEND, name="upstream", base_url=upstream)
+    return Config(
+        paths=Paths(config_dir=here, data_dir=here),
+        backends=MappingProxyType(
+            {ADHOC_BACKEND: BackendConfig(name=ADHOC_BACKEND, provider_names=("upstream",))}
+        ),
+        providers=MappingProxyType({ADHOC_BACKEND: MappingProxyType({"upstream": provider})}),
+        default_backend=ADHOC_BACKEND,
+        order=(ADHOC_BACKEND,),
+    )
+
+
+# ------------------------------------------------------------------------ handlers
+
+
+async def health(request: Request) -> Response:
+    """Server status and, per backend, each provider's rotation status. No auth."""
+    services = services_of(request)
+    now = services.rotator.clock()
+    backends = await asyncio.to_thread(services.rotator.status)
+    body: dict[str, Any] = {
+        "status": "ok",
+        "version": __version__,
+        "uptime_s": round(now - services.started_at, 3),
+        "mode": "upstream" if services.adhoc else "config",
+        "backends": [
+            {
+                "name": b.name,
+                "enabled": b.enabled,
+                "default": b.is_default,
+                "current": b.current,
+                "last_used": b.last_used,
+                "providers": [
+                    {
+                        "name": p.name,
+                        "type": p.type,
+                        "status": _provider_status(p.enabled, p.current, p.cooldown_until),
+                        "cooldown_until": p.cooldown_until,
+                        "last_error": p.state.last_error if p.cooling else None,
+                    }
+                    for p in b.providers
+                ],
+            }
+            for b in backends
+        ],
+    }
+    reload_error = services.router.reload_error
+    if reload_error is not None:
+        body["config_error"] = str(reload_error)
+    return JSONResponse(body)
+
+
+def _provider_status(enabled: bool, current: bool, cooldown_until: float | None) -> str:
+    if not enabled:
+        return "disabled"
+    if cooldown_until is not None:
+        return "cooling"
+    return "current" if current else "ready"
+
+
+async def root(request: Request) -> Response:
+    if request.method == "HEAD":
+        return Response(status_code=200)
+    return JSONResponse({"name": "auto-router", "version": __version__, "health": "/health"})
+
+
+async def upgrade_required(request: Request) -> Response:
+    """Codex probes ``GET /v1/responses`` with a WebSocket upgrade: say HTTP only, at once."""
+    return JSONResponse(
+        {
+            "error": {
+                "message": "WebSocket is not supported; use POST /v1/responses",
+                "type": "invalid_request_error",
+                "code": "upgrade_required",
+            }
+        },
+        status_code=426,
+    )
+
+
+async def websocket_refused(websocket: WebSocket) -> None:
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(await upgrade_required(Request(websocket.scope)))
+        return
+    await websocket.close(code=1008)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    return JSONResponse(
+        {
+            "error": {
+                "message": f"{exc.detail}: {request.method} {request.url.path}",
+                "type": "invalid_request_error",
+                "code": "not_found" if exc.status_code == 404 else "method_not_allowed",
+            }
+        },
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )

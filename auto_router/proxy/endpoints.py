@@ -1,0 +1,71 @@
+"""The endpoints the proxy serves, and which provider protocols can answer each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+#: Endpoint families: the wire protocol a client speaks on an endpoint.
+OPENAI: Final = "openai"
+ANTHROPIC: Final = "anthropic"
+GEMINI: Final = "gemini"
+
+#: Provider protocols (``ProviderConfig.protocol``) that can serve each family.
+FAMILY_OF_PROTOCOL: Final = {
+    "openai": OPENAI,
+    "azure-openai": OPENAI,
+    "anthropic": ANTHROPIC,
+    "gemini": GEMINI,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One proxied endpoint.
+
+    ``upstream_path`` is what ``protocols.openai_url`` / ``anthropic_url`` take; Gemini
+    endpoints build theirs from the model in the path. ``error_format`` names how errors
+    look to this endpoint's clients (``openai``, ``responses``, ``anthropic``, ``gemini``).
+    """
+
+    name: str
+    family: str
+    upstream_path: str
+    error_format: str
+    has_body: bool = True
+
+
+CHAT = Endpoint("chat", OPENAI, "/chat/completions", "openai")
+COMPLETIONS = Endpoint("completions", OPENAI, "/completions", "openai")
+EMBEDDINGS = Endpoint("embeddings", OPENAI, "/embeddings", "openai")
+RESPONSES = Endpoint("responses", OPENAI, "/responses", "responses")
+MODELS = Endpoint("models", OPENAI, "/models", "openai", has_body=False)
+MESSAGES = Endpoint("messages", ANTHROPIC, "/v1/messages", "anthropic")
+COUNT_TOKENS = Endpoint("count_tokens", ANTHROPIC, "/v1/messages/count_tokens", "anthropic")
+GEMINI_GENERATE = Endpoint("generateContent", GEMINI, "generateContent", "gemini")
+GEMINI_STREAM = Endpoint("streamGenerateContent", GEMINI, "streamGenerateContent", "gemini")
+GEMINI_COUNT = Endpoint("countTokens", GEMINI, "countTokens", "gemini")
+
+#: POST endpoints by exact client path.
+POST_ROUTES: Final = {
+    "/v1/chat/completions": CHAT,
+    "/chat/completions": CHAT,
+    "/v1/completions": COMPLETIONS,
+    "/v1/embeddings": EMBEDDINGS,
+    "/v1/responses": RESPONSES,
+    "/responses": RESPONSES,
+    "/v1/messages": MESSAGES,
+    "/v1/messages/count_tokens": COUNT_TOKENS,
+}
+GEMINI_METHODS: Final = {e.upstream_path: e for e in (GEMINI_GENERATE, GEMINI_STREAM, GEMINI_COUNT)}
+GEMINI_PREFIXES: Final = ("/v1beta/models/", "/v1/models/")
+#: Endpoints whose URL is fixed per provider (precomputed); Gemini URLs carry the model.
+FIXED_URL_ENDPOINTS: Final = (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    RESPONSES,
+    MODELS,
+    MESSAGES,
+    COUNT_TOKENS,
+)

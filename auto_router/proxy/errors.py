@@ -1,0 +1,108 @@
+"""Error bodies in each client protocol's own format (OpenAI, Responses, Anthropic, Gemini)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+_OPENAI_TYPES: Final = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout",
+    429: "rate_limit_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "timeout",
+}
+_ANTHROPIC_TYPES: Final = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
+_GEMINI_STATUS: Final = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def error_payload(
+    fmt: str,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    extra = extra or {}
+    if fmt == "anthropic":
+        kind = _ANTHROPIC_TYPES.get(status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message, **extra}}
+    if fmt == "gemini":
+        state = _GEMINI_STATUS.get(status, "INTERNAL")
+        return {"error": {"code": status, "message": message, "status": state, **extra}}
+    kind = _OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    error: dict[str, Any] = {"message": message, "type": kind, "param": None, "code": code}
+    return {"error": {**error, **extra}}
+
+
+def error_body(
+    fmt: str,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    return _dumps(error_payload(fmt, status, message, code=code, extra=extra))
+
+
+def stream_error_event(fmt: str, message: str, *, code: str = "upstream_stream_error") -> bytes:
+    """One SSE event that ends a broken stream in the client protocol's own terms."""
+    data: dict[str, Any]
+    if fmt == "anthropic":
+        data = {"type": "error", "error": {"type": "api_error", "message": message}}
+        return b"event: error\ndata: " + _dumps(data) + b"\n\n"
+    if fmt == "responses":
+        data = {"type": "error", "code": code, "message": message, "param": None}
+        return b"event: error\ndata: " + _dumps(data) + b"\n\n"
+    if fmt == "gemini":
+        return b"data: " + _dumps(error_payload("gemini", 502, message)) + b"\n\n"
+    payload = error_payload("openai", 502, message, code=code)
+    return b"data: " + _dumps(payload) + b"\n\n"
+
+
+def upstream_error_body(fmt: str, status: int, body: bytes) -> bytes:
+    """An upstream error as the client gets it: unchanged when already in the right shape."""
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        if fmt == "anthropic" and data.get("type") == "error":
+            return body
+        if fmt != "anthropic" and isinstance(data.get("error"), dict):
+            return body
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            message = data["error"]
+        else:
+            message = body.decode("utf-8", "replace")[:2000]
+    elif isinstance(data, list) and fmt == "gemini":
+        return body
+    else:
+        message = body.decode("utf-8", "replace")[:2000] or f"upstream returned HTTP {status}"
+    return error_body(fmt, status, message, code=f"upstream_{status}")

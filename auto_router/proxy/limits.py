@@ -1,0 +1,90 @@
+"""Reading an upstream failure: is it a usage limit, and when does the provider reset?"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+_DURATION: Final = re.compile(r"(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?", re.I)
+_TRY_AGAIN: Final = re.compile(
+    r"(?:try again|retry|reset[s]?)\s+(?:after|in)\s+"
+    r"((?:\d+h)?\s*(?:\d+m(?!s))?\s*(?:\d+(?:\.\d+)?s)?|\d+(?:\.\d+)?\s*(?:seconds?|secs?))",
+    re.I,
+)
+_RETRY_DELAY: Final = re.compile(r'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
+_SECONDS_WORD: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?)", re.I)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """``Retry-After``: delta seconds or an HTTP date -> epoch seconds."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return now + max(seconds, 0.0) if seconds < 10 * 365 * 86400 else None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    return max(parsed.timestamp(), now)
+
+
+def parse_duration(text: str) -> float | None:
+    """``1h2m3.5s``, ``20s``, ``90 seconds`` -> seconds."""
+    text = text.strip()
+    word = _SECONDS_WORD.fullmatch(text)
+    if word:
+        return float(word.group(1))
+    match = _DURATION.fullmatch(text)
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | None:
+    """When a rate-limited provider works again: headers first, then the body's words."""
+    found = parse_retry_after(headers.get("retry-after"), now)
+    if found is not None:
+        return found
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return now + float(millis) / 1000
+        except ValueError:
+            pass
+    delay = _RETRY_DELAY.search(body)
+    if delay:
+        return now + float(delay.group(1))
+    words = _TRY_AGAIN.search(body)
+    if words:
+        seconds = parse_duration(words.group(1))
+        if seconds:
+            return now + seconds
+    return None
+
+
+def is_usage_limit(status: int, body: str, markers: Sequence[re.Pattern[str]]) -> bool:
+    """429 always; other 4xx/5xx when the body says so (quota, rate limit, usage limit)."""
+    if status == 429:
+        return True
+    if status < 400:
+        return False
+    sample = body[:4096]
+    return any(m.search(sample) for m in markers)
+
+
+#: Statuses that make the proxy try the next provider (besides usage limits).
+FAILOVER_STATUSES: Final = frozenset({401, 403, 408, 429})
+
+
+def should_fail_over(status: int) -> bool:
+    return status in FAILOVER_STATUSES or status >= 500

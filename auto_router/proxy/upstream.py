@@ -1,0 +1,170 @@
+"""The upstream HTTP client behind a two-method seam.
+
+``AiohttpUpstream`` is the data path: one long-lived ``aiohttp.ClientSession`` with a tuned
+connector (httpx's pool polls every idle connection on every request and collapses under
+concurrency; see docs/performance.md). ``httpx_upstream.HttpxUpstream`` runs the same
+proxy over any ``httpx`` transport, which is what the unit tests use (``MockTransport``).
+
+Foreign exceptions are translated here and nowhere else: ``UpstreamTimeout`` (-> 504 or
+failover) and ``UpstreamConnectionError`` (-> 502 or failover).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+
+Headers = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float
+    #: Time to the response head, and between body chunks.
+    read: float
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached or stopped answering."""
+
+    kind = "connection"
+
+
+class UpstreamTimeout(UpstreamError):
+    kind = "timeout"
+
+
+class UpstreamConnectionError(UpstreamError):
+    kind = "connection"
+
+
+class UpstreamResponse(Protocol):
+    status: int
+
+    def raw_headers(self) -> Sequence[tuple[bytes, bytes]]: ...
+
+    def header(self, name: str) -> str | None: ...
+
+    async def read(self) -> bytes: ...
+
+    async def readany(self) -> bytes:
+        """The next chunk as it arrives; ``b""`` at the end."""
+        ...
+
+    async def release(self) -> None:
+        """The body was read to the end: give the connection back to the pool."""
+        ...
+
+    async def abort(self) -> None:
+        """Stop early (client gone, stream broken): close the upstream connection."""
+        ...
+
+
+class Upstream(Protocol):
+    async def open(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def send(
+        self, method: str, url: str, headers: Headers, body: bytes | None, timeouts: Timeouts
+    ) -> UpstreamResponse: ...
+
+
+# --------------------------------------------------------------------------- aiohttp
+
+
+class _AiohttpResponse:
+    __slots__ = ("_resp", "status")
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self._resp = resp
+        self.status = resp.status
+
+    def raw_headers(self) -> Sequence[tuple[bytes, bytes]]:
+        return self._resp.raw_headers
+
+    def header(self, name: str) -> str | None:
+        return self._resp.headers.get(name)
+
+    async def read(self) -> bytes:
+        try:
+            return await self._resp.read()
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamTimeout("timed out reading the upstream response") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamConnectionError(f"upstream connection failed: {_describe(exc)}") from exc
+        finally:
+            self._resp.release()
+
+    async def readany(self) -> bytes:
+        try:
+            return await self._resp.content.readany()
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamTimeout("timed out waiting for the upstream stream") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamConnectionError(f"upstream stream broke: {_describe(exc)}") from exc
+
+    async def release(self) -> None:
+        self._resp.release()
+
+    async def abort(self) -> None:
+        self._resp.close()
+
+
+class AiohttpUpstream:
+    """The production client: pooled keep-alive connections, no cookies, no env proxies."""
+
+    def __init__(self, *, limit: int = 1024, keepalive_timeout: float = 60.0) -> None:
+        self._limit = limit
+        self._keepalive = keepalive_timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            limit_per_host=0,
+            ttl_dns_cache=300,
+            keepalive_timeout=self._keepalive,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+            timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=300),
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(
+        self, method: str, url: str, headers: Headers, body: bytes | None, timeouts: Timeouts
+    ) -> UpstreamResponse:
+        session = self._session
+        if session is None:
+            raise UpstreamConnectionError("the upstream client is closed")
+        timeout = self._timeouts.get(timeouts)
+        if timeout is None:
+            timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
+                total=None, connect=timeouts.connect, sock_read=timeouts.read
+            )
+        try:
+            resp = await session.request(
+                method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
+            )
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise UpstreamTimeout(f"upstream timed out: {_describe(exc)}") from exc
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            raise UpstreamConnectionError(f"cannot reach upstream: {_describe(exc)}") from exc
+        return _AiohttpResponse(resp)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:300]

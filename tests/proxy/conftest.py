@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from auto_router.paths import Paths
+from auto_router.proxy import ProxyApp, ProxyOptions, create_app
+
+from .fakes import FakeUpstream, free_port
+
+
+class Clock:
+    """A settable clock (the proxy's wall clock: cooldowns, Retry-After)."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Paths:
+    return Paths(config_dir=tmp_path, data_dir=tmp_path)
+
+
+def write_config(paths: Paths, llm: str, metadata: str) -> None:
+    paths.llm_config.write_text(llm)
+    paths.provider_metadata.write_text(metadata)
+
+
+def two_providers(
+    paths: Paths, first: str, second: str, *, extra_llm: str = "", timeout_one: float = 2
+) -> None:
+    """Backend ``qwen`` with providers ``one`` (at ``first``) and ``two`` (at ``second``)."""
+    write_config(
+        paths,
+        f"""
+[backends.qwen]
+model = "qwen3-coder-plus"
+providers = ["one", "two"]
+
+[message_backend]
+default = "qwen"
+{extra_llm}
+""",
+        f"""
+[qwen.one]
+base_url = "{first}"
+api_key = "sk-one-secret-key-123456"
+model = "one-model"
+timeout = {timeout_one}
+[qwen.two]
+base_url = "{second}"
+api_key = "sk-two-secret-key-654321"
+model = "two-model"
+timeout = 2
+""",
+    )
+
+
+@contextlib.contextmanager
+def serve(app: ProxyApp) -> Iterator[str]:
+    """Run ``app`` on uvicorn (uvloop + httptools) on a free port; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="on",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the proxy did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture
+def upstreams() -> Iterator[tuple[FakeUpstream, FakeUpstream]]:
+    with FakeUpstream() as a, FakeUpstream() as b:
+        yield a, b
+
+
+def make_app(paths: Paths, clock: Clock | None = None, **kwargs: object) -> ProxyApp:
+    options = ProxyOptions(paths=paths, config_interval=0.0, clock=clock or time.time, **kwargs)  # type: ignore[arg-type]
+    return create_app(options)
