@@ -21,9 +21,9 @@ from .history import history_command
 from .migrate import migrate_command
 from .models import models_command
 from .providers import provider_app
+from .proxy_cmds import proxy, proxy_fast_path, requests, stats
 from .rotation_cmds import reset_command, rotate_command, set_command
 from .run import RUN_CONTEXT, env, run
-from .proxy_cmds import proxy, proxy_fast_path, requests, stats
 from .status import status
 
 app = typer.Typer(
