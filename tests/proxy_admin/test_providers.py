@@ -82,7 +82,9 @@ async def test_add_keeps_every_comment_and_is_served_at_once(configured: Paths) 
         llm, meta = texts(configured)
         assert llm == LLM.replace('["one", "two"]', '["three", "one", "two"]')
         assert meta.startswith(META.split("[claude.anthropic-direct]")[0])
-        assert meta.endswith("[claude.anthropic-direct]" + META.split("[claude.anthropic-direct]")[1])
+        assert meta.endswith(
+            "[claude.anthropic-direct]" + META.split("[claude.anthropic-direct]")[1]
+        )
         assert '[qwen.three]\ndescription = "added over HTTP"' in meta
 
         # The very next proxied request uses the new first provider.
@@ -98,7 +100,11 @@ async def test_add_errors(configured: Paths) -> None:
             ({"backend": "qwen", "id": "one"}, 409, "PROVIDER_EXISTS"),
             ({"backend": "qwen", "id": "Bad Name"}, 400, "INVALID_IDENTIFIER"),
             ({"backend": "nope", "id": "x"}, 404, "BACKEND_NOT_FOUND"),
-            ({"backend": "qwen", "id": "x", "settings": {"colour": "red"}}, 400, "VALIDATION_ERROR"),
+            (
+                {"backend": "qwen", "id": "x", "settings": {"colour": "red"}},
+                400,
+                "VALIDATION_ERROR",
+            ),
             ({"backend": "qwen", "id": "x", "template": "nope"}, 404, "TEMPLATE_NOT_FOUND"),
             ({"backend": "qwen", "id": "x", "position": 0}, 400, "VALIDATION_ERROR"),
             ({"backend": "qwen", "id": "x", "position": "1"}, 400, "VALIDATION_ERROR"),
@@ -106,7 +112,11 @@ async def test_add_errors(configured: Paths) -> None:
             ({"backend": "qwen", "id": "x", "typo": 1}, 400, "VALIDATION_ERROR"),
             ({"backend": "qwen"}, 400, "VALIDATION_ERROR"),
             # valid TOML, but an invalid configuration: refused, nothing written
-            ({"backend": "qwen", "id": "x", "settings": {"timeout": "soon"}}, 400, "VALIDATION_ERROR"),
+            (
+                {"backend": "qwen", "id": "x", "settings": {"timeout": "soon"}},
+                400,
+                "VALIDATION_ERROR",
+            ),
         ]
         for body, status, code in cases:
             resp = await client.post("/v1/providers", json=body)
@@ -176,7 +186,10 @@ async def test_disable_enable_remove_rename(configured: Paths) -> None:
         resp = await client.post("/v1/providers/qwen/one/disable")
         assert resp.status_code == 200
         assert resp.json()["provider"]["status"] == "disabled"
-        assert 'api_key = "sk-one-secret-key-123456"   # literal on purpose\nmodel = "one-model"   # provider\'s own name\nenabled = false' in texts(configured)[1]
+        assert (
+            'api_key = "sk-one-secret-key-123456"   # literal on purpose\nmodel = "one-model"   # provider\'s own name\nenabled = false'
+            in texts(configured)[1]
+        )
         await client.post("/v1/chat/completions", json=CHAT)
         assert upstreams.hosts() == ["two.example"]
 
