@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
+
 import pytest
 
 from auto_router.paths import Paths
@@ -299,3 +304,45 @@ async def test_reload_reads_hand_edits_now_and_reports_broken_files(configured: 
         # An edit cannot build on a broken file.
         resp = await client.post("/v1/providers/qwen/one/disable")
         assert resp.status_code == 409 and error_of(resp)["code"] == "CONFIG_SYNTAX_ERROR"
+
+
+async def test_concurrent_adds_lose_nothing(configured: Paths) -> None:
+    async with client_for(configured) as (client, _):
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/v1/providers",
+                    json={"backend": "qwen", "id": f"p{i}", "settings": {"base_url": "http://x"}},
+                )
+                for i in range(10)
+            )
+        )
+        assert [r.status_code for r in responses] == [201] * 10
+        names = [
+            r["name"] for r in (await client.get("/v1/providers?backend=qwen")).json()["providers"]
+        ]
+    assert sorted(names) == sorted(["one", "two", *(f"p{i}" for i in range(10))])
+    assert texts(configured)[1].startswith(META.split("[claude.anthropic-direct]")[0])
+
+
+async def test_rows_agree_with_the_cli_json(configured: Paths) -> None:
+    async with client_for(configured) as (client, _):
+        api = (await client.get("/v1/providers")).json()["providers"]
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auto_router",
+            "--config-dir",
+            str(configured.config_dir),
+            "provider",
+            "list",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(cli.stdout)["providers"]
+    extra = {"status", "cooldown_until", "last_error"}
+    assert [{k: v for k, v in r.items() if k not in extra} for r in api] == rows
