@@ -25,6 +25,7 @@ Public API (all raise ``AutoRouterError`` subclasses; all return an ``EditResult
     set_provider_enabled(paths, backend, provider, enabled)
     rename_provider(paths, backend, old, new, *, store=None)
     set_provider_order(paths, backend, providers)
+    replace_provider(paths, backend, provider, values, *, expected=None, keep_masked=False)
     add_backend(paths, backend, settings=None, *, providers=None, make_default=False,
                 add_to_order=True)
     edit_backend(paths, backend, *, set=None, unset=())
@@ -42,6 +43,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 import re
 import stat
@@ -302,7 +305,7 @@ def add_provider(
             if position is None or position > len(array):
                 array.append(provider)
             else:
-                array.insert(position - 1, provider)
+                _insert(array, position - 1, provider)
 
     return edit_config(paths, change)
 
@@ -440,6 +443,82 @@ def set_provider_order(paths: Paths, backend: str, providers: Sequence[str]) -> 
         _replace_array(declared, "providers", names)
 
     return edit_config(paths, change)
+
+
+def read_provider_table(paths: Paths, backend: str, provider: str) -> dict[str, Any]:
+    """The provider's table exactly as written (``${VAR}`` unexpanded, secrets in clear)."""
+    llm_text, meta_text = read_texts(paths)
+    docs = Documents(
+        paths,
+        _parse_document(llm_text or "", paths.llm_config),
+        _parse_document(meta_text or "", paths.provider_metadata),
+    )
+    return _plain(docs.require_provider(backend, provider))
+
+
+def table_digest(table: Mapping[str, Any]) -> str:
+    """A short fingerprint of a table's values (an ETag for read-modify-write clients)."""
+    text = json.dumps(table, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def replace_provider(
+    paths: Paths,
+    backend: str,
+    provider: str,
+    values: Settings,
+    *,
+    expected: str | None = None,
+    keep_masked: bool = False,
+) -> EditResult:
+    """Make the provider's table hold exactly ``values``: keys not given are removed, changed
+    ones rewritten in place, unchanged ones (and their comments) left alone.
+
+    ``expected`` is the ``table_digest`` the caller started from: if the table changed
+    meanwhile, ``EditConflictError``. With ``keep_masked``, a value equal to the masked form
+    of the current one (``****abcd``, as shown by ``views.masked_value``) keeps the current
+    value, so a table read with masked secrets can be written back.
+    """
+    lower, upper = _split_settings(values)
+    _check_provider_keys(lower)
+    _check_env(upper)
+
+    def change(docs: Documents) -> None:
+        table = docs.require_provider(backend, provider)
+        current = _plain(table)
+        if expected is not None and table_digest(current) != expected:
+            raise EditConflictError(
+                f"provider {backend}/{provider} changed since it was read",
+                hint="read it again and re-apply the change",
+            )
+        wanted = dict(values)
+        if keep_masked:
+            wanted = {k: _restore_masked(k, v, current.get(k)) for k, v in wanted.items()}
+        for key in [k for k in current if k not in wanted]:
+            del table[key]
+        for key, value in wanted.items():
+            if key not in current or current[key] != value:
+                set_key(table, key, _toml_value(value))
+
+    return edit_config(paths, change)
+
+
+def _plain(table: Any) -> dict[str, Any]:
+    value = table.unwrap() if hasattr(table, "unwrap") else dict(table)
+    return dict(value)
+
+
+def _restore_masked(name: str, new: Any, old: Any) -> Any:
+    from .views import masked_value
+
+    if isinstance(new, str) and isinstance(old, str) and new != old:
+        return old if new == masked_value(name, old) else new
+    if isinstance(new, Mapping) and isinstance(old, Mapping):
+        return {
+            k: _restore_masked(k if looks_secret(k) else name, v, old.get(k))
+            for k, v in new.items()
+        }
+    return new
 
 
 # --------------------------------------------------------------------------- backend edits
@@ -942,6 +1021,17 @@ def _reorder(array: Array, values: Sequence[str]) -> None:
     if len(groups) == len(values) and len(comments) == len(values):
         for group, value in zip(groups, values, strict=True):
             group.comment = comments[value]
+
+
+def _insert(array: Array, index: int, value: str) -> None:
+    """``array.insert``, except that tomlkit drops the space after a new first item of a
+    one-line array (``["new","old"]``): there the items are written afresh."""
+    if index == 0 and len(array) and "\n" not in array.as_string():
+        values = [value, *map(str, array)]
+        array.clear()
+        array.extend(values)
+        return
+    array.insert(index, value)
 
 
 def _remove_all(array: Array, value: str) -> None:

@@ -109,6 +109,21 @@ def check_configured_provider(
     return check_provider(resolved, client, timeout=timeout)
 
 
+async def acheck_configured_provider(
+    provider: ProviderConfig,
+    client: httpx.AsyncClient,
+    *,
+    environ: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> HealthResult:
+    """``check_configured_provider`` for an async client (the proxy's management API)."""
+    try:
+        resolved = provider.resolve(environ)
+    except ConfigError as exc:
+        return HealthResult(provider.backend, provider.name, False, error=exc.detail)
+    return await acheck_provider(resolved, client, timeout=timeout)
+
+
 def model_ids(payload: Any) -> tuple[str, ...] | None:
     """Model names from an OpenAI/Anthropic (``data[].id``) or Gemini (``models[].name``)
     listing; ``None`` when the payload is no model listing."""

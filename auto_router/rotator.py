@@ -155,6 +155,13 @@ class Rotator:
         source = self._config
         return source.get() if isinstance(source, ConfigSource) else source
 
+    def invalidate_config(self) -> None:
+        """Re-read the files on the next use of ``config`` (after this process edited them).
+
+        Everything built on the same ``ConfigSource`` (the proxy's router) sees it too."""
+        if isinstance(self._config, ConfigSource):
+            self._config.invalidate()
+
     # ------------------------------------------------------------------ reading
 
     def rotation_names(self, backend: str) -> tuple[str, ...]:

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from .. import editing
-from ..config import BackendConfig, Config, load_config
+from ..config import load_config
+from ..views import backend_as_json, provider_as_json
 from ._common import globals_of, print_json
 from ._refs import parse_settings
-from .config_cmds import provider_as_json
 
 backend_app = typer.Typer(help="List, add, change and order backends.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 Name = Annotated[str, typer.Argument(metavar="BACKEND")]
-
-
-def backend_as_json(config: Config, backend: BackendConfig) -> dict[str, Any]:
-    return {
-        "name": backend.name,
-        "enabled": backend.enabled,
-        "default": backend.name == config.default_backend,
-        "in_order": backend.name in config.order,
-        "declared": backend.declared,
-        "model": backend.model,
-        "description": backend.description,
-        "agent": backend.agent,
-        "cooldown": backend.cooldown,
-        "providers": list(backend.provider_names),
-    }
 
 
 @backend_app.command("list")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ..config import Config, ProviderConfig, load_config
+from ..config import load_config
 from ..config_files import init_config
 from ..errors import ConfigError
-from ..secrets import looks_secret, mask
+from ..views import config_as_json
 from ._common import globals_of, print_json
 
 config_app = typer.Typer(help="Where the configuration lives; create, check and show it.")
@@ -98,51 +98,3 @@ def show_command(
                 typer.echo(f"    {key} = {value}")
             for key, value in provider["env"].items():
                 typer.echo(f"    {key} = {value}")
-
-
-def masked_value(name: str, value: str) -> str:
-    """A config value fit to show: ${VAR} references as written, literal secrets masked."""
-    if "${" in value:
-        return value
-    return mask(value) if looks_secret(name) else value
-
-
-def provider_as_json(provider: ProviderConfig) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for key in ("model", "command", "timeout", "cooldown", "api_version", "deployment"):
-        value = getattr(provider, key)
-        if value is not None:
-            settings[key] = value
-    if provider.args:
-        settings["args"] = list(provider.args)
-    if provider.api_key is not None:
-        settings["api_key"] = masked_value("api_key", provider.api_key)
-    if provider.headers:
-        settings["headers"] = {k: masked_value(k, v) for k, v in provider.headers.items()}
-    return {
-        "name": provider.name,
-        "backend": provider.backend,
-        "type": provider.type,
-        "enabled": provider.enabled,
-        "description": provider.description,
-        "base_url": provider.base_url,
-        "settings": settings,
-        "env": {k: masked_value(k, v) for k, v in provider.env.items()},
-    }
-
-
-def config_as_json(config: Config) -> dict[str, Any]:
-    return {
-        "default_backend": config.default_backend,
-        "order": list(config.order),
-        "backends": [
-            {
-                "name": name,
-                "enabled": backend.enabled,
-                "model": backend.model,
-                "providers": [provider_as_json(p) for p in config.providers_of(name)],
-            }
-            for name, backend in config.backends.items()
-        ],
-        "warnings": [str(w) for w in config.warnings],
-    }

@@ -11,9 +11,9 @@ from .. import editing
 from ..config import Config, ProviderConfig, load_config
 from ..health import HealthResult, check_configured_provider
 from ..templates import TEMPLATES
+from ..views import provider_as_json
 from ._common import Globals, globals_of, print_json
 from ._refs import parse_assignments, parse_settings, resolve_ref, split_ref
-from .config_cmds import provider_as_json
 
 provider_app = typer.Typer(
     help="List, add, change, remove and test providers.", no_args_is_help=True

@@ -31,6 +31,7 @@ from ..paths import Paths, resolve_paths
 from ..rotator import ConfigSource, Rotator
 from ..secrets import Secret
 from ..state import MemoryStateStore, SQLiteStateStore, StateStore
+from .admin import admin_routes
 from .endpoints import GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
 from .forward import Proxy, Receive, Scope, Send
 from .reqlog import RequestLog
@@ -158,6 +159,7 @@ def create_app(
         Route("/v1/responses", upgrade_required, methods=["GET"]),
         WebSocketRoute("/v1/responses", websocket_refused),
         *extra_routes,
+        *admin_routes(),
     ]
     starlette = Starlette(
         routes=routes,
