@@ -1,42 +1,121 @@
-"""``auto-router history``: what ``auto-router run`` did, attempt by attempt.
+"""``auto-router history``: what ``auto-router run`` and ``auto-router proxy`` did.
 
-Querying (``store.attempts.history``) and rendering (below) are separate so that other logs
-(the proxy's requests) can be merged into the same command.
+Both logs live in the same database; each is queried by its own store module and rendered
+by its own function, then shown one after the other (or as one JSON document).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
 from ..store.attempts import Attempt, history
-from ._common import format_duration, globals_of, iso, print_json
+from ..store.requests import RequestFilter, RequestRecord, read_requests
+from ._common import fail, format_duration, globals_of, iso, print_json
+from .proxy_cmds import parse_since, render_requests
+
+
+class Source(StrEnum):
+    all = "all"
+    run = "run"
+    proxy = "proxy"
 
 
 def history_command(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many (newest).")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many of each (newest).")
+    ] = 50,
     backend: Annotated[str | None, typer.Option("--backend", "-b")] = None,
     provider: Annotated[str | None, typer.Option("--provider")] = None,
-    run_id: Annotated[str | None, typer.Option("--run", help="Only this run id.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="'ok', 'error', or a number: the exit status of a run, the HTTP status of "
+            "a proxied request.",
+        ),
+    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="30m, 12h, 7d or a date.")] = None,
+    source: Annotated[
+        Source, typer.Option("--source", help="Launcher runs, proxied requests, or both.")
+    ] = Source.all,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="Only this run id (launcher runs only).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List the attempts of `auto-router run`: provider, exit code, usage limits."""
-    rows = history(
-        globals_of(ctx).paths().database,
-        limit=limit,
-        backend=backend,
-        provider=provider,
-        run_id=run_id,
+    """List what `auto-router run` tried (attempts, usage limits) and what the proxy served."""
+    if status is not None and status not in ("ok", "error") and not status.isdigit():
+        fail(f"--status expects 'ok', 'error' or a number, not {status!r}")
+    number = int(status) if status and status.isdigit() else None
+    succeeded = {"ok": True, "error": False}.get(status or "")
+    started = parse_since(since)
+    paths = globals_of(ctx).paths()
+    show_runs = source in (Source.all, Source.run)
+    show_requests = source in (Source.all, Source.proxy) and run_id is None
+    attempts = (
+        history(
+            paths.database,
+            limit=limit,
+            backend=backend,
+            provider=provider,
+            run_id=run_id,
+            exit_code=number,
+            succeeded=succeeded,
+            since=started,
+        )
+        if show_runs
+        else []
+    )
+    requests = (
+        read_requests(
+            paths,
+            RequestFilter(
+                limit=limit,
+                backend=backend,
+                provider=provider,
+                status=number,
+                status_class=status if status in ("ok", "error") else None,
+                since=started,
+            ),
+        )
+        if show_requests
+        else []
     )
     if as_json:
-        print_json({"attempts": [attempt_json(a) for a in rows]})
+        data: dict[str, Any] = {}
+        if show_runs:
+            data["attempts"] = [attempt_json(a) for a in attempts]
+        if show_requests:
+            data["requests"] = [r.to_json() for r in requests]
+        print_json(data)
         return
-    for line in render_attempts(rows):
-        typer.echo(line)
+    if show_runs and show_requests:
+        _echo_both(attempts, requests)
+    elif show_runs:
+        typer.echo("\n".join(render_attempts(attempts)))
+    else:
+        typer.echo(render_requests(requests) if requests else "no proxied requests match")
+
+
+def _echo_both(attempts: Sequence[Attempt], requests: Sequence[RequestRecord]) -> None:
+    if not attempts and not requests:
+        typer.echo(
+            "nothing recorded yet: runs appear after `auto-router run`, "
+            "requests once `auto-router proxy` has served one"
+        )
+        return
+    if attempts:
+        typer.echo("runs (auto-router run):")
+        typer.echo("\n".join(render_attempts(attempts)))
+    if requests:
+        typer.echo(("\n" if attempts else "") + "proxied requests (auto-router proxy):")
+        typer.echo(render_requests(list(requests)))
 
 
 def attempt_json(attempt: Attempt) -> dict[str, Any]:

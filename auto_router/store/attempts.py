@@ -91,13 +91,27 @@ class AttemptLog:
         backend: str | None = None,
         provider: str | None = None,
         run_id: str | None = None,
+        exit_code: int | None = None,
+        succeeded: bool | None = None,
+        since: float | None = None,
     ) -> list[Attempt]:
-        """The newest attempts first, filtered."""
-        where, params = [], []
-        for column, value in (("backend", backend), ("provider", provider), ("run_id", run_id)):
+        """The newest attempts first, filtered (``succeeded``: outcome ok, or anything else)."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("backend", backend),
+            ("provider", provider),
+            ("run_id", run_id),
+            ("exit_code", exit_code),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if succeeded is not None:
+            where.append("outcome = 'ok'" if succeeded else "outcome != 'ok'")
+        if since is not None:
+            where.append("started_at >= ?")
+            params.append(since)
         sql = f"SELECT id, {_COLUMNS} FROM run_attempts"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -157,11 +171,22 @@ def history(
     backend: str | None = None,
     provider: str | None = None,
     run_id: str | None = None,
+    exit_code: int | None = None,
+    succeeded: bool | None = None,
+    since: float | None = None,
 ) -> list[Attempt]:
     """The ``limit`` newest attempts matching the filters, oldest first (for reading)."""
     log = AttemptLog(path)
     try:
-        rows = log.query(limit=limit, backend=backend, provider=provider, run_id=run_id)
+        rows = log.query(
+            limit=limit,
+            backend=backend,
+            provider=provider,
+            run_id=run_id,
+            exit_code=exit_code,
+            succeeded=succeeded,
+            since=since,
+        )
     finally:
         log.close()
     return list(reversed(rows))
