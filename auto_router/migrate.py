@@ -11,7 +11,7 @@
   ``[qwen.<name>]`` table each.
 - a provider-router ``.env``: ``lm-studio``, ``qwen-proxy`` and ``qwen-direct`` providers of
   one backend, ``DEFAULT_PROVIDER`` first; ``REQUEST_TIMEOUT`` (ms) as ``timeout`` (s);
-  ``MODEL_MAPPINGS`` as ``[proxy.model_mappings]``.
+  ``MODEL_MAPPINGS`` as ``[proxy.models]`` entries ``"model" = "backend/provider"``.
 
 ``plan_migration`` computes the new texts (nothing written); ``apply_migration`` writes them
 through ``editing.replace_texts`` (validated, locked, atomic), refusing to overwrite existing
@@ -457,10 +457,11 @@ def _import_env(docs: Documents, env: Mapping[str, str], backend: str, notes: li
         if proxy is None:
             _add_table(docs.llm, "proxy", tomlkit.table())
             proxy = docs.llm["proxy"]
+        # The Node router sent a model to one provider: "backend/provider" pins it the same way.
         table = tomlkit.inline_table()
         table.update({model: f"{backend}/{p}" for model, p in mappings.items()})
-        set_key(proxy, "model_mappings", table)
-        notes.append(".env: MODEL_MAPPINGS -> [proxy].model_mappings")
+        set_key(proxy, "models", table)
+        notes.append(".env: MODEL_MAPPINGS -> [proxy].models")
 
 
 def _model_mappings(text: str) -> dict[str, str]:

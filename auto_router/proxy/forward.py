@@ -242,7 +242,8 @@ class Proxy:
             ex.request_body = body
         try:
             backend = self.router.backend_for(snap, want_backend, ex.client_model)
-            plan = self.router.plan(backend, endpoint.family, want_provider)
+            pinned = self.router.pinned_for(snap, want_backend, want_provider, ex.client_model)
+            plan = self.router.plan(backend, endpoint.family, pinned)
         except RoutingError as exc:
             raise _ClientError(400, exc.message, code=exc.code) from None
         except NotFoundError as exc:

@@ -101,6 +101,8 @@ class Snapshot:
     settings: ProxySettings
     #: client model name -> backend ([proxy.models], then backends' own model, then names).
     model_map: Mapping[str, str]
+    #: client model name -> the one provider it must go to (``"backend/provider"`` entries).
+    model_pins: Mapping[str, str]
     #: (backend, provider) -> family -> target.
     targets: Mapping[tuple[str, str], Mapping[str, Target]]
     #: backend -> enabled provider names in rotation order (``(DIRECT,)``: none configured).
@@ -189,7 +191,12 @@ class Router:
             for provider in provider_table.values():
                 if provider.model and provider.enabled:
                     model_map.setdefault(provider.model, name)
-        model_map.update(settings.models)
+        model_pins: dict[str, str] = {}
+        for model, target in settings.models.items():
+            backend_name, _, provider_name = target.partition("/")
+            model_map[model] = backend_name
+            if provider_name:
+                model_pins[model] = provider_name
         targets: dict[tuple[str, str], Mapping[str, Target]] = {}
         rotation: dict[str, tuple[str, ...]] = {}
         for name, backend in config.backends.items():
@@ -209,6 +216,7 @@ class Router:
             config=config,
             settings=settings,
             model_map=MappingProxyType(model_map),
+            model_pins=MappingProxyType(model_pins),
             targets=MappingProxyType(targets),
             rotation=MappingProxyType(rotation),
         )
@@ -232,6 +240,15 @@ class Router:
                 "no backend is configured", hint="write llm_config.toml or use --upstream"
             )
         return chosen
+
+    @staticmethod
+    def pinned_for(
+        snap: Snapshot, header_backend: str | None, header_provider: str | None, model: str | None
+    ) -> str | None:
+        """X-Auto-Router-Provider, else the provider a ``[proxy.models]`` entry names."""
+        if header_provider or header_backend or model is None:
+            return header_provider
+        return snap.model_pins.get(model)
 
     def plan(self, backend: str, family: str, pinned: str | None = None) -> Plan:
         snap = self.snapshot()

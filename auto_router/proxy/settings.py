@@ -156,9 +156,14 @@ def parse_proxy_settings(config: Config, environ: Mapping[str, str] | None = Non
     models_raw = raw.get("models", {})
     if not isinstance(models_raw, dict):
         raise fail("models", 'expected a table like [proxy.models] "model-name" = "backend"')
-    for model, backend in models_raw.items():
+    for model, target in models_raw.items():
+        if not isinstance(target, str):
+            raise fail(f'models."{model}"', 'expected "backend" or "backend/provider"')
+        backend, _, provider = target.partition("/")
         if backend not in config.backends:
             raise fail(f'models."{model}"', f"backend {backend!r} is not defined")
+        if provider and provider not in config.providers.get(backend, {}):
+            raise fail(f'models."{model}"', f"backend {backend!r} has no provider {provider!r}")
 
     log_raw = raw.get("request_log", {})
     if not isinstance(log_raw, dict):

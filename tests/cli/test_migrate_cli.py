@@ -10,6 +10,7 @@ from typing import Any
 
 from auto_router.config import load_config
 from auto_router.paths import Paths
+from auto_router.proxy.settings import parse_proxy_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "auto-coder-llm_config.example.toml"
 Run = Any
@@ -111,10 +112,12 @@ def test_migrate_provider_router_env(run: Run, tmp_path: Path) -> None:
     assert lm.timeout == 120
     assert config.provider("qwen", "qwen-proxy").base_url == "http://localhost:3000/v1"
     assert config.provider("qwen", "qwen-direct").api_key == "sk-dashscope-literal-0001"
-    assert config.proxy["model_mappings"] == {
+    assert config.proxy["models"] == {
         "qwen3-coder": "qwen/lm-studio",
         "qwen3-max": "qwen/qwen-proxy",
     }
+    # ...in the form the proxy reads: each model goes to that one provider.
+    assert parse_proxy_settings(config).models["qwen3-max"] == "qwen/qwen-proxy"
     assert stat.S_IMODE((home / "provider_metadata.toml").stat().st_mode) == 0o600
 
 

@@ -40,6 +40,7 @@ order = ["qwen"]
 
 [proxy.models]
 "claude-sonnet" = "claude"
+"pinned-two" = "qwen/two"
 """
 META = """
 [qwen.one]
@@ -348,6 +349,17 @@ async def test_model_map_header_and_anthropic_endpoint(configured: Paths, clock:
     assert "authorization" not in sent.headers
 
 
+async def test_a_model_mapped_to_backend_slash_provider_goes_to_that_provider(
+    configured: Paths, clock: Clock
+) -> None:
+    rec = Recorder({"one.example": ok_chat, "two.example": ok_chat})
+    async with client_for(configured, rec, clock) as (client, _):
+        pinned = await client.post("/v1/chat/completions", json={"model": "pinned-two"})
+        other = await client.post("/v1/chat/completions", json={"model": "qwen3-coder-plus"})
+    assert pinned.status_code == other.status_code == 200
+    assert rec.hosts() == ["two.example", "one.example"]  # "one" stays current for the rest
+
+
 async def test_messages_with_no_anthropic_provider_is_503_in_anthropic_format(
     configured: Paths, clock: Clock
 ) -> None:
@@ -486,4 +498,19 @@ def test_bad_proxy_settings_fail_at_start(home: Paths) -> None:
 
     write_config(home, LLM + "\n[proxy]\nmax_attempts = 0\n", META)
     with pytest.raises(ConfigValidationError, match="max_attempts"):
+        create_app(ProxyOptions(paths=home))
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ('"qwen/nope"', "backend 'qwen' has no provider 'nope'"),
+        ('"ghost"', "'ghost' is not defined"),
+    ],
+)
+def test_model_map_entries_must_name_what_exists(home: Paths, target: str, message: str) -> None:
+    from auto_router.errors import ConfigValidationError
+
+    write_config(home, LLM.replace('"pinned-two" = "qwen/two"', f'"pinned-two" = {target}'), META)
+    with pytest.raises(ConfigValidationError, match=message):
         create_app(ProxyOptions(paths=home))
