@@ -139,6 +139,14 @@ class SQLiteStateStore:
                 self._clock(),
             ),
         )
+        # The new state is the whole state: rows for providers it no longer holds (renamed,
+        # forgotten) go, or they would come back under their old name.
+        names = list(state.providers)
+        self._db.execute(
+            "DELETE FROM provider_state WHERE backend = ? "
+            f"AND provider NOT IN ({', '.join('?' * len(names))})",
+            (state.backend, *names),
+        )
         self._db.executemany(
             "INSERT INTO provider_state (backend, provider, cooldown_until, last_error, "
             "last_error_at, usage_limits, failures, successes, last_success_at) "

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from .config import BackendConfig, Config, ProviderConfig
 from .secrets import looks_secret, mask
+from .templates import Template
 
 _REFERENCE_DEFAULT: Final = re.compile(r"(\$\{[A-Za-z_][A-Za-z0-9_]*:-)([^}]*)(\})")
 
@@ -96,4 +97,16 @@ def config_as_json(config: Config) -> dict[str, Any]:
             for name, backend in config.backends.items()
         ],
         "warnings": [str(w) for w in config.warnings],
+    }
+
+
+def template_as_json(template: Template) -> dict[str, Any]:
+    return {
+        "name": template.name,
+        "type": template.type,
+        "base_url": template.base_url,
+        "auth": template.auth,
+        "key_env": template.key_env,
+        "required": list(template.required),
+        "summary": template.summary,
     }

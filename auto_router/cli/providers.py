@@ -11,7 +11,7 @@ from .. import editing
 from ..config import Config, ProviderConfig, load_config
 from ..health import HealthResult, check_configured_provider
 from ..templates import TEMPLATES
-from ..views import provider_as_json
+from ..views import provider_as_json, template_as_json
 from ._common import Globals, globals_of, print_json
 from ._refs import parse_assignments, parse_settings, resolve_ref, split_ref
 
@@ -242,18 +242,7 @@ def test_command(
 @provider_app.command("templates")
 def templates_command(as_json: JsonOption = False) -> None:
     """List the built-in provider templates (for `provider add --template`)."""
-    rows = [
-        {
-            "name": t.name,
-            "type": t.type,
-            "base_url": t.base_url,
-            "auth": t.auth,
-            "key_env": t.key_env,
-            "required": list(t.required),
-            "summary": t.summary,
-        }
-        for t in TEMPLATES
-    ]
+    rows = [template_as_json(t) for t in TEMPLATES]
     if as_json:
         print_json({"templates": rows})
         return

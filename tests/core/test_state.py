@@ -29,6 +29,13 @@ def test_state_round_trips_through_sqlite(tmp_path: Path) -> None:
     assert SQLiteStateStore(tmp_path / "s.db").get_all().keys() == {"qwen"}
 
 
+def test_a_provider_dropped_from_the_state_is_gone_from_the_database(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "s.db")
+    store.update("q", lambda s: record_usage_limit(("a", "b"), s, "a", 5.0, 65.0, "q"))
+    store.update("q", lambda s: BackendState("q", current="b"))
+    assert SQLiteStateStore(tmp_path / "s.db").get("q").providers == {}
+
+
 def test_database_uses_wal_and_records_migrations(tmp_path: Path) -> None:
     SQLiteStateStore(tmp_path / "s.db")
     db = sqlite3.connect(tmp_path / "s.db")

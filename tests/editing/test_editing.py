@@ -29,7 +29,7 @@ from auto_router.errors import (
 )
 from auto_router.paths import Paths
 from auto_router.rotation import BackendState, ProviderState
-from auto_router.state import MemoryStateStore
+from auto_router.state import SQLiteStateStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = ("llm_config.toml", "provider_metadata.toml")
@@ -270,7 +270,7 @@ def test_symlinked_file_is_written_through_not_replaced(paths: Paths, tmp_path: 
 
 
 def test_rename_moves_rotation_state(paths: Paths) -> None:
-    store = MemoryStateStore()
+    store = SQLiteStateStore(paths.database)
     store.update(
         "qwen",
         lambda s: BackendState(
@@ -285,6 +285,7 @@ def test_rename_moves_rotation_state(paths: Paths) -> None:
     assert state.current == "azure-work"
     assert state.last_success == "azure-work"
     assert state.provider("azure-work").failures == 3
+    assert "qwen-azure" not in SQLiteStateStore(paths.database).get("qwen").providers
     names = [p.name for p in load_config(paths).providers_of("qwen")]
     assert names == ["qwen-open-router", "azure-work", "qwen-direct"]
 

@@ -1,18 +1,15 @@
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 
-from .fakes import FakeUpstream, free_port
+from .fakes import FakeUpstream
 
 
 class Clock:
@@ -73,37 +70,6 @@ model = "two-model"
 timeout = 2
 """,
     )
-
-
-@contextlib.contextmanager
-def serve(app: ProxyApp) -> Iterator[str]:
-    """Run ``app`` on uvicorn (uvloop + httptools) on a free port; yields the base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        ws="none",
-        lifespan="on",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the proxy did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture

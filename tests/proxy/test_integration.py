@@ -19,7 +19,7 @@ import pytest
 from auto_router.paths import Paths
 from auto_router.rotator import Rotator
 
-from .conftest import Clock, make_app, serve, two_providers, write_config
+from .conftest import Clock, make_app, two_providers, write_config
 from .fakes import (
     Close,
     FakeUpstream,
@@ -30,6 +30,7 @@ from .fakes import (
     chat_chunks,
     default_script,
     free_port,
+    serve,
 )
 
 pytestmark = pytest.mark.integration

@@ -2,20 +2,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 from auto_router.proxy.httpx_upstream import HttpxUpstream
-from tests.proxy.fakes import free_port
 
 LLM = """\
 # Routing, written by hand. Every comment here must survive API edits.
@@ -162,34 +158,3 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert isinstance(error["message"], str) and error["message"]
     assert "Traceback" not in response.text
     return dict(error)
-
-
-@contextlib.contextmanager
-def serve(app: ProxyApp) -> Iterator[str]:
-    """``app`` on uvicorn (uvloop + httptools) on a free port; yields the base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        ws="none",
-        lifespan="on",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the proxy did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)

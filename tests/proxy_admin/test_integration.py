@@ -9,9 +9,9 @@ import pytest
 
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyOptions, create_app
-from tests.proxy.fakes import FakeUpstream
+from tests.proxy.fakes import FakeUpstream, serve
 
-from .conftest import ADMIN_TOKEN, serve, texts, write_config
+from .conftest import ADMIN_TOKEN, texts, write_config
 
 pytestmark = pytest.mark.integration
 

@@ -323,3 +323,10 @@ def query_float(request: Request, key: str, *, default: float, maximum: float) -
     if not 0 < number <= maximum:
         raise invalid(f"query parameter {key!r} must be in (0, {maximum:g}]")
     return number
+
+
+def editing_module() -> Any:
+    """The editing layer, imported on the first edit (tomlkit is not needed to start)."""
+    from ... import editing
+
+    return editing

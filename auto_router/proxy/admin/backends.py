@@ -15,6 +15,7 @@ from ._base import (
     admin_endpoint,
     config_paths,
     edited,
+    editing_module,
     in_thread,
     invalid,
     ok,
@@ -25,12 +26,6 @@ from .providers import provider_rows
 
 if TYPE_CHECKING:
     from ...editing import EditResult
-
-
-def _editing() -> Any:
-    from ... import editing
-
-    return editing
 
 
 def backend_rows(rotator: Rotator) -> dict[str, Any]:
@@ -85,7 +80,7 @@ async def add_backend(request: Request) -> Response:
     add_to_order = body.flag("add_to_order", default=True)
     body.done()
     await in_thread(
-        _editing().add_backend,
+        editing_module().add_backend,
         paths,
         name,
         settings,
@@ -108,7 +103,7 @@ async def edit_backend(request: Request) -> Response:
     if not (settings or unset):
         raise invalid("nothing to change", hint='give "set" or "unset"')
     result: EditResult = await in_thread(
-        _editing().edit_backend, paths, name, set=settings, unset=unset
+        editing_module().edit_backend, paths, name, set=settings, unset=unset
     )
     edited(request)
     return ok({"backend": await _detail(request, name), "changed": bool(result.changed)})
@@ -119,7 +114,7 @@ async def remove_backend(request: Request) -> Response:
     paths = config_paths(request)
     name = _name(request)
     with_providers = bool(query_bool(request, "with_providers"))
-    await in_thread(_editing().remove_backend, paths, name, remove_providers=with_providers)
+    await in_thread(editing_module().remove_backend, paths, name, remove_providers=with_providers)
     edited(request)
     return ok({"deleted": name})
 
@@ -127,7 +122,7 @@ async def remove_backend(request: Request) -> Response:
 async def _set_enabled(request: Request, enabled: bool) -> Response:
     paths = config_paths(request)
     name = _name(request)
-    result: EditResult = await in_thread(_editing().set_backend_enabled, paths, name, enabled)
+    result: EditResult = await in_thread(editing_module().set_backend_enabled, paths, name, enabled)
     edited(request)
     return ok({"backend": await _detail(request, name), "changed": bool(result.changed)})
 
@@ -149,7 +144,7 @@ async def set_order(request: Request) -> Response:
     body = await Body.read(request)
     names = body.names("order", required=True)
     body.done()
-    result: EditResult = await in_thread(_editing().set_backend_order, paths, names)
+    result: EditResult = await in_thread(editing_module().set_backend_order, paths, names)
     edited(request)
     return ok({"order": list(result.config.order), "changed": bool(result.changed)})
 
@@ -161,7 +156,7 @@ async def set_default(request: Request) -> Response:
     body = await Body.read(request)
     name = body.string("backend")
     body.done()
-    result: EditResult = await in_thread(_editing().set_default_backend, paths, name)
+    result: EditResult = await in_thread(editing_module().set_default_backend, paths, name)
     edited(request)
     return ok({"default": result.config.default_backend, "changed": bool(result.changed)})
 
@@ -174,7 +169,7 @@ async def set_provider_order(request: Request) -> Response:
     body = await Body.read(request)
     names = body.names("providers", required=True)
     body.done()
-    result: EditResult = await in_thread(_editing().set_provider_order, paths, name, names)
+    result: EditResult = await in_thread(editing_module().set_provider_order, paths, name, names)
     edited(request)
     order = [p.name for p in result.config.providers_of(name)]
     return ok({"backend": name, "providers": order, "changed": bool(result.changed)})

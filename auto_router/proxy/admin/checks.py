@@ -122,18 +122,8 @@ async def list_templates(request: Request) -> Response:
 
     def rows() -> list[dict[str, Any]]:
         from ...templates import TEMPLATES
+        from ...views import template_as_json
 
-        return [
-            {
-                "name": t.name,
-                "type": t.type,
-                "base_url": t.base_url,
-                "auth": t.auth,
-                "key_env": t.key_env,
-                "required": list(t.required),
-                "summary": t.summary,
-            }
-            for t in TEMPLATES
-        ]
+        return [template_as_json(t) for t in TEMPLATES]
 
     return ok({"templates": await in_thread(rows)})

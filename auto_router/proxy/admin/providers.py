@@ -22,6 +22,7 @@ from ._base import (
     admin_endpoint,
     config_paths,
     edited,
+    editing_module,
     in_thread,
     invalid,
     ok,
@@ -31,13 +32,6 @@ from ._base import (
 
 if TYPE_CHECKING:
     from ...editing import EditResult
-
-
-def _editing() -> Any:
-    """tomlkit is imported on the first edit, not when the proxy starts."""
-    from ... import editing
-
-    return editing
 
 
 def status_label(enabled: bool, current: bool, cooldown_until: float | None) -> str:
@@ -132,7 +126,7 @@ async def add_provider(request: Request) -> Response:
     create_backend = body.flag("create_backend")
     body.done()
     result: EditResult = await in_thread(
-        _editing().add_provider,
+        editing_module().add_provider,
         paths,
         backend,
         provider,
@@ -165,7 +159,7 @@ async def edit_provider(request: Request) -> Response:
         raise invalid("nothing to change", hint='give "set", "unset", "env" or "unenv"')
     _no_nulls(settings)
     result: EditResult = await in_thread(
-        _editing().edit_provider,
+        editing_module().edit_provider,
         paths,
         backend,
         provider,
@@ -182,7 +176,7 @@ async def edit_provider(request: Request) -> Response:
 async def remove_provider(request: Request) -> Response:
     paths = config_paths(request)
     backend, provider = _ref(request)
-    result: EditResult = await in_thread(_editing().remove_provider, paths, backend, provider)
+    result: EditResult = await in_thread(editing_module().remove_provider, paths, backend, provider)
     edited(request)
     order = (
         [p.name for p in result.config.providers_of(backend)]
@@ -196,7 +190,7 @@ async def _set_enabled(request: Request, enabled: bool) -> Response:
     paths = config_paths(request)
     backend, provider = _ref(request)
     result: EditResult = await in_thread(
-        _editing().set_provider_enabled, paths, backend, provider, enabled
+        editing_module().set_provider_enabled, paths, backend, provider, enabled
     )
     edited(request)
     return ok({"provider": await _row(request, backend, provider), "changed": bool(result.changed)})
@@ -220,7 +214,7 @@ async def rename_provider(request: Request) -> Response:
     new = body.string("id")
     body.done()
     store = services(request).rotator.store
-    await in_thread(_editing().rename_provider, paths, backend, provider, new, store=store)
+    await in_thread(editing_module().rename_provider, paths, backend, provider, new, store=store)
     edited(request)
     row = await _row(request, backend, new)
     return ok({"provider": row, "renamed_from": f"{backend}/{provider}"})
@@ -238,7 +232,7 @@ async def get_config(request: Request) -> Response:
     """The provider's table as written, secrets masked; ``ETag`` for a later ``If-Match``."""
     paths = config_paths(request)
     backend, provider = _ref(request)
-    editing = _editing()
+    editing = editing_module()
     table = await in_thread(editing.read_provider_table, paths, backend, provider)
     return ok(masked_table(table), headers={"etag": _etag(editing.table_digest(table))})
 
@@ -253,7 +247,7 @@ async def put_config(request: Request) -> Response:
     values = body.everything()
     _no_nulls(values)
     expected = _if_match(request)
-    editing = _editing()
+    editing = editing_module()
     await in_thread(
         editing.replace_provider,
         paths,
