@@ -51,23 +51,24 @@ def root(
     ctx.obj = Globals(config_dir=config_dir)
 
 
+# Listed in --help in this order: the main jobs first, then state, then configuration.
+app.command("run", context_settings=RUN_CONTEXT)(run)
+app.command("proxy")(proxy)
+app.command("demo")(demo_command)
 app.command("status")(status)
-app.add_typer(config_app, name="config")
-config_app.command("edit")(config_edit_command)
-app.add_typer(provider_app, name="provider")
-app.add_typer(backend_app, name="backend")
+app.command("history")(history_command)
+app.command("stats")(stats)
+app.command("requests")(requests)
+app.command("env")(env)
 app.command("set")(set_command)
 app.command("rotate")(rotate_command)
 app.command("reset")(reset_command)
+app.add_typer(provider_app, name="provider")
+app.add_typer(backend_app, name="backend")
 app.command("models")(models_command)
+app.add_typer(config_app, name="config")
+config_app.command("edit")(config_edit_command)
 app.command("migrate")(migrate_command)
-app.command("run", context_settings=RUN_CONTEXT)(run)
-app.command("env")(env)
-app.command("history")(history_command)
-app.command("demo")(demo_command)
-app.command("proxy")(proxy)
-app.command("stats")(stats)
-app.command("requests")(requests)
 
 
 def main(argv: list[str] | None = None) -> None:
