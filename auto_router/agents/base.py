@@ -66,6 +66,8 @@ class FailFastContext:
 
 Configure = Callable[[Target, frozenset[str]], Setup]
 FailFast = Callable[[FailFastContext, Setup], Setup]
+#: Files an agent needs for one child whatever ``fail_fast`` says (``bool``: fail fast?).
+Prepare = Callable[[FailFastContext, Setup, bool], Setup]
 
 
 def _no_fail_fast(context: FailFastContext, setup: Setup) -> Setup:
@@ -89,6 +91,10 @@ class Agent:
     fail_fast: FailFast = _no_fail_fast
     #: One line on the fail-fast knob, for docs and --dry-run.
     fail_fast_doc: str = "none known"
+    #: Settings files for the child (in the attempt's temporary directory), called for every
+    #: launched attempt with whether to fail fast; for agents whose knobs and required
+    #: settings live in the same file (Gemini CLI).
+    prepare: Prepare | None = None
 
 
 def credential_given(provided: frozenset[str], *names: str) -> bool:

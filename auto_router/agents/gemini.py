@@ -1,6 +1,10 @@
-"""Gemini CLI (``gemini``): Gemini variables; one attempt per request through system settings."""
+"""Gemini CLI (``gemini``): Gemini variables; settings in a temporary ``GEMINI_CLI_HOME``."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 from ..launcher.markers import Marker
 from .base import (
@@ -9,8 +13,8 @@ from .base import (
     Setup,
     Target,
     credential_given,
+    deep_merge,
     strip_suffix,
-    system_settings_overlay,
 )
 
 VARIABLES = ("GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_MODEL")
@@ -28,18 +32,56 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
     return setup
 
 
-def fail_fast(context: FailFastContext, setup: Setup) -> Setup:
-    return system_settings_overlay(
-        context,
-        env_name="GEMINI_CLI_SYSTEM_SETTINGS_PATH",
-        default_paths={
-            "linux": "/etc/gemini-cli/settings.json",
-            "darwin": "/Library/Application Support/GeminiCli/settings.json",
-            "win32": r"C:\ProgramData\gemini-cli\settings.json",
-        },
-        overlay={"general": {"maxAttempts": 1}},
-        file_name="gemini-system-settings.json",
-    )
+#: The auth type that makes Gemini CLI send GEMINI_API_KEY to GOOGLE_GEMINI_BASE_URL.
+API_KEY_AUTH = "gemini-api-key"
+
+
+def prepare(context: FailFastContext, setup: Setup, fail_fast: bool) -> Setup:
+    """A temporary ``GEMINI_CLI_HOME`` whose ``.gemini`` mirrors the user's, with settings.
+
+    Gemini CLI (0.61) reads its settings from ``$GEMINI_CLI_HOME/.gemini/settings.json``
+    (default: the home directory). Two settings matter for a launched child:
+
+    - ``general.maxAttempts = 1``, the fail-fast knob (one attempt per request instead of a
+      ladder of ten). The system settings file cannot carry it: Gemini CLI skips a system
+      settings file unless it and every directory above it are owned by root and not
+      group/other-writable, which a per-run temporary file never is.
+    - ``security.auth.selectedType = "gemini-api-key"``: with ``GOOGLE_GEMINI_BASE_URL`` set
+      and no selected type, Gemini CLI picks the "gateway" auth type, and ``gemini -p``
+      refuses it with "Invalid auth method selected." (exit 41).
+
+    Every entry of the user's ``.gemini`` but ``settings.json`` is symlinked into the
+    temporary one (credentials, history and trusted folders stay the user's); the settings
+    are a merged copy. The user's own files are never written.
+    """
+    overlay: dict[str, Any] = {}
+    if fail_fast:
+        overlay["general"] = {"maxAttempts": 1}
+    if "GEMINI_API_KEY" in setup.env or "GOOGLE_GEMINI_BASE_URL" in setup.env:
+        overlay["security"] = {"auth": {"selectedType": API_KEY_AUTH}}
+    if not overlay:
+        return Setup()
+    home = context.environ.get("GEMINI_CLI_HOME") or context.environ.get("HOME") or ""
+    user_dir = Path(home or Path.home()) / ".gemini"
+    own = user_dir / "settings.json"
+    base: Any = {}
+    if own.is_file():
+        try:
+            base = json.loads(own.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return Setup(notes=[f"gemini settings off: cannot read {own} as JSON"])
+        if not isinstance(base, dict):
+            return Setup(notes=[f"gemini settings off: {own} is not a JSON object"])
+    child_home = context.workdir / "gemini-home"
+    child_dir = child_home / ".gemini"
+    child_dir.mkdir(parents=True, exist_ok=True)
+    if user_dir.is_dir():
+        for entry in user_dir.iterdir():
+            if entry.name != "settings.json":
+                (child_dir / entry.name).symlink_to(entry)
+    merged = deep_merge(base, overlay)
+    (child_dir / "settings.json").write_text(json.dumps(merged, indent=2), encoding="utf-8")
+    return Setup(env={"GEMINI_CLI_HOME": str(child_home)})
 
 
 AGENT = Agent(
@@ -49,16 +91,24 @@ AGENT = Agent(
     default_command=("gemini",),
     markers=(
         # On stderr; "failed with status 429" also shows on a retry that then succeeds,
-        # so these count only with a non-zero exit (173 in JSON mode) or at the end.
+        # so these count only with a non-zero exit (1; 173 in JSON mode) or at the end.
+        # Gemini CLI 0.61 with one attempt prints (verbatim, fake server):
+        #   Attempt 1 failed: You exceeded your current quota, please check your plan ...
+        #   Suggested retry after 5s.. Max attempts reached
+        #   Error when talking to Gemini API Full report available at: ... RetryableQuotaError: ...
+        #     status: 429
         Marker("failed with status 429"),
         Marker("status: 429"),
         Marker("RESOURCE_EXHAUSTED"),
         Marker("Your quota will reset after"),
+        Marker("RetryableQuotaError"),
+        Marker("TerminalQuotaError"),
+        Marker(r"re:^Attempt \d+ failed: .*\bquota\b", name="Attempt N failed: ... quota"),
         Marker('json:{"error": {"code": 429}}'),
     ),
     variables=VARIABLES,
     configure=configure,
-    fail_fast=fail_fast,
-    fail_fast_doc="GEMINI_CLI_SYSTEM_SETTINGS_PATH -> a temporary copy of the system settings "
-    "with general.maxAttempts = 1",
+    prepare=prepare,
+    fail_fast_doc="GEMINI_CLI_HOME -> a temporary mirror of ~/.gemini whose settings.json "
+    "adds general.maxAttempts = 1",
 )

@@ -21,7 +21,10 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
 
 
 def fail_fast(context: FailFastContext, setup: Setup) -> Setup:
-    # model.generationConfig.maxRetries also caps qwen-code's rate-limit retry ladder.
+    # model.generationConfig.maxRetries = 0 turns off the OpenAI SDK's own retries inside
+    # each of qwen-code's attempts. qwen-code 0.24.4 still makes 7 attempts per request
+    # (waiting Retry-After between them, else 1.5 s doubling up to 30 s), and no setting or
+    # variable changes that; without the knob each attempt is itself retried by the SDK.
     return system_settings_overlay(
         context,
         env_name="QWEN_CODE_SYSTEM_SETTINGS_PATH",
@@ -41,7 +44,10 @@ AGENT = Agent(
     executables=("qwen", "qwen-code"),
     default_command=("qwen",),
     markers=(
-        # Printed on stdout, also inside --output-format json, where qwen exits 0.
+        # Text mode (0.24.4): on stderr, exit 1 (verbatim, fake server):
+        #   [API Error: 429 Rate limit reached for gpt-4.1 in organization ... ]
+        #   Possible quota limitations in place or slow response times detected. Please wait ...
+        # Also inside --output-format json, where older versions exit 0.
         Marker(
             r"re:(?:^|[\s\"'>│])\[API Error: 429\b", shape=True, name="[API Error: 429 (error text)"
         ),
@@ -53,5 +59,6 @@ AGENT = Agent(
     configure=configure,
     fail_fast=fail_fast,
     fail_fast_doc="QWEN_CODE_SYSTEM_SETTINGS_PATH -> a temporary copy of the system settings "
-    "with model.generationConfig.maxRetries = 0",
+    "with model.generationConfig.maxRetries = 0 (no SDK retries; qwen-code's own 7 attempts "
+    "remain)",
 )

@@ -219,6 +219,9 @@ def _overlay(
         setup = setup.merge(agent.fail_fast(FailFastContext(workdir, environ), setup))
     elif not backend.fail_fast:
         setup = setup.merge(Setup(notes=["fail-fast off (fail_fast = false)"]))
+    if agent.prepare is not None and workdir is not None:
+        context = FailFastContext(workdir, environ)
+        setup = setup.merge(agent.prepare(context, setup, backend.fail_fast))
     overlay: dict[str, str] = {"AUTO_ROUTER_BACKEND": backend.name}
     if resolved is not None:
         overlay["AUTO_ROUTER_PROVIDER"] = resolved.name

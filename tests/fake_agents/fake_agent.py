@@ -33,11 +33,88 @@ WATCHED = (
     "CLAUDE_CODE_MAX_RETRIES",
     "QWEN_CODE_SYSTEM_SETTINGS_PATH",
     "GEMINI_CLI_SYSTEM_SETTINGS_PATH",
+    "GEMINI_CLI_HOME",
     "AUTO_ROUTER_BACKEND",
     "AUTO_ROUTER_PROVIDER",
     "AUTO_ROUTER_ATTEMPT",
     "FAKE_SECRET",
 )
+
+
+#: behaviour -> (stream, lines, exit code), copied from the real CLIs' output.
+REAL_429: dict[str, tuple[str, list[str], int]] = {
+    # qwen-code 0.24.4, `qwen -p "say hi"` (text mode): on stderr, exit 1.
+    "qwen-429-real": (
+        "stderr",
+        [
+            "[API Error: 429 Rate limit reached for gpt-4.1 in organization org-fake on requests "
+            "per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit "
+            "https://platform.openai.com/account/rate-limits to learn more.]",
+            "Possible quota limitations in place or slow response times detected. Please wait "
+            "and try again later.",
+        ],
+        1,
+    ),
+    # Claude Code 2.1.197, `claude -p "say hi"` with CLAUDE_CODE_MAX_RETRIES=0: stdout, exit 1.
+    "claude-429-real": (
+        "stdout",
+        [
+            "API Error: Request rejected (429) \u00b7 This request would exceed the rate limit "
+            "for your organization (fake-org) of 50 input tokens per minute. For details, refer "
+            "to: https://docs.claude.com/en/api/rate-limits."
+        ],
+        1,
+    ),
+    # Claude Code 2.1.197, `--output-format json`: one line on stdout, exit 1.
+    "claude-429-json-real": (
+        "stdout",
+        [
+            '{"type":"result","subtype":"success","is_error":true,"api_error_status":429,'
+            '"duration_ms":241,"duration_api_ms":0,"num_turns":1,"result":"API Error: Request '
+            "rejected (429) \u00b7 This request would exceed the rate limit for your organization "
+            '(fake-org) of 50 input tokens per minute.","stop_reason":"stop_sequence",'
+            '"total_cost_usd":0,"terminal_reason":"completed"}'
+        ],
+        1,
+    ),
+    # Codex CLI 0.169.0, `codex exec` with request/stream_max_retries=0: stderr, exit 1.
+    "codex-429-real": (
+        "stderr",
+        [
+            "ERROR: exceeded retry limit, last status: 429 Too Many Requests",
+            "ERROR: exceeded retry limit, last status: 429 Too Many Requests",
+        ],
+        1,
+    ),
+    # Gemini CLI 0.61.0, `gemini -p "say hi"` with general.maxAttempts = 1: stderr, exit 1.
+    "gemini-429-real": (
+        "stderr",
+        [
+            "Attempt 1 failed: You exceeded your current quota, please check your plan and "
+            "billing details. For more information on this error, head to: "
+            "https://ai.google.dev/gemini-api/docs/rate-limits.",
+            "* Quota exceeded for metric: generativelanguage.googleapis.com/"
+            "generate_content_free_tier_requests, limit: 10, model: fake-model-limited",
+            "Please retry in 5.0s.",
+            "Suggested retry after 5s.. Max attempts reached",
+            "Error when talking to Gemini API Full report available at: "
+            "/tmp/gemini-client-error-Turn.run-sendMessageStream-2026-11-21T21-30-49-117Z.json "
+            "RetryableQuotaError: You exceeded your current quota, please check your plan and "
+            "billing details.",
+            "  cause: {",
+            "    code: 429,",
+            "  },",
+            "  retryDelayMs: 5000,",
+            "  status: 429",
+            "}",
+            "An unexpected critical error occurred:[object Object]",
+        ],
+        1,
+    ),
+    # Gemini CLI 0.61.0 without a selected auth type while GOOGLE_GEMINI_BASE_URL is set:
+    # not a usage limit (exit 41).
+    "gemini-gateway-auth": ("stderr", ["Invalid auth method selected."], 41),
+}
 
 
 def digest(value: str) -> str:
@@ -73,6 +150,15 @@ def settings_files() -> dict[str, object]:
         if path:
             with open(path, encoding="utf-8") as f:
                 found[name] = {"path": path, "content": json.load(f)}
+    home = os.environ.get("GEMINI_CLI_HOME")
+    if home:
+        gemini = os.path.join(home, ".gemini")
+        with open(os.path.join(gemini, "settings.json"), encoding="utf-8") as f:
+            found["GEMINI_CLI_HOME"] = {
+                "path": home,
+                "content": json.load(f),
+                "entries": sorted(os.listdir(gemini)),
+            }
     return found
 
 
@@ -218,6 +304,13 @@ def main() -> int:
     if behaviour == "gemini-json-173":
         out(json.dumps({"error": {"type": "Error", "message": "quota", "code": 429}}, indent=2))
         return 173
+    # Verbatim output of the real CLIs on a 429 from a local fake provider (see
+    # docs/launcher.md, "Verified with the real CLIs"; rerun scripts/verify_real_agents.py).
+    if behaviour in REAL_429:
+        stream, lines, code = REAL_429[behaviour]
+        for line in lines:
+            (err if stream == "stderr" else out)(line)
+        return code
     # false-positive guards
     if behaviour == "echo-file":
         out("cat docs/limits.md")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from auto_router.agents import AGENTS, FailFastContext, Target, agent_for
+from auto_router.agents import AGENTS, FailFastContext, Setup, Target, agent_for
 from auto_router.agents.codex import KEY_VARIABLE, PROVIDER_ID
 from auto_router.config import BackendConfig
 from auto_router.errors import ConfigValidationError
@@ -144,7 +144,6 @@ def test_codex_fail_fast_args(tmp_path: Path) -> None:
             "QWEN_CODE_SYSTEM_SETTINGS_PATH",
             {"model": {"generationConfig": {"maxRetries": 0}}},
         ),
-        ("gemini", "GEMINI_CLI_SYSTEM_SETTINGS_PATH", {"general": {"maxAttempts": 1}}),
     ],
 )
 def test_settings_file_knob_copies_and_never_edits_the_users_file(
@@ -164,6 +163,53 @@ def test_settings_file_knob_copies_and_never_edits_the_users_file(
     for key, value in values.items():  # type: ignore[attr-defined]
         assert merged[section][key] == value
     assert own.read_text() == original  # the user's file is untouched
+
+
+def gemini_prepare(
+    tmp_path: Path, *, fail_fast: bool = True, settings: str | None = None, **kw: object
+) -> tuple[Path, Setup]:
+    """Run Gemini's prepare with a user home holding ``.gemini`` (and ``settings.json``)."""
+    user = tmp_path / "user-home"
+    (user / ".gemini" / "tmp").mkdir(parents=True)
+    (user / ".gemini" / "oauth_creds.json").write_text("{}")
+    if settings is not None:
+        (user / ".gemini" / "settings.json").write_text(settings)
+    gemini = AGENTS["gemini"]
+    assert gemini.prepare is not None
+    configured = gemini.configure(target(**kw), frozenset())
+    return user, gemini.prepare(ctx(tmp_path, {"HOME": str(user)}), configured, fail_fast)
+
+
+def test_gemini_settings_go_to_a_temporary_home_mirroring_the_users(tmp_path: Path) -> None:
+    """Gemini CLI 0.61 skips a system settings file that is not root-owned all the way up,
+    and refuses GOOGLE_GEMINI_BASE_URL's "gateway" auth in `gemini -p`."""
+    original = json.dumps({"general": {"vimMode": True}, "ui": {"theme": "x"}})
+    user, setup = gemini_prepare(tmp_path, settings=original, base_url="https://g.invalid")
+    home = Path(setup.env["GEMINI_CLI_HOME"])
+    assert home.parent == tmp_path / "work"
+    child = home / ".gemini"
+    merged = json.loads((child / "settings.json").read_text())
+    assert merged == {
+        "general": {"vimMode": True, "maxAttempts": 1},
+        "ui": {"theme": "x"},
+        "security": {"auth": {"selectedType": "gemini-api-key"}},
+    }
+    # everything else is the user's own, through symlinks
+    assert (child / "oauth_creds.json").resolve() == user / ".gemini" / "oauth_creds.json"
+    assert (child / "tmp").is_symlink()
+    assert (user / ".gemini" / "settings.json").read_text() == original
+    assert "GEMINI_CLI_SYSTEM_SETTINGS_PATH" not in setup.env
+
+
+def test_gemini_without_fail_fast_still_selects_the_api_key_auth(tmp_path: Path) -> None:
+    _, setup = gemini_prepare(tmp_path, fail_fast=False)
+    merged = json.loads((Path(setup.env["GEMINI_CLI_HOME"]) / ".gemini/settings.json").read_text())
+    assert merged == {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+
+
+def test_gemini_unreadable_user_settings_leave_them_alone(tmp_path: Path) -> None:
+    _, setup = gemini_prepare(tmp_path, settings="{ not json")
+    assert setup.env == {} and "cannot read" in setup.notes[0]
 
 
 def test_unreadable_settings_file_turns_the_knob_off(tmp_path: Path) -> None:

@@ -287,8 +287,10 @@ def test_each_agent_gets_its_documented_variables_and_fail_fast_knob(home: Home)
     assert gemini["env"]["GEMINI_API_KEY"] == digest("gemini-key-0123456789abcdef")  # type: ignore[index]
     assert gemini["env"]["GOOGLE_GEMINI_BASE_URL"] == digest("https://gemini.invalid")  # type: ignore[index]
     assert gemini["env"]["GEMINI_MODEL"] == digest("gemini-2.5-pro")  # type: ignore[index]
-    gemini_settings = gemini["settings"]["GEMINI_CLI_SYSTEM_SETTINGS_PATH"]  # type: ignore[index]
+    gemini_settings = gemini["settings"]["GEMINI_CLI_HOME"]  # type: ignore[index]
     assert gemini_settings["content"]["general"]["maxAttempts"] == 1
+    assert gemini_settings["content"]["security"]["auth"]["selectedType"] == "gemini-api-key"
+    assert not Path(gemini_settings["path"]).exists()  # the temporary home is gone
 
     argv = codex["argv"]
     assert argv[0::2] == ["-c"] * (len(argv) // 2)  # type: ignore[index]

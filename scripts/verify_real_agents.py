@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Check ``auto-router run`` against the REAL agent CLIs and a local fake provider.
+
+Run by hand (not part of the test suite; it needs the CLIs installed, e.g.
+``npm install --prefix /tmp/agents @qwen-code/qwen-code @google/gemini-cli
+@anthropic-ai/claude-code @openai/codex``):
+
+    .venv/bin/python scripts/verify_real_agents.py --agents-prefix /tmp/agents
+    .venv/bin/python scripts/verify_real_agents.py --only gemini,codex --slow-timeout 60
+
+For each agent found (in ``PREFIX/node_modules/.bin`` for each ``--agents-prefix``, else on
+PATH) it starts ``scripts/fake_provider.py`` on 127.0.0.1, writes a config with two providers
+on it (the first one's key gets 429 + Retry-After, the second's a normal answer) and runs the
+agent non-interactively through ``auto-router run``, in a temporary HOME with telemetry and
+update checks off. It checks that the requests carry the providers' keys, base URL and
+models, that the 429 is detected from the agent's real output and the run rotates to the
+second provider (whose answer the agent prints), and that ``auto-router history`` shows both
+attempts. It then measures how long the agent takes to give up on the 429 with fail-fast
+(``fail_fast = true``, the default) and without (capped by ``--slow-timeout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_provider import REPLY_TEXT, FakeProvider
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Variables that keep the agents quiet and local (no telemetry, no update checks).
+QUIET_ENV = {
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "GEMINI_CLI_TRUST_WORKSPACE": "true",
+    "NO_UPDATE_NOTIFIER": "1",
+    "CI": "1",
+}
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    name: str
+    executable: str
+    provider_type: str
+    #: base_url relative to the fake server's root.
+    url_suffix: str
+    args: tuple[str, ...]
+
+
+AGENTS = (
+    AgentSpec("qwen", "qwen", "openai", "/v1", ("-p", "say hi")),
+    AgentSpec("claude", "claude", "anthropic", "", ("-p", "say hi")),
+    AgentSpec("gemini", "gemini", "gemini", "", ("--skip-trust", "-p", "say hi")),
+    AgentSpec("codex", "codex", "openai", "/v1", ("exec", "--skip-git-repo-check", "say hi")),
+)
+
+
+@dataclass
+class Run:
+    exit_code: int
+    seconds: float
+    stdout: str
+    stderr: str
+    attempts: list[dict[str, Any]]
+    requests: list[dict[str, Any]]
+
+
+@dataclass
+class Result:
+    agent: str
+    version: str = "?"
+    checks: dict[str, bool] = field(default_factory=dict)
+    fast: str = "-"
+    slow: str = "-"
+    limit_output: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def find_executable(name: str, prefixes: list[Path]) -> str | None:
+    for prefix in prefixes:
+        candidate = prefix / "node_modules" / ".bin" / name
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which(name)
+
+
+def quiet_home(home: Path) -> None:
+    """Settings that turn telemetry and update checks off, in the temporary HOME."""
+    gemini = home / ".gemini"
+    gemini.mkdir(parents=True, exist_ok=True)
+    (gemini / "settings.json").write_text(
+        json.dumps(
+            {
+                "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+                "privacy": {"usageStatisticsEnabled": False},
+                "telemetry": {"enabled": False},
+            }
+        )
+    )
+    qwen = home / ".qwen"
+    qwen.mkdir(parents=True, exist_ok=True)
+    (qwen / "settings.json").write_text(
+        json.dumps(
+            {
+                "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+                "privacy": {"usageStatisticsEnabled": False},
+                "telemetry": {"enabled": False},
+            }
+        )
+    )
+    codex = home / ".codex"
+    codex.mkdir(parents=True, exist_ok=True)
+    (codex / "config.toml").write_text(
+        "check_for_update_on_startup = false\n[analytics]\nenabled = false\n"
+    )
+
+
+def write_config(directory: Path, spec: AgentSpec, url: str, fail_fast: bool) -> None:
+    name = spec.name
+    (directory / "llm_config.toml").write_text(
+        f"""[backends.{name}]
+providers = ["{name}-limited", "{name}-ok"]
+fail_fast = {"true" if fail_fast else "false"}
+
+[message_backend]
+default = "{name}"
+"""
+    )
+    (directory / "provider_metadata.toml").write_text(
+        f"""[{name}.{name}-limited]
+type = "{spec.provider_type}"
+base_url = "{url}{spec.url_suffix}"
+api_key = "sk-limited-{name}-0000000000000001"
+model = "fake-model-limited"
+
+[{name}.{name}-ok]
+type = "{spec.provider_type}"
+base_url = "{url}{spec.url_suffix}"
+api_key = "sk-ok-{name}-00000000000000000002"
+model = "fake-model-ok"
+"""
+    )
+
+
+def run_once(
+    spec: AgentSpec, executable: str, fail_fast: bool, timeout: float | None, base: Path
+) -> Run:
+    work = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=base))
+    home, config, cwd = work / "home", work / "config", work / "project"
+    for d in (home, config, cwd):
+        d.mkdir()
+    quiet_home(home)
+    server = FakeProvider(work / "requests.jsonl").start()
+    try:
+        write_config(config, spec, server.url, fail_fast)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AUTO_ROUTER", "OPENAI_", "ANTHROPIC_", "GEMINI_", "GOOGLE_"))
+        }
+        env.update(QUIET_ENV)
+        env["HOME"] = str(home)
+        env["PATH"] = f"{Path(executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        auto = [sys.executable, "-m", "auto_router", "--config-dir", str(config)]
+        command = [*auto, "run", "--backend", spec.name]
+        if timeout is not None:
+            command += ["--timeout", str(timeout)]
+        command += ["--", executable, *spec.args]
+        started = time.monotonic()
+        proc = subprocess.run(
+            command,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=(timeout or 300) * 2 + 60,
+        )
+        seconds = time.monotonic() - started
+        history = subprocess.run(
+            [*auto, "history", "--json"], env=env, capture_output=True, text=True, check=True
+        )
+        attempts = json.loads(history.stdout)["attempts"]
+        return Run(proc.returncode, seconds, proc.stdout, proc.stderr, attempts, server.requests)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def verify(spec: AgentSpec, executable: str, slow_timeout: float, base: Path) -> Result:
+    result = Result(spec.name)
+    version = subprocess.run(
+        [executable, "--version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **QUIET_ENV, "HOME": str(base)},
+        timeout=60,
+    )
+    result.version = (version.stdout.strip() or version.stderr.strip()).splitlines()[-1]
+
+    fast = run_once(spec, executable, True, None, base)
+    limited = [r for r in fast.requests if "limited" in r["key"]]
+    ok = [r for r in fast.requests if "-ok-" in r["key"]]
+    result.checks["requests carry key/url/model"] = bool(
+        limited
+        and ok
+        and all(r["model"] == "fake-model-limited" for r in limited if r["model"])
+        and any(r["model"] == "fake-model-ok" for r in ok)
+    )
+    result.checks["rotated, second answer printed"] = (
+        fast.exit_code == 0
+        and "hit its usage limit" in fast.stderr
+        and REPLY_TEXT in fast.stdout + fast.stderr
+    )
+    outcomes = [(a["provider"], a["outcome"]) for a in fast.attempts]
+    result.checks["history shows both attempts"] = outcomes == [
+        (f"{spec.name}-limited", "usage-limit"),
+        (f"{spec.name}-ok", "ok"),
+    ]
+    first = fast.attempts[0] if fast.attempts else {}
+    result.fast = (
+        f"{first.get('duration', 0):.1f} s, {len(limited)} req, exit {first.get('exit_code')}"
+    )
+    if first.get("marker"):
+        result.notes.append(f"marker: {first['marker']}")
+    # What the agent printed on the 429: the lines before auto-router's notice, minus noise.
+    before = fast.stderr.split("auto-router:")[0]
+    result.limit_output = [
+        line
+        for line in (fast.stdout.split(REPLY_TEXT)[0] + before).splitlines()
+        if line.strip() and ("429" in line or "quota" in line.lower() or "rate" in line.lower())
+    ][:8]
+
+    if slow_timeout > 0:
+        slow = run_once(spec, executable, False, slow_timeout, base)
+        attempt = slow.attempts[0] if slow.attempts else {}
+        count = len([r for r in slow.requests if "limited" in r["key"]])
+        if attempt.get("outcome") == "timeout":
+            result.slow = f"still retrying after {slow_timeout:.0f} s ({count} req)"
+        else:
+            result.slow = f"{attempt.get('duration', 0):.1f} s, {count} req"
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents-prefix", action="append", type=Path, default=[])
+    parser.add_argument("--only", default="", help="comma-separated agent names")
+    parser.add_argument(
+        "--slow-timeout",
+        type=float,
+        default=180,
+        help="cap for the run without fail-fast (0: skip it)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+    wanted = {n for n in args.only.split(",") if n}
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="verify-agents-") as tmp:
+        for spec in AGENTS:
+            if wanted and spec.name not in wanted:
+                continue
+            executable = find_executable(spec.executable, args.agents_prefix)
+            if executable is None:
+                print(f"{spec.name}: not found, skipped", file=sys.stderr)
+                continue
+            print(f"{spec.name}: {executable}", file=sys.stderr, flush=True)
+            try:
+                results.append(verify(spec, executable, args.slow_timeout, Path(tmp)))
+            except Exception as exc:  # report and go on with the others
+                results.append(Result(spec.name, notes=[f"error: {exc!r}"]))
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], indent=2))
+    else:
+        for r in results:
+            verdict = "PASS" if r.checks and all(r.checks.values()) else "FAIL"
+            print(f"\n== {r.agent} {r.version}: {verdict}")
+            for check, passed in r.checks.items():
+                print(f"   [{'x' if passed else ' '}] {check}")
+            print(f"   give up on 429 with fail-fast:    {r.fast}")
+            print(f"   give up on 429 without fail-fast: {r.slow}")
+            for line in r.limit_output:
+                print(f"   | {line}")
+            for note in r.notes:
+                print(f"   {note}")
+    return 0 if results and all(r.checks and all(r.checks.values()) for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
