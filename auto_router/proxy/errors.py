@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
 
 _OPENAI_TYPES: Final = {
@@ -24,6 +25,7 @@ _ANTHROPIC_TYPES: Final = {
     429: "rate_limit_error",
     503: "overloaded_error",
 }
+_SEQUENCE: Final = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
 _GEMINI_STATUS: Final = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -71,19 +73,45 @@ def error_body(
     return _dumps(error_payload(fmt, status, message, code=code, extra=extra))
 
 
-def stream_error_event(fmt: str, message: str, *, code: str = "upstream_stream_error") -> bytes:
-    """One SSE event that ends a broken stream in the client protocol's own terms."""
+def stream_error_event(
+    fmt: str,
+    message: str,
+    *,
+    code: str = "upstream_stream_error",
+    tail: bytes = b"",
+    sse: bool = True,
+) -> bytes:
+    """What ends a broken stream in the client protocol's own terms.
+
+    ``tail`` is the end of what the client already got: when it stopped inside an event, a
+    blank line first closes that (broken) event so the error is one event of its own; the
+    Responses API's ``sequence_number`` continues from it. ``sse=False``: Gemini's
+    ``streamGenerateContent`` without ``alt=sse`` streams one JSON array, which is closed
+    with an error element instead.
+    """
     data: dict[str, Any]
+    if fmt == "gemini" and not sse:
+        return b",\r\n" + _dumps(error_payload("gemini", 502, message)) + b"]"
     if fmt == "anthropic":
         data = {"type": "error", "error": {"type": "api_error", "message": message}}
-        return b"event: error\ndata: " + _dumps(data) + b"\n\n"
-    if fmt == "responses":
-        data = {"type": "error", "code": code, "message": message, "param": None}
-        return b"event: error\ndata: " + _dumps(data) + b"\n\n"
-    if fmt == "gemini":
-        return b"data: " + _dumps(error_payload("gemini", 502, message)) + b"\n\n"
-    payload = error_payload("openai", 502, message, code=code)
-    return b"data: " + _dumps(payload) + b"\n\n"
+        event = b"event: error\ndata: " + _dumps(data) + b"\n\n"
+    elif fmt == "responses":
+        numbers = _SEQUENCE.findall(tail)
+        data = {
+            "type": "error",
+            "code": code,
+            "message": message,
+            "param": None,
+            "sequence_number": int(numbers[-1]) + 1 if numbers else 0,
+        }
+        event = b"event: error\ndata: " + _dumps(data) + b"\n\n"
+    elif fmt == "gemini":
+        event = b"data: " + _dumps(error_payload("gemini", 502, message)) + b"\n\n"
+    else:
+        event = b"data: " + _dumps(error_payload("openai", 502, message, code=code)) + b"\n\n"
+    if tail and not tail.endswith((b"\n\n", b"\r\n\r\n")):
+        event = b"\n\n" + event
+    return event
 
 
 def upstream_error_body(fmt: str, status: int, body: bytes) -> bytes:

@@ -280,8 +280,42 @@ class Proxy:
         data: dict[str, Any] | None,
         forwarded: list[tuple[str, str]],
     ) -> None:
-        endpoint = ex.endpoint
-        fmt = endpoint.error_format
+        # While the upstreams think, a client that goes away cancels this task (and so the
+        # upstream request). The watcher only starts if the wait lasts: no task per request.
+        guard = _Guard(ex.receive)
+        try:
+            answered = await self._attempts(ex, snap, plan, body, data, forwarded, scope)
+        except asyncio.CancelledError:
+            if not guard.fired:
+                raise
+            guard.uncancel()
+            ex.status, ex.error = 499, "client disconnected before the answer"
+            return
+        finally:
+            guard.stop()
+        fmt = ex.endpoint.error_format
+        if not isinstance(answered, tuple):
+            await self._exhausted(send, ex, plan, answered)
+            return
+        target, resp, payload = answered
+        if resp.status < 400:
+            await self._succeeded(target, plan)
+        if ex.stream and payload is None:
+            await self._relay(send, ex, target, resp, fmt)
+        else:
+            await self._answer(send, ex, target, resp, payload or b"")
+
+    async def _attempts(
+        self,
+        ex: Exchange,
+        snap: Snapshot,
+        plan: Plan,
+        body: bytes,
+        data: dict[str, Any] | None,
+        forwarded: list[tuple[str, str]],
+        scope: Scope,
+    ) -> tuple[Target, UpstreamResponse, bytes | None] | _Failure | None:
+        """Try the candidates in turn: the first answer, else the last failure."""
         last: _Failure | None = None
         max_attempts = snap.settings.max_attempts
         query = scope.get("query_string", b"")
@@ -300,14 +334,8 @@ class Proxy:
                     FailedAttempt(target.backend, target.provider, failure.status, failure.reason)
                 )
                 continue
-            if resp.status < 400:
-                await self._succeeded(target, plan)
-            if ex.stream and payload is None:
-                await self._relay(send, ex, target, resp, fmt)
-            else:
-                await self._answer(send, ex, target, resp, payload or b"")
-            return
-        await self._exhausted(send, ex, plan, last)
+            return target, resp, payload
+        return last
 
     async def _attempt(
         self,
@@ -341,7 +369,9 @@ class Proxy:
         else:
             url = target.urls[endpoint.name]
             if query and endpoint.name == "models":
-                url += ("&" if "?" in url else "?") + query.decode("latin-1")
+                kept = _without_key(query)
+                if kept:
+                    url += ("&" if "?" in url else "?") + kept
             send_body = body if endpoint.has_body else None
             if data is not None and upstream_model != model:
                 data["model"] = upstream_model
@@ -374,6 +404,9 @@ class Proxy:
                 await resp.abort()
                 await self._failed(target, str(exc), outage=True)
                 raise _Failure(str(exc), kind=exc.kind) from None
+            except asyncio.CancelledError:  # the client went away: close the upstream too
+                await resp.abort()
+                raise
             if not first:
                 await resp.release()
                 await self._failed(target, "the upstream stream ended before any data", outage=True)
@@ -511,13 +544,10 @@ class Proxy:
             ex.error = f"stream broke after the first byte: {exc}"
             log.warning("upstream stream broke", provider=target.key, error=str(exc))
             await resp.abort()
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": stream_error_event(fmt, f"upstream stream broke: {exc}"),
-                    "more_body": False,
-                }
-            )
+            sent = tail[0][-4096:] + tail[1] if tail[1] else first
+            sse = fmt != "gemini" or "event-stream" in (resp.header("content-type") or "")
+            event = stream_error_event(fmt, f"upstream stream broke: {exc}", tail=sent, sse=sse)
+            await send({"type": "http.response.body", "body": event, "more_body": False})
             self._spawn(self._failed(target, ex.error, outage=True))
             return
         finally:
@@ -644,6 +674,55 @@ class _ClientError(Exception):
         self.status = status
         self.message = message
         self.code = code
+
+
+#: How long the upstreams may think before a watcher starts looking for a client that went
+#: away (seconds). Shorter waits, the common case, create no task at all.
+WATCH_AFTER: float = 0.2
+
+
+class _Guard:
+    """Cancels the request's task when the client disconnects while it waits on upstreams.
+
+    A timer arms it; only when it fires does a task wait on ``receive()`` for
+    ``http.disconnect``. ``stop()`` must run before anything else reads ``receive()``.
+    """
+
+    __slots__ = ("_receive", "_task", "_timer", "_watcher", "fired")
+
+    def __init__(self, receive: Receive | None) -> None:
+        self.fired = False
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Task[None] | None = None
+        self._timer = (
+            asyncio.get_running_loop().call_later(WATCH_AFTER, self._start)
+            if receive is not None and self._task is not None
+            else None
+        )
+
+    def _start(self) -> None:
+        self._timer = None
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        assert self._receive is not None and self._task is not None
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.fired = True
+                self._task.cancel()
+                return
+
+    def uncancel(self) -> None:
+        if self._task is not None:
+            self._task.uncancel()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
 
 
 class _Disconnect:

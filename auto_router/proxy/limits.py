@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-_DURATION: Final = re.compile(r"(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?", re.I)
+_DURATION: Final = re.compile(
+    r"(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?\s*(?:(\d+(?:\.\d+)?)ms)?", re.I
+)
 _TRY_AGAIN: Final = re.compile(
     r"(?:try again|retry|reset[s]?)\s+(?:after|in)\s+"
     r"((?:\d+h)?\s*(?:\d+m(?!s))?\s*(?:\d+(?:\.\d+)?s)?|\d+(?:\.\d+)?\s*(?:seconds?|secs?))",
@@ -46,8 +49,47 @@ def parse_duration(text: str) -> float | None:
     match = _DURATION.fullmatch(text)
     if not match or not any(match.groups()):
         return None
-    hours, minutes, seconds = match.groups()
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+    hours, minutes, seconds, millis = match.groups()
+    total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+    return total + float(millis or 0) / 1000
+
+
+def _parse_instant(value: str) -> float | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def ratelimit_reset(headers: Mapping[str, str], now: float) -> float | None:
+    """The reset of the exhausted limit in rate-limit headers (all resets when none says 0).
+
+    Anthropic: ``anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset``
+    (RFC 3339 instants) beside ``...-remaining``. OpenAI: ``x-ratelimit-reset-{requests,tokens}``
+    (durations like ``6m0s``, ``20ms``) beside ``x-ratelimit-remaining-...``.
+    """
+    exhausted: list[float] = []
+    every: list[float] = []
+    for name, value in headers.items():
+        if name.startswith("anthropic-ratelimit-") and name.endswith("-reset"):
+            at = _parse_instant(value)
+            remaining = headers.get(name[: -len("reset")] + "remaining")
+        elif name.startswith("x-ratelimit-reset-"):
+            seconds = parse_duration(value)
+            at = None if seconds is None else now + seconds
+            remaining = headers.get("x-ratelimit-remaining-" + name[len("x-ratelimit-reset-") :])
+        else:
+            continue
+        if at is None:
+            continue
+        every.append(at)
+        if remaining is not None and remaining.strip() == "0":
+            exhausted.append(at)
+    chosen = exhausted or every
+    return max(max(chosen), now) if chosen else None
 
 
 def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | None:
@@ -61,6 +103,9 @@ def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | Non
             return now + float(millis) / 1000
         except ValueError:
             pass
+    limited = ratelimit_reset(headers, now)
+    if limited is not None:
+        return limited
     delay = _RETRY_DELAY.search(body)
     if delay:
         return now + float(delay.group(1))
