@@ -28,6 +28,7 @@ from .identifiers import IDENTIFIER_RULE, is_identifier
 from .paths import Paths
 from .secrets import Secret
 from .tomlsource import TomlSource, parse_toml, read_toml
+from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table
 
 #: Provider types. The Node router's names are OpenAI-compatible presets.
 PROVIDER_TYPES: Final = (
@@ -374,69 +375,27 @@ def _quote(part: str) -> str:
 _Convert = Callable[[Any], Any]
 
 
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_kind(value)}")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_kind(value)}")
-    return value
-
-
-def _positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"expected a positive number of seconds, got {value!r}")
-    return float(value)
-
-
-def _str_list(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of strings, got {_kind(value)}")
-    return tuple(value)
-
-
-def _str_table(value: Any) -> Mapping[str, str]:
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ValueError(f"expected a table of strings, got {_kind(value)}")
-    return MappingProxyType(dict(value))
-
-
 def _provider_type(value: Any) -> str:
-    text = _str(value)
+    text = as_str(value)
     if text not in PROVIDER_TYPES:
         raise ValueError(f"expected one of {', '.join(PROVIDER_TYPES)}, got {text!r}")
     return text
 
 
-def _kind(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    for typ, name in names.items():
-        if type(value) is typ:
-            return f"{name} ({value!r})"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
 _PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "type": _provider_type,
-    "enabled": _bool,
-    "description": _str,
-    "command": _str,
-    "args": _str_list,
-    "base_url": _str,
-    "api_key": _str,
-    "model": _str,
-    "headers": _str_table,
-    "timeout": _positive_number,
-    "cooldown": _positive_number,
-    "api_version": _str,
-    "deployment": _str,
+    "enabled": as_bool,
+    "description": as_str,
+    "command": as_str,
+    "args": str_list,
+    "base_url": as_str,
+    "api_key": as_str,
+    "model": as_str,
+    "headers": str_table,
+    "timeout": positive_seconds,
+    "cooldown": positive_seconds,
+    "api_version": as_str,
+    "deployment": as_str,
 }
 #: The lowercase settings a provider table may hold.
 PROVIDER_SETTING_KEYS: Final = frozenset(_PROVIDER_KEYS)
@@ -453,18 +412,18 @@ _EXPANDED_PROVIDER_KEYS: Final = (
 )
 
 _BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
-    "enabled": _bool,
-    "model": _str,
-    "providers": _str_list,
-    "description": _str,
-    "command": _str,
-    "args": _str_list,
-    "agent": _str,
-    "usage_markers": _str_list,
-    "usage_markers_replace": _bool,
-    "cooldown": _positive_number,
-    "fail_fast": _bool,
-    "rotate_on_timeout": _bool,
+    "enabled": as_bool,
+    "model": as_str,
+    "providers": str_list,
+    "description": as_str,
+    "command": as_str,
+    "args": str_list,
+    "agent": as_str,
+    "usage_markers": str_list,
+    "usage_markers_replace": as_bool,
+    "cooldown": positive_seconds,
+    "fail_fast": as_bool,
+    "rotate_on_timeout": as_bool,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 
@@ -491,7 +450,7 @@ def _convert_table(
                     path,
                     table,
                     key,
-                    f"exported variables must be strings or numbers, got {_kind(value)}",
+                    f"exported variables must be strings or numbers, got {describe(value)}",
                 )
                 continue
             env[key] = value if isinstance(value, str) else str(value)
@@ -666,7 +625,7 @@ def _parse_backend_section(
         checker.error(source, path, (), section_name, f"expected a table [{section_name}]")
         section = {}
     settings, _, _ = _convert_table(
-        section, {"default": _str, "order": _str_list}, source, path, (section_name,), checker
+        section, {"default": as_str, "order": str_list}, source, path, (section_name,), checker
     )
     default: str | None = settings.get("default")
     order: tuple[str, ...] | None = settings.get("order")

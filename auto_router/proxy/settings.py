@@ -37,6 +37,14 @@ from ..config import Config
 from ..errors import ConfigValidationError
 from ..expand import ExpansionError, expand
 from ..secrets import Secret
+from ..values import (
+    as_bool,
+    as_str,
+    port_number,
+    positive_number,
+    positive_seconds,
+    whole_number,
+)
 
 ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
 DEFAULT_PORT: Final = 3001
@@ -68,53 +76,23 @@ class ProxySettings:
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
 
 
-def _positive(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"expected a positive number, got {value!r}")
-    return float(value)
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected a whole number >= 1, got {value!r}")
-    return value
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
-    return value
-
-
-def _port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise ValueError(f"expected a port number (1-65535), got {value!r}")
-    return value
-
-
 _KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
-    "host": _str,
-    "port": _port,
-    "default_backend": _str,
-    "max_attempts": _count,
-    "connect_timeout": _positive,
-    "read_timeout": _positive,
-    "failure_threshold": _count,
-    "failure_cooldown": _positive,
-    "fallback": _bool,
+    "host": as_str,
+    "port": port_number,
+    "default_backend": as_str,
+    "max_attempts": whole_number,
+    "connect_timeout": positive_seconds,
+    "read_timeout": positive_seconds,
+    "failure_threshold": whole_number,
+    "failure_cooldown": positive_seconds,
+    "fallback": as_bool,
 }
 _LOG_KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
-    "enabled": _bool,
-    "bodies": _bool,
-    "max_body_bytes": _count,
-    "max_rows": _count,
-    "max_days": _positive,
+    "enabled": as_bool,
+    "bodies": as_bool,
+    "max_body_bytes": whole_number,
+    "max_rows": whole_number,
+    "max_days": positive_number,
 }
 
 
@@ -140,7 +118,7 @@ def parse_proxy_settings(config: Config, environ: Mapping[str, str] | None = Non
 
     def secret(key: str, text: Any) -> Secret | None:
         try:
-            value = expand(_str(text), env)
+            value = expand(as_str(text), env)
         except (ValueError, ExpansionError) as exc:
             raise fail(key, str(exc)) from None
         return Secret(value) if value else None
