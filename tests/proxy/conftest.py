@@ -8,28 +8,9 @@ import pytest
 
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
+from tests.helpers import FakeClock as Clock
 
 from .fakes import FakeUpstream
-
-
-class Clock:
-    """A settable clock (the proxy's wall clock: cooldowns, Retry-After)."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -61,19 +61,6 @@ SECRETS = (
 ADMIN_TOKEN = "admin-token-abcdefghijklmnop"
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Paths:
     paths = Paths(config_dir=tmp_path / "config", data_dir=tmp_path / "data")

@@ -6,8 +6,9 @@ import pytest
 
 from auto_router.paths import Paths
 from auto_router.rotator import Rotator
+from tests.helpers import FakeClock as Clock
 
-from .conftest import CHAT, LLM, Clock, Upstreams, client_for, error_of, texts
+from .conftest import CHAT, LLM, Upstreams, client_for, error_of, texts
 
 pytestmark = pytest.mark.anyio
 
