@@ -24,10 +24,12 @@ from .errors import (
     ProviderNotFoundError,
 )
 from .expand import ExpansionError, expand, references
+from .filesafety import read_pair
 from .identifiers import IDENTIFIER_RULE, is_identifier
 from .paths import Paths
+from .proxyconf import ProxySettings, check_proxy, token_values
 from .secrets import Secret
-from .tomlsource import TomlSource, parse_toml, read_toml
+from .tomlsource import TomlSource, parse_toml
 from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table
 
 #: Provider types. The Node router's names are OpenAI-compatible presets.
@@ -213,9 +215,14 @@ class Config:
     providers: Mapping[str, Mapping[str, ProviderConfig]]
     default_backend: str | None
     order: tuple[str, ...]
+    #: ``[proxy]`` as written (raw TOML values).
     proxy: Mapping[str, Any] = field(default_factory=_empty)
     warnings: tuple[Problem, ...] = ()
     files_found: tuple[Path, ...] = ()
+    #: ``[proxy]`` checked (tokens not yet expanded; see ``proxy.settings``).
+    proxy_settings: ProxySettings = field(default_factory=ProxySettings)
+    #: Line of each ``[proxy]`` token key, for the errors of their expansion.
+    proxy_lines: Mapping[str, int] = field(default_factory=_empty)
 
     def backend(self, name: str) -> BackendConfig:
         try:
@@ -262,10 +269,10 @@ class Config:
 
 
 def load_config(paths: Paths) -> Config:
-    """Read both files from ``paths``. Missing files mean an empty configuration."""
-    llm = read_toml(paths.llm_config)
-    meta = read_toml(paths.provider_metadata)
-    return build_config(paths, llm, meta)
+    """Read both files from ``paths`` as one consistent pair (never half of an edit, see
+    ``filesafety``). Missing files mean an empty configuration."""
+    llm_text, meta_text = read_pair(paths.config_dir, (paths.llm_config, paths.provider_metadata))
+    return parse_config(paths, llm_text, meta_text)
 
 
 def parse_config(paths: Paths, llm_text: str | None, metadata_text: str | None) -> Config:
@@ -276,19 +283,28 @@ def parse_config(paths: Paths, llm_text: str | None, metadata_text: str | None) 
 
 
 def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) -> Config:
+    """Check everything, ``[proxy]`` included; ``ConfigValidationError`` lists every problem."""
     checker = _Checker()
     llm_data = llm.data if llm else {}
-    meta_data = meta.data if meta else {}
     llm_path = paths.llm_config
-    meta_path = paths.provider_metadata
-
-    providers = _parse_providers(meta, meta_data, meta_path, checker)
+    providers = _parse_providers(meta, paths.provider_metadata, checker)
     backends = _parse_backends(llm, llm_data, llm_path, providers, checker)
     default, order = _parse_backend_section(llm, llm_data, llm_path, backends, checker)
     proxy = llm_data.get("proxy", {})
     if not isinstance(proxy, dict):
-        checker.error(llm, llm_path, ("proxy",), None, "expected a table [proxy]")
+        checker.error(llm, llm_path, (), "proxy", "expected a table [proxy]")
         proxy = {}
+
+    def report(problems: list[Problem]) -> Callable[[tuple[str, ...], str], None]:
+        def add(key: tuple[str, ...], message: str) -> None:
+            where = ("proxy", *key[:-1])
+            problems.append(checker.problem(llm, llm_path, where, key[-1], message))
+
+        return add
+
+    proxy_settings = check_proxy(
+        proxy, providers, backends, report(checker.errors), report(checker.warnings)
+    )
     for key in llm_data:
         if key not in ("backends", "proxy", *BACKEND_SECTIONS):
             hint = (
@@ -298,7 +314,6 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
             )
             checker.warn(llm, llm_path, (key,), None, f"unknown key, ignored{hint}")
     checker.raise_if_errors()
-    found = tuple(s.path for s in (llm, meta) if s is not None)
     return Config(
         paths=paths,
         backends=MappingProxyType(backends),
@@ -307,8 +322,15 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         order=order,
         proxy=MappingProxyType(proxy),
         warnings=tuple(checker.warnings),
-        files_found=found,
+        files_found=tuple(s.path for s in (llm, meta) if s is not None),
+        proxy_settings=proxy_settings,
+        proxy_lines=MappingProxyType(_token_lines(llm, proxy)),
     )
+
+
+def _token_lines(source: TomlSource | None, proxy: Mapping[str, Any]) -> dict[str, int]:
+    lines = {k: source.line_of(("proxy",), k) if source else None for k, _ in token_values(proxy)}
+    return {k: line for k, line in lines.items() if line}
 
 
 class _Checker:
@@ -318,7 +340,7 @@ class _Checker:
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
 
-    def _problem(
+    def problem(
         self,
         source: TomlSource | None,
         path: Path,
@@ -339,7 +361,7 @@ class _Checker:
         key: str | None,
         message: str,
     ) -> None:
-        self.errors.append(self._problem(source, path, table, key, message))
+        self.errors.append(self.problem(source, path, table, key, message))
 
     def warn(
         self,
@@ -349,7 +371,7 @@ class _Checker:
         key: str | None,
         message: str,
     ) -> None:
-        self.warnings.append(self._problem(source, path, table, key, message))
+        self.warnings.append(self.problem(source, path, table, key, message))
 
     def raise_if_errors(self) -> None:
         if not self.errors:
@@ -382,7 +404,7 @@ def _provider_type(value: Any) -> str:
     return text
 
 
-_PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
+PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "type": _provider_type,
     "enabled": as_bool,
     "description": as_str,
@@ -398,7 +420,7 @@ _PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "deployment": as_str,
 }
 #: The lowercase settings a provider table may hold.
-PROVIDER_SETTING_KEYS: Final = frozenset(_PROVIDER_KEYS)
+PROVIDER_SETTING_KEYS: Final = frozenset(PROVIDER_KEYS)
 #: Provider settings whose strings may hold ${VAR} references.
 _EXPANDED_PROVIDER_KEYS: Final = (
     "command",
@@ -411,7 +433,7 @@ _EXPANDED_PROVIDER_KEYS: Final = (
     "deployment",
 )
 
-_BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
+BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "enabled": as_bool,
     "model": as_str,
     "providers": str_list,
@@ -482,68 +504,70 @@ def _check_references(
 
 
 def _parse_providers(
-    source: TomlSource | None,
-    data: Mapping[str, Any],
-    path: Path,
-    checker: _Checker,
+    source: TomlSource | None, path: Path, checker: _Checker
 ) -> dict[str, dict[str, ProviderConfig]]:
     result: dict[str, dict[str, ProviderConfig]] = {}
-    for backend, table in data.items():
+    for backend, table in (source.data if source else {}).items():
         if not isinstance(table, dict):
-            checker.error(
-                source,
-                path,
-                (),
-                backend,
-                "expected a table of providers like [" + backend + ".<provider>]",
-            )
+            message = "expected a table of providers like [" + backend + ".<provider>]"
+            checker.error(source, path, (), backend, message)
             continue
         if not is_identifier(backend):
-            checker.error(
-                source, path, (backend,), None, f"invalid backend name: {IDENTIFIER_RULE}"
-            )
+            message = f"invalid backend name: {IDENTIFIER_RULE}"
+            checker.error(source, path, (backend,), None, message)
             continue
         providers: dict[str, ProviderConfig] = {}
         for name, raw in table.items():
-            where = (backend, name)
-            if not isinstance(raw, dict):
-                checker.warn(
-                    source,
-                    path,
-                    (backend,),
-                    name,
-                    f"not a provider table (expected [{backend}.{name}]), ignored",
-                )
-                continue
-            if not is_identifier(name):
-                checker.error(
-                    source, path, where, None, f"invalid provider name: {IDENTIFIER_RULE}"
-                )
-                continue
-            settings, env, extra = _convert_table(
-                raw, _PROVIDER_KEYS, source, path, where, checker, uppercase_is_env=True
-            )
-            expandable = [(k, v) for k, v in env.items()]
-            for key in _EXPANDED_PROVIDER_KEYS:
-                value = settings.get(key)
-                if isinstance(value, str):
-                    expandable.append((key, value))
-                elif isinstance(value, tuple):
-                    expandable.extend((key, v) for v in value)
-                elif isinstance(value, Mapping):
-                    expandable.extend((f"headers.{k}", v) for k, v in value.items())
-            _check_references(expandable, source, path, where, checker)
-            providers[name] = ProviderConfig(
-                backend=backend,
-                name=name,
-                env=MappingProxyType(env),
-                extra=MappingProxyType(extra),
-                source=path,
-                line=source.line_of(where) if source else None,
-                **settings,
-            )
+            provider = _parse_provider(source, path, backend, name, raw, checker)
+            if provider is not None:
+                providers[name] = provider
         result[backend] = providers
     return result
+
+
+def _parse_provider(
+    source: TomlSource | None,
+    path: Path,
+    backend: str,
+    name: str,
+    raw: Any,
+    checker: _Checker,
+) -> ProviderConfig | None:
+    where = (backend, name)
+    if not isinstance(raw, dict):
+        message = f"not a provider table (expected [{backend}.{name}]), ignored"
+        checker.warn(source, path, (backend,), name, message)
+        return None
+    if not is_identifier(name):
+        checker.error(source, path, where, None, f"invalid provider name: {IDENTIFIER_RULE}")
+        return None
+    settings, env, extra = _convert_table(
+        raw, PROVIDER_KEYS, source, path, where, checker, uppercase_is_env=True
+    )
+    _check_references(_expandable(settings, env), source, path, where, checker)
+    return ProviderConfig(
+        backend=backend,
+        name=name,
+        env=MappingProxyType(env),
+        extra=MappingProxyType(extra),
+        source=path,
+        line=source.line_of(where) if source else None,
+        **settings,
+    )
+
+
+def _expandable(settings: Mapping[str, Any], env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(key, text) of every value of a provider that may hold ``${VAR}`` references."""
+    found = list(env.items())
+    for key in _EXPANDED_PROVIDER_KEYS:
+        value = settings.get(key)
+        if isinstance(value, str):
+            found.append((key, value))
+        elif isinstance(value, tuple):
+            found.extend((key, v) for v in value)
+        elif isinstance(value, Mapping):
+            found.extend((f"headers.{k}", v) for k, v in value.items())
+    return found
 
 
 def _parse_backends(
@@ -566,7 +590,7 @@ def _parse_backends(
         if not is_identifier(name):
             checker.error(source, path, where, None, f"invalid backend name: {IDENTIFIER_RULE}")
             continue
-        settings, _, extra = _convert_table(raw, _BACKEND_KEYS, source, path, where, checker)
+        settings, _, extra = _convert_table(raw, BACKEND_KEYS, source, path, where, checker)
         defined = providers.get(name, {})
         names = settings.pop("providers", None)
         if names is None:

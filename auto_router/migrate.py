@@ -37,10 +37,10 @@ from .config import PROVIDER_SETTING_KEYS
 from .editing import (
     Documents,
     EditResult,
-    _add_table,
-    _new_provider_table,
-    _rename_headers,
+    add_table,
+    new_provider_table,
     read_texts,
+    rename_headers,
     replace_texts,
     set_key,
     validate_texts,
@@ -220,7 +220,7 @@ def _legacy_backends(data: Mapping[str, Any]) -> list[str]:
 
 def _convert_headers(text: str, path: Path | None) -> str:
     for name in _legacy_backends(tomllib.loads(text)):
-        text = _rename_headers(text, (name,), ("backends", name))
+        text = rename_headers(text, (name,), ("backends", name))
     return text
 
 
@@ -340,9 +340,9 @@ def _add_provider_table(
     upper = {k: str(v) for k, v in settings.items() if k.isupper()}
     group = docs.provider_group(backend)
     if group is None:
-        _add_table(docs.metadata, backend, tomlkit.table(is_super_table=True))
+        add_table(docs.metadata, backend, tomlkit.table(is_super_table=True))
         group = docs.metadata[backend]
-    _add_table(group, provider, _new_provider_table(lower, upper))
+    add_table(group, provider, new_provider_table(lower, upper))
     return True
 
 
@@ -455,7 +455,7 @@ def _import_env(docs: Documents, env: Mapping[str, str], backend: str, notes: li
     if mappings:
         proxy = docs.llm.get("proxy")
         if proxy is None:
-            _add_table(docs.llm, "proxy", tomlkit.table())
+            add_table(docs.llm, "proxy", tomlkit.table())
             proxy = docs.llm["proxy"]
         # The Node router sent a model to one provider: "backend/provider" pins it the same way.
         table = tomlkit.inline_table()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+_REFERENCE_DEFAULT: Final = re.compile(r"(\$\{[A-Za-z_][A-Za-z0-9_]*:-)([^}]*)(\})")
 _SECRET_NAME: Final = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
 
 
@@ -44,6 +45,17 @@ def mask(value: str) -> str:
     if len(value) >= 16:
         return "****" + value[-4:]
     return "****" if value else ""
+
+
+def masked_value(name: str, value: str) -> str:
+    """A config value fit to show: ${VAR} references as written, literal secrets masked."""
+    if not looks_secret(name):
+        return value
+    if "${" in value:
+        return _REFERENCE_DEFAULT.sub(
+            lambda m: m.group(1) + (mask(m.group(2)) if m.group(2) else "") + m.group(3), value
+        )
+    return mask(value)
 
 
 def looks_secret(name: str) -> bool:

@@ -1,8 +1,9 @@
 """Reading TOML files for the config loader: parse errors with line and column, key locations.
 
 Reading uses the standard library's ``tomllib`` (plain dicts, fast); editing uses tomlkit
-(``editing.py``). This module also finds the line a table or key is on, so validation errors
-can point into the file even though parsed values carry no positions.
+(``editing``). This module also finds the line a table or key is on, so validation errors
+can point into the file even though parsed values carry no positions. The positions of every
+header and key are indexed in one pass, so looking up N providers costs O(N), not O(N^2).
 """
 
 from __future__ import annotations
@@ -10,15 +11,22 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from .errors import ConfigError, ConfigSyntaxError
+from .errors import ConfigSyntaxError
+from .filesafety import read_text
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _END = re.compile(r"\(at end of document\)")
 _HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-" ']+?)\s*=""")
+#: Deeper nesting than this is refused: no configuration needs it, and deeper values would
+#: reach Python's recursion limit in the code that walks them.
+MAX_DEPTH: Final = 64
+
+Key = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -29,33 +37,33 @@ class TomlSource:
     text: str
     data: dict[str, Any]
 
-    def line_of(self, table: tuple[str, ...], key: str | None = None) -> int | None:
-        """1-based line of ``key`` inside ``[table]`` (or of the header itself), if found."""
-        current: tuple[str, ...] = ()
-        header_line: int | None = None
+    @cached_property
+    def _index(self) -> tuple[dict[Key, int], dict[Key, int]]:
+        """(first line of each header, first line of each full key path)."""
+        headers: dict[Key, int] = {}
+        keys: dict[Key, int] = {}
+        current: Key = ()
         for number, line in enumerate(self.text.splitlines(), start=1):
             header = _HEADER.match(line)
-            if header and not _KEY.match(line):
-                current = split_dotted(header.group(1))
-                if current == table:
-                    header_line = number
-                    if key is None:
-                        return number
-                continue
-            if key is None:
-                continue
             found = _KEY.match(line)
-            if found is None:
-                continue
-            full = current + split_dotted(found.group(1))
-            if full == (*table, key):
-                return number
-        if key is not None:  # a key that is itself a table: point at its header
-            return self.line_of((*table, key)) or header_line
-        return header_line
+            if header and not found:
+                current = split_dotted(header.group(1))
+                headers.setdefault(current, number)
+            elif found:
+                keys.setdefault(current + split_dotted(found.group(1)), number)
+        return headers, keys
+
+    def line_of(self, table: Key, key: str | None = None) -> int | None:
+        """1-based line of ``key`` inside ``[table]`` (or of the header itself), if found."""
+        headers, keys = self._index
+        if key is None:
+            return headers.get(table)
+        full = (*table, key)
+        # A key that is itself a table: point at its header; else at the enclosing header.
+        return keys.get(full) or headers.get(full) or headers.get(table)
 
 
-def split_dotted(key: str) -> tuple[str, ...]:
+def split_dotted(key: str) -> Key:
     """``a."b.c".d`` -> ``("a", "b.c", "d")``."""
     parts: list[str] = []
     buf = ""
@@ -79,35 +87,68 @@ def split_dotted(key: str) -> tuple[str, ...]:
 
 def parse_toml(text: str, path: Path) -> TomlSource:
     """Parse ``text``; a syntax error becomes ``ConfigSyntaxError`` with line and column."""
+    if text.startswith("\ufeff"):
+        raise ConfigSyntaxError(
+            "the file starts with a UTF-8 byte order mark (BOM)",
+            path=path,
+            line=1,
+            column=1,
+            hint="remove the UTF-8 BOM (save the file as UTF-8 without BOM)",
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        column = getattr(exc, "colno", None)
-        message = getattr(exc, "msg", None) or str(exc)
-        found = _POSITION.search(str(exc))
-        if found and line is None:
-            line, column = int(found.group(1)), int(found.group(2))
-        elif line is None and "end of document" in str(exc):
-            lines = text.splitlines() or [""]
-            line, column = len(lines), len(lines[-1]) + 1
-        message = _END.sub("", _POSITION.sub("", message)).strip()
-        raise ConfigSyntaxError(
-            f"invalid TOML: {message}",
-            path=path,
-            line=line,
-            column=column,
-            hint="fix the file by hand, or check it with `auto-router config validate`",
-        ) from exc
+        raise _syntax_error(exc, text, path) from None
+    except RecursionError:
+        raise _too_deep(path) from None
+    if _depth(data) > MAX_DEPTH:
+        raise _too_deep(path)
     return TomlSource(path=path, text=text, data=data)
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, path: Path) -> ConfigSyntaxError:
+    line = getattr(exc, "lineno", None)
+    column = getattr(exc, "colno", None)
+    message = getattr(exc, "msg", None) or str(exc)
+    found = _POSITION.search(str(exc))
+    if found and line is None:
+        line, column = int(found.group(1)), int(found.group(2))
+    elif line is None and "end of document" in str(exc):
+        lines = text.splitlines() or [""]
+        line, column = len(lines), len(lines[-1]) + 1
+    message = _END.sub("", _POSITION.sub("", message)).strip()
+    return ConfigSyntaxError(
+        f"invalid TOML: {message}",
+        path=path,
+        line=line,
+        column=column,
+        hint="fix the file by hand, or check it with `auto-router config validate`",
+    )
+
+
+def _too_deep(path: Path) -> ConfigSyntaxError:
+    return ConfigSyntaxError(
+        f"values nested more than {MAX_DEPTH} levels deep",
+        path=path,
+        hint="no setting needs that; look for runaway brackets",
+    )
+
+
+def _depth(data: Any) -> int:
+    """How deeply tables and arrays nest (iterative: the data may be deep)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
 
 
 def read_toml(path: Path) -> TomlSource | None:
     """Read and parse ``path``; ``None`` when the file does not exist."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", path=path) from exc
-    return parse_toml(text, path)
+    text = read_text(path)
+    return None if text is None else parse_toml(text, path)

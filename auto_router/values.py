@@ -1,11 +1,24 @@
 """Checking values read from TOML: each converter returns the value or raises ``ValueError``
-saying what was expected (callers add the file, line and key)."""
+saying what was expected (callers add the file, line and key).
+
+Every number is checked for type, finiteness and range: ``inf``, ``nan``, negative and absurd
+values are refused here, at load time, so nothing downstream ever turns a configured number into
+a timestamp the platform cannot represent (a cooldown of ``1e300`` seconds used to crash every
+``status`` after the first usage limit).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
+
+#: The longest duration any setting may hold: 366 days. Long enough for any real cooldown or
+#: timeout, and ``now + MAX_SECONDS`` is a timestamp every platform can represent.
+MAX_SECONDS: Final = 366 * 24 * 3600.0
+#: The largest count any setting may hold (rows, bytes, attempts...).
+MAX_COUNT: Final = 1_000_000_000
 
 
 def as_str(value: Any) -> str:
@@ -20,27 +33,48 @@ def as_bool(value: Any) -> bool:
     return value
 
 
-def positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"expected a positive number, got {value!r}")
+def _number(value: Any, what: str, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected {what}, got {describe(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected {what}, got {value!r} (must be a finite number)")
+    if value <= 0:
+        raise ValueError(f"expected {what}, got {value!r} (must be greater than 0)")
+    if value > maximum:
+        raise ValueError(f"expected {what}, got {value!r} (at most {maximum:g})")
     return float(value)
+
+
+def positive_number(value: Any) -> float:
+    return _number(value, "a positive number", MAX_COUNT)
 
 
 def positive_seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"expected a positive number of seconds, got {value!r}")
-    return float(value)
+    return _number(value, "a positive number of seconds", MAX_SECONDS)
 
 
-def whole_number(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected a whole number >= 1, got {value!r}")
+def positive_days(value: Any) -> float:
+    return _number(value, "a positive number of days", MAX_SECONDS / 86400)
+
+
+def whole_number(value: Any, maximum: int = MAX_COUNT) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ValueError(f"expected a whole number from 1 to {maximum}, got {describe(value)}")
     return value
+
+
+def whole_number_up_to(maximum: int) -> Callable[[Any], int]:
+    """A ``whole_number`` checker with a smaller upper bound (``max_attempts``: 100)."""
+
+    def check(value: Any) -> int:
+        return whole_number(value, maximum)
+
+    return check
 
 
 def port_number(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise ValueError(f"expected a port number (1-65535), got {value!r}")
+        raise ValueError(f"expected a port number (1-65535), got {describe(value)}")
     return value
 
 
@@ -61,7 +95,8 @@ def describe(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     for typ, name in names.items():
         if type(value) is typ:
-            return f"{name} ({value!r})"
+            shown = repr(value)
+            return f"{name} ({shown[:60]}{'...' if len(shown) > 60 else ''})"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -7,26 +7,12 @@ when the setting's name looks like a credential.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from .config import BackendConfig, Config, ProviderConfig
-from .secrets import looks_secret, mask
+from .secrets import looks_secret, masked_value
 from .templates import Template
-
-_REFERENCE_DEFAULT: Final = re.compile(r"(\$\{[A-Za-z_][A-Za-z0-9_]*:-)([^}]*)(\})")
-
-
-def masked_value(name: str, value: str) -> str:
-    """A config value fit to show: ${VAR} references as written, literal secrets masked."""
-    if not looks_secret(name):
-        return value
-    if "${" in value:
-        return _REFERENCE_DEFAULT.sub(
-            lambda m: m.group(1) + (mask(m.group(2)) if m.group(2) else "") + m.group(3), value
-        )
-    return mask(value)
 
 
 def masked_table(table: Mapping[str, Any], name: str = "") -> dict[str, Any]:

@@ -1,0 +1,397 @@
+"""File safety for the configuration pair: locks, atomic writes and the pair journal.
+
+``llm_config.toml`` and ``provider_metadata.toml`` refer to each other (a backend's
+``providers`` list names tables of the other file), so an edit that touches both must change
+them as one. Two mechanisms make it so:
+
+* **Locks.** Every reader and every writer takes ``<file>.lock`` for both files (``flock``,
+  sorted order, so nobody deadlocks; released by the kernel when a process dies). Writers take
+  them exclusive, readers shared, and readers hold them only while reading the bytes (parsing
+  happens after). So no process ever reads between the two renames of a live edit.
+* **The journal** ``.auto-router-pair.journal`` in the configuration directory. A writer writes
+  and fsyncs both new files as temp files, then writes the journal (temp + fsync + rename), then
+  renames the temp files over the targets, then deletes the journal. The journal's rename is
+  the commit point: before it a crash leaves the old pair (and temp files, removed by the next
+  edit); after it the next reader or writer finds the journal and finishes the renames (roll
+  forward) before reading. Either way nobody ever reads a mixed pair.
+
+Only the standard library: the CLI imports this for every command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from .errors import ConfigError, ConfigSyntaxError
+
+#: How long to wait for another process's edit (or read) to finish before giving up.
+LOCK_TIMEOUT: Final = 30.0
+JOURNAL_NAME: Final = ".auto-router-pair.journal"
+_BOM: Final = b"\xef\xbb\xbf"
+
+#: Called after each step of a pair write with the step's name (tests inject crashes here).
+StepHook = Callable[[str], None]
+#: The steps of ``write_pair``, in order (``renamed:N`` once per file).
+WRITE_STEPS: Final = ("temps-written", "journal-written", "renamed", "journal-removed")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_regular(path: Path) -> bytes | None:
+    """The bytes of ``path``; ``None`` when it does not exist.
+
+    Opened with ``O_NONBLOCK`` and checked to be a regular file before reading, so a FIFO or a
+    device in its place is refused instead of hanging the command. A symlink loop, a directory
+    or an unreadable file is one ``ConfigError`` line.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(_os_reason(exc, "cannot read file"), path=path) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"cannot read file: it is {_kind(info.st_mode)}, not a regular file", path=path
+            )
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ConfigError(_os_reason(exc, "cannot read file"), path=path) from None
+    finally:
+        os.close(fd)
+
+
+def decode(data: bytes, path: Path) -> str:
+    """UTF-8 text of a configuration file; a BOM or invalid bytes name the line."""
+    if data.startswith(_BOM):
+        raise ConfigSyntaxError(
+            "the file starts with a UTF-8 byte order mark (BOM)",
+            path=path,
+            line=1,
+            column=1,
+            hint="remove the UTF-8 BOM (save the file as UTF-8 without BOM)",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigSyntaxError(
+            f"not UTF-8 text (byte {data[exc.start]:#04x})", path=path, line=line
+        ) from None
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text exactly as on disk (no newline translation); ``None`` when absent."""
+    data = read_regular(path)
+    return None if data is None else decode(data, path)
+
+
+def check_directory(directory: Path) -> bool:
+    """True when ``directory`` exists; ``ConfigError`` when something else is in its place."""
+    try:
+        info = directory.stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise ConfigError(_os_reason(exc, "cannot use directory"), path=directory) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(
+            f"the configuration directory is {_kind(info.st_mode)}, not a directory",
+            path=directory,
+            hint="point AUTO_ROUTER_HOME (or --config-dir) at a directory",
+        )
+    return True
+
+
+def read_pair(config_dir: Path, targets: Sequence[Path]) -> tuple[str | None, ...]:
+    """Both files' texts as one consistent pair, read under the shared locks.
+
+    An interrupted edit (a journal left by a writer that died after its commit point) is
+    finished first, under the exclusive locks, so what is returned is never half of an edit.
+    """
+    if not check_directory(config_dir):
+        return tuple(None for _ in targets)
+    with lock_files(*targets, shared=True):
+        if not (config_dir / JOURNAL_NAME).exists():
+            return tuple(read_text(t) for t in targets)
+    with lock_files(*targets):
+        finish_pending(config_dir)
+        return tuple(read_text(t) for t in targets)
+
+
+# --------------------------------------------------------------------------- locks
+
+
+@contextlib.contextmanager
+def lock_files(
+    *paths: Path,
+    shared: bool = False,
+    timeout: float = LOCK_TIMEOUT,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[None]:
+    """Hold ``<file>.lock`` for each path (sorted, so concurrent holders never deadlock).
+
+    ``shared`` is for readers: many at once, but never beside a writer. A reader that cannot
+    create a missing lock file (read-only directory) reads without it: no writer can write there.
+    """
+    with contextlib.ExitStack() as stack:
+        for path in sorted(set(paths)):
+            lock_path = path.with_name(path.name + ".lock")
+            stack.enter_context(_lock(lock_path, shared, timeout, clock, sleep))
+        yield
+
+
+@contextlib.contextmanager
+def _lock(
+    lock_path: Path,
+    shared: bool,
+    timeout: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Iterator[None]:
+    fd = _open_lock(lock_path, shared)
+    if fd is None:
+        yield
+        return
+    try:
+        deadline = clock() + timeout
+        delay = 0.002
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if clock() >= deadline:
+                    raise ConfigError(
+                        f"another auto-router process has held the lock for {timeout:.0f}s",
+                        path=lock_path,
+                        hint="wait for it to finish; the lock is released when it exits",
+                    ) from None
+                sleep(delay)
+                delay = min(delay * 2, 0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _open_lock(lock_path: Path, shared: bool) -> int | None:
+    try:
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if shared and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
+            try:
+                return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+        raise ConfigError(_os_reason(exc, "cannot open lock file"), path=lock_path) from None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_pair(
+    config_dir: Path,
+    files: Sequence[tuple[Path, str, bool]],
+    *,
+    on_step: StepHook | None = None,
+) -> None:
+    """Replace every ``(path, text, secret)`` as one change. Hold ``lock_files`` around it.
+
+    One file is a plain atomic write. Two go through the journal (see the module docstring).
+    """
+    step = on_step or (lambda name: None)
+    if len(files) == 1:
+        path, text, secret = files[0]
+        atomic_write(path, text, secret=secret)
+        step("renamed")
+        return
+    staged: list[tuple[Path, Path]] = []  # (temp, real target)
+    try:
+        for path, text, secret in files:
+            staged.append(_write_temp(path, text, secret))
+        step("temps-written")
+        journal = config_dir / JOURNAL_NAME
+        entries = [{"temp": str(t), "target": str(r)} for t, r in staged]
+        _write_journal(journal, entries)
+        step("journal-written")
+    except BaseException:
+        for temp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        raise
+    staged_done = _roll_forward(entries, step)
+    _finish_journal(journal, staged_done)
+    step("journal-removed")
+
+
+def finish_pending(config_dir: Path) -> bool:
+    """Finish an edit whose writer died after its commit point. Hold the exclusive locks.
+
+    Returns True when there was one. An unreadable journal (it is written atomically, so only a
+    hand-made file can be) is discarded: the files stay as they are.
+    """
+    journal = config_dir / JOURNAL_NAME
+    data = read_regular(journal)
+    if data is None:
+        return False
+    try:
+        entries = json.loads(data)["files"]
+        pairs = [(str(e["temp"]), str(e["target"])) for e in entries]
+    except (ValueError, KeyError, TypeError):
+        pairs = []
+    done = _roll_forward([{"temp": t, "target": r} for t, r in pairs], lambda name: None)
+    _finish_journal(journal, done)
+    return True
+
+
+def _roll_forward(entries: Sequence[dict[str, str]], step: StepHook) -> set[Path]:
+    """Rename each staged temp over its target (a temp already gone was renamed before)."""
+    directories: set[Path] = set()
+    for entry in entries:
+        temp, target = Path(entry["temp"]), Path(entry["target"])
+        try:
+            os.replace(temp, target)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise ConfigError(_os_reason(exc, "cannot finish the edit"), path=target) from None
+        directories.add(target.parent)
+        step("renamed")
+    return directories
+
+
+def _finish_journal(journal: Path, directories: set[Path]) -> None:
+    try:
+        for directory in directories:
+            _fsync_directory(directory)
+        journal.unlink(missing_ok=True)
+        _fsync_directory(journal.parent)
+    except OSError as exc:
+        raise ConfigError(_os_reason(exc, "cannot finish the edit"), path=journal) from None
+
+
+def _write_journal(journal: Path, entries: list[dict[str, str]]) -> None:
+    text = json.dumps({"version": 1, "files": entries})
+    temp, _ = _write_temp(journal, text, False, follow=False)
+    try:
+        os.replace(temp, journal)
+        _fsync_directory(journal.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise ConfigError(_os_reason(exc, "cannot write file"), path=journal) from None
+
+
+def atomic_write(path: Path, text: str, *, secret: bool = False) -> None:
+    """Replace ``path`` with ``text`` all at once (temp file + fsync + rename + dir fsync).
+
+    New files get mode 0600 when ``secret`` else 0644; existing files keep their mode, except
+    that ``secret`` removes group and other permissions. A symlink is followed, not replaced.
+    """
+    temp, target = _write_temp(path, text, secret)
+    try:
+        os.replace(temp, target)
+        _fsync_directory(target.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise ConfigError(_os_reason(exc, "cannot write file"), path=path) from None
+
+
+def _write_temp(path: Path, text: str, secret: bool, *, follow: bool = True) -> tuple[Path, Path]:
+    """Write ``text`` to a fsynced temp file beside ``path``'s real target; (temp, target)."""
+    target = Path(os.path.realpath(path)) if follow else path
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        mode = 0o600 if secret else 0o644
+    except OSError as exc:
+        raise ConfigError(_os_reason(exc, "cannot write file"), path=path) from None
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"cannot write file: it is {_kind(info.st_mode)}, not a regular file", path=path
+            )
+        mode = stat.S_IMODE(info.st_mode)
+    if secret:
+        mode &= 0o700
+    temp_name: str | None = None
+    try:
+        fd, temp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        if temp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+        raise ConfigError(_os_reason(exc, "cannot write file"), path=path) from None
+    return Path(temp_name), target
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Temp files left by a writer that died before its commit point (safe: we hold the
+    exclusive lock every writer takes, and any pending journal was finished first)."""
+    target = Path(os.path.realpath(path))
+    with contextlib.suppress(OSError):
+        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+            leftover.unlink()
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISREG(mode):
+        return "a file"
+    return "not a regular file"
+
+
+def _os_reason(exc: OSError, what: str) -> str:
+    reasons = {
+        errno.ELOOP: "too many levels of symbolic links (a symlink loop?)",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EISDIR: "it is a directory",
+        errno.ENOTDIR: "a part of the path is not a directory",
+        errno.ENAMETOOLONG: "the path is too long",
+    }
+    return f"{what}: {reasons.get(exc.errno or 0) or exc.strerror or type(exc).__name__}"

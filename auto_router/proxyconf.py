@@ -1,0 +1,208 @@
+"""The ``[proxy]`` table of llm_config.toml: its schema and its checks.
+
+This lives in the library, not in ``proxy/``, because the same checks run for
+``config validate``, before every edit and at the proxy's start-up (one validation): a
+``[proxy]`` problem is found with file, line and key path wherever it is looked for.
+
+Adding a key is one line: a field declared with ``setting(default, checker)`` below. Its
+checker (``values.py``) converts the TOML value or raises ``ValueError``.
+
+Only the token values (``admin_token``, ``client_tokens``) depend on the environment; their
+``${VAR}`` syntax is checked here and their expansion happens when the proxy starts
+(``proxy.settings.parse_proxy_settings``) and in ``config validate``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+from .errors import ConfigValidationError
+from .expand import ExpansionError, expand, references
+from .secrets import Secret
+from .values import (
+    as_bool,
+    as_str,
+    port_number,
+    positive_days,
+    positive_seconds,
+    whole_number,
+    whole_number_up_to,
+)
+
+if TYPE_CHECKING:
+    from .config import Config
+
+ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
+DEFAULT_PORT: Final = 3001
+_CHECK: Final = "check"
+
+#: ``report(key_path, message)``: ``key_path`` is relative to ``[proxy]``, e.g. ``("port",)``.
+Report = Callable[[tuple[str, ...], str], None]
+
+
+def setting(default: Any, check: Callable[[Any], Any]) -> Any:
+    """A field read from TOML and checked by ``check``."""
+    return field(default=default, metadata={_CHECK: check})
+
+
+@dataclass(frozen=True)
+class RequestLogSettings:
+    enabled: bool = setting(True, as_bool)
+    bodies: bool = setting(False, as_bool)
+    max_body_bytes: int = setting(16_384, whole_number)
+    max_rows: int = setting(100_000, whole_number)
+    max_days: float = setting(30.0, positive_days)
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    host: str = setting("127.0.0.1", as_str)
+    port: int = setting(DEFAULT_PORT, port_number)
+    default_backend: str | None = setting(None, as_str)
+    admin_token: Secret | None = field(default=None, repr=False)
+    client_tokens: tuple[Secret, ...] = field(default=(), repr=False)
+    models: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    max_attempts: int = setting(3, whole_number_up_to(100))
+    connect_timeout: float = setting(10.0, positive_seconds)
+    read_timeout: float = setting(300.0, positive_seconds)
+    failure_threshold: int = setting(3, whole_number_up_to(10_000))
+    failure_cooldown: float = setting(60.0, positive_seconds)
+    fallback: bool = setting(True, as_bool)
+    request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
+
+
+def _checked_fields(cls: type) -> dict[str, Field[Any]]:
+    return {f.name: f for f in fields(cls) if _CHECK in f.metadata}
+
+
+#: Keys whose values are not plain settings (checked by their own code below).
+_SPECIAL: Final = ("admin_token", "client_tokens", "models", "request_log")
+KNOWN_KEYS: Final = frozenset({*_checked_fields(ProxySettings), *_SPECIAL})
+
+
+def check_proxy(
+    raw: Mapping[str, Any],
+    providers: Mapping[str, Mapping[str, Any]],
+    backends: Mapping[str, Any],
+    error: Report,
+    warn: Report,
+) -> ProxySettings:
+    """``[proxy]`` as settings (tokens not yet expanded: left empty). Every problem goes to
+    ``error``/``warn`` with its key path; what is wrong keeps its default."""
+    values = _convert(raw, ProxySettings, (), error)
+    default = values.get("default_backend")
+    if default is not None and default not in backends:
+        error(("default_backend",), f"backend {default!r} is not defined")
+        del values["default_backend"]
+    _check_tokens(raw, error)
+    models = _check_models(raw.get("models", {}), providers, backends, error)
+    log_raw = raw.get("request_log", {})
+    if not isinstance(log_raw, dict):
+        error(("request_log",), "expected a table [proxy.request_log]")
+        log_raw = {}
+    log = _convert(log_raw, RequestLogSettings, ("request_log",), error)
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            warn((key,), "unknown key, ignored")
+    for key in log_raw:
+        if key not in _checked_fields(RequestLogSettings):
+            warn(("request_log", key), "unknown key, ignored")
+    return ProxySettings(
+        models=MappingProxyType(models), request_log=RequestLogSettings(**log), **values
+    )
+
+
+def parse_proxy_settings(config: Config, environ: Mapping[str, str] | None = None) -> ProxySettings:
+    """The checked ``[proxy]`` settings with their tokens expanded from ``environ`` (what the
+    proxy runs with; ``config validate`` calls it too, so both refuse the same files).
+
+    A missing variable is a ``ConfigValidationError`` naming the file, line and key.
+    ``AUTO_ROUTER_ADMIN_TOKEN``, when set, is the admin token whatever the file says.
+    """
+    env = os.environ if environ is None else environ
+    admin: Secret | None = None
+    clients: list[Secret] = []
+    for key, text in token_values(config.proxy):
+        try:
+            value = expand(text, env)
+        except ExpansionError as exc:
+            raise ConfigValidationError(
+                str(exc),
+                path=config.paths.llm_config,
+                line=config.proxy_lines.get(key),
+                key_path=f"[proxy].{key}",
+                hint=f"export {exc.variable}" if exc.variable else None,
+            ) from None
+        if key == "admin_token":
+            admin = Secret(value) if value else None
+        elif value:
+            clients.append(Secret(value))
+    if env.get(ADMIN_TOKEN_ENV):
+        admin = Secret(env[ADMIN_TOKEN_ENV])
+    return replace(config.proxy_settings, admin_token=admin, client_tokens=tuple(clients))
+
+
+def token_values(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(key, text)`` of every token as written (already checked by ``check_proxy``)."""
+    found: list[tuple[str, str]] = []
+    if isinstance(raw.get("admin_token"), str):
+        found.append(("admin_token", raw["admin_token"]))
+    tokens = raw.get("client_tokens", [])
+    if isinstance(tokens, list):
+        found.extend(("client_tokens", t) for t in tokens if isinstance(t, str))
+    return found
+
+
+def _convert(
+    raw: Mapping[str, Any], cls: type, prefix: tuple[str, ...], error: Report
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, spec in _checked_fields(cls).items():
+        if name in raw:
+            try:
+                values[name] = spec.metadata[_CHECK](raw[name])
+            except ValueError as exc:
+                error((*prefix, name), str(exc))
+    return values
+
+
+def _check_tokens(raw: Mapping[str, Any], error: Report) -> None:
+    if "admin_token" in raw and not isinstance(raw["admin_token"], str):
+        error(("admin_token",), "expected a string")
+    tokens = raw.get("client_tokens", [])
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        error(("client_tokens",), "expected a list of strings")
+    for key, text in token_values(raw):
+        try:
+            references(text)
+        except ExpansionError as exc:
+            error((key,), str(exc))
+
+
+def _check_models(
+    raw: Any,
+    providers: Mapping[str, Mapping[str, Any]],
+    backends: Mapping[str, Any],
+    error: Report,
+) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        error(("models",), 'expected a table like [proxy.models] "model-name" = "backend"')
+        return {}
+    models: dict[str, str] = {}
+    for model, target in raw.items():
+        where = ("models", model)
+        if not isinstance(target, str):
+            error(where, 'expected "backend" or "backend/provider"')
+            continue
+        backend, _, provider = target.partition("/")
+        if backend not in backends:
+            error(where, f"backend {backend!r} is not defined")
+        elif provider and provider not in providers.get(backend, {}):
+            error(where, f"backend {backend!r} has no provider {provider!r}")
+        else:
+            models[model] = target
+    return models
