@@ -9,6 +9,7 @@ import typer
 from ..config import load_config
 from ..config_files import init_config
 from ..errors import ConfigError
+from ..proxyconf import parse_proxy_settings
 from ..views import config_as_json
 from ._common import globals_of, print_json
 
@@ -56,6 +57,7 @@ def validate_command(
     paths = globals_of(ctx).paths()
     try:
         config = load_config(paths)
+        parse_proxy_settings(config)  # the tokens' ${VAR}s, as the proxy would expand them
     except ConfigError as exc:
         problems = [str(p) for p in exc.problems] or [str(exc)]
         if as_json:

@@ -85,6 +85,14 @@ def remove_backend(paths: Paths, backend: str, *, remove_providers: bool = False
                 f"backend {backend!r} is the default backend",
                 hint="choose another first with `auto-router backend default NAME`",
             )
+        proxy = child_table(docs.llm, "proxy")
+        routed = docs.models_routed_to(backend)
+        if routed or (proxy is not None and proxy.get("default_backend") == backend):
+            what = "[proxy.models] " + ", ".join(map(repr, routed)) if routed else "[proxy]"
+            raise ConfigValidationError(
+                f"backend {backend!r} is used by {what}",
+                hint="change those settings first (`auto-router config edit`)",
+            )
         group = docs.provider_group(backend)
         if group is not None and any(is_table(v) for v in group.values()) and not remove_providers:
             raise ConfigValidationError(

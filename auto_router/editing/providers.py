@@ -70,17 +70,51 @@ def add_provider(
     """
     check_identifier(backend, "backend name")
     check_identifier(provider, "provider name")
+    values, variables = _new_provider_values(settings or {}, env or {}, description, template)
+    check_position(position)
+
+    def change(docs: Documents) -> None:
+        if not docs.backend_exists(backend):
+            if not create_backend:
+                docs.require_backend(backend)
+            _create_backend(docs, backend)
+        if docs.provider_table(backend, provider) is not None:
+            raise ProviderExistsError(
+                f"backend {backend!r} already has a provider {provider!r}",
+                hint=f"change it with `auto-router provider edit {backend}/{provider}`",
+            )
+        order = docs.provider_names(backend)
+        group = docs.provider_group(backend)
+        if group is None:
+            add_table(docs.metadata, backend, tomlkit.table(is_super_table=True))
+            group = docs.metadata[backend]
+        add_table(group, provider, new_provider_table(values, variables))
+        declared = docs.declared_backend(backend)
+        listed = declared is not None and isinstance(declared.get("providers"), Array)
+        if listed or (position is not None and position <= len(order)):
+            _place_in_order(docs, backend, provider, position)
+
+    return edit_config(paths, change)
+
+
+def _new_provider_values(
+    settings: Settings,
+    env: Mapping[str, str],
+    description: str | None,
+    template: str | None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(settings, exported variables) of a new provider, checked."""
     values: dict[str, Any] = {}
     required: tuple[str, ...] = ()
     if template is not None:
         chosen = get_template(template)
         values.update(chosen.provider_settings())
         required = chosen.required
-    lower, upper = split_settings(settings or {})
+    lower, upper = split_settings(settings)
     values.update(lower)
     if description is not None:
         values["description"] = description
-    variables = {**upper, **(env or {})}
+    variables = {**upper, **env}
     check_provider_keys(values)
     check_env(variables)
     missing = [k for k in required if not values.get(k)]
@@ -89,43 +123,27 @@ def add_provider(
             f"template {template!r} needs {', '.join(missing)}",
             hint="give " + " ".join(f"--set {k}=..." for k in missing),
         )
-    check_position(position)
+    return values, variables
 
-    def change(docs: Documents) -> None:
-        if not docs.backend_exists(backend):
-            if not create_backend:
-                docs.require_backend(backend)
-            declared = docs.ensure_declared_backend(backend)
-            array = tomlkit.array()
-            set_key(declared, "providers", array)
-            section = child_table(docs.llm, docs.backend_section_name())
-            order = None if section is None else section.get("order")
-            if isinstance(order, Array) and backend not in order:
-                order.append(backend)
-        if docs.provider_table(backend, provider) is not None:
-            raise ProviderExistsError(
-                f"backend {backend!r} already has a provider {provider!r}",
-                hint=f"change it with `auto-router provider edit {backend}/{provider}`",
-            )
-        order = docs.provider_names(backend)
-        table = new_provider_table(values, variables)
-        group = docs.provider_group(backend)
-        if group is None:
-            add_table(docs.metadata, backend, tomlkit.table(is_super_table=True))
-            group = docs.metadata[backend]
-        add_table(group, provider, table)
-        declared = docs.declared_backend(backend)
-        listed = declared is not None and isinstance(declared.get("providers"), Array)
-        if listed or (position is not None and position <= len(order)):
-            array = docs.ensure_provider_list(backend)
-            if provider in array:
-                array.remove(provider)  # listed before its table existed (an invalid file)
-            if position is None or position > len(array):
-                array.append(provider)
-            else:
-                insert_item(array, position - 1, provider)
 
-    return edit_config(paths, change)
+def _create_backend(docs: Documents, backend: str) -> None:
+    """``[backends.<backend>]`` with an empty ``providers`` list, added to ``order`` if written."""
+    declared = docs.ensure_declared_backend(backend)
+    set_key(declared, "providers", tomlkit.array())
+    section = child_table(docs.llm, docs.backend_section_name())
+    order = None if section is None else section.get("order")
+    if isinstance(order, Array) and backend not in order:
+        order.append(backend)
+
+
+def _place_in_order(docs: Documents, backend: str, provider: str, position: int | None) -> None:
+    array = docs.ensure_provider_list(backend)
+    if provider in array:
+        array.remove(provider)  # listed before its table existed (an invalid file)
+    if position is None or position > len(array):
+        array.append(provider)
+    else:
+        insert_item(array, position - 1, provider)
 
 
 def edit_provider(
@@ -166,6 +184,13 @@ def remove_provider(paths: Paths, backend: str, provider: str) -> EditResult:
 
     def change(docs: Documents) -> None:
         docs.require_provider(backend, provider)
+        models = docs.models_routed_to(backend, provider)
+        if models:
+            raise ConfigValidationError(
+                f"provider {backend}/{provider} is the target of [proxy.models] "
+                + ", ".join(repr(m) for m in models),
+                hint="change or remove those entries first (`auto-router config edit`)",
+            )
         group = docs.provider_group(backend)
         assert group is not None
         del group[provider]
@@ -198,8 +223,9 @@ def rename_provider(
     *,
     store: StateStore | None = None,
 ) -> EditResult:
-    """Rename the table header in place, the entry in ``providers`` and (given ``store``) the
-    rotation state: current provider, last used, cooldown and counters follow the new name."""
+    """Rename the table header in place, the entry in ``providers``, the ``[proxy.models]``
+    entries pinned to it and (given ``store``) the rotation state: current provider, last
+    used, cooldown and counters follow the new name."""
     check_identifier(new, "provider name")
 
     def change(docs: Documents) -> None:
@@ -224,6 +250,9 @@ def rename_provider(
             for index, value in enumerate(list(array)):
                 if value == old:
                     array[index] = new
+        models = docs.proxy_models()
+        for model in docs.models_routed_to(backend, old):
+            set_key(models, model, f"{backend}/{new}")
 
     result = edit_config(paths, change)
     if store is not None:

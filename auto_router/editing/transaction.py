@@ -112,6 +112,21 @@ class Documents:
         group = self.provider_group(backend)
         return [] if group is None else [k for k, v in group.items() if is_table(v)]
 
+    def proxy_models(self) -> Any | None:
+        """The ``[proxy.models]`` table, if written."""
+        proxy = child_table(self.llm, "proxy")
+        return None if proxy is None else child_table(proxy, "models")
+
+    def models_routed_to(self, backend: str, provider: str | None = None) -> list[str]:
+        """Client model names ``[proxy.models]`` sends to the backend (or to that provider)."""
+        models = self.proxy_models()
+        found: list[str] = []
+        for model, target in (models or {}).items():
+            name, _, pinned = str(target).partition("/")
+            if isinstance(target, str) and name == backend and provider in (None, pinned):
+                found.append(str(model))
+        return found
+
     # ------------------------------------------------------------------ checked lookups
 
     def require_backend(self, backend: str) -> None:

@@ -105,7 +105,11 @@ class _AiohttpResponse:
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout("timed out waiting for the upstream stream") from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise UpstreamConnectionError(f"upstream stream broke: {_describe(exc)}") from exc
+            # --- leak fix (issue 10): aiohttp raises one shared "Connection closed" instance
+            # for every aborted stream, and each raise prepends this frame (which holds the
+            # response) to its traceback: clear it, or every aborted response stays alive.
+            exc.__traceback__ = None
+            raise UpstreamConnectionError(f"upstream stream broke: {_describe(exc)}") from None
 
     async def release(self) -> None:
         self._resp.release()
