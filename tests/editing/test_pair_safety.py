@@ -92,8 +92,7 @@ def test_readers_in_other_processes_never_see_half_an_edit(paths: Paths, tmp_pat
         assert reader.stdout is not None
         assert reader.stdout.readline().strip() == "ready"
     writers = [
-        python(WRITER, str(paths.config_dir), f"n{i:02d}", stdin=subprocess.PIPE)
-        for i in range(30)
+        python(WRITER, str(paths.config_dir), f"n{i:02d}", stdin=subprocess.PIPE) for i in range(30)
     ]
     for writer in writers:
         assert writer.stdin is not None
@@ -265,10 +264,13 @@ def test_a_held_lock_times_out_with_a_config_error(tmp_path: Path) -> None:
         assert len(sleeps) < 10_000, "the lock timeout never raised"
         now[0] += seconds
 
-    with lock_files(target):  # another holder (a separate open file: flock conflicts)
-        with pytest.raises(ConfigError, match="held the lock for 3s"):
-            with lock_files(target, timeout=3, clock=lambda: now[0], sleep=sleep):
-                pytest.fail("got a lock another holder has")
+    # Another holder (a separate open file description: flock conflicts even in-process).
+    with (
+        lock_files(target),
+        pytest.raises(ConfigError, match="held the lock for 3s"),
+        lock_files(target, timeout=3, clock=lambda: now[0], sleep=sleep),
+    ):
+        pytest.fail("got a lock another holder has")
     assert 3 <= now[0] < 3.1
     with lock_files(target, timeout=0):  # released when the holder is done
         pass
@@ -276,10 +278,12 @@ def test_a_held_lock_times_out_with_a_config_error(tmp_path: Path) -> None:
 
 def test_readers_share_the_lock_and_wait_for_a_writer(tmp_path: Path) -> None:
     target = tmp_path / "llm_config.toml"
-    with lock_files(target, shared=True), lock_files(target, shared=True, timeout=0):
-        with pytest.raises(ConfigError):
-            with lock_files(target, timeout=0):
-                pass
-    with lock_files(target), pytest.raises(ConfigError):
-        with lock_files(target, shared=True, timeout=0):
-            pass
+    with (
+        lock_files(target, shared=True),
+        lock_files(target, shared=True, timeout=0),  # two readers at once
+        pytest.raises(ConfigError),
+        lock_files(target, timeout=0),  # but no writer beside them
+    ):
+        pass
+    with lock_files(target), pytest.raises(ConfigError), lock_files(target, shared=True, timeout=0):
+        pass
