@@ -84,7 +84,7 @@ class ConfigSource:
     def _stat(path: os.PathLike[str]) -> tuple[int, int] | None:
         try:
             st = os.stat(path)
-        except FileNotFoundError:
+        except OSError:  # absent, or unusable (a symlink loop...): load_config says which
             return None
         return (st.st_mtime_ns, st.st_size)
 

@@ -35,6 +35,11 @@ def connect(path: Path) -> sqlite3.Connection:
             hint="check the data directory (`auto-router config path`) is writable",
         ) from exc
     except OSError as exc:
+        if path.parent.exists() and not path.parent.is_dir():
+            raise StateError(
+                f"the data directory {path.parent} is not a directory",
+                hint="point AUTO_ROUTER_HOME (or --config-dir) at a directory",
+            ) from None
         raise StateError(f"cannot create {path.parent}: {exc}") from exc
     return db
 
