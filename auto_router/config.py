@@ -497,6 +497,8 @@ def _check_references(
     checker: _Checker,
 ) -> None:
     for key, value in values:
+        if "$" not in value:  # the common case, and the check is per value of every provider
+            continue
         try:
             references(value)
         except ExpansionError as exc:
