@@ -297,6 +297,7 @@ def _validate(
         error = ConfigValidationError(
             f"edit refused: {exc.detail}",
             path=exc.path,
+            line=exc.line,
             key_path=exc.key_path,
             hint="the file on disk already has this problem; fix it with `auto-router config edit`"
             if already
