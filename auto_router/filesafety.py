@@ -23,10 +23,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -252,6 +250,8 @@ def finish_pending(config_dir: Path) -> bool:
     data = read_regular(journal)
     if data is None:
         return False
+    import json
+
     try:
         entries = json.loads(data)["files"]
         pairs = [(str(e["temp"]), str(e["target"])) for e in entries]
@@ -289,6 +289,8 @@ def _finish_journal(journal: Path, directories: set[Path]) -> None:
 
 
 def _write_journal(journal: Path, entries: list[dict[str, str]]) -> None:
+    import json  # only edits need it: loading stays cheap to import
+
     text = json.dumps({"version": 1, "files": entries})
     temp, _ = _write_temp(journal, text, False, follow=False)
     try:
@@ -333,6 +335,8 @@ def _write_temp(path: Path, text: str, secret: bool, *, follow: bool = True) -> 
         mode = stat.S_IMODE(info.st_mode)
     if secret:
         mode &= 0o700
+    import tempfile  # only edits need it
+
     temp_name: str | None = None
     try:
         fd, temp_name = tempfile.mkstemp(

@@ -1,0 +1,250 @@
+"""The configuration as frozen dataclasses: what every part of auto-router reads.
+
+``config.py`` loads the files, ``configcheck.py`` checks them into these types.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from .errors import BackendNotFoundError, MissingVariableError, ProviderNotFoundError
+from .expand import ExpansionError, expand
+from .paths import Paths
+from .proxyconf import ProxySettings
+from .secrets import Secret
+
+#: Provider types. The Node router's names are OpenAI-compatible presets.
+PROVIDER_TYPES: Final = (
+    "openai",
+    "anthropic",
+    "gemini",
+    "azure-openai",
+    "lm-studio",
+    "qwen-proxy",
+    "qwen-direct",
+)
+#: The wire protocol each provider type speaks.
+PROTOCOL_OF_TYPE: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "openai": "openai",
+        "lm-studio": "openai",
+        "qwen-proxy": "openai",
+        "qwen-direct": "openai",
+        "azure-openai": "azure-openai",
+        "anthropic": "anthropic",
+        "gemini": "gemini",
+    }
+)
+#: Default cooldown when a provider hits a limit and names no reset time.
+DEFAULT_COOLDOWN_SECONDS: Final = 3600.0
+BACKEND_SECTIONS: Final = ("message_backend", "backend")
+
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    return _EMPTY
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation finding, with where it is."""
+
+    message: str
+    path: Path
+    key_path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return (
+            f"{where}: {self.key_path}: {self.message}"
+            if self.key_path
+            else f"{where}: {self.message}"
+        )
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """A provider as written in provider_metadata.toml (values not yet expanded)."""
+
+    backend: str
+    name: str
+    type: str = "openai"
+    enabled: bool = True
+    description: str = ""
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    model: str | None = None
+    headers: Mapping[str, str] = field(default_factory=_empty, repr=False)
+    timeout: float | None = None
+    cooldown: float | None = None
+    api_version: str | None = None
+    deployment: str | None = None
+    env: Mapping[str, str] = field(default_factory=_empty, repr=False)
+    extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
+    source: Path | None = None
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.backend}/{self.name}"
+
+    @property
+    def protocol(self) -> str:
+        return PROTOCOL_OF_TYPE.get(self.type, "openai")
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> ResolvedProvider:
+        """Expand every ``${VAR}``; a missing variable names the file, provider and key."""
+        env = os.environ if environ is None else environ
+
+        def value(key: str, raw: str) -> str:
+            try:
+                return expand(raw, env)
+            except ExpansionError as exc:
+                raise MissingVariableError(
+                    str(exc),
+                    path=self.source,
+                    line=self.line,
+                    key_path=f"[{self.backend}.{self.name}].{key}",
+                    hint=f"export {exc.variable} or write ${{{exc.variable}:-default}}"
+                    if exc.variable
+                    else None,
+                ) from exc
+
+        def optional(key: str, raw: str | None) -> str | None:
+            return None if raw is None else value(key, raw)
+
+        api_key = optional("api_key", self.api_key)
+        return ResolvedProvider(
+            config=self,
+            base_url=optional("base_url", self.base_url),
+            api_key=Secret(api_key) if api_key else None,
+            model=optional("model", self.model),
+            command=optional("command", self.command),
+            args=tuple(value("args", a) for a in self.args),
+            headers=MappingProxyType(
+                {k: Secret(value(f"headers.{k}", v)) for k, v in self.headers.items()}
+            ),
+            env=MappingProxyType({k: Secret(value(k, v)) for k, v in self.env.items()}),
+            api_version=optional("api_version", self.api_version),
+            deployment=optional("deployment", self.deployment),
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedProvider:
+    """A provider with every value expanded, ready to use. Credentials stay ``Secret``."""
+
+    config: ProviderConfig
+    base_url: str | None
+    api_key: Secret | None
+    model: str | None
+    command: str | None
+    args: tuple[str, ...]
+    headers: Mapping[str, Secret]
+    env: Mapping[str, Secret]
+    api_version: str | None = None
+    deployment: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def backend(self) -> str:
+        return self.config.backend
+
+    def exported_env(self) -> dict[str, str]:
+        """The UPPERCASE variables with their real values, for a child process only."""
+        return {k: v.reveal() for k, v in self.env.items()}
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A backend as written in ``[backends.<name>]`` (or implied by provider tables)."""
+
+    name: str
+    enabled: bool = True
+    model: str | None = None
+    #: Rotation order; ``None`` when the key was absent (table order of provider_metadata).
+    provider_names: tuple[str, ...] = ()
+    description: str = ""
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    agent: str | None = None
+    usage_markers: tuple[str, ...] = ()
+    usage_markers_replace: bool = False
+    cooldown: float = DEFAULT_COOLDOWN_SECONDS
+    fail_fast: bool = True
+    #: ``auto-router run --timeout``: treat a timed-out child like a usage limit and rotate.
+    rotate_on_timeout: bool = False
+    extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
+    declared: bool = True
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Both files, validated. The single source every part of auto-router reads."""
+
+    paths: Paths
+    backends: Mapping[str, BackendConfig]
+    providers: Mapping[str, Mapping[str, ProviderConfig]]
+    default_backend: str | None
+    order: tuple[str, ...]
+    #: ``[proxy]`` as written (raw TOML values).
+    proxy: Mapping[str, Any] = field(default_factory=_empty)
+    warnings: tuple[Problem, ...] = ()
+    files_found: tuple[Path, ...] = ()
+    #: ``[proxy]`` checked (tokens not yet expanded; see ``proxy.settings``).
+    proxy_settings: ProxySettings = field(default_factory=ProxySettings)
+    #: Line of each ``[proxy]`` token key, for the errors of their expansion.
+    proxy_lines: Mapping[str, int] = field(default_factory=_empty)
+
+    def backend(self, name: str) -> BackendConfig:
+        try:
+            return self.backends[name]
+        except KeyError:
+            known = ", ".join(self.backends) or "none"
+            raise BackendNotFoundError(
+                f"no backend named {name!r} (known: {known})",
+                hint="list them with `auto-router status`",
+            ) from None
+
+    def providers_of(self, backend: str) -> tuple[ProviderConfig, ...]:
+        """The backend's providers in rotation order, disabled ones included."""
+        b = self.backend(backend)
+        table = self.providers.get(backend, _EMPTY)
+        return tuple(table[name] for name in b.provider_names)
+
+    def enabled_providers_of(self, backend: str) -> tuple[ProviderConfig, ...]:
+        return tuple(p for p in self.providers_of(backend) if p.enabled)
+
+    def provider(self, backend: str, name: str) -> ProviderConfig:
+        self.backend(backend)
+        found: ProviderConfig | None = self.providers.get(backend, _EMPTY).get(name)
+        if found is None:
+            known = ", ".join(self.providers.get(backend, _EMPTY)) or "none"
+            raise ProviderNotFoundError(
+                f"backend {backend!r} has no provider {name!r} (known: {known})"
+            )
+        return found
+
+    def backend_order(self, start: str | None = None) -> tuple[str, ...]:
+        """Backends to try, starting with ``start``, then the rest of ``order`` after it."""
+        order = [b for b in self.order if b in self.backends]
+        first = start or self.default_backend
+        if first is None:
+            return tuple(order)
+        if first not in order:
+            return (first, *order)
+        i = order.index(first)
+        return tuple(order[i:] + order[:i])
