@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Final
 
 from .errors import AllProvidersExhaustedError, ExhaustedProvider
+from .values import MAX_SECONDS
 
 #: The name rotation uses for a backend with no providers ("fallback mode"): the backend itself.
 DIRECT: Final = ""
@@ -86,6 +87,9 @@ def record_usage_limit(
     """``provider`` ran out until ``until``; if it was current, the next usable one takes over."""
     effective = current_provider(names, state, now)
     before = state.provider(provider)
+    # A reset time read from a message or header can be anything ("in 99999999 hours", inf,
+    # nan): keep it within MAX_SECONDS, a timestamp every platform can represent.
+    until = min(until, now + MAX_SECONDS) if until == until else now + MAX_SECONDS
     state = state.with_provider(
         provider,
         replace(

@@ -20,6 +20,7 @@ from auto_router.errors import ConfigError, ConfigSyntaxError, ConfigValidationE
 from auto_router.filesafety import JOURNAL_NAME, read_regular
 from auto_router.paths import Paths
 from auto_router.proxyconf import parse_proxy_settings
+from auto_router.rotation import BackendState, record_usage_limit
 from auto_router.values import MAX_SECONDS
 
 LLM = '[message_backend]\ndefault = "qwen"\n\n[backends.qwen]\nproviders = ["one"]\n'
@@ -232,3 +233,12 @@ def test_cli_provider_rename_keeps_config_validate_and_the_proxy_happy(paths: Pa
     assert parse_proxy_settings(load_config(paths), environ={}).models == {"m": "qwen/uno"}
     removed = cli("provider", "remove", "qwen/uno")
     assert removed.returncode != 0 and "[proxy.models] 'm'" in removed.stderr
+
+
+@pytest.mark.parametrize("until", [float("inf"), float("nan"), 1e300, 2e9 + 1e12])
+def test_a_reset_time_from_a_message_stays_a_representable_timestamp(until: float) -> None:
+    now = 2e9
+    state = record_usage_limit(("a", "b"), BackendState("q"), "a", now, until, reason="429")
+    cooldown = state.provider("a").cooldown_until
+    assert cooldown is not None and now < cooldown <= now + MAX_SECONDS
+    dt.datetime.fromtimestamp(cooldown)  # what `status` shows: no OverflowError
