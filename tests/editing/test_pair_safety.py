@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,7 @@ def test_kill_minus_nine_at_random_moments_in_200_edits(paths: Paths) -> None:
             if not proc.stdout.readline():
                 break
             edits += 1
+        time.sleep(rng.uniform(0, 0.03))  # somewhere in the next read or edit
         os.kill(proc.pid, signal.SIGKILL)
         edits += proc.stdout.read().count("edit")
         proc.stdout.close()
