@@ -129,7 +129,7 @@ def read_pair(config_dir: Path, targets: Sequence[Path]) -> tuple[str | None, ..
         if not (config_dir / JOURNAL_NAME).exists():
             return tuple(read_text(t) for t in targets)
     with lock_files(*targets):
-        finish_pending(config_dir)
+        finish_pending(config_dir, targets)
         return tuple(read_text(t) for t in targets)
 
 
@@ -240,25 +240,34 @@ def write_pair(
     step("journal-removed")
 
 
-def finish_pending(config_dir: Path) -> bool:
+def finish_pending(config_dir: Path, targets: Sequence[Path]) -> bool:
     """Finish an edit whose writer died after its commit point. Hold the exclusive locks.
 
-    Returns True when there was one. An unreadable journal (it is written atomically, so only a
-    hand-made file can be) is discarded: the files stay as they are.
+    Returns True when there was one. Only entries that stage one of ``targets`` from a temp
+    file beside it are replayed; an unreadable journal (it is written atomically, so only a
+    hand-made file can be) is discarded and the files stay as they are.
     """
+    import json
+
     journal = config_dir / JOURNAL_NAME
     data = read_regular(journal)
     if data is None:
         return False
-    import json
-
+    allowed = {Path(os.path.realpath(t)) for t in targets}
     try:
-        entries = json.loads(data)["files"]
-        pairs = [(str(e["temp"]), str(e["target"])) for e in entries]
+        files = json.loads(data)["files"]
+        entries = [(Path(e["temp"]), Path(os.path.realpath(e["target"]))) for e in files]
     except (ValueError, KeyError, TypeError):
-        pairs = []
-    done = _roll_forward([{"temp": t, "target": r} for t, r in pairs], lambda name: None)
-    _finish_journal(journal, done)
+        entries = []
+    staged = [
+        {"temp": str(temp), "target": str(target)}
+        for temp, target in entries
+        if target in allowed
+        and temp.parent == target.parent
+        and temp.name.startswith(f".{target.name}.")
+        and temp.name.endswith(".tmp")
+    ]
+    _finish_journal(journal, _roll_forward(staged, lambda name: None))
     return True
 
 

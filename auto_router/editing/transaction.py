@@ -258,7 +258,7 @@ def _transaction(
         except OSError as exc:
             raise ConfigError(f"cannot create directory: {exc}", path=paths.config_dir) from exc
     with lock_files(*targets):
-        finish_pending(paths.config_dir)
+        finish_pending(paths.config_dir, targets)
         for target in targets:
             remove_stale_temp_files(target)
         old = (read_text(targets[0]), read_text(targets[1]))

@@ -242,3 +242,15 @@ def test_a_reset_time_from_a_message_stays_a_representable_timestamp(until: floa
     cooldown = state.provider("a").cooldown_until
     assert cooldown is not None and now < cooldown <= now + MAX_SECONDS
     dt.datetime.fromtimestamp(cooldown)  # what `status` shows: no OverflowError
+
+
+def test_a_journal_naming_other_files_renames_nothing(paths: Paths, tmp_path: Path) -> None:
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("keep me")
+    staged = tmp_path / ".elsewhere.txt.x.tmp"
+    staged.write_text("overwritten")
+    entries = [{"temp": str(staged), "target": str(victim)}]
+    (paths.config_dir / JOURNAL_NAME).write_text(json.dumps({"version": 1, "files": entries}))
+    load_config(paths)
+    assert victim.read_text() == "keep me" and staged.exists()
+    assert not (paths.config_dir / JOURNAL_NAME).exists()
