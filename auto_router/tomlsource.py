@@ -116,15 +116,16 @@ def parse_toml(text: str, path: Path) -> TomlSource:
 
 
 def _syntax_error(exc: tomli.TOMLDecodeError, text: str, path: Path) -> ConfigSyntaxError:
-    line = getattr(exc, "lineno", None)
-    column = getattr(exc, "colno", None)
+    line: int | None = getattr(exc, "lineno", None)
+    column: int | None = getattr(exc, "colno", None)
     message = getattr(exc, "msg", None) or str(exc)
     found = _POSITION.search(str(exc))
-    if found and line is None:
-        line, column = int(found.group(1)), int(found.group(2))
-    elif line is None and "end of document" in str(exc):
+    if getattr(exc, "pos", 0) >= len(text) or (line is None and "end of document" in str(exc)):
+        # At the end of the file: point after its last character, not at a line past it.
         lines = text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1
+    elif found and line is None:
+        line, column = int(found.group(1)), int(found.group(2))
     message = _END.sub("", _POSITION.sub("", message)).strip()
     return ConfigSyntaxError(
         f"invalid TOML: {message}",
