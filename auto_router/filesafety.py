@@ -122,12 +122,20 @@ def read_pair(config_dir: Path, targets: Sequence[Path]) -> tuple[str | None, ..
 
     An interrupted edit (a journal left by a writer that died after its commit point) is
     finished first, under the exclusive locks, so what is returned is never half of an edit.
+    Readers never create lock files (reading leaves no trace): where none exists yet, no edit
+    has started, and if one appears while the files are read, they are read again under it.
     """
     if not check_directory(config_dir):
         return tuple(None for _ in targets)
-    with lock_files(*targets, shared=True):
-        if not (config_dir / JOURNAL_NAME).exists():
-            return tuple(read_text(t) for t in targets)
+    for attempt in range(2):
+        with lock_files(*targets, shared=True) as held:
+            if (config_dir / JOURNAL_NAME).exists():
+                break
+            texts = tuple(read_text(t) for t in targets)
+            # Held, or no lock yet (so no edit began before the read ended), or a lock we
+            # cannot open (read-only for us: the second time, read without it).
+            if held or attempt or not any(_lock_path(t).exists() for t in targets):
+                return texts
     with lock_files(*targets):
         finish_pending(config_dir, targets)
         return tuple(read_text(t) for t in targets)
@@ -143,17 +151,23 @@ def lock_files(
     timeout: float = LOCK_TIMEOUT,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[None]:
+) -> Iterator[bool]:
     """Hold ``<file>.lock`` for each path (sorted, so concurrent holders never deadlock).
 
-    ``shared`` is for readers: many at once, but never beside a writer. A reader that cannot
-    create a missing lock file (read-only directory) reads without it: no writer can write there.
+    ``shared`` is for readers: many at once, but never beside a writer. A reader does not
+    create a missing lock file (nor wait for one it cannot open): it yields False when it holds
+    fewer than all the locks, True when it holds them all.
     """
     with contextlib.ExitStack() as stack:
-        for path in sorted(set(paths)):
-            lock_path = path.with_name(path.name + ".lock")
-            stack.enter_context(_lock(lock_path, shared, timeout, clock, sleep))
-        yield
+        held = [
+            stack.enter_context(_lock(_lock_path(path), shared, timeout, clock, sleep))
+            for path in sorted(set(paths))
+        ]
+        yield all(held)
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
 
 
 @contextlib.contextmanager
@@ -163,10 +177,10 @@ def _lock(
     timeout: float,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
-) -> Iterator[None]:
+) -> Iterator[bool]:
     fd = _open_lock(lock_path, shared)
     if fd is None:
-        yield
+        yield False
         return
     try:
         deadline = clock() + timeout
@@ -185,20 +199,20 @@ def _lock(
                     ) from None
                 sleep(delay)
                 delay = min(delay * 2, 0.05)
-        yield
+        yield True
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
 def _open_lock(lock_path: Path, shared: bool) -> int | None:
+    if shared:  # readers never create it, and read without it where they cannot open it
+        try:
+            return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
     try:
         return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        if shared and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
-            try:
-                return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                return None
         raise ConfigError(_os_reason(exc, "cannot open lock file"), path=lock_path) from None
 
 

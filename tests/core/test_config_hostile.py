@@ -254,3 +254,9 @@ def test_a_journal_naming_other_files_renames_nothing(paths: Paths, tmp_path: Pa
     load_config(paths)
     assert victim.read_text() == "keep me" and staged.exists()
     assert not (paths.config_dir / JOURNAL_NAME).exists()
+
+
+def test_reading_leaves_no_trace(paths: Paths) -> None:
+    before = sorted(p.name for p in paths.config_dir.iterdir())
+    load_config(paths)
+    assert sorted(p.name for p in paths.config_dir.iterdir()) == before

@@ -280,6 +280,10 @@ def test_a_held_lock_times_out_with_a_config_error(tmp_path: Path) -> None:
 
 def test_readers_share_the_lock_and_wait_for_a_writer(tmp_path: Path) -> None:
     target = tmp_path / "llm_config.toml"
+    with lock_files(target, shared=True) as held:  # a reader creates no lock file
+        assert not held and not (tmp_path / "llm_config.toml.lock").exists()
+    with lock_files(target) as held:  # the first writer does
+        assert held
     with (
         lock_files(target, shared=True),
         lock_files(target, shared=True, timeout=0),  # two readers at once
