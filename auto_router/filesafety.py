@@ -6,8 +6,9 @@ them as one. Two mechanisms make it so:
 
 * **Locks.** Every reader and every writer takes ``<file>.lock`` for both files (``flock``,
   sorted order, so nobody deadlocks; released by the kernel when a process dies). Writers take
-  them exclusive, readers shared, and readers hold them only while reading the bytes (parsing
-  happens after). So no process ever reads between the two renames of a live edit.
+  them exclusive, readers shared (without creating them: where none exists, no edit has begun),
+  and readers hold them only while reading the bytes (parsing happens after). So no process
+  ever reads between the two renames of a live edit.
 * **The journal** ``.auto-router-pair.journal`` in the configuration directory. A writer writes
   and fsyncs both new files as temp files, then writes the journal (temp + fsync + rename), then
   renames the temp files over the targets, then deletes the journal. The journal's rename is
