@@ -13,16 +13,17 @@ from typing import Annotated
 import typer
 
 from ..errors import AutoRouterError
-from ._common import Globals, report_error
+from ._common import Globals, report_error, report_usage, wants_json
 from .backends import backend_app
 from .config_cmds import config_app
 from .config_edit import edit_command as config_edit_command
 from .demo import demo_command
+from .fast import fast_path
 from .history import history_command
 from .migrate import migrate_command
 from .models import models_command
 from .providers import provider_app
-from .proxy_cmds import proxy, proxy_fast_path, requests, stats
+from .proxy_cmds import proxy, requests, stats
 from .rotation_cmds import reset_command, rotate_command, set_command
 from .run import RUN_CONTEXT, env, run
 from .status import status
@@ -33,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -73,11 +75,23 @@ app.command("migrate")(migrate_command)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m auto_router``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = wants_json(args)
     try:
-        if proxy_fast_path(sys.argv[1:] if argv is None else argv):
+        if fast_path(args):
             return
-        app(args=argv, prog_name="auto-router")
+        # Not standalone: every error, typer's usage errors included, is rendered here, one way.
+        code = app(args=args, prog_name="auto-router", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
     except AutoRouterError as exc:
-        sys.exit(report_error(exc))
+        sys.exit(report_error(exc, as_json=as_json))
+    except typer.TyperException as exc:
+        sys.exit(report_usage(exc, args, as_json=as_json))
+    except typer.Abort:
+        sys.stderr.write("auto-router: aborted\n")
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ..rotator import BackendStatus, ProviderStatus
-from ._common import format_time, globals_of, iso, print_json
+from ._common import JsonOption, format_time, globals_of, iso, print_json
+
+if TYPE_CHECKING:
+    from ..rotator import BackendStatus, ProviderStatus
 
 
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show each backend's providers, which one is current, and which are cooling down."""
     rotator = globals_of(ctx).rotator()

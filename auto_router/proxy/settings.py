@@ -160,11 +160,3 @@ def parse_proxy_settings(config: Config, environ: Mapping[str, str] | None = Non
         request_log=RequestLogSettings(**log_values),
         **values,
     )
-
-
-KNOWN_KEYS: Final = frozenset({*_KEYS, "admin_token", "client_tokens", "models", "request_log"})
-
-
-def unknown_keys(config: Config) -> list[str]:
-    """Keys of ``[proxy]`` this version does not know (reported as warnings)."""
-    return sorted(k for k in config.proxy if k not in KNOWN_KEYS)

@@ -30,3 +30,11 @@ def test_ci_runs_the_linters_after_the_tests_and_the_readme_says_so() -> None:
     for linter in ("ruff check .", "ruff format --check .", "mypy"):
         assert f".venv/bin/{linter}" in after, linter
         assert f"`{linter}`" in readme, linter
+
+
+def test_usage_lines_and_help_text_read_as_written() -> None:
+    reference = render_reference()
+    usages = [line for line in reference.splitlines() if line.startswith("Usage: ")]
+    assert usages and not [u for u in usages if "[[" in u or "...}" in u]
+    # Help text is not rich markup: a [table] in a docstring stays in the help.
+    assert "Add a [backends.NAME] table" in reference

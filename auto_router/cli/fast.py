@@ -1,0 +1,139 @@
+"""The commands that run most often, parsed without typer's parameter machinery.
+
+``status`` (in prompts), ``env`` (in shell start-up files), ``run`` (on every agent
+invocation) and ``proxy`` (long-running) should start about as fast as the interpreter.
+typer 0.29 coerces every parameter that is not a flag through a pydantic ``TypeAdapter``:
+importing pydantic costs more than the interpreter's own start-up, and ~10 MB of resident
+memory for the proxy. So a plain command line of these four commands is parsed here with
+argparse and handed to the same command function typer would call; ``--help``, and anything
+these parsers do not accept, goes through typer, which answers or reports the error as usual.
+A test checks that each parser accepts exactly the options of its typer command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, cast
+
+import typer
+
+from ._common import Globals, split_globals
+
+
+class _Fallback(Exception):
+    """The command line is not a plain one: let typer parse it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog=f"auto-router {prog}", add_help=False, allow_abbrev=False)
+
+    def error(self, message: str) -> NoReturn:
+        raise _Fallback(message)
+
+
+@dataclass
+class _Context:
+    """What the commands use of ``typer.Context``: the global options and extra arguments."""
+
+    obj: Globals
+    args: list[str] = field(default_factory=list)
+
+    def find_root(self) -> _Context:
+        return self
+
+
+def _at_least(minimum: float, kind: Callable[[str], float]) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        value = kind(text)
+        if value < minimum:
+            raise ValueError(text)  # typer reports it, with the option's name
+        return value
+
+    return convert
+
+
+def status_parser() -> argparse.ArgumentParser:
+    parser = _Parser("status")
+    parser.add_argument("--json", dest="as_json", action="store_true")
+    return parser
+
+
+def env_parser() -> argparse.ArgumentParser:
+    parser = _Parser("env")
+    parser.add_argument("--backend", "-b")
+    parser.add_argument("--provider")
+    parser.add_argument("--shell")
+    parser.add_argument("--unset", action="store_true")
+    parser.add_argument("--reveal", action="store_true")
+    parser.add_argument("--json", dest="as_json", action="store_true")
+    return parser
+
+
+def run_parser() -> argparse.ArgumentParser:
+    parser = _Parser("run")
+    parser.add_argument("--backend", "-b")
+    parser.add_argument("--provider")
+    parser.add_argument("--max-attempts", type=_at_least(1, int))
+    parser.add_argument("--no-rotate", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--allow-backend-switch", action="store_true")
+    parser.add_argument("--timeout", type=_at_least(0.001, float))
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    return parser
+
+
+def proxy_parser() -> argparse.ArgumentParser:
+    parser = _Parser("proxy")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--backend")
+    parser.add_argument("--upstream")
+    parser.add_argument("--api-key-env")
+    parser.add_argument("--log-json", action="store_true")
+    parser.add_argument("--request-log", action=argparse.BooleanOptionalAction, default=None)
+    return parser
+
+
+PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
+    "status": status_parser,
+    "env": env_parser,
+    "run": run_parser,
+    "proxy": proxy_parser,
+}
+
+
+def fast_path(argv: Sequence[str]) -> bool:
+    """Run a plain ``status``/``env``/``run``/``proxy`` command line; ``False`` for typer."""
+    config_dir, args = split_globals(argv)
+    if not args or args[0] not in PARSERS:
+        return False
+    try:
+        options = vars(PARSERS[args[0]]().parse_args(args[1:]))
+    except _Fallback:
+        return False
+    if args[0] == "proxy":
+        from .proxy_cmds import run_proxy
+
+        run_proxy(config_dir, **options)
+        return True
+    context = cast(typer.Context, _Context(Globals(config_dir=config_dir)))
+    _command(args[0])(context, **_adapt(args[0], options))
+    return True
+
+
+def _command(name: str) -> Callable[..., None]:
+    from .run import env, run
+    from .status import status
+
+    commands: dict[str, Callable[..., None]] = {"status": status, "env": env, "run": run}
+    return commands[name]
+
+
+def _adapt(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    if name == "run":
+        command = options["command"]
+        options["command"] = command[1:] if command[:1] == ["--"] else command
+    return options
