@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-import typer
+from ._plain import Globals, split_globals
 
-from ._common import Globals, split_globals
+if TYPE_CHECKING:
+    pass
 
 
 class _Fallback(Exception):
@@ -105,35 +106,43 @@ PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
 }
 
 
-def fast_path(argv: Sequence[str]) -> bool:
-    """Run a plain ``status``/``env``/``run``/``proxy`` command line; ``False`` for typer."""
+def fast_path(argv: Sequence[str]) -> int | None:
+    """Run a plain ``status``/``env``/``run``/``proxy`` command line and return its exit
+    status; ``None`` when typer should parse it instead."""
     config_dir, args = split_globals(argv)
     if not args or args[0] not in PARSERS:
-        return False
+        return None
     try:
         options = vars(PARSERS[args[0]]().parse_args(args[1:]))
     except _Fallback:
-        return False
+        return None
+    g = Globals(config_dir=config_dir)
+    if args[0] == "status":
+        from .status import show_status
+
+        show_status(g, **options)
+        return 0
     if args[0] == "proxy":
         from .proxy_cmds import run_proxy
 
         run_proxy(config_dir, **options)
-        return True
-    context = cast(typer.Context, _Context(Globals(config_dir=config_dir)))
-    _command(args[0])(context, **_adapt(args[0], options))
-    return True
+        return 0
+    return _launch(args[0], g, options)
 
 
-def _command(name: str) -> Callable[..., None]:
+def _launch(name: str, g: Globals, options: dict[str, Any]) -> int:
+    """``env`` and ``run``: the typer command functions themselves, called directly."""
+    import typer
+
     from .run import env, run
-    from .status import status
 
-    commands: dict[str, Callable[..., None]] = {"status": status, "env": env, "run": run}
-    return commands[name]
-
-
-def _adapt(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    if name == "run":
-        command = options["command"]
-        options["command"] = command[1:] if command[:1] == ["--"] else command
-    return options
+    context = cast(typer.Context, _Context(g))
+    try:
+        if name == "env":
+            env(context, **options)
+        else:
+            command = options.pop("command")
+            run(context, command=command[1:] if command[:1] == ["--"] else command, **options)
+    except typer.Exit as exc:
+        return exc.exit_code
+    return 0
