@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +41,8 @@ class Globals:
 
 
 def print_json(data: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
@@ -115,6 +116,8 @@ def _json_error(code: str, message: str, hint: str | None, problems: list[str], 
     error: dict[str, Any] = {"code": code, "message": message, "hint": hint}
     if len(problems) > 1:
         error["problems"] = problems
+    import json
+
     sys.stderr.write(json.dumps({"error": error}, ensure_ascii=False) + "\n")
     return exit or 1
 

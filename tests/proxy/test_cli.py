@@ -7,16 +7,19 @@ import typer.main
 
 from auto_router.cli import app
 from auto_router.cli._common import split_globals
-from auto_router.cli.fast import PARSERS, fast_path
+from auto_router.cli.fast import FLAGS, PARSERS, fast_path
 
 
-@pytest.mark.parametrize("name", sorted(PARSERS))
+@pytest.mark.parametrize("name", sorted({*PARSERS, *FLAGS}))
 def test_fast_path_accepts_exactly_the_typer_options(name: str) -> None:
     command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
     typer_options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
     typer_options.discard("--help")
     typer_options.discard("command")  # run's command words, a positional in both
-    fast_options = {o for a in PARSERS[name]()._actions for o in a.option_strings}
+    if name in FLAGS:
+        fast_options = set(FLAGS[name])
+    else:
+        fast_options = {o for a in PARSERS[name]()._actions for o in a.option_strings}
     assert typer_options == fast_options
 
 
