@@ -8,11 +8,7 @@ script runs; ``reset`` on a terminal runs as a subprocess on a pseudo-terminal.
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +17,7 @@ import pytest
 from auto_router.cli import main
 from auto_router.paths import resolve_paths
 from auto_router.rotator import Rotator
+from tests.helpers import converse_on_terminal
 
 
 class Cli:
@@ -170,27 +167,8 @@ def test_reset_without_a_backend_needs_all_off_a_terminal(cli: Cli, three_provid
 
 
 def _reset_on_terminal(home: Path, answer: bytes) -> tuple[int, str]:
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "auto_router", "--config-dir", str(home), "reset"],
-        stdin=slave, stdout=slave, stderr=slave,
-    )  # fmt: skip
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 60
-    answered = False
-    while proc.poll() is None and time.monotonic() < deadline:
-        if select.select([master], [], [], 0.1)[0]:
-            try:
-                seen += os.read(master, 4096)
-            except OSError:
-                break
-        if not answered and b"every backend?" in seen:
-            os.write(master, answer)
-            answered = True
-    code = proc.wait(timeout=30)
-    os.close(master)
-    return code, seen.decode(errors="replace")
+    argv = [sys.executable, "-m", "auto_router", "--config-dir", str(home), "reset"]
+    return converse_on_terminal(argv, b"every backend?", answer)
 
 
 @pytest.mark.integration
