@@ -49,19 +49,10 @@ def print_json(data: Any) -> None:
 def wants_json(args: Sequence[str]) -> bool:
     """Whether ``--json`` is one of auto-router's own options on this command line (not an
     argument of the command ``run`` launches, nor anything after ``--``)."""
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "--":
-            return False
-        elif arg == "--json":
-            return True
-        elif arg in GLOBAL_OPTIONS:
-            skip = True
-        elif arg == "run":
-            return False
-    return False
+    command = split_globals(args)[1]
+    if command[:1] == ["run"]:
+        return False
+    return "--json" in (command[: command.index("--")] if "--" in command else command)
 
 
 def split_globals(argv: Sequence[str]) -> tuple[Path | None, list[str]]:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from auto_router.cli import main
+from auto_router.cli._plain import wants_json
 from auto_router.paths import resolve_paths
 from auto_router.rotator import Rotator
 from tests.helpers import converse_on_terminal
@@ -147,6 +148,14 @@ def test_a_global_option_after_the_command_says_where_it_goes(cli: Cli) -> None:
         "auto-router: error: no such option: --config-dir",
         "hint: global options go before the command: auto-router --config-dir DIR status",
     ]
+
+
+def test_wants_json_reads_auto_routers_own_options_only() -> None:
+    assert wants_json(["--config-dir", "run", "status", "--json"])
+    assert wants_json(["history", "--source", "run", "--json"])
+    assert not wants_json(["run", "--", "tool", "--json"])
+    assert not wants_json(["run", "tool", "--json"])
+    assert not wants_json(["status"])
 
 
 def test_json_in_the_command_run_launches_is_not_auto_routers(cli: Cli) -> None:
