@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +24,14 @@ if TYPE_CHECKING:
 GLOBAL_OPTIONS = ("--config-dir",)
 
 
-@dataclass
 class Globals:
-    """Options given before the command (``auto-router --config-dir D status``)."""
+    """Options given before the command (``auto-router --config-dir D status``).
 
-    config_dir: Path | None = None
+    A plain class, not a dataclass: generating a dataclass's methods costs start-up time.
+    """
+
+    def __init__(self, config_dir: Path | None = None) -> None:
+        self.config_dir = config_dir
 
     def paths(self) -> Paths:
         return resolve_paths(self.config_dir)

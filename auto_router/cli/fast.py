@@ -13,7 +13,6 @@ A test checks that each parser accepts exactly the options of its typer command.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ._plain import Globals, split_globals
@@ -36,12 +35,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return Parser(prog=f"auto-router {prog}", add_help=False, allow_abbrev=False)
 
 
-@dataclass
 class _Context:
     """What the commands use of ``typer.Context``: the global options and extra arguments."""
 
-    obj: Globals
-    args: list[str] = field(default_factory=list)
+    def __init__(self, obj: Globals) -> None:
+        self.obj = obj
+        self.args: list[str] = []
 
     def find_root(self) -> _Context:
         return self
