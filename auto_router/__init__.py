@@ -6,31 +6,80 @@ The public Python API. Everything it changes is the persisted rotation state tha
 
 from __future__ import annotations
 
-from .config import BackendConfig, Config, ProviderConfig, ResolvedProvider, load_config
-from .errors import (
-    AllProvidersExhaustedError,
-    AutoRouterError,
-    BackendNotFoundError,
-    ConfigError,
-    ConfigSyntaxError,
-    ConfigValidationError,
-    InvalidIdentifierError,
-    MissingVariableError,
-    NotFoundError,
-    ProviderNotFoundError,
-    StateError,
-    UsageLimitError,
-)
-from .manager import (
-    LLMBackendManager,
-    ProviderManager,
-    applied_environment,
-    get_llm_backend_manager,
-    reset_llm_backend_manager,
-)
-from .paths import Paths, resolve_paths
-from .rotator import BackendStatus, Choice, ConfigSource, ProviderStatus, Rotator
-from .secrets import Secret
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import BackendConfig, Config, ProviderConfig, ResolvedProvider, load_config
+    from .errors import (
+        AllProvidersExhaustedError,
+        AutoRouterError,
+        BackendNotFoundError,
+        ConfigError,
+        ConfigSyntaxError,
+        ConfigValidationError,
+        InvalidIdentifierError,
+        MissingVariableError,
+        NotFoundError,
+        ProviderNotFoundError,
+        StateError,
+        UsageLimitError,
+    )
+    from .manager import (
+        LLMBackendManager,
+        ProviderManager,
+        applied_environment,
+        get_llm_backend_manager,
+        reset_llm_backend_manager,
+    )
+    from .paths import Paths, resolve_paths
+    from .rotator import BackendStatus, Choice, ConfigSource, ProviderStatus, Rotator
+    from .secrets import Secret
+
+#: Where each public name lives. They are imported on first use, so that ``import
+#: auto_router.cli`` (which every command pays for) loads only the modules a command needs.
+_HOMES = {
+    "config": ("BackendConfig", "Config", "ProviderConfig", "ResolvedProvider", "load_config"),
+    "errors": (
+        "AllProvidersExhaustedError",
+        "AutoRouterError",
+        "BackendNotFoundError",
+        "ConfigError",
+        "ConfigSyntaxError",
+        "ConfigValidationError",
+        "InvalidIdentifierError",
+        "MissingVariableError",
+        "NotFoundError",
+        "ProviderNotFoundError",
+        "StateError",
+        "UsageLimitError",
+    ),
+    "manager": (
+        "LLMBackendManager",
+        "ProviderManager",
+        "applied_environment",
+        "get_llm_backend_manager",
+        "reset_llm_backend_manager",
+    ),
+    "paths": ("Paths", "resolve_paths"),
+    "rotator": ("BackendStatus", "Choice", "ConfigSource", "ProviderStatus", "Rotator"),
+    "secrets": ("Secret",),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'auto_router' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})
+
 
 __version__ = "0.1.0"
 

@@ -20,6 +20,7 @@ traceback for bad input.
     ├── EditConflictError           a file changed under an edit that cannot be merged
     ├── StateError                  the rotation-state database cannot be used
     ├── UnsafeBindError             the proxy would listen off loopback with no admin token
+    ├── UsageError                  a command line that cannot be carried out as given (exit 2)
     ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
     └── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
 
@@ -127,6 +128,13 @@ class StateError(AutoRouterError):
 class UnsafeBindError(AutoRouterError):
     code = "UNSAFE_BIND"
     exit_code = 78  # EX_CONFIG
+
+
+class UsageError(AutoRouterError):
+    """The command line is wrong: a missing or unknown option, a value of the wrong form."""
+
+    code = "USAGE_ERROR"
+    exit_code = 2  # what click and argparse use for usage errors
 
 
 class UsageLimitError(AutoRouterError):

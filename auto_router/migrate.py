@@ -61,8 +61,6 @@ _SECTIONS: Final = frozenset(
         "backend_with_high_score",
     }
 )
-#: auto-coder's agent CLIs (``backend_type`` values that are not another backend's name).
-_AGENTS: Final = frozenset({"qwen", "codex", "gemini", "claude", "auggie", "jules", "aider"})
 _CREDENTIALS: Final = (("openai_api_key", "openai_base_url"), ("api_key", "base_url"))
 _TYPE_OF_AGENT: Final = {"gemini": "gemini", "claude": "anthropic"}
 

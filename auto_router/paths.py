@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "auto-router"
 HOME_ENV = "AUTO_ROUTER_HOME"
 LLM_CONFIG_NAME = "llm_config.toml"
@@ -49,6 +47,8 @@ def resolve_paths(
     if override is not None:
         home = Path(override).expanduser()
         return Paths(config_dir=home, data_dir=home)
+    import platformdirs  # only when no directory is given (it costs start-up time)
+
     return Paths(
         config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),

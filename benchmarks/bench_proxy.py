@@ -253,6 +253,11 @@ def render(summary: dict[str, Any], args: argparse.Namespace) -> str:
     notes = ROOT / "benchmarks" / "notes.md"
     if notes.exists():
         out += ["", notes.read_text().rstrip()]
+    # bench_startup.py owns its section of the same file: keep it as it is.
+    current = args.out.read_text() if args.out.exists() else ""
+    begin, end = "<!-- bench_startup: begin -->", "<!-- bench_startup: end -->"
+    if begin in current and end in current:
+        out += ["", begin + current.split(begin, 1)[1].split(end, 1)[0] + end]
     return "\n".join(out) + "\n"
 
 

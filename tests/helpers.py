@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
+import time
 from pathlib import Path
 
 
@@ -62,3 +66,36 @@ QWEN_API_KEY = "qwen-direct-key"
 type = "gemini"
 GEMINI_API_KEY = "gem-key"
 """
+
+
+def converse_on_terminal(
+    argv: list[str], prompt: bytes, answer: bytes, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run ``argv`` on a pseudo-terminal; type ``answer`` once ``prompt`` shows. Returns the
+    exit status and everything the program wrote."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    answered = False
+    while proc.poll() is None and time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+        if not answered and prompt in seen:
+            os.write(master, answer)
+            answered = True
+    code = proc.wait(timeout=30)
+    try:
+        while select.select([master], [], [], 0.1)[0]:
+            chunk = os.read(master, 4096)
+            if not chunk:
+                break
+            seen += chunk
+    except OSError:
+        pass
+    os.close(master)
+    return code, seen.decode(errors="replace")

@@ -1,83 +1,63 @@
-"""The ``auto-router`` command: a thin typer layer over the library.
+"""The ``auto-router`` command: a thin layer over the library.
 
-Each command module parses its options, calls one library function and renders the result.
-``main`` catches the project's base error once and turns it into a message and exit code.
+``main`` runs the command and renders what fails, once: the project's errors and typer's
+usage errors become one line plus a hint (or one JSON object under ``--json``) and an exit
+code. The commands that run most often (``status``, ``env``, ``run``, ``proxy``) are parsed
+by ``fast.py``; everything else, and ``--help``, by the typer application in ``commands.py``,
+which is imported only then.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AutoRouterError
-from ._common import Globals, report_error
-from .backends import backend_app
-from .config_cmds import config_app
-from .config_edit import edit_command as config_edit_command
-from .demo import demo_command
-from .history import history_command
-from .migrate import migrate_command
-from .models import models_command
-from .providers import provider_app
-from .proxy_cmds import proxy, proxy_fast_path, requests, stats
-from .rotation_cmds import reset_command, rotate_command, set_command
-from .run import RUN_CONTEXT, env, run
-from .status import status
+from ._plain import report_error, wants_json
+from .fast import fast_path
 
-app = typer.Typer(
-    name="auto-router",
-    help="Keep coding agents and scripts running by rotating LLM providers on usage limits.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    config_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--config-dir",
-            help="Directory of llm_config.toml, provider_metadata.toml and the state "
-            "database (default: $AUTO_ROUTER_HOME, else the platform's user dirs).",
-        ),
-    ] = None,
-) -> None:
-    ctx.obj = Globals(config_dir=config_dir)
-
-
-# Listed in --help in this order: the main jobs first, then state, then configuration.
-app.command("run", context_settings=RUN_CONTEXT)(run)
-app.command("proxy")(proxy)
-app.command("demo")(demo_command)
-app.command("status")(status)
-app.command("history")(history_command)
-app.command("stats")(stats)
-app.command("requests")(requests)
-app.command("env")(env)
-app.command("set")(set_command)
-app.command("rotate")(rotate_command)
-app.command("reset")(reset_command)
-app.add_typer(provider_app, name="provider")
-app.add_typer(backend_app, name="backend")
-app.command("models")(models_command)
-app.add_typer(config_app, name="config")
-config_app.command("edit")(config_edit_command)
-app.command("migrate")(migrate_command)
+if TYPE_CHECKING:
+    from .commands import app as app
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m auto_router``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = wants_json(args)
     try:
-        if proxy_fast_path(sys.argv[1:] if argv is None else argv):
-            return
-        app(args=argv, prog_name="auto-router")
+        code = fast_path(args)
+        if code is None:
+            code = _run_typer(args, as_json)
     except AutoRouterError as exc:
-        sys.exit(report_error(exc))
+        code = report_error(exc, as_json=as_json)
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    if code:
+        sys.exit(code)
+
+
+def _run_typer(args: list[str], as_json: bool) -> int:
+    import typer
+
+    from ._plain import report_usage
+    from .commands import app
+
+    try:
+        # Not standalone: every error, typer's usage errors included, is rendered by main.
+        code = app(args=args, prog_name="auto-router", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.TyperException as exc:
+        code = report_usage(exc, args, as_json=as_json)
+    except typer.Abort:
+        sys.stderr.write("auto-router: aborted\n")
+        code = 1
+    return code if isinstance(code, int) else 0
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from .commands import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

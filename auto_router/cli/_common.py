@@ -1,32 +1,61 @@
-"""What every command shares: the global options, error rendering, output helpers."""
+"""What every command shares: the global options, the output and error conventions.
+
+The conventions every command follows (``cli/run.py`` and new commands included):
+
+- ``--json`` (declare it with ``JsonOption``) prints exactly one JSON object on stdout;
+  ``emit(as_json, data, *lines)`` prints either that object or the lines for people.
+- Errors are raised, never printed: ``AutoRouterError`` from the library, ``fail(...)`` for a
+  command line that cannot be carried out. ``main`` renders them once (``report_error``): one
+  line plus a hint on stderr, or, when ``--json`` is on the command line, one object
+  ``{"error": {"code", "message", "hint"[, "problems"]}}`` on stderr. The exit status is the
+  error's (never 0).
+
+Only what ``status`` needs is imported here: command modules import the rest of the library
+inside the functions that use it, so a command pays for no module it does not run.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn
+from collections.abc import Mapping
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from ..errors import AutoRouterError, ConfigError
-from ..paths import Paths, resolve_paths
-from ..rotator import Rotator
+from ..errors import UsageError
+from ._plain import (
+    Globals,
+    format_duration,
+    format_time,
+    iso,
+    print_json,
+    report_error,
+    report_usage,
+    split_globals,
+    wants_json,
+)
 
+__all__ = [
+    "Globals",
+    "JsonOption",
+    "emit",
+    "fail",
+    "format_duration",
+    "format_time",
+    "globals_of",
+    "iso",
+    "parse_since",
+    "print_json",
+    "report_error",
+    "report_usage",
+    "split_globals",
+    "wants_json",
+]
 
-@dataclass
-class Globals:
-    """Options given before the command (``auto-router --config-dir D status``)."""
-
-    config_dir: Path | None = None
-
-    def paths(self) -> Paths:
-        return resolve_paths(self.config_dir)
-
-    def rotator(self) -> Rotator:
-        return Rotator(self.paths())
+#: The ``--json`` option of every command that prints.
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON object (errors too, as JSON on stderr)."),
+]
 
 
 def globals_of(ctx: typer.Context) -> Globals:
@@ -36,55 +65,29 @@ def globals_of(ctx: typer.Context) -> Globals:
     return root.obj
 
 
-def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def emit(as_json: bool, data: Mapping[str, Any], *lines: str) -> None:
+    """The command's result: ``data`` as one JSON object, or ``lines`` for people."""
+    if as_json:
+        print_json(dict(data))
+        return
+    for line in lines:
+        typer.echo(line)
 
 
-def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
-    typer.echo(f"auto-router: error: {message}", err=True)
-    if hint:
-        typer.echo(f"hint: {hint}", err=True)
-    raise typer.Exit(code)
+def fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
+    """Stop the command: the command line cannot be carried out as given."""
+    error = UsageError(message, hint=hint)
+    error.exit_code = code
+    raise error
 
 
-def report_error(exc: AutoRouterError) -> int:
-    """One line (more for several config problems) plus a hint; the exit code to use."""
-    sys.stderr.write(f"auto-router: error: {exc}\n")
-    problems = exc.problems if isinstance(exc, ConfigError) else []
-    for problem in problems[1:]:
-        sys.stderr.write(f"  also: {problem}\n")
-    if exc.hint:
-        sys.stderr.write(f"hint: {exc.hint}\n")
-    return exc.exit_code
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """``--since``: ``30m`` / ``12h`` / ``7d`` ago, epoch seconds, or an ISO date (time)."""
+    import time
 
+    from ..durations import parse_since as parse
 
-def format_time(timestamp: float | None, now: float | None = None) -> str:
-    """Local wall-clock time, with the date only when it is not today, plus 'in 42m'."""
-    if timestamp is None:
-        return "-"
-    moment = dt.datetime.fromtimestamp(timestamp).astimezone()
-    current = dt.datetime.fromtimestamp(now).astimezone() if now else dt.datetime.now().astimezone()
-    text = moment.strftime("%H:%M:%S")
-    if moment.date() != current.date():
-        text = moment.strftime("%Y-%m-%d %H:%M")
-    left = timestamp - current.timestamp()
-    if left > 0:
-        text += f" (in {format_duration(left)})"
-    return text
-
-
-def format_duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s" if seconds else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return dt.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+    try:
+        return parse(text, time.time() if now is None else now)
+    except ValueError as exc:
+        fail(f"--since {exc}")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from ..config import Config
 from ..errors import ConfigValidationError, ProviderNotFoundError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 #: Settings that are always strings, whatever they look like (``model=123``).
 _STRING_KEYS: Final = frozenset(
@@ -72,6 +73,8 @@ def parse_value(key: str, text: str) -> Any:
     otherwise TOML syntax is understood (``30``, ``true``, ``["a", "b"]``, ``{ X = "y" }``)."""
     if key in _STRING_KEYS or key.isupper():
         return text
+    import tomllib
+
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .. import editing
-from ..config import load_config
-from ..views import backend_as_json, provider_as_json
-from ._common import globals_of, print_json
+from ._common import JsonOption, emit, globals_of, print_json
 from ._refs import parse_settings
+
+if TYPE_CHECKING:
+    from ..editing import EditResult
 
 backend_app = typer.Typer(help="List, add, change and order backends.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 Name = Annotated[str, typer.Argument(metavar="BACKEND")]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="A setting (repeatable).")
+]
+
+
+def _backend(result: EditResult, name: str) -> dict[str, Any]:
+    from ..views import backend_as_json
+
+    return backend_as_json(result.config, result.config.backend(name))
 
 
 @backend_app.command("list")
 def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List backends with their providers; the fallback order and default are marked."""
+    from ..config import load_config
+    from ..views import backend_as_json
+
     config = load_config(globals_of(ctx).paths())
     rows = [backend_as_json(config, b) for b in config.backends.values()]
     if as_json:
@@ -45,6 +56,9 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @backend_app.command("show")
 def show_command(ctx: typer.Context, name: Name, as_json: JsonOption = False) -> None:
     """Show one backend and its providers (secrets masked)."""
+    from ..config import load_config
+    from ..views import backend_as_json, provider_as_json
+
     config = load_config(globals_of(ctx).paths())
     row = backend_as_json(config, config.backend(name))
     row["provider_details"] = [provider_as_json(p) for p in config.providers_of(name)]
@@ -64,7 +78,7 @@ def show_command(ctx: typer.Context, name: Name, as_json: JsonOption = False) ->
 def add_command(
     ctx: typer.Context,
     name: Name,
-    settings: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
+    settings: SetOption = None,
     providers: Annotated[
         str | None, typer.Option("--providers", help="Comma-separated rotation order.")
     ] = None,
@@ -72,10 +86,13 @@ def add_command(
     no_order: Annotated[
         bool, typer.Option("--no-order", help="Do not add it to the fallback order.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Add a [backends.NAME] table (and put it in the fallback order)."""
+    from .. import editing
+
     names = [p.strip() for p in providers.split(",") if p.strip()] if providers else None
-    editing.add_backend(
+    result = editing.add_backend(
         globals_of(ctx).paths(),
         name,
         parse_settings(settings or []),
@@ -83,21 +100,30 @@ def add_command(
         make_default=make_default,
         add_to_order=not no_order,
     )
-    typer.echo(f"added backend {name}")
+    emit(as_json, {"added": True, "backend": _backend(result, name)}, f"added backend {name}")
 
 
 @backend_app.command("edit")
 def edit_command(
     ctx: typer.Context,
     name: Name,
-    settings: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
-    unset: Annotated[list[str] | None, typer.Option("--unset", help="Remove a setting.")] = None,
+    settings: SetOption = None,
+    unset: Annotated[
+        list[str] | None, typer.Option("--unset", metavar="KEY", help="Remove a setting.")
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Change a backend's settings; the rest of the file is kept as it is."""
+    from .. import editing
+
     result = editing.edit_backend(
         globals_of(ctx).paths(), name, set=parse_settings(settings or []), unset=unset or []
     )
-    typer.echo(f"updated backend {name}" if result.changed else f"backend {name} unchanged")
+    emit(
+        as_json,
+        {"changed": bool(result.changed), "backend": _backend(result, name)},
+        f"updated backend {name}" if result.changed else f"backend {name} unchanged",
+    )
 
 
 @backend_app.command("remove")
@@ -107,38 +133,52 @@ def remove_command(
     with_providers: Annotated[
         bool, typer.Option("--with-providers", help="Also delete its provider tables.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Remove a backend (from the fallback order too)."""
+    from .. import editing
+
     editing.remove_backend(globals_of(ctx).paths(), name, remove_providers=with_providers)
-    typer.echo(f"removed backend {name}")
+    emit(as_json, {"removed": True, "backend": name}, f"removed backend {name}")
+
+
+def _set_enabled(ctx: typer.Context, name: str, enabled: bool, as_json: bool) -> None:
+    from .. import editing
+
+    result = editing.set_backend_enabled(globals_of(ctx).paths(), name, enabled)
+    word = "enabled" if enabled else "disabled"
+    emit(as_json, {"backend": _backend(result, name)}, f"{word} backend {name}")
 
 
 @backend_app.command("enable")
-def enable_command(ctx: typer.Context, name: Name) -> None:
+def enable_command(ctx: typer.Context, name: Name, as_json: JsonOption = False) -> None:
     """Use the backend again."""
-    editing.set_backend_enabled(globals_of(ctx).paths(), name, True)
-    typer.echo(f"enabled backend {name}")
+    _set_enabled(ctx, name, True, as_json)
 
 
 @backend_app.command("disable")
-def disable_command(ctx: typer.Context, name: Name) -> None:
+def disable_command(ctx: typer.Context, name: Name, as_json: JsonOption = False) -> None:
     """Skip the backend (enabled = false)."""
-    editing.set_backend_enabled(globals_of(ctx).paths(), name, False)
-    typer.echo(f"disabled backend {name}")
+    _set_enabled(ctx, name, False, as_json)
 
 
 @backend_app.command("order")
 def order_command(
     ctx: typer.Context,
-    names: Annotated[list[str], typer.Argument(metavar="BACKEND...", help="First to last.")],
+    names: Annotated[list[str], typer.Argument(metavar="BACKEND", help="First to last.")],
+    as_json: JsonOption = False,
 ) -> None:
     """Rewrite [message_backend].order: which backend to fall back to, in turn."""
-    result = editing.set_backend_order(globals_of(ctx).paths(), names)
-    typer.echo(f"order: {', '.join(result.config.order)}")
+    from .. import editing
+
+    order = list(editing.set_backend_order(globals_of(ctx).paths(), names).config.order)
+    emit(as_json, {"order": order}, f"order: {', '.join(order)}")
 
 
 @backend_app.command("default")
-def default_command(ctx: typer.Context, name: Name) -> None:
+def default_command(ctx: typer.Context, name: Name, as_json: JsonOption = False) -> None:
     """Set [message_backend].default: the backend used when none is named."""
+    from .. import editing
+
     editing.set_default_backend(globals_of(ctx).paths(), name)
-    typer.echo(f"default backend: {name}")
+    emit(as_json, {"default": name}, f"default backend: {name}")

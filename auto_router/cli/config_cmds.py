@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from ..config import load_config
-from ..config_files import init_config
-from ..errors import ConfigError
-from ..proxyconf import parse_proxy_settings
-from ..views import config_as_json
-from ._common import globals_of, print_json
+from ._common import JsonOption, emit, globals_of, print_json
 
 config_app = typer.Typer(help="Where the configuration lives; create, check and show it.")
 
 
 @config_app.command("path")
-def path_command(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
+def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print where the configuration files and the state database are."""
     paths = globals_of(ctx).paths()
     rows = {
@@ -39,21 +29,26 @@ def path_command(
 
 
 @config_app.command("init")
-def init_command(ctx: typer.Context) -> None:
+def init_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Write commented starter files (never overwrites an existing file)."""
+    from ..config_files import init_config
+
     written, kept = init_config(globals_of(ctx).paths())
-    for path in written:
-        typer.echo(f"wrote {path}")
-    for path in kept:
-        typer.echo(f"kept {path} (already exists)")
+    emit(
+        as_json,
+        {"written": [str(p) for p in written], "kept": [str(p) for p in kept]},
+        *(f"wrote {path}" for path in written),
+        *(f"kept {path} (already exists)" for path in kept),
+    )
 
 
 @config_app.command("validate")
-def validate_command(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
+def validate_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check both files; list every problem with file, line and key. Exit 78 when invalid."""
+    from ..config import load_config
+    from ..errors import ConfigError
+    from ..proxyconf import parse_proxy_settings
+
     paths = globals_of(ctx).paths()
     try:
         config = load_config(paths)
@@ -77,11 +72,11 @@ def validate_command(
 
 
 @config_app.command("show")
-def show_command(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
+def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the configuration as auto-router understands it. Secrets are masked."""
+    from ..config import load_config
+    from ..views import config_as_json
+
     config = load_config(globals_of(ctx).paths())
     data = config_as_json(config)
     if as_json:

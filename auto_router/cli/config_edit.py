@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from ..editing import edit_with_editor
 from ..errors import ConfigError
 from ._common import globals_of
 
@@ -29,10 +28,12 @@ _FILES = {
 def edit_command(
     ctx: typer.Context,
     which: Annotated[
-        str, typer.Argument(metavar="[llm|providers]", help="Which file (default: llm).")
+        str, typer.Argument(metavar="llm|providers", help="Which file (default: llm).")
     ] = "llm",
 ) -> None:
     """Open a file in $VISUAL/$EDITOR; save it only if the configuration stays valid."""
+    from ..editing import edit_with_editor
+
     name = _FILES.get(which)
     if name is None:
         raise ConfigError(f"unknown file {which!r}", hint="choose llm or providers")

@@ -8,21 +8,71 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..store.attempts import Attempt, history
-from ..store.requests import RequestFilter, RequestRecord, read_requests
-from ._common import fail, format_duration, globals_of, iso, print_json
-from .proxy_cmds import parse_since, render_requests
+from ._common import JsonOption, fail, format_duration, globals_of, iso, parse_since, print_json
+from .proxy_cmds import render_requests
+
+if TYPE_CHECKING:
+    from ..paths import Paths
+    from ..store.attempts import Attempt
+    from ..store.requests import RequestRecord
 
 
 class Source(StrEnum):
     all = "all"
     run = "run"
     proxy = "proxy"
+
+
+@dataclass(frozen=True)
+class _Filters:
+    """The options both logs are filtered by, as each log's query wants them."""
+
+    limit: int
+    backend: str | None
+    provider: str | None
+    status: str | None
+    since: float | None
+
+    @property
+    def number(self) -> int | None:
+        return int(self.status) if self.status and self.status.isdigit() else None
+
+    def attempts(self, paths: Paths, run_id: str | None) -> list[Attempt]:
+        from ..store.attempts import history
+
+        succeeded = {"ok": True, "error": False}.get(self.status or "")
+        return history(
+            paths.database,
+            limit=self.limit,
+            backend=self.backend,
+            provider=self.provider,
+            run_id=run_id,
+            exit_code=self.number,
+            succeeded=succeeded,
+            since=self.since,
+        )
+
+    def requests(self, paths: Paths) -> list[RequestRecord]:
+        from ..store.requests import RequestFilter, read_requests
+
+        status_class = self.status if self.status in ("ok", "error") else None
+        return read_requests(
+            paths,
+            RequestFilter(
+                limit=self.limit,
+                backend=self.backend,
+                provider=self.provider,
+                status=self.number,
+                status_class=status_class,
+                since=self.since,
+            ),
+        )
 
 
 def history_command(
@@ -47,46 +97,17 @@ def history_command(
     run_id: Annotated[
         str | None, typer.Option("--run", help="Only this run id (launcher runs only).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List what `auto-router run` tried (attempts, usage limits) and what the proxy served."""
     if status is not None and status not in ("ok", "error") and not status.isdigit():
         fail(f"--status expects 'ok', 'error' or a number, not {status!r}")
-    number = int(status) if status and status.isdigit() else None
-    succeeded = {"ok": True, "error": False}.get(status or "")
-    started = parse_since(since)
+    filters = _Filters(limit, backend, provider, status, parse_since(since))
     paths = globals_of(ctx).paths()
     show_runs = source in (Source.all, Source.run)
     show_requests = source in (Source.all, Source.proxy) and run_id is None
-    attempts = (
-        history(
-            paths.database,
-            limit=limit,
-            backend=backend,
-            provider=provider,
-            run_id=run_id,
-            exit_code=number,
-            succeeded=succeeded,
-            since=started,
-        )
-        if show_runs
-        else []
-    )
-    requests = (
-        read_requests(
-            paths,
-            RequestFilter(
-                limit=limit,
-                backend=backend,
-                provider=provider,
-                status=number,
-                status_class=status if status in ("ok", "error") else None,
-                since=started,
-            ),
-        )
-        if show_requests
-        else []
-    )
+    attempts = filters.attempts(paths, run_id) if show_runs else []
+    requests = filters.requests(paths) if show_requests else []
     if as_json:
         data: dict[str, Any] = {}
         if show_runs:
@@ -94,8 +115,7 @@ def history_command(
         if show_requests:
             data["requests"] = [r.to_json() for r in requests]
         print_json(data)
-        return
-    if show_runs and show_requests:
+    elif show_runs and show_requests:
         _echo_both(attempts, requests)
     elif show_runs:
         typer.echo("\n".join(render_attempts(attempts)))
@@ -115,7 +135,7 @@ def _echo_both(attempts: Sequence[Attempt], requests: Sequence[RequestRecord]) -
         typer.echo("\n".join(render_attempts(attempts)))
     if requests:
         typer.echo(("\n" if attempts else "") + "proxied requests (auto-router proxy):")
-        typer.echo(render_requests(list(requests)))
+        typer.echo(render_requests(requests))
 
 
 def attempt_json(attempt: Attempt) -> dict[str, Any]:

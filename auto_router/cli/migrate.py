@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..migrate import Sources, apply_migration, plan_migration
-from ._common import globals_of, print_json
+from ._common import JsonOption, globals_of, print_json
+
+if TYPE_CHECKING:
+    from ..migrate import Plan, Sources
+    from ..paths import Paths
 
 
 def migrate_command(
@@ -38,19 +42,20 @@ def migrate_command(
     force: Annotated[
         bool, typer.Option("--force", help="Replace existing files (kept as .bak).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Import the configuration of auto-coder and the Node provider router."""
-    defaults = Sources.defaults(source_dir)
-    sources = Sources(
-        llm_config=llm_config or defaults.llm_config,
-        provider_metadata=provider_metadata or defaults.provider_metadata,
-        qwen_providers=qwen_providers or defaults.qwen_providers,
-        env_file=env_file,
-        env_backend=env_backend,
-    )
+    from ..migrate import apply_migration, plan_migration
+
     paths = globals_of(ctx).paths()
-    plan = plan_migration(paths, sources)
+    sources = _sources(source_dir, llm_config, provider_metadata, qwen_providers, env_file)
+    plan = plan_migration(paths, replace(sources, env_backend=env_backend))
+    written: list[str] = []
+    warnings: list[str] = []
+    if plan.changes and not dry_run:
+        result = apply_migration(paths, plan, force=force)
+        written = [str(changed) for changed in result.changed]
+        warnings = [str(warning) for warning in result.warnings]
     if as_json:
         print_json(
             {
@@ -59,24 +64,43 @@ def migrate_command(
                 "changes": plan.changes,
                 "dry_run": dry_run,
                 "diff": plan.diff(paths),
+                "written": written,
+                "warnings": warnings,
             }
         )
-    else:
-        for path in plan.imported:
-            typer.echo(f"reading {path}")
-        for note in plan.notes:
-            typer.echo(f"  {note}")
+        return
+    _echo(plan, paths, dry_run, written, warnings)
+
+
+def _sources(
+    source_dir: Path | None,
+    llm_config: Path | None,
+    provider_metadata: Path | None,
+    qwen_providers: Path | None,
+    env_file: Path | None,
+) -> Sources:
+    """The files named on the command line, else auto-coder's in ``--from`` (or ~/.auto-coder)."""
+    from ..migrate import Sources
+
+    defaults = Sources.defaults(source_dir)
+    return Sources(
+        llm_config=llm_config or defaults.llm_config,
+        provider_metadata=provider_metadata or defaults.provider_metadata,
+        qwen_providers=qwen_providers or defaults.qwen_providers,
+        env_file=env_file,
+    )
+
+
+def _echo(plan: Plan, paths: Paths, dry_run: bool, written: list[str], warnings: list[str]) -> None:
+    for source in plan.imported:
+        typer.echo(f"reading {source}")
+    for note in plan.notes:
+        typer.echo(f"  {note}")
     if dry_run:
-        if not as_json:
-            typer.echo(plan.diff(paths) or "nothing would change", nl=False)
-        return
-    if not plan.changes:
-        if not as_json:
-            typer.echo("nothing to change")
-        return
-    result = apply_migration(paths, plan, force=force)
-    if not as_json:
-        for path in result.changed:
-            typer.echo(f"wrote {path}")
-        for warning in result.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+        typer.echo(plan.diff(paths) or "nothing would change", nl=False)
+    elif not plan.changes:
+        typer.echo("nothing to change")
+    for target in written:
+        typer.echo(f"wrote {target}")
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 import typer
 
-from ..config import load_config
 from ..errors import ProviderNotFoundError
-from ..health import check_configured_provider
-from ._common import globals_of, print_json
+from ._common import JsonOption, globals_of, print_json
 from ._refs import resolve_ref
 
 
@@ -18,12 +15,17 @@ def models_command(
     ctx: typer.Context,
     ref: Annotated[
         str | None,
-        typer.Argument(metavar="[BACKEND/PROVIDER]", help="Default: the current provider."),
+        typer.Argument(metavar="BACKEND/PROVIDER", help="Default: the current provider."),
     ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the models a provider offers, as its API reports them."""
+    import httpx  # only here and in `provider test`: it costs more start-up than all the rest
+
+    from ..config import load_config
+    from ..health import check_configured_provider
+
     g = globals_of(ctx)
     config = load_config(g.paths())
     if ref is None:

@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
-from .. import editing
-from ..config import Config, ProviderConfig, load_config
-from ..health import HealthResult, check_configured_provider
-from ..templates import TEMPLATES
-from ..views import provider_as_json, template_as_json
-from ._common import Globals, globals_of, print_json
+from ._common import Globals, JsonOption, emit, fail, globals_of, print_json
 from ._refs import parse_assignments, parse_settings, resolve_ref, split_ref
+
+if TYPE_CHECKING:
+    from ..config import Config, ProviderConfig
+    from ..editing import EditResult
+    from ..health import HealthResult
 
 provider_app = typer.Typer(
     help="List, add, change, remove and test providers.", no_args_is_help=True
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 BackendOption = Annotated[
     str | None, typer.Option("--backend", "-b", help="The backend (or write BACKEND/PROVIDER).")
 ]
 Ref = Annotated[str, typer.Argument(metavar="BACKEND/PROVIDER", help="Which provider.")]
+OptionalRef = Annotated[str | None, typer.Argument(metavar="BACKEND/PROVIDER")]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="A setting (repeatable).")
+]
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option("--env", metavar="NAME=VALUE", help="An exported variable (repeatable)."),
+]
+
+
+def _load(g: Globals) -> Config:
+    from ..config import load_config
+
+    return load_config(g.paths())
+
+
+def _edited(g: Globals, result: EditResult, backend: str, provider: str) -> dict[str, Any]:
+    """The provider as it is after an edit (for --json)."""
+    return _row(result.config.provider(backend, provider), _current(g, result.config))
 
 
 def _current(g: Globals, config: Config) -> dict[str, str | None]:
@@ -32,6 +49,8 @@ def _current(g: Globals, config: Config) -> dict[str, str | None]:
 
 
 def _row(provider: ProviderConfig, current: dict[str, str | None]) -> dict[str, Any]:
+    from ..views import provider_as_json
+
     data = provider_as_json(provider)
     data["current"] = current.get(provider.backend) == provider.name
     data["model"] = provider.model
@@ -50,7 +69,7 @@ def list_command(
 ) -> None:
     """List providers in rotation order; * marks the current one. Secrets are masked."""
     g = globals_of(ctx)
-    config = load_config(g.paths())
+    config = _load(g)
     names = [backend] if backend else list(config.backends)
     current = _current(g, config)
     rows = [
@@ -81,7 +100,7 @@ def show_command(
 ) -> None:
     """Show one provider's settings (secrets masked; ${VAR} references as written)."""
     g = globals_of(ctx)
-    config = load_config(g.paths())
+    config = _load(g)
     b, p = resolve_ref(config, ref, backend)
     row = _row(config.provider(b, p), _current(g, config))
     if as_json:
@@ -98,7 +117,7 @@ def show_command(
 @provider_app.command("add")
 def add_command(
     ctx: typer.Context,
-    ref: Annotated[str | None, typer.Argument(metavar="[BACKEND/PROVIDER]")] = None,
+    ref: OptionalRef = None,
     backend: BackendOption = None,
     provider_id: Annotated[
         str | None, typer.Option("--id", help="The new provider's name.")
@@ -106,12 +125,8 @@ def add_command(
     template: Annotated[
         str | None, typer.Option("--template", "-t", help="Start from a built-in template.")
     ] = None,
-    settings: Annotated[
-        list[str] | None, typer.Option("--set", help="key=value setting (repeatable).")
-    ] = None,
-    env: Annotated[
-        list[str] | None, typer.Option("--env", help="KEY=VALUE exported variable (repeatable).")
-    ] = None,
+    settings: SetOption = None,
+    env: EnvOption = None,
     description: Annotated[str | None, typer.Option("--description", "-d")] = None,
     position: Annotated[
         int | None, typer.Option("--position", help="Place in the rotation order (1 = first).")
@@ -119,11 +134,15 @@ def add_command(
     create_backend: Annotated[
         bool, typer.Option("--create-backend", help="Create the backend if it does not exist.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Add a provider table and append it to its backend's rotation order."""
+    from .. import editing
+
+    g = globals_of(ctx)
     b, p = _new_ref(ref, backend, provider_id)
     result = editing.add_provider(
-        globals_of(ctx).paths(),
+        g.paths(),
         b,
         p,
         parse_settings(settings or []),
@@ -134,7 +153,11 @@ def add_command(
         template=template,
     )
     order = [x.name for x in result.config.providers_of(b)]
-    typer.echo(f"added {b}/{p} (order: {', '.join(order)})")
+    emit(
+        as_json,
+        {"added": True, "provider": _edited(g, result, b, p), "order": order},
+        f"added {b}/{p} (order: {', '.join(order)})",
+    )
 
 
 @provider_app.command("edit")
@@ -142,14 +165,21 @@ def edit_command(
     ctx: typer.Context,
     ref: Ref,
     backend: BackendOption = None,
-    settings: Annotated[list[str] | None, typer.Option("--set", help="key=value")] = None,
-    unset: Annotated[list[str] | None, typer.Option("--unset", help="Remove a setting.")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE")] = None,
-    unenv: Annotated[list[str] | None, typer.Option("--unenv", help="Remove a variable.")] = None,
+    settings: SetOption = None,
+    unset: Annotated[
+        list[str] | None, typer.Option("--unset", metavar="KEY", help="Remove a setting.")
+    ] = None,
+    env: EnvOption = None,
+    unenv: Annotated[
+        list[str] | None, typer.Option("--unenv", metavar="NAME", help="Remove a variable.")
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Change a provider's settings and exported variables; the rest of the file is kept."""
+    from .. import editing
+
     g = globals_of(ctx)
-    b, p = resolve_ref(load_config(g.paths()), ref, backend)
+    b, p = resolve_ref(_load(g), ref, backend)
     result = editing.edit_provider(
         g.paths(),
         b,
@@ -159,35 +189,52 @@ def edit_command(
         env=parse_assignments(env or [], "--env"),
         unenv=unenv or [],
     )
-    typer.echo(f"updated {b}/{p}" if result.changed else f"{b}/{p} unchanged")
+    emit(
+        as_json,
+        {"changed": bool(result.changed), "provider": _edited(g, result, b, p)},
+        f"updated {b}/{p}" if result.changed else f"{b}/{p} unchanged",
+    )
 
 
 @provider_app.command("remove")
-def remove_command(ctx: typer.Context, ref: Ref, backend: BackendOption = None) -> None:
+def remove_command(
+    ctx: typer.Context, ref: Ref, backend: BackendOption = None, as_json: JsonOption = False
+) -> None:
     """Remove a provider's table and its place in the rotation order."""
+    from .. import editing
+
     g = globals_of(ctx)
-    b, p = resolve_ref(load_config(g.paths()), ref, backend)
+    b, p = resolve_ref(_load(g), ref, backend)
     editing.remove_provider(g.paths(), b, p)
-    typer.echo(f"removed {b}/{p}")
+    emit(as_json, {"removed": True, "backend": b, "provider": p}, f"removed {b}/{p}")
 
 
-def _set_enabled(ctx: typer.Context, ref: str, backend: str | None, enabled: bool) -> None:
+def _set_enabled(
+    ctx: typer.Context, ref: str, backend: str | None, enabled: bool, as_json: bool
+) -> None:
+    from .. import editing
+
     g = globals_of(ctx)
-    b, p = resolve_ref(load_config(g.paths()), ref, backend)
-    editing.set_provider_enabled(g.paths(), b, p, enabled)
-    typer.echo(f"{'enabled' if enabled else 'disabled'} {b}/{p}")
+    b, p = resolve_ref(_load(g), ref, backend)
+    result = editing.set_provider_enabled(g.paths(), b, p, enabled)
+    word = "enabled" if enabled else "disabled"
+    emit(as_json, {"provider": _edited(g, result, b, p)}, f"{word} {b}/{p}")
 
 
 @provider_app.command("enable")
-def enable_command(ctx: typer.Context, ref: Ref, backend: BackendOption = None) -> None:
+def enable_command(
+    ctx: typer.Context, ref: Ref, backend: BackendOption = None, as_json: JsonOption = False
+) -> None:
     """Take a provider back into rotation."""
-    _set_enabled(ctx, ref, backend, True)
+    _set_enabled(ctx, ref, backend, True, as_json)
 
 
 @provider_app.command("disable")
-def disable_command(ctx: typer.Context, ref: Ref, backend: BackendOption = None) -> None:
+def disable_command(
+    ctx: typer.Context, ref: Ref, backend: BackendOption = None, as_json: JsonOption = False
+) -> None:
     """Keep a provider but skip it in rotation (enabled = false)."""
-    _set_enabled(ctx, ref, backend, False)
+    _set_enabled(ctx, ref, backend, False, as_json)
 
 
 @provider_app.command("rename")
@@ -196,37 +243,53 @@ def rename_command(
     ref: Ref,
     new_name: Annotated[str, typer.Argument(metavar="NEW_NAME")],
     backend: BackendOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Rename a provider: its table, its place in the order and its rotation state."""
+    from .. import editing
+
     g = globals_of(ctx)
-    b, p = resolve_ref(load_config(g.paths()), ref, backend)
-    editing.rename_provider(g.paths(), b, p, new_name, store=g.rotator().store)
-    typer.echo(f"renamed {b}/{p} to {b}/{new_name}")
+    b, p = resolve_ref(_load(g), ref, backend)
+    result = editing.rename_provider(g.paths(), b, p, new_name, store=g.rotator().store)
+    emit(
+        as_json,
+        {"renamed": f"{b}/{p}", "provider": _edited(g, result, b, new_name)},
+        f"renamed {b}/{p} to {b}/{new_name}",
+    )
 
 
 @provider_app.command("order")
 def order_command(
     ctx: typer.Context,
-    backend: Annotated[str, typer.Argument(help="The backend.")],
-    providers: Annotated[list[str], typer.Argument(help="Its providers, first to last.")],
+    backend: Annotated[str, typer.Argument(metavar="BACKEND", help="The backend.")],
+    providers: Annotated[
+        list[str], typer.Argument(metavar="PROVIDER", help="Its providers, first to last.")
+    ],
+    as_json: JsonOption = False,
 ) -> None:
     """Rewrite a backend's rotation order."""
+    from .. import editing
+
     result = editing.set_provider_order(globals_of(ctx).paths(), backend, providers)
     order = [x.name for x in result.config.providers_of(backend)]
-    typer.echo(f"{backend}: {', '.join(order)}")
+    emit(as_json, {"backend": backend, "order": order}, f"{backend}: {', '.join(order)}")
 
 
 @provider_app.command("test")
 def test_command(
     ctx: typer.Context,
-    ref: Annotated[str | None, typer.Argument(metavar="[BACKEND/PROVIDER]")] = None,
+    ref: OptionalRef = None,
     backend: BackendOption = None,
     test_all: Annotated[bool, typer.Option("--all", help="Test every enabled provider.")] = False,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Call the provider's models endpoint. Exit 0 only when every tested one is healthy."""
-    config = load_config(globals_of(ctx).paths())
+    import httpx
+
+    from ..health import check_configured_provider
+
+    config = _load(globals_of(ctx))
     targets = _test_targets(config, ref, backend, test_all)
     with httpx.Client() as client:
         results = [check_configured_provider(p, client, timeout=timeout) for p in targets]
@@ -242,6 +305,9 @@ def test_command(
 @provider_app.command("templates")
 def templates_command(as_json: JsonOption = False) -> None:
     """List the built-in provider templates (for `provider add --template`)."""
+    from ..templates import TEMPLATES
+    from ..views import template_as_json
+
     rows = [template_as_json(t) for t in TEMPLATES]
     if as_json:
         print_json({"templates": rows})
@@ -253,16 +319,11 @@ def templates_command(as_json: JsonOption = False) -> None:
 
 
 def _new_ref(ref: str | None, backend: str | None, provider_id: str | None) -> tuple[str, str]:
-    from ..errors import ConfigValidationError
-
-    if ref is not None:
-        b, p = split_ref(ref, backend)
-        if provider_id is not None and provider_id != p:
-            raise ConfigValidationError(f"{ref!r} and --id {provider_id!r} disagree")
-    else:
-        b, p = backend, provider_id  # type: ignore[assignment]
+    b, p = split_ref(ref, backend) if ref is not None else (backend, provider_id)
+    if ref is not None and provider_id is not None and provider_id != p:
+        fail(f"{ref!r} and --id {provider_id!r} disagree")
     if b is None or p is None:
-        raise ConfigValidationError(
+        fail(
             "say which backend and provider",
             hint="auto-router provider add --backend qwen --id my-provider (or qwen/my-provider)",
         )
@@ -272,17 +333,13 @@ def _new_ref(ref: str | None, backend: str | None, provider_id: str | None) -> t
 def _test_targets(
     config: Config, ref: str | None, backend: str | None, test_all: bool
 ) -> list[ProviderConfig]:
-    from ..errors import ConfigValidationError
-
     if ref is not None:
         b, p = resolve_ref(config, ref, backend)
         return [config.provider(b, p)]
     if test_all or backend is not None:
         names = [backend] if backend else list(config.backends)
         return [p for name in names for p in config.enabled_providers_of(name)]
-    raise ConfigValidationError(
-        "say which provider to test", hint="auto-router provider test BACKEND/PROVIDER, or --all"
-    )
+    fail("say which provider to test", hint="auto-router provider test BACKEND/PROVIDER, or --all")
 
 
 def _health_line(result: HealthResult) -> str:

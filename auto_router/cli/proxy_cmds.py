@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import AutoRouterError
-from ..secrets import Secret
-from ..store.requests import (
-    ProviderStats,
-    RequestFilter,
-    RequestRecord,
-    read_requests,
-    read_stats,
-)
-from ._common import fail, globals_of, iso, print_json
+from ..errors import UsageError
+from ._common import JsonOption, fail, globals_of, iso, parse_since, print_json
+
+if TYPE_CHECKING:
+    from ..store.requests import ProviderStats, RequestRecord
 
 
 def proxy(
@@ -88,15 +81,16 @@ def run_proxy(
     from ..proxy.app import ProxyOptions, create_app
     from ..proxy.logs import configure_logging
     from ..proxy.server import serve
+    from ..secrets import Secret
 
     configure_logging(json=log_json)
     key = None
     if api_key_env:
         if upstream is None:
-            raise _usage("--api-key-env only applies with --upstream")
+            raise UsageError("--api-key-env only applies with --upstream")
         value = os.environ.get(api_key_env)
         if not value:
-            raise _usage(f"{api_key_env} is not set", hint=f"export {api_key_env}=...")
+            raise UsageError(f"{api_key_env} is not set", hint=f"export {api_key_env}=...")
         key = Secret(value)
     options = ProxyOptions(
         paths=resolve_paths(config_dir) if upstream is None or request_log else None,
@@ -110,62 +104,17 @@ def run_proxy(
     serve(app, host or settings.host, port or settings.port)
 
 
-def fast_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="auto-router proxy", add_help=False)
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--backend")
-    parser.add_argument("--upstream")
-    parser.add_argument("--api-key-env")
-    parser.add_argument("--log-json", action="store_true")
-    parser.add_argument("--request-log", action=argparse.BooleanOptionalAction, default=None)
-    return parser
-
-
-def _usage(message: str, *, hint: str | None = None) -> AutoRouterError:
-    error = AutoRouterError(message, hint=hint)
-    error.exit_code = 2
-    return error
-
-
-def proxy_fast_path(argv: Sequence[str]) -> bool:
-    """Run ``[--config-dir D] proxy ...`` without typer's parameter machinery.
-
-    typer coerces parameters through pydantic, which costs the long-running proxy ~10 MB of
-    resident memory and ~0.1 s of start-up. The options mirror ``proxy`` above (a test
-    checks they agree); ``--help`` and anything unusual go through typer.
-    """
-    args = list(argv)
-    config_dir: str | None = None
-    if args[:1] == ["--config-dir"] and len(args) > 1:
-        config_dir, args = args[1], args[2:]
-    elif args[:1] and args[0].startswith("--config-dir="):
-        config_dir, args = args[0].split("=", 1)[1], args[1:]
-    if args[:1] != ["proxy"] or any(a in ("--help", "-h") for a in args):
-        return False
-    options = fast_parser().parse_args(args[1:])
-    run_proxy(
-        Path(config_dir) if config_dir else None,
-        host=options.host,
-        port=options.port,
-        backend=options.backend,
-        upstream=options.upstream,
-        api_key_env=options.api_key_env,
-        log_json=options.log_json,
-        request_log=options.request_log,
-    )
-    return True
-
-
 def stats(
     ctx: typer.Context,
     since: Annotated[
         str | None,
         typer.Option("--since", help="Only requests since: 30m, 12h, 7d, or an ISO date/time."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Per provider: requests, errors, failovers, p50/p95 latency, tokens (from the proxy log)."""
+    from ..store.requests import read_stats
+
     start = parse_since(since)
     rows = read_stats(globals_of(ctx).paths(), since=start)
     if as_json:
@@ -187,9 +136,11 @@ def requests(
         typer.Option("--status", help="An HTTP status (429), or 'ok' / 'error'."),
     ] = None,
     since: Annotated[str | None, typer.Option("--since", help="30m, 12h, 7d or a date.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List proxied requests, newest first."""
+    from ..store.requests import RequestFilter, read_requests
+
     filters = RequestFilter(
         limit=limit,
         backend=backend,
@@ -202,30 +153,12 @@ def requests(
         fail(f"--status expects a number, 'ok' or 'error', not {status!r}")
     rows = read_requests(globals_of(ctx).paths(), filters)
     if as_json:
-        print_json([r.to_json() for r in rows])
+        print_json({"requests": [r.to_json() for r in rows]})
         return
     if not rows:
         typer.echo("no requests match")
         return
     typer.echo(render_requests(rows))
-
-
-def parse_since(text: str | None, now: float | None = None) -> float | None:
-    """``30m`` / ``12h`` / ``7d`` / ``90s`` ago, or an ISO date or date-time."""
-    if text is None:
-        return None
-    now = time.time() if now is None else now
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    unit = text[-1:].lower()
-    if unit in units and text[:-1].replace(".", "", 1).isdigit():
-        return now - float(text[:-1]) * units[unit]
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"--since expects 30m, 12h, 7d or an ISO date, not {text!r}")
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.timestamp()
 
 
 def render_stats(rows: list[ProviderStats]) -> str:
@@ -247,7 +180,7 @@ def render_stats(rows: list[ProviderStats]) -> str:
     return _columns(table)
 
 
-def render_requests(rows: list[RequestRecord]) -> str:
+def render_requests(rows: Sequence[RequestRecord]) -> str:
     table: list[tuple[str, ...]] = [
         ("time", "endpoint", "provider", "model", "status", "tries", "ms", "tokens", "")
     ]

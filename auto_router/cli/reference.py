@@ -21,7 +21,7 @@ a test fails when this file is out of date. Global options go before the command
 
 
 def render_reference() -> str:
-    from . import app
+    from .commands import app
 
     root = typer.main.get_command(app)
     parts = [HEADER]

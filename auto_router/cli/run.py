@@ -8,10 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ..launcher.plan import export_for
-from ..launcher.runner import Launcher, RunOptions
 from ..launcher.shells import SHELLS, default_shell, render
-from ._common import fail, globals_of
+from ._common import JsonOption, emit, fail, globals_of
 
 #: Everything after ``--`` (or after the first word that is not an option) is the command.
 RUN_CONTEXT = {
@@ -26,7 +24,7 @@ def run(
     command: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[-- CMD ARGS...]",
+            metavar="-- CMD ARGS",
             help="The command to run; default: the provider's (then the backend's) command.",
             show_default=False,
         ),
@@ -70,6 +68,8 @@ def run(
 
     Example: auto-router run -- qwen -p "fix the failing test"
     """
+    from ..launcher.runner import Launcher, RunOptions
+
     argv = [*(command or []), *ctx.args]
     options = RunOptions(
         backend=backend,
@@ -106,8 +106,11 @@ def env(
     reveal: Annotated[
         bool, typer.Option("--reveal", help="Show secret values even on a terminal.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Print export lines for the current provider: eval "$(auto-router env)"."""
+    from ..launcher.plan import export_for
+
     chosen_shell = shell or default_shell(os.environ)
     if chosen_shell not in SHELLS:
         fail(f"unknown shell {chosen_shell!r}", hint=f"use one of: {', '.join(SHELLS)}", code=2)
@@ -118,6 +121,11 @@ def env(
         header.append(f"{export.agent.title} also needs these arguments: " + " ".join(export.args))
     on_terminal = sys.stdout.isatty() and not reveal
     masked = export.secret_names if on_terminal else ()
+    if as_json:
+        variables = {k: "****" if k in masked else v for k, v in export.variables.items()}
+        data = {"backend": export.backend, "provider": export.provider, "agent": export.agent.name}
+        emit(True, {**data, "variables": variables, "args": list(export.args)})
+        return
     for line in render(chosen_shell, export.variables, unset=unset, masked=masked, header=header):
         typer.echo(line)
     if on_terminal and not unset and export.secret_names:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
+from ._plain import Globals, format_time, iso, print_json
 
-from ..rotator import BackendStatus, ProviderStatus
-from ._common import format_time, globals_of, iso, print_json
+if TYPE_CHECKING:
+    from ..rotator import BackendStatus, ProviderStatus
 
 
-def status(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Show each backend's providers, which one is current, and which are cooling down."""
-    rotator = globals_of(ctx).rotator()
+def show_status(g: Globals, as_json: bool) -> None:
+    """Each backend's providers, which one is current, and which are cooling down.
+
+    No typer here: ``auto-router status`` runs in shell prompts, through the fast path.
+    """
+    rotator = g.rotator()
     backends = rotator.status()
     if as_json:
         print_json({"backends": [_backend_json(b) for b in backends]})
@@ -23,17 +24,17 @@ def status(
     now = rotator.clock()
     config = rotator.config
     if not backends:
-        typer.echo(f"no backends configured in {config.paths.config_dir}")
-        typer.echo("hint: `auto-router config init` writes commented starter files")
+        print(f"no backends configured in {config.paths.config_dir}")
+        print("hint: `auto-router config init` writes commented starter files")
         return
     for warning in config.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        sys.stderr.write(f"warning: {warning}\n")
     for backend in backends:
-        typer.echo(_backend_line(backend))
+        print(_backend_line(backend))
         if not backend.providers:
-            typer.echo("    (no providers: fallback mode, no rotation)")
+            print("    (no providers: fallback mode, no rotation)")
         for provider in backend.providers:
-            typer.echo(_provider_line(provider, now))
+            print(_provider_line(provider, now))
 
 
 def _backend_line(backend: BackendStatus) -> str:

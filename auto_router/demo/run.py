@@ -87,7 +87,7 @@ class Demo:
 
     def proxy_part(self) -> int:
         self.say("\n== 2. auto-router proxy: the same failover for any OpenAI client")
-        self.auto_router("reset", check=True)
+        self.auto_router("reset", "--all", check=True)
         port = free_port()
         with self._proxy(port) as base_url:
             self.say(f'\n$ curl {base_url}/chat/completions -d \'{{"model": "demo-model", ...}}\'')

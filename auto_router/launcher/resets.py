@@ -20,34 +20,11 @@ from collections.abc import Iterable
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_UNIT_SECONDS: Final = {
-    "ms": 0.001,
-    "s": 1,
-    "sec": 1,
-    "secs": 1,
-    "second": 1,
-    "seconds": 1,
-    "m": 60,
-    "min": 60,
-    "mins": 60,
-    "minute": 60,
-    "minutes": 60,
-    "h": 3600,
-    "hr": 3600,
-    "hrs": 3600,
-    "hour": 3600,
-    "hours": 3600,
-    "d": 86400,
-    "day": 86400,
-    "days": 86400,
-}
-_UNIT: Final = r"(?:ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)(?![a-z])"
-_PART: Final = rf"\d+(?:\.\d+)?\s*{_UNIT}"
-_DURATION: Final = rf"(?P<duration>{_PART}(?:(?:\s*,\s*|\s+and\s+|\s*){_PART})*)"
-_PART_RE: Final = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})", re.IGNORECASE)
+from ..durations import DURATION, parse_duration
 
 _DURATION_PHRASES: Final = re.compile(
-    r"(?:resets?|retry|try again|available again|wait)\s+(?:after|in)\s+(?:about\s+)?" + _DURATION,
+    r"(?:resets?|retry|try again|available again|wait)\s+(?:after|in)\s+(?:about\s+)?"
+    rf"(?P<duration>{DURATION})",
     re.IGNORECASE,
 )
 _SECONDS_FIELDS: Final = re.compile(
@@ -65,14 +42,6 @@ _ISO: Final = re.compile(
     r"(?P<iso>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)",
     re.IGNORECASE,
 )
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in ``2h13m``, ``1 hour 5 minutes``, ``37.5s``; ``None`` when nothing is there."""
-    parts = _PART_RE.findall(text)
-    if not parts:
-        return None
-    return sum(float(n) * _UNIT_SECONDS[unit.lower()] for n, unit in parts)
 
 
 def parse_reset_in_line(line: str, now: float, tz: dt.tzinfo | None = None) -> float | None:

@@ -86,7 +86,6 @@ _USAGE: Final = re.compile(
 )
 _PROMPT: Final = frozenset({b"prompt_tokens", b"input_tokens", b"promptTokenCount"})
 _COMPLETION: Final = frozenset({b"completion_tokens", b"output_tokens", b"candidatesTokenCount"})
-_MODEL_IN_BODY: Final = re.compile(rb'"model"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 def token_usage(*parts: bytes) -> tuple[int | None, int | None, int | None]:

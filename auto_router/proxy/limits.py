@@ -8,16 +8,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-_DURATION: Final = re.compile(
-    r"(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?\s*(?:(\d+(?:\.\d+)?)ms)?", re.I
-)
+from ..durations import DURATION, parse_duration
+
 _TRY_AGAIN: Final = re.compile(
-    r"(?:try again|retry|reset[s]?)\s+(?:after|in)\s+"
-    r"((?:\d+h)?\s*(?:\d+m(?!s))?\s*(?:\d+(?:\.\d+)?s)?|\d+(?:\.\d+)?\s*(?:seconds?|secs?))",
-    re.I,
+    rf"(?:try again|retry|reset[s]?)\s+(?:after|in)\s+({DURATION})", re.I
 )
 _RETRY_DELAY: Final = re.compile(r'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
-_SECONDS_WORD: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?)", re.I)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -38,20 +34,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if parsed is None:
         return None
     return max(parsed.timestamp(), now)
-
-
-def parse_duration(text: str) -> float | None:
-    """``1h2m3.5s``, ``20s``, ``90 seconds`` -> seconds."""
-    text = text.strip()
-    word = _SECONDS_WORD.fullmatch(text)
-    if word:
-        return float(word.group(1))
-    match = _DURATION.fullmatch(text)
-    if not match or not any(match.groups()):
-        return None
-    hours, minutes, seconds, millis = match.groups()
-    total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
-    return total + float(millis or 0) / 1000
 
 
 def _parse_instant(value: str) -> float | None:

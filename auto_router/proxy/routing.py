@@ -69,26 +69,16 @@ class Target:
     markers: tuple[re.Pattern[str], ...]
     #: Why this provider cannot be used (a missing ${VAR}); ``None`` when it can.
     broken: str | None = None
+    #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
+    #: once per target (targets are built once per configuration version).
+    header_names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header_names", frozenset(n for n, _ in self.headers))
 
     @property
     def key(self) -> str:
         return f"{self.backend}/{self.provider}"
-
-    @property
-    def header_names(self) -> frozenset[str]:
-        return _header_names(self.headers)
-
-
-_NAMES_CACHE: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
-
-
-def _header_names(headers: tuple[tuple[str, str], ...]) -> frozenset[str]:
-    names = _NAMES_CACHE.get(headers)
-    if names is None:
-        if len(_NAMES_CACHE) > 1024:
-            _NAMES_CACHE.clear()
-        names = _NAMES_CACHE[headers] = frozenset(n for n, _ in headers)
-    return names
 
 
 _DEFAULTS: Final = frozenset({"anthropic-version"})

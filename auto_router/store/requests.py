@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -255,11 +255,6 @@ def _percentile(values: Sequence[float], p: float) -> float | None:
 
 def count(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT count(*) FROM proxy_requests").fetchone()[0])
-
-
-def iter_failed(records: Iterable[RequestRecord]) -> Iterable[FailedAttempt]:
-    for record in records:
-        yield from record.failed
 
 
 def read_requests(paths: Paths, filters: RequestFilter) -> list[RequestRecord]:

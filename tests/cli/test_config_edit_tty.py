@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import select
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import converse_on_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -31,38 +30,10 @@ else:
 def run_on_terminal(home: Path, tmp_path: Path, answer: bytes) -> tuple[int, str]:
     editor = tmp_path / "editor.py"
     editor.write_text(EDITOR)
-    master, slave = os.openpty()
     env = {**os.environ, "EDITOR": f"{sys.executable} {editor} {tmp_path / 'calls'}"}
     env.pop("VISUAL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "auto_router", "--config-dir", str(home), "config", "edit"],
-        stdin=slave, stdout=slave, stderr=slave, env=env,
-    )  # fmt: skip
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 60
-    answered = False
-    while proc.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                seen += os.read(master, 4096)
-            except OSError:
-                break
-        if not answered and b"Edit it again?" in seen:
-            os.write(master, answer)
-            answered = True
-    code = proc.wait(timeout=30)
-    try:
-        while select.select([master], [], [], 0.1)[0]:
-            chunk = os.read(master, 4096)
-            if not chunk:
-                break
-            seen += chunk
-    except OSError:
-        pass
-    os.close(master)
-    return code, seen.decode(errors="replace")
+    argv = [sys.executable, "-m", "auto_router", "--config-dir", str(home), "config", "edit"]
+    return converse_on_terminal(argv, b"Edit it again?", answer, env)
 
 
 def test_yes_reopens_the_editor_and_saves_the_valid_version(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def test_set_rotate_reset(run: Run) -> None:
     assert current() == "qwen-azure"
     assert run("reset", "qwen").returncode == 0
     assert current() == "qwen-open-router"
-    assert run("reset").returncode == 0
+    assert run("reset", "--all").returncode == 0
 
 
 def test_templates_listing(run: Run) -> None:

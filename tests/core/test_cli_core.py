@@ -43,7 +43,10 @@ def test_status_shows_current_cooling_disabled_and_last_used(three_providers: Pa
     assert lines[0].startswith("qwen (default)")
     assert "last used: qwen-azure" in lines[0]
     router = next(line for line in lines if "qwen-open-router" in line)
-    assert re.search(r"cooling until \d\d:\d\d:\d\d \(in (59m|1h00m)", router)
+    # An hour from now: today's time, or (after 23:00) tomorrow's date and time.
+    assert re.search(
+        r"cooling until (\d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d) \(in (59m|1h00m)", router
+    )
     assert "last error: 429 quota exceeded" in result.stdout
     azure = next(line for line in lines[1:] if "qwen-azure" in line)
     assert azure.lstrip().startswith("* ") and "current" in azure

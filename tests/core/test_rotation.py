@@ -78,8 +78,12 @@ def test_advance_with_a_single_provider_does_not_rotate() -> None:
         (state("b"), "b", NOW + 60, "c"),
         (state("c"), "c", NOW + 60, "a"),
         (state("a", b=NOW + 99), "a", NOW + 60, "c"),
-        # A pinned provider that is not current ran out: current stays.
+        # A pinned provider that is not current ran out: current stays (even where the
+        # provider after the pinned one is usable and would otherwise take over).
         (state("a"), "c", NOW + 60, "a"),
+        (state("a"), "b", NOW + 60, "a"),
+        (state("c"), "a", NOW + 60, "c"),
+        (state("a", c=NOW + 99), "b", NOW + 60, "a"),
     ],
 )
 def test_usage_limit_rotates_when_the_current_provider_runs_out(

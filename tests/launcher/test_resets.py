@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from auto_router.launcher.resets import parse_duration, parse_reset, parse_reset_in_line
+from auto_router.launcher.resets import parse_reset, parse_reset_in_line
 
 UTC = dt.UTC
 # 2025-06-01 10:00:00 UTC
@@ -57,9 +57,3 @@ def test_no_reset_time(line: str) -> None:
 def test_latest_mention_wins() -> None:
     lines = ["Please retry in 10s", "noise", "try again in 1h", "more noise"]
     assert parse_reset(lines, NOW, UTC) == NOW + 3600
-
-
-def test_duration_units() -> None:
-    assert parse_duration("1h 30m") == 5400
-    assert parse_duration("250ms") == 0.25
-    assert parse_duration("nothing") is None

@@ -514,3 +514,41 @@ def test_model_map_entries_must_name_what_exists(home: Paths, target: str, messa
     write_config(home, LLM.replace('"pinned-two" = "qwen/two"', f'"pinned-two" = {target}'), META)
     with pytest.raises(ConfigValidationError, match=message):
         create_app(ProxyOptions(paths=home))
+
+
+THREE = """
+[backends.qwen]
+providers = ["one", "two", "three"]
+"""
+THREE_META = """
+[qwen.one]
+base_url = "https://one.example/v1"
+[qwen.two]
+base_url = "https://two.example/v1"
+[qwen.three]
+base_url = "https://three.example/v1"
+"""
+
+
+async def test_a_pinned_provider_running_out_leaves_the_backends_current_provider(
+    home: Paths, clock: Clock
+) -> None:
+    write_config(home, THREE, THREE_META)
+
+    def limited(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"error": "quota"}, headers={"retry-after": "600"})
+
+    rec = Recorder({"two.example": limited})
+    async with client_for(home, rec, clock) as (client, app):
+        rotator = app.services.rotator
+        assert rotator.current_provider_name("qwen") == "one"
+        resp = await client.post(
+            "/v1/chat/completions", json=CHAT, headers={"x-auto-router-provider": "qwen/two"}
+        )
+        assert resp.status_code == 429
+        assert rec.hosts() == ["two.example"]  # a pinned request goes nowhere else
+        # "three" follows "two": it would be current now if the pin had moved the backend.
+        assert rotator.current_provider_name("qwen") == "one"
+        assert rotator.state("qwen").provider("two").cooldown_until == clock() + 600
+        resp = await client.post("/v1/chat/completions", json=CHAT)
+    assert resp.headers["x-auto-router-provider"] == "qwen/one"

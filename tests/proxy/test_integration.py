@@ -284,7 +284,7 @@ def test_request_log_and_cli_views(
     cli = [sys.executable, "-m", "auto_router", "--config-dir", str(home.config_dir)]
     listing = json.loads(
         subprocess.run([*cli, "requests", "--json"], capture_output=True, check=True).stdout
-    )
+    )["requests"]
     assert [r["stream"] for r in listing] == [True, False]
     streamed, plain = listing
     assert plain["provider"] == "two" and plain["attempts"] == 2

@@ -4,41 +4,24 @@ and ``auto-router stats`` show it (same library queries, same JSON rows)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...durations import parse_since
 from ...paths import Paths
 from ...store.requests import RequestFilter, read_requests, read_stats
 from ._base import ApiError, admin_endpoint, in_thread, invalid, ok, services
 
-_AGO: Final = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_LIMIT: Final = 1000
 
 
-def parse_since(text: str | None, now: float) -> float | None:
-    """``30m`` / ``12h`` / ``7d`` ago, epoch seconds, or an ISO date or date-time."""
-    if not text:
-        return None
-    found = _AGO.match(text.lower())
-    if found:
-        return now - float(found.group(1)) * _UNITS[found.group(2)]
+def _since(text: str | None, now: float) -> float | None:
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise invalid(
-            f"since must be like 30m, 12h, 7d, epoch seconds or an ISO date, not {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.timestamp()
+        return parse_since(text, now)
+    except ValueError as exc:
+        raise invalid(f"since: {exc}") from None
 
 
 def _log_paths(request: Request) -> Paths:
@@ -73,7 +56,7 @@ def _filters(request: Request) -> RequestFilter:
         provider=query.get("provider") or None,
         status=int(status) if status and status.isdigit() else None,
         status_class=status if status in ("ok", "error") else None,
-        since=parse_since(query.get("since"), services(request).rotator.clock()),
+        since=_since(query.get("since"), services(request).rotator.clock()),
     )
 
 
@@ -91,7 +74,7 @@ async def list_requests(request: Request) -> Response:
 async def get_stats(request: Request) -> Response:
     """Per provider: requests, errors, failovers, p50/p95 latency, tokens (``?since=``)."""
     paths = _log_paths(request)
-    since = parse_since(request.query_params.get("since"), services(request).rotator.clock())
+    since = _since(request.query_params.get("since"), services(request).rotator.clock())
     await _flush(request)
     rows = await in_thread(read_stats, paths, since=since)
     iso = (

@@ -1,0 +1,157 @@
+"""The commands that run most often, parsed without typer's parameter machinery.
+
+``status`` (in prompts), ``env`` (in shell start-up files), ``run`` (on every agent
+invocation) and ``proxy`` (long-running) should start about as fast as the interpreter.
+typer 0.29 coerces every parameter that is not a flag through a pydantic ``TypeAdapter``:
+importing pydantic costs more than the interpreter's own start-up, and ~10 MB of resident
+memory for the proxy. So a plain command line of these four commands is parsed here with
+argparse and handed to the same command function typer would call; ``--help``, and anything
+these parsers do not accept, goes through typer, which answers or reports the error as usual.
+A test checks that each parser accepts exactly the options of its typer command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+from ._plain import Globals, split_globals
+
+if TYPE_CHECKING:
+    import argparse  # imported where used: only env, run and proxy need it
+
+
+class _Fallback(Exception):
+    """The command line is not a plain one: let typer parse it."""
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise _Fallback(message)
+
+    return Parser(prog=f"auto-router {prog}", add_help=False, allow_abbrev=False)
+
+
+class _Context:
+    """What the commands use of ``typer.Context``: the global options and extra arguments."""
+
+    def __init__(self, obj: Globals) -> None:
+        self.obj = obj
+        self.args: list[str] = []
+
+    def find_root(self) -> _Context:
+        return self
+
+
+def _at_least(minimum: float, kind: Callable[[str], float]) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        value = kind(text)
+        if value < minimum:
+            raise ValueError(text)  # typer reports it, with the option's name
+        return value
+
+    return convert
+
+
+def env_parser() -> argparse.ArgumentParser:
+    parser = _parser("env")
+    parser.add_argument("--backend", "-b")
+    parser.add_argument("--provider")
+    parser.add_argument("--shell")
+    parser.add_argument("--unset", action="store_true")
+    parser.add_argument("--reveal", action="store_true")
+    parser.add_argument("--json", dest="as_json", action="store_true")
+    return parser
+
+
+def run_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    parser = _parser("run")
+    parser.add_argument("--backend", "-b")
+    parser.add_argument("--provider")
+    parser.add_argument("--max-attempts", type=_at_least(1, int))
+    parser.add_argument("--no-rotate", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--allow-backend-switch", action="store_true")
+    parser.add_argument("--timeout", type=_at_least(0.001, float))
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    return parser
+
+
+def proxy_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    parser = _parser("proxy")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--backend")
+    parser.add_argument("--upstream")
+    parser.add_argument("--api-key-env")
+    parser.add_argument("--log-json", action="store_true")
+    parser.add_argument("--request-log", action=argparse.BooleanOptionalAction, default=None)
+    return parser
+
+
+#: Commands whose options are all flags, read without argparse: building an argparse parser
+#: (terminal size and gettext look-ups included) costs ~15 ms, a tenth of the goal for status.
+FLAGS: dict[str, dict[str, str]] = {"status": {"--json": "as_json"}}
+PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
+    "env": env_parser,
+    "run": run_parser,
+    "proxy": proxy_parser,
+}
+
+
+def fast_path(argv: Sequence[str]) -> int | None:
+    """Run a plain ``status``/``env``/``run``/``proxy`` command line and return its exit
+    status; ``None`` when typer should parse it instead."""
+    config_dir, args = split_globals(argv)
+    if not args or args[0] not in (*FLAGS, *PARSERS):
+        return None
+    try:
+        options = _parse(args[0], args[1:])
+    except _Fallback:
+        return None
+    g = Globals(config_dir=config_dir)
+    if args[0] == "status":
+        from .status import show_status
+
+        show_status(g, **options)
+        return 0
+    if args[0] == "proxy":
+        from .proxy_cmds import run_proxy
+
+        run_proxy(config_dir, **options)
+        return 0
+    return _launch(args[0], g, options)
+
+
+def _parse(name: str, args: list[str]) -> dict[str, Any]:
+    flags = FLAGS.get(name)
+    if flags is None:
+        return vars(PARSERS[name]().parse_args(args))
+    if not set(args) <= set(flags):
+        raise _Fallback(f"not only flags: {args}")
+    return {dest: flag in args for flag, dest in flags.items()}
+
+
+def _launch(name: str, g: Globals, options: dict[str, Any]) -> int:
+    """``env`` and ``run``: the typer command functions themselves, called directly."""
+    import typer
+
+    from .run import env, run
+
+    context = cast(typer.Context, _Context(g))
+    try:
+        if name == "env":
+            env(context, **options)
+        else:
+            command = options.pop("command")
+            run(context, command=command[1:] if command[:1] == ["--"] else command, **options)
+    except typer.Exit as exc:
+        return exc.exit_code
+    return 0

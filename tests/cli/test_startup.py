@@ -1,0 +1,80 @@
+"""What the most frequent commands import (not how long it takes: benchmarks/bench_startup.py).
+
+Each command runs through the real entry point in a fresh interpreter, which then reports the
+top-level packages it loaded. ``status`` runs in shell prompts and ``run`` on every agent
+invocation: neither may load an HTTP library, pydantic (typer's parameter coercion) or rich.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_config
+
+pytestmark = pytest.mark.integration
+
+HEAVY = (
+    "httpx",
+    "aiohttp",
+    "starlette",
+    "uvicorn",
+    "anyio",
+    "h11",
+    "pydantic",
+    "rich",
+    "tomlkit",
+    "structlog",
+    "platformdirs",
+    "typer",
+)
+
+
+def loaded(home: Path, *args: str) -> set[str]:
+    probe = (
+        "import json, sys\n"
+        "from auto_router.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.__stderr__.write('\\nLOADED ' + json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "--config-dir", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    line = done.stderr.rsplit("\nLOADED ", 1)[1]
+    return {name for name in json.loads(line) if name in HEAVY}
+
+
+def test_status_loads_no_http_library_nor_typer(three_providers: Path) -> None:
+    assert loaded(three_providers, "status") == set()
+    assert loaded(three_providers, "status", "--json") == set()
+
+
+def test_run_and_env_load_no_http_library_nor_pydantic(three_providers: Path) -> None:
+    run = loaded(three_providers, "run", "--no-rotate", "--", sys.executable, "-c", "pass")
+    env = loaded(three_providers, "env", "--backend", "qwen")
+    assert run <= {"typer"} and env <= {"typer"}
+
+
+def test_help_loads_no_http_library_nor_rich(three_providers: Path) -> None:
+    assert loaded(three_providers, "--help") <= {"typer"}
+
+
+def test_the_probe_sees_what_a_command_does_load(tmp_path: Path) -> None:
+    # `models` needs httpx: the probe must notice it (else the tests above prove nothing).
+    home = write_config(
+        tmp_path,
+        '[backends.b]\nproviders = ["local"]\n',
+        '[b.local]\nbase_url = "http://127.0.0.1:9/v1"\n',
+    )
+    assert "httpx" in loaded(home, "models", "b/local", "--timeout", "1")
