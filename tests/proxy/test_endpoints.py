@@ -15,7 +15,7 @@ import pytest
 import structlog
 
 from auto_router.paths import Paths
-from auto_router.proxy import ProxyApp, ProxyOptions, create_app, forward, limits
+from auto_router.proxy import ProxyApp, ProxyOptions, create_app, limits, relay
 from auto_router.proxy.errors import stream_error_event
 from auto_router.proxy.httpx_upstream import HttpxUpstream
 from auto_router.rotator import Rotator
@@ -585,7 +585,7 @@ async def test_client_gone_while_upstream_thinks_cancels_the_upstream_request(
     watch_after: float | None,
 ) -> None:
     if watch_after is not None:
-        monkeypatch.setattr(forward, "WATCH_AFTER", watch_after)
+        monkeypatch.setattr(relay, "WATCH_AFTER", watch_after)
     asked = asyncio.Event()
     cancelled = asyncio.Event()
 
@@ -616,7 +616,7 @@ async def test_a_watched_request_still_answers_and_streams(
     configured: Paths, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The watcher is stopped before the answer: the stream's own watcher reads receive()."""
-    monkeypatch.setattr(forward, "WATCH_AFTER", 0.0)
+    monkeypatch.setattr(relay, "WATCH_AFTER", 0.0)
 
     async def slow(request: httpx.Request) -> httpx.Response:
         for _ in range(5):
@@ -638,7 +638,7 @@ async def test_a_watched_request_still_answers_and_streams(
 async def test_server_shutdown_cancellation_is_not_swallowed(
     configured: Paths, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(forward, "WATCH_AFTER", 0.0)
+    monkeypatch.setattr(relay, "WATCH_AFTER", 0.0)
     asked = asyncio.Event()
 
     async def thinking(request: httpx.Request) -> httpx.Response:
