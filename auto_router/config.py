@@ -28,7 +28,15 @@ from .identifiers import IDENTIFIER_RULE, is_identifier
 from .paths import Paths
 from .secrets import Secret
 from .tomlsource import TomlSource, parse_toml, read_toml
-from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table
+from .values import (
+    as_bool,
+    as_str,
+    describe,
+    positive_seconds,
+    str_list,
+    str_table,
+    whole_number,
+)
 
 #: Provider types. The Node router's names are OpenAI-compatible presets.
 PROVIDER_TYPES: Final = (
@@ -99,6 +107,12 @@ class ProviderConfig:
     headers: Mapping[str, str] = field(default_factory=_empty, repr=False)
     timeout: float | None = None
     cooldown: float | None = None
+    #: Streams: seconds from the response head to the first event (else ``[proxy]``'s).
+    first_token_timeout: float | None = None
+    #: Tokens the provider's model accepts: a context-length error tries a larger one.
+    context_window: int | None = None
+    #: An OpenAI-compatible provider that continues a trailing assistant message.
+    prefill: bool = False
     api_version: str | None = None
     deployment: str | None = None
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)
@@ -394,6 +408,9 @@ _PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "headers": str_table,
     "timeout": positive_seconds,
     "cooldown": positive_seconds,
+    "first_token_timeout": positive_seconds,
+    "context_window": whole_number,
+    "prefill": as_bool,
     "api_version": as_str,
     "deployment": as_str,
 }

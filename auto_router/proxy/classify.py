@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from .exchange import DROP_RESPONSE, summary
 from .limits import is_usage_limit, reset_time, should_fail_over
@@ -23,6 +23,16 @@ OUTAGE: Final = "outage"
 FAILOVER: Final = "failover"
 #: The request is at fault (400, 404, 422...): the client gets the answer unchanged.
 PASS: Final = "pass"
+#: The prompt is too long for this provider: a candidate with a larger window may take it.
+CONTEXT: Final = "context"
+
+#: Statuses worth one more try on the same provider (before any byte reached the client).
+TRANSIENT_STATUSES: Final = frozenset({500, 502, 503})
+_CONTEXT_LENGTH: Final = re.compile(
+    r"context[_ ]length[_ ]exceeded|maximum context length|context window|prompt is too long"
+    r"|too many (?:input )?tokens|input is too long|exceeds? the (?:model's )?context",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,9 @@ class Failure(Exception):
         body: bytes = b"",
         headers: list[tuple[bytes, bytes]] | None = None,
         kind: str = "http",
+        retry: bool = False,
+        wait: float | None = None,
+        passback: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -51,6 +64,12 @@ class Failure(Exception):
         self.body = body
         self.headers = headers or []
         self.kind = kind
+        #: A transient failure: one more try on the same provider may work.
+        self.retry = retry
+        #: A short rate limit: the same provider works again after this many seconds.
+        self.wait = wait
+        #: When nothing else answers, the client gets this error exactly as it came.
+        self.passback = passback
 
 
 def classify(
@@ -60,6 +79,8 @@ def classify(
     status = resp.status
     text = error[:8192].decode("utf-8", "replace")
     reason = f"HTTP {status}: {summary(text)}"
+    if status in (400, 413, 422) and _CONTEXT_LENGTH.search(text):
+        return Verdict(CONTEXT, reason)
     if is_usage_limit(status, text, markers):
         headers = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in resp.raw_headers()}
         return Verdict(LIMIT, reason, reset_time(headers, text, now))
@@ -68,7 +89,10 @@ def classify(
     return Verdict(PASS, reason)
 
 
-def failure(resp: UpstreamResponse, error: bytes, verdict: Verdict) -> Failure:
+def failure(resp: UpstreamResponse, error: bytes, verdict: Verdict, **how: Any) -> Failure:
     """The failure to carry on with (its status and body reach the client if it is the last)."""
     headers = [(n.lower(), v) for n, v in resp.raw_headers() if n.lower() not in DROP_RESPONSE]
-    return Failure(verdict.reason, status=resp.status, body=error, headers=headers)
+    kind = "context" if verdict.kind == CONTEXT else "http"
+    return Failure(
+        verdict.reason, status=resp.status, body=error, headers=headers, kind=kind, **how
+    )

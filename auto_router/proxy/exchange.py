@@ -157,26 +157,19 @@ async def respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def response_headers(resp: UpstreamResponse, key: str) -> list[tuple[bytes, bytes]]:
+def response_headers(
+    resp: UpstreamResponse, key: str, model: str | None = None
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers the client may see, plus which provider and model answered."""
     headers = [
         (name.lower(), value)
         for name, value in resp.raw_headers()
         if name.lower() not in DROP_RESPONSE
     ]
     headers.append((b"x-auto-router-provider", key.encode()))
+    if model:
+        headers.append((b"x-auto-router-model", model.encode("utf-8", "replace")))
     return headers
-
-
-def restore_model(payload: bytes, model: str) -> bytes:
-    """The client's model name back into a JSON body (only the top-level ``model``)."""
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return payload
-    if isinstance(data, dict) and "model" in data:
-        data["model"] = model
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return payload
 
 
 def without_key(query: bytes) -> str:

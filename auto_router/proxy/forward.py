@@ -23,7 +23,8 @@ import structlog
 
 from ..errors import AutoRouterError, NotFoundError
 from ..rotator import Rotator
-from .attempts import Answer, Attempts
+from .attempts import Answer, Attempts, Pacing
+from .continuation import StreamRelay
 from .endpoints import GEMINI, Endpoint
 from .errors import error_body
 from .exchange import (
@@ -42,6 +43,7 @@ from .recording import Recorder
 from .relay import Guard, answer, exhausted, relay
 from .reqlog import RequestLog
 from .routing import Plan, Router, RoutingError, Snapshot
+from .streams import CONTINUABLE
 from .upstream import Upstream
 
 __all__ = ["Proxy", "Receive", "Scope", "Send", "token_usage"]
@@ -62,6 +64,7 @@ class Proxy:
         *,
         request_log: RequestLog | None = None,
         clock: Callable[[], float] = time.time,
+        pacing: Pacing | None = None,
     ) -> None:
         self.router = router
         self.rotator = rotator
@@ -69,7 +72,7 @@ class Proxy:
         self.request_log = request_log
         self.clock = clock
         self.recorder = Recorder(router, rotator, request_log, clock)
-        self.attempts = Attempts(upstream, self.recorder, clock)
+        self.attempts = Attempts(upstream, self.recorder, clock, pacing)
 
     async def drain(self) -> None:
         """Wait for background state writes (shutdown, tests)."""
@@ -146,7 +149,7 @@ class Proxy:
         # upstream request). The watcher only starts if the wait lasts: no task per request.
         guard = Guard(ex.receive)
         try:
-            done = await self.attempts.run(ex, plan, call, snap.settings.max_attempts)
+            done = await self.attempts.run(ex, plan, call, snap.settings)
         except asyncio.CancelledError:
             if not guard.fired:
                 raise
@@ -161,9 +164,19 @@ class Proxy:
         if done.resp.status < 400:
             await self.recorder.succeeded(done.target, plan)
         if ex.stream and done.payload is None:
-            await relay(send, ex, done, self.recorder)
+            if ex.endpoint.name in CONTINUABLE and _is_sse(done):
+                relayer = StreamRelay(
+                    send, ex, plan, call, snap.settings, self.attempts, self.recorder
+                )
+                await relayer.run(done)
+            else:
+                await relay(send, ex, done, self.recorder)
         else:
             await answer(send, ex, done)
+
+
+def _is_sse(done: Answer) -> bool:
+    return "event-stream" in (done.resp.header("content-type") or "")
 
 
 def _parse(ex: Exchange, body: bytes, path_model: str | None) -> dict[str, Any] | None:

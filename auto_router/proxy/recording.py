@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
 from ..errors import AutoRouterError
+from ..rotation import OPEN
 from ..rotator import Rotator
 from ..store.requests import RequestRecord
 from .exchange import Exchange
@@ -21,6 +22,7 @@ from .reqlog import RequestLog, redact_body
 from .routing import Plan, Router, Target
 
 log = structlog.get_logger("auto_router.proxy")
+T = TypeVar("T")
 
 
 class Recorder:
@@ -37,7 +39,6 @@ class Recorder:
         self.rotator = rotator
         self.request_log = request_log
         self.clock = clock
-        self._consecutive: dict[tuple[str, str], int] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------- state
@@ -51,41 +52,53 @@ class Recorder:
             reason=f"proxy: {reason}",
         )
 
-    async def failed(self, target: Target, reason: str, *, outage: bool) -> None:
-        key = (target.backend, target.provider)
-        count = self._consecutive.get(key, 0) + 1
-        snap = self.router.snapshot()
-        threshold = snap.settings.failure_threshold
-        several = len(snap.rotation.get(target.backend, ())) > 1
-        if outage and several and count >= threshold:
-            self._consecutive[key] = 0
-            cooldown = snap.settings.failure_cooldown
-            await self._run(
-                self.rotator.record_usage_limit,
-                target.backend,
-                target.provider,
-                reset_at=self.clock() + cooldown,
-                reason=f"proxy: {count} failures in a row, resting {cooldown:g}s: {reason}",
-            )
-            return
-        self._consecutive[key] = count
-        await self._run(self.rotator.record_failure, target.backend, target.provider, reason)
+    async def failed(self, target: Target, reason: str, *, outage: bool) -> bool:
+        """Count a failure; outages count toward the provider's circuit breaker (never a
+        rotation: that is for usage limits). ``True`` when the circuit is open now."""
+        settings = self.router.snapshot().settings
+        state = await self._run(
+            self.rotator.record_failure,
+            target.backend,
+            target.provider,
+            reason,
+            threshold=settings.failure_threshold if outage else None,
+            open_for=settings.failure_cooldown,
+        )
+        if state is None:
+            return False
+        opened = state.provider(target.provider).circuit(self.clock()) == OPEN
+        if opened:
+            log.warning("circuit open", provider=target.key, seconds=settings.failure_cooldown)
+        return opened
+
+    async def claim_probe(self, target: Target) -> bool:
+        """Whether this request is the one probe through ``target``'s half-open circuit.
+
+        The claim keeps other requests (of every process) away for one breaker period, so a
+        probe that never comes back does not shut the provider out for good."""
+        hold = self.router.snapshot().settings.failure_cooldown
+        claimed = await self._run(self.rotator.claim_probe, target.backend, target.provider, hold)
+        return bool(claimed)
 
     async def succeeded(self, target: Target, plan: Plan) -> None:
         key = (target.backend, target.provider)
-        if self._consecutive.get(key):
-            self._consecutive[key] = 0
-        if plan.last_success.get(target.backend) != target.provider:
+        if plan.last_success.get(target.backend) != target.provider or key in plan.troubled:
             # Only when it changes something: a write per request would cost the hot path.
-            self.spawn(self._run(self.rotator.record_success, target.backend, target.provider))
+            # A success closes the circuit and ends the failure streak.
+            self.spawn(self._write(self.rotator.record_success, target.backend, target.provider))
 
-    async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """A state write, in a thread (SQLite may wait for another process's lock)."""
         try:
-            await asyncio.to_thread(fn, *args, **kwargs)
+            return await asyncio.to_thread(fn, *args, **kwargs)
         except AutoRouterError as exc:
             log.warning("rotation state write failed", error=str(exc))
+            return None
 
-    def spawn(self, coro: Awaitable[None]) -> None:
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> None:
+        await self._run(fn, *args)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

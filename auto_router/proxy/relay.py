@@ -17,7 +17,6 @@ import structlog
 from ..errors import AllProvidersExhaustedError, AutoRouterError
 from .attempts import Answer
 from .classify import Failure
-from .endpoints import GEMINI
 from .errors import error_body, stream_error_event, upstream_error_body
 from .exchange import (
     JSON_TYPE,
@@ -27,7 +26,6 @@ from .exchange import (
     iso,
     respond,
     response_headers,
-    restore_model,
     summary,
     token_usage,
 )
@@ -44,14 +42,12 @@ async def answer(send: Send, ex: Exchange, done: Answer) -> None:
     status = resp.status
     ex.status = status
     ex.ttfb = time.perf_counter() - ex.started
-    headers = response_headers(resp, done.target.key)
+    headers = response_headers(resp, done.target.key, ex.upstream_model)
     if status >= 400:
         payload = upstream_error_body(ex.endpoint.error_format, status, payload)
         headers = [h for h in headers if h[0] != b"content-type"]
         headers.append(JSON_TYPE)
         ex.error = f"HTTP {status}: {summary(payload.decode('utf-8', 'replace'))}"
-    elif ex.client_model and ex.upstream_model != ex.client_model and ex.endpoint.family != GEMINI:
-        payload = restore_model(payload, ex.client_model)
     ex.usage = token_usage(payload[-8192:])
     if ex.request_body is not None:
         ex.response_body = payload
@@ -66,15 +62,15 @@ async def relay(send: Send, ex: Exchange, done: Answer, recorder: Recorder) -> N
     first = ex.response_body or b""
     ex.response_body = None
     ex.status = resp.status
-    headers = response_headers(resp, target.key)
+    headers = response_headers(resp, target.key, ex.upstream_model)
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     await send({"type": "http.response.body", "body": first, "more_body": True})
     ex.ttfb = time.perf_counter() - ex.started
     head = first[:16384]
     tail: list[bytes] = [b"", b""]
-    gone = Disconnect()
+    gone = Disconnect(resp)
     assert ex.receive is not None
-    watcher = asyncio.ensure_future(gone.watch(ex.receive, resp))
+    watcher = asyncio.ensure_future(gone.watch(ex.receive))
     try:
         while True:
             chunk = await resp.readany()
@@ -114,9 +110,13 @@ async def exhausted(
     router: Router,
     clock: Callable[[], float],
 ) -> None:
-    """Nothing answered: the one failure as it was, else a 503 listing the attempts."""
+    """Nothing answered: the one failure as it was (or one the client must see as it came,
+    like a context-length error no larger window could take), else a 503 listing them."""
     fmt = ex.endpoint.error_format
-    if last is not None and len(ex.failed) == 1 and len(plan.candidates) <= ex.attempts:
+    tried = {(f.backend, f.provider) for f in ex.failed}
+    if last is not None and (
+        last.passback or (len(tried) == 1 and len(plan.candidates) <= len(tried))
+    ):
         await _only_failure(send, ex, last)
         return
     earliest = None
@@ -151,7 +151,7 @@ async def exhausted(
 
 
 async def _only_failure(send: Send, ex: Exchange, last: Failure) -> None:
-    """One provider, one failure: the client gets what it said (or 502/504)."""
+    """One provider failed (maybe after a retry): the client gets what it said (or 502/504)."""
     fmt = ex.endpoint.error_format
     if last.status is not None:
         ex.status, ex.error = last.status, last.reason
@@ -216,17 +216,20 @@ class Guard:
 
 
 class Disconnect:
-    """Watches ``receive`` during a stream; on ``http.disconnect`` aborts the upstream."""
+    """Watches ``receive`` during a stream; on ``http.disconnect`` aborts the upstream
+    (``resp``: the one being relayed now, which a continuation replaces)."""
 
-    __slots__ = ("happened",)
+    __slots__ = ("happened", "resp")
 
-    def __init__(self) -> None:
+    def __init__(self, resp: UpstreamResponse | None = None) -> None:
         self.happened = False
+        self.resp = resp
 
-    async def watch(self, receive: Receive, resp: UpstreamResponse) -> None:
+    async def watch(self, receive: Receive) -> None:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 self.happened = True
-                await resp.abort()
+                if self.resp is not None:
+                    await self.resp.abort()
                 return

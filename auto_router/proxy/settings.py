@@ -7,11 +7,16 @@ port = 3001
 default_backend = "qwen"          # else [message_backend].default
 admin_token = "${AUTO_ROUTER_ADMIN_TOKEN}"   # management API; required off loopback
 client_tokens = ["${PROXY_CLIENT_TOKEN}"]    # optional: required on the proxy endpoints
-max_attempts = 3                  # providers tried per request before giving up
-connect_timeout = 10              # seconds
-read_timeout = 300                # first byte, and between stream chunks (provider `timeout` wins)
-failure_threshold = 3             # consecutive outages (5xx, refused, timeout) that ...
-failure_cooldown = 60             # ... rest a provider this many seconds
+max_attempts = 3                  # upstream attempts per request (retries included)
+connect_timeout = 10              # seconds to open a connection
+header_timeout = 30               # streams: seconds to the response head
+first_token_timeout = 60          # streams: head -> first event (a provider may set its own)
+idle_timeout = 60                 # streams: longest gap between chunks (provider `timeout` wins)
+total_timeout = 600               # non-streaming: the whole answer (provider `timeout` wins)
+max_retry_wait = 5                # a 429 asking to wait no longer than this is waited out
+failure_threshold = 3             # outages in a row (5xx, refused, timeout) that open ...
+failure_cooldown = 30             # ... a provider's circuit breaker this many seconds
+continue_streams = true           # a stream cut mid-answer is continued by the next provider
 fallback = true                   # after the backend's providers, try the next backends in order
 
 [proxy.models]                    # client model name -> backend
@@ -46,6 +51,13 @@ from ..values import (
     whole_number,
 )
 
+
+def non_negative_seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"expected a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
 ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
 DEFAULT_PORT: Final = 3001
 
@@ -69,9 +81,16 @@ class ProxySettings:
     models: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     max_attempts: int = 3
     connect_timeout: float = 10.0
-    read_timeout: float = 300.0
+    header_timeout: float = 30.0
+    first_token_timeout: float = 60.0
+    idle_timeout: float = 60.0
+    total_timeout: float = 600.0
+    #: The old name of ``idle_timeout`` (and the non-streaming limit); kept for old files.
+    read_timeout: float | None = None
+    max_retry_wait: float = 5.0
     failure_threshold: int = 3
-    failure_cooldown: float = 60.0
+    failure_cooldown: float = 30.0
+    continue_streams: bool = True
     fallback: bool = True
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
 
@@ -82,9 +101,15 @@ _KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "default_backend": as_str,
     "max_attempts": whole_number,
     "connect_timeout": positive_seconds,
+    "header_timeout": positive_seconds,
+    "first_token_timeout": positive_seconds,
+    "idle_timeout": positive_seconds,
+    "total_timeout": positive_seconds,
     "read_timeout": positive_seconds,
+    "max_retry_wait": non_negative_seconds,
     "failure_threshold": whole_number,
     "failure_cooldown": positive_seconds,
+    "continue_streams": as_bool,
     "fallback": as_bool,
 }
 _LOG_KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
@@ -112,6 +137,10 @@ def parse_proxy_settings(config: Config, environ: Mapping[str, str] | None = Non
                 values[key] = convert(raw[key])
             except ValueError as exc:
                 raise fail(key, str(exc)) from None
+    old = values.get("read_timeout")
+    if old is not None:  # the single timeout of older versions: idle and total limits
+        values.setdefault("idle_timeout", old)
+        values.setdefault("total_timeout", old)
     default = values.get("default_backend")
     if default is not None and default not in config.backends:
         raise fail("default_backend", f"backend {default!r} is not defined")
