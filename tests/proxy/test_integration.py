@@ -300,7 +300,7 @@ def test_request_log_and_cli_views(
     )
     by = {s["provider"]: s for s in stats["providers"]}
     assert by["two"]["requests"] == 2 and by["two"]["total_tokens"] == 19
-    assert by["one"]["failovers"] == 2 and by["one"]["requests"] == 0
+    assert by["one"]["failovers"] == 3 and by["one"]["requests"] == 0
     text = subprocess.run([*cli, "stats"], capture_output=True, check=True, text=True).stdout
     assert "two" in text and "p50" in text
     filtered = subprocess.run(
