@@ -306,8 +306,15 @@ class Rotator:
     def claim_probe(self, backend: str, provider: str, hold: float) -> bool:
         """Whether this caller may send the one probe through a half-open circuit."""
         now = self.clock()
-        new = self.store.update(backend, lambda s: claim_probe_policy(s, provider, now, hold))
-        return new.provider(provider).circuit_until == now + hold
+        claimed: list[bool] = []
+
+        def change(state: BackendState) -> BackendState:
+            new = claim_probe_policy(state, provider, now, hold)
+            claimed.append(new is not state)
+            return new
+
+        self.store.update(backend, change)
+        return claimed[-1]
 
     def advance(self, backend: str) -> bool:
         """Move ``backend`` to its next usable provider; ``False`` when there is none."""

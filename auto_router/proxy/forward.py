@@ -162,7 +162,7 @@ class Proxy:
             await exhausted(send, ex, plan, done, self.router, self.clock)
             return
         if done.resp.status < 400:
-            await self.recorder.succeeded(done.target, plan)
+            await self.recorder.succeeded(done.target, plan, ex)
         if ex.stream and done.payload is None:
             if ex.endpoint.name in CONTINUABLE and _is_sse(done):
                 relayer = StreamRelay(

@@ -80,9 +80,13 @@ class Recorder:
         claimed = await self._run(self.rotator.claim_probe, target.backend, target.provider, hold)
         return bool(claimed)
 
-    async def succeeded(self, target: Target, plan: Plan) -> None:
+    async def succeeded(self, target: Target, plan: Plan, ex: Exchange) -> None:
         key = (target.backend, target.provider)
-        if plan.last_success.get(target.backend) != target.provider or key in plan.troubled:
+        if (
+            plan.last_success.get(target.backend) != target.provider
+            or key in plan.troubled
+            or any(f.provider == target.provider and f.backend == target.backend for f in ex.failed)
+        ):
             # Only when it changes something: a write per request would cost the hot path.
             # A success closes the circuit and ends the failure streak.
             self.spawn(self._write(self.rotator.record_success, target.backend, target.provider))
