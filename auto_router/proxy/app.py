@@ -258,6 +258,7 @@ async def health(request: Request) -> Response:
                         "status": _provider_status(p.enabled, p.current, p.cooldown_until),
                         "cooldown_until": p.cooldown_until,
                         "last_error": p.state.last_error if p.cooling else None,
+                        "circuit": p.circuit,
                     }
                     for p in b.providers
                 ],

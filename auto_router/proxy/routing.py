@@ -287,14 +287,11 @@ class Router:
         names = config.backend_order(backend) if snap.settings.fallback else (backend,)
         if backend not in names:
             names = (backend, *names)
-        candidates: list[Target] = []
+        draft = _Draft()
         earliest: ExhaustedProvider | None = None
         expires = math.inf
         last_success: dict[str, str | None] = {}
         considered: list[str] = []
-        tripped: list[tuple[float, str, str]] = []
-        probes: set[tuple[str, str]] = set()
-        troubled: set[tuple[str, str]] = set()
         for name in names:
             rotation = snap.rotation.get(name, ())
             if not rotation or rotation == (DIRECT,):
@@ -319,33 +316,21 @@ class Router:
                 continue
             start = rotation.index(first)
             for provider in (*rotation[start:], *rotation[:start]):
-                pstate = state.provider(provider)
-                if not pstate.is_available(now):
-                    continue
                 target = snap.targets.get((name, provider), {}).get(family)
-                if target is None:
-                    continue
-                circuit = pstate.circuit(now)
-                if circuit == OPEN:
-                    tripped.append((pstate.circuit_until or now, name, provider))
-                    continue
-                if circuit == HALF_OPEN:
-                    probes.add((name, provider))
-                if pstate.streak or pstate.circuit_until is not None:
-                    troubled.add((name, provider))
-                candidates.append(target)
-        if not candidates and tripped and earliest is None:
-            until, name, provider = min(tripped)
+                if target is not None:
+                    draft.add(target, state, now)
+        if not draft.candidates and draft.tripped and earliest is None:
+            until, name, provider = min(draft.tripped)
             earliest = ExhaustedProvider(name, provider, until)
         return Plan(
             backend=backend,
-            candidates=tuple(candidates),
+            candidates=tuple(draft.candidates),
             earliest=earliest,
             backends=tuple(considered),
             expires_at=expires,
             last_success=MappingProxyType(last_success),
-            probes=frozenset(probes),
-            troubled=frozenset(troubled),
+            probes=frozenset(draft.probes),
+            troubled=frozenset(draft.troubled),
         )
 
     def _pinned_plan(self, snap: Snapshot, backend: str, family: str, pinned: str) -> Plan:
@@ -368,6 +353,32 @@ class Router:
             expires_at=math.inf,
             last_success=MappingProxyType({backend: state.last_success}),
         )
+
+
+class _Draft:
+    """The candidates of a plan being made, with what the circuit breakers say of each."""
+
+    def __init__(self) -> None:
+        self.candidates: list[Target] = []
+        #: (until, backend, provider) of providers skipped because their circuit is open.
+        self.tripped: list[tuple[float, str, str]] = []
+        self.probes: set[tuple[str, str]] = set()
+        self.troubled: set[tuple[str, str]] = set()
+
+    def add(self, target: Target, state: BackendState, now: float) -> None:
+        provider = state.provider(target.provider)
+        if not provider.is_available(now):
+            return  # cooling down after a usage limit
+        key = (target.backend, target.provider)
+        circuit = provider.circuit(now)
+        if circuit == OPEN:
+            self.tripped.append((provider.circuit_until or now, *key))
+            return
+        if circuit == HALF_OPEN:
+            self.probes.add(key)
+        if provider.streak or provider.circuit_until is not None:
+            self.troubled.add(key)
+        self.candidates.append(target)
 
 
 def _next_expiry(names: Sequence[str], state: BackendState, now: float) -> float:
