@@ -65,24 +65,29 @@ def faulty() -> Iterator[tuple[FakeUpstream, FakeUpstream]]:
 
 
 def ask(base: str, fault: str, *, stream: bool) -> tuple[str | None, openai.APIError | None]:
-    client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=20)
-    try:
-        if stream:
-            chunks = client.chat.completions.create(
-                model="m",
-                messages=MESSAGES,  # type: ignore[arg-type]
-                stream=True,
-                extra_headers={"x-fault": fault},
-            )
-            return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), None
-        reply = client.chat.completions.create(
+    with openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=20) as client:
+        try:
+            return _ask(client, fault, stream=stream), None
+        except openai.APIError as exc:
+            return None, exc
+
+
+def _ask(client: openai.OpenAI, fault: str, *, stream: bool) -> str | None:
+    headers = {"x-fault": fault}
+    if stream:
+        chunks = client.chat.completions.create(
             model="m",
             messages=MESSAGES,  # type: ignore[arg-type]
-            extra_headers={"x-fault": fault},
+            stream=True,
+            extra_headers=headers,
         )
-        return reply.choices[0].message.content, None
-    except openai.APIError as exc:
-        return None, exc
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    reply = client.chat.completions.create(
+        model="m",
+        messages=MESSAGES,  # type: ignore[arg-type]
+        extra_headers=headers,
+    )
+    return reply.choices[0].message.content
 
 
 def scenario(home: Paths, one: FakeUpstream, two: FakeUpstream, fault: str, *, stream: bool,
@@ -219,10 +224,10 @@ def test_an_outage_opens_the_circuit_and_traffic_comes_back(home: Paths, clock: 
         pool(home, one, two)
         with serve(make_app(home, clock)) as base:
             served: list[str] = []
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
             for i in range(20):
                 if i == 5:
                     faults.down = None  # one recovers
-                client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
                 raw = client.chat.completions.with_raw_response.create(
                     model="m",
                     messages=MESSAGES,  # type: ignore[arg-type]
@@ -230,6 +235,7 @@ def test_an_outage_opens_the_circuit_and_traffic_comes_back(home: Paths, clock: 
                 assert raw.parse().choices[0].message.content == ANSWER
                 served.append(raw.headers["x-auto-router-provider"].split("/")[1])
                 clock.advance(10)
+            client.close()
         status = {p.name: p for p in Rotator(home, clock=clock).status()[0].providers}
     # 1: one fails twice (a try, a retry), 2: the third failure opens its circuit (30 s),
     # 3-4: skipped, 5: the half-open probe fails and re-opens it, 6-7: skipped,
@@ -270,6 +276,7 @@ def test_continued_anthropic_stream_is_one_message(home: Paths) -> None:
             ) as stream:
                 text = "".join(stream.text_stream)
                 final = stream.get_final_message()
+            client.close()
     assert text == "Hi there friend"
     assert [b.text for b in final.content] == ["Hi there friend"]  # type: ignore[union-attr]
     assert final.stop_reason == "end_turn"
