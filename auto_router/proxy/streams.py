@@ -45,17 +45,16 @@ def _boundary(data: bytes) -> int:
     return max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
 
 
+#: A ``data:`` line that is not ``[DONE]`` nor one whole JSON object or array (one C-level
+#: search per chunk: the relay never parses JSON on the way).
+_BAD_DATA: Final = re.compile(
+    rb"^data:[ \t]*+(?!\r?$|\[DONE\][ \t]*\r?$|\{.*\}[ \t]*\r?$|\[.*\][ \t]*\r?$)", re.M
+)
+
+
 def malformed(events: bytes) -> bool:
     """Whether a ``data:`` line is not one whole JSON value (cheap: no parsing)."""
-    for line in events.splitlines():
-        if line.startswith(b"data:"):
-            payload = line[5:].strip()
-            if payload == _DONE:
-                continue
-            first, last = payload[:1], payload[-1:]
-            if not ((first == b"{" and last == b"}") or (first == b"[" and last == b"]")):
-                return True
-    return False
+    return _BAD_DATA.search(events) is not None
 
 
 class Framer:
@@ -70,12 +69,15 @@ class Framer:
     def feed(self, chunk: bytes) -> bytes | None:
         """The whole events now complete (maybe ``b""``); ``None``: one is malformed."""
         data = self.pending + chunk if self.pending else chunk
+        if data.endswith(b"\n\n"):  # the usual chunk: whole events, nothing to keep
+            self.pending = b""
+            return None if _BAD_DATA.search(data) else data
         end = _boundary(data)
         if end < 0:
             self.pending = data
             return b""
         whole, self.pending = data[:end], data[end:]
-        return None if malformed(whole) else whole
+        return None if _BAD_DATA.search(whole) else whole
 
 
 def finished(endpoint: str, tail: bytes) -> bool:
