@@ -26,7 +26,7 @@ from .identifiers import IDENTIFIER_RULE, is_identifier
 from .paths import Paths
 from .proxyconf import check_proxy, token_values
 from .tomlsource import TomlSource
-from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table
+from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table, whole_number
 
 _BARE_KEY: Final = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -165,6 +165,9 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "headers": str_table,
     "timeout": positive_seconds,
     "cooldown": positive_seconds,
+    "first_token_timeout": positive_seconds,
+    "context_window": whole_number,
+    "prefill": as_bool,
     "api_version": as_str,
     "deployment": as_str,
 }

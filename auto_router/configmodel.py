@@ -86,6 +86,12 @@ class ProviderConfig:
     headers: Mapping[str, str] = field(default_factory=_empty, repr=False)
     timeout: float | None = None
     cooldown: float | None = None
+    #: Streams: seconds from the response head to the first event (else ``[proxy]``'s).
+    first_token_timeout: float | None = None
+    #: Tokens the provider's model accepts: a context-length error tries a larger one.
+    context_window: int | None = None
+    #: An OpenAI-compatible provider that continues a trailing assistant message.
+    prefill: bool = False
     api_version: str | None = None
     deployment: str | None = None
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)

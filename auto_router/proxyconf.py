@@ -29,6 +29,7 @@ from .values import (
     port_number,
     positive_days,
     positive_seconds,
+    seconds_or_zero,
     whole_number,
     whole_number_up_to,
 )
@@ -68,9 +69,16 @@ class ProxySettings:
     models: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     max_attempts: int = setting(3, whole_number_up_to(100))
     connect_timeout: float = setting(10.0, positive_seconds)
-    read_timeout: float = setting(300.0, positive_seconds)
+    header_timeout: float = setting(30.0, positive_seconds)
+    first_token_timeout: float = setting(60.0, positive_seconds)
+    idle_timeout: float = setting(60.0, positive_seconds)
+    total_timeout: float = setting(600.0, positive_seconds)
+    #: The old name of ``idle_timeout`` (and the non-streaming limit); kept for old files.
+    read_timeout: float | None = setting(None, positive_seconds)
+    max_retry_wait: float = setting(5.0, seconds_or_zero)
     failure_threshold: int = setting(3, whole_number_up_to(10_000))
-    failure_cooldown: float = setting(60.0, positive_seconds)
+    failure_cooldown: float = setting(30.0, positive_seconds)
+    continue_streams: bool = setting(True, as_bool)
     fallback: bool = setting(True, as_bool)
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
 
@@ -94,6 +102,10 @@ def check_proxy(
     """``[proxy]`` as settings (tokens not yet expanded: left empty). Every problem goes to
     ``error``/``warn`` with its key path; what is wrong keeps its default."""
     values = _convert(raw, ProxySettings, (), error)
+    old = values.get("read_timeout")
+    if old is not None:  # the single timeout of older versions: idle and total limits
+        values.setdefault("idle_timeout", old)
+        values.setdefault("total_timeout", old)
     default = values.get("default_backend")
     if default is not None and default not in backends:
         error(("default_backend",), f"backend {default!r} is not defined")

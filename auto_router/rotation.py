@@ -32,9 +32,24 @@ class ProviderState:
     failures: int = 0
     successes: int = 0
     last_success_at: float | None = None
+    #: Failures in a row (outages: 5xx, refused, timeouts); a success resets it.
+    streak: int = 0
+    #: The circuit breaker: open until then, half-open after (``None``: closed).
+    circuit_until: float | None = None
 
     def is_available(self, now: float) -> bool:
         return self.cooldown_until is None or self.cooldown_until <= now
+
+    def circuit(self, now: float) -> str:
+        """``closed``, ``open`` (skipped) or ``half-open`` (one probe may go)."""
+        if self.circuit_until is None:
+            return CLOSED
+        return OPEN if now < self.circuit_until else HALF_OPEN
+
+
+CLOSED: Final = "closed"
+OPEN: Final = "open"
+HALF_OPEN: Final = "half-open"
 
 
 _FRESH: Final = ProviderState()
@@ -107,13 +122,49 @@ def record_usage_limit(
     return replace(state, current=following or _next_in_order(names, provider))
 
 
-def record_failure(state: BackendState, provider: str, now: float, reason: str) -> BackendState:
-    """A failure that is not a usage limit (outage, bad key): counted, no rotation by itself."""
+def record_failure(
+    state: BackendState,
+    provider: str,
+    now: float,
+    reason: str,
+    *,
+    threshold: int | None = None,
+    open_for: float = 0.0,
+) -> BackendState:
+    """A failure that is not a usage limit (outage, bad key): counted, never a rotation.
+
+    With a ``threshold``, the provider's circuit opens for ``open_for`` seconds once that
+    many failures came in a row (a failed half-open probe re-opens it at once, since the
+    streak was never reset).
+    """
     before = state.provider(provider)
+    streak = before.streak + 1
+    circuit = before.circuit_until
+    if threshold is not None and streak >= threshold:
+        circuit = now + open_for
     return state.with_provider(
         provider,
-        replace(before, failures=before.failures + 1, last_error=reason, last_error_at=now),
+        replace(
+            before,
+            failures=before.failures + 1,
+            last_error=reason,
+            last_error_at=now,
+            streak=streak,
+            circuit_until=circuit,
+        ),
     )
+
+
+def claim_probe(state: BackendState, provider: str, now: float, hold: float) -> BackendState:
+    """Let one request probe a half-open circuit: the others see it open for ``hold`` more.
+
+    Applied atomically by the store, so across processes exactly one request wins; the
+    caller compares ``circuit_until`` before and after to know whether it did.
+    """
+    before = state.provider(provider)
+    if before.circuit(now) != HALF_OPEN:
+        return state
+    return state.with_provider(provider, replace(before, circuit_until=now + hold))
 
 
 def record_success(state: BackendState, provider: str, now: float) -> BackendState:
@@ -121,7 +172,14 @@ def record_success(state: BackendState, provider: str, now: float) -> BackendSta
     before = state.provider(provider)
     state = state.with_provider(
         provider,
-        replace(before, successes=before.successes + 1, last_success_at=now, cooldown_until=None),
+        replace(
+            before,
+            successes=before.successes + 1,
+            last_success_at=now,
+            cooldown_until=None,
+            streak=0,
+            circuit_until=None,
+        ),
     )
     return replace(state, last_success=provider, last_success_at=now)
 
@@ -133,8 +191,11 @@ def set_current(state: BackendState, provider: str) -> BackendState:
 
 
 def reset(state: BackendState) -> BackendState:
-    """Back to the first provider with no cooldowns; counters are kept for stats."""
-    providers = {n: replace(p, cooldown_until=None) for n, p in state.providers.items()}
+    """Back to the first provider with no cooldowns or open circuits; counters are kept."""
+    providers = {
+        n: replace(p, cooldown_until=None, streak=0, circuit_until=None)
+        for n, p in state.providers.items()
+    }
     return replace(state, current=None, providers=MappingProxyType(providers))
 
 

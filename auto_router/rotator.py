@@ -17,6 +17,7 @@ from .config import BackendConfig, Config, ProviderConfig, load_config
 from .errors import ProviderNotFoundError
 from .paths import Paths, resolve_paths
 from .rotation import (
+    CLOSED,
     DIRECT,
     BackendState,
     Candidate,
@@ -25,6 +26,7 @@ from .rotation import (
 )
 from .rotation import advance as advance_policy
 from .rotation import choose as choose_policy
+from .rotation import claim_probe as claim_probe_policy
 from .rotation import record_failure as record_failure_policy
 from .rotation import record_success as record_success_policy
 from .rotation import record_usage_limit as record_usage_limit_policy
@@ -117,6 +119,10 @@ class ProviderStatus:
     type: str
     model: str | None
     state: ProviderState
+
+    #: The circuit breaker: ``closed``, ``open`` or ``half-open`` (see rotation.py).
+    circuit: str = CLOSED
+    circuit_until: float | None = None
 
     @property
     def cooling(self) -> bool:
@@ -236,6 +242,8 @@ class Rotator:
                     type=p.type,
                     model=p.model,
                     state=state.provider(p.name),
+                    circuit=state.provider(p.name).circuit(now),
+                    circuit_until=state.provider(p.name).circuit_until,
                 )
                 for p in config.providers_of(name)
             )
@@ -279,11 +287,34 @@ class Rotator:
             backend, lambda s: record_success_policy(s, provider or DIRECT, now)
         )
 
-    def record_failure(self, backend: str, provider: str | None, reason: str) -> BackendState:
+    def record_failure(
+        self,
+        backend: str,
+        provider: str | None,
+        reason: str,
+        *,
+        threshold: int | None = None,
+        open_for: float = 0.0,
+    ) -> BackendState:
+        """Count a failure; with ``threshold``, open the circuit after that many in a row."""
         now = self.clock()
         return self.store.update(
-            backend, lambda s: record_failure_policy(s, provider or DIRECT, now, reason)
+            backend,
+            partial(_apply_failure, provider or DIRECT, now, reason, threshold, open_for),
         )
+
+    def claim_probe(self, backend: str, provider: str, hold: float) -> bool:
+        """Whether this caller may send the one probe through a half-open circuit."""
+        now = self.clock()
+        claimed: list[bool] = []
+
+        def change(state: BackendState) -> BackendState:
+            new = claim_probe_policy(state, provider, now, hold)
+            claimed.append(new is not state)
+            return new
+
+        self.store.update(backend, change)
+        return claimed[-1]
 
     def advance(self, backend: str) -> bool:
         """Move ``backend`` to its next usable provider; ``False`` when there is none."""
@@ -331,6 +362,19 @@ def _apply_limit(
     state: BackendState,
 ) -> BackendState:
     return record_usage_limit_policy(names, state, provider, now, until, reason)
+
+
+def _apply_failure(
+    provider: str,
+    now: float,
+    reason: str,
+    threshold: int | None,
+    open_for: float,
+    state: BackendState,
+) -> BackendState:
+    return record_failure_policy(
+        state, provider, now, reason, threshold=threshold, open_for=open_for
+    )
 
 
 def _active_cooldown(state: ProviderState, now: float) -> float | None:

@@ -107,13 +107,25 @@ class SQLiteStateStore:
                 failures=failures,
                 successes=successes,
                 last_success_at=success_at,
+                streak=streak,
+                circuit_until=circuit,
             )
-            for name, cooldown, error, error_at, limits, failures, successes, success_at in (
-                self._db.execute(
-                    "SELECT provider, cooldown_until, last_error, last_error_at, usage_limits, "
-                    "failures, successes, last_success_at FROM provider_state WHERE backend = ?",
-                    (backend,),
-                )
+            for (
+                name,
+                cooldown,
+                error,
+                error_at,
+                limits,
+                failures,
+                successes,
+                success_at,
+                streak,
+                circuit,
+            ) in self._db.execute(
+                "SELECT provider, cooldown_until, last_error, last_error_at, usage_limits, "
+                "failures, successes, last_success_at, streak, circuit_until "
+                "FROM provider_state WHERE backend = ?",
+                (backend,),
             )
         }
         current, last_success, last_success_at = row if row else (None, None, None)
@@ -149,12 +161,14 @@ class SQLiteStateStore:
         )
         self._db.executemany(
             "INSERT INTO provider_state (backend, provider, cooldown_until, last_error, "
-            "last_error_at, usage_limits, failures, successes, last_success_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (backend, provider) DO UPDATE SET "
+            "last_error_at, usage_limits, failures, successes, last_success_at, streak, "
+            "circuit_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (backend, provider) DO UPDATE SET "
             "cooldown_until = excluded.cooldown_until, last_error = excluded.last_error, "
             "last_error_at = excluded.last_error_at, usage_limits = excluded.usage_limits, "
             "failures = excluded.failures, successes = excluded.successes, "
-            "last_success_at = excluded.last_success_at",
+            "last_success_at = excluded.last_success_at, streak = excluded.streak, "
+            "circuit_until = excluded.circuit_until",
             [
                 (
                     state.backend,
@@ -166,6 +180,8 @@ class SQLiteStateStore:
                     p.failures,
                     p.successes,
                     p.last_success_at,
+                    p.streak,
+                    p.circuit_until,
                 )
                 for name, p in state.providers.items()
             ],

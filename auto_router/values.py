@@ -53,6 +53,13 @@ def positive_seconds(value: Any) -> float:
     return _number(value, "a positive number of seconds", MAX_SECONDS)
 
 
+def seconds_or_zero(value: Any) -> float:
+    """Like ``positive_seconds`` but 0 is allowed (``max_retry_wait = 0``: never wait)."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return positive_seconds(value)
+
+
 def positive_days(value: Any) -> float:
     return _number(value, "a positive number of days", MAX_SECONDS / 86400)
 

@@ -60,6 +60,10 @@ def _provider_line(provider: ProviderStatus, now: float) -> str:
         what = "current"
     else:
         what = "ready"
+    if provider.circuit != "closed" and provider.circuit_until is not None:
+        what += f", circuit {provider.circuit}"
+        if provider.circuit == "open":
+            what += f" until {format_time(provider.circuit_until, now)}"
     line = f"  {marker} {provider.name:<24} {provider.type:<12} {what}"
     if provider.description:
         line += f"  - {provider.description}"
@@ -90,6 +94,9 @@ def _backend_json(backend: BackendStatus) -> dict[str, Any]:
                 "usage_limits": p.state.usage_limits,
                 "failures": p.state.failures,
                 "successes": p.state.successes,
+                "circuit": p.circuit,
+                "circuit_until": iso(p.circuit_until),
+                "failure_streak": p.state.streak,
             }
             for p in backend.providers
         ],

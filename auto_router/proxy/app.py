@@ -32,6 +32,7 @@ from ..rotator import ConfigSource, Rotator
 from ..secrets import Secret
 from ..state import MemoryStateStore, SQLiteStateStore, StateStore
 from .admin import admin_routes
+from .attempts import Pacing
 from .endpoints import GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
 from .forward import Proxy, Receive, Scope, Send
 from .reqlog import RequestLog
@@ -59,6 +60,8 @@ class ProxyOptions:
     #: Injected upstream client (tests); default aiohttp.
     upstream_client: Upstream | None = None
     clock: Callable[[], float] = time.time
+    #: The retry pauses and their clock (tests make them short); default: the documented ones.
+    pacing: Pacing | None = None
 
 
 @dataclass
@@ -129,7 +132,14 @@ def create_app(
         if log_enabled and paths is not None
         else None
     )
-    proxy = Proxy(router, rotator, upstream, request_log=request_log, clock=options.clock)
+    proxy = Proxy(
+        router,
+        rotator,
+        upstream,
+        request_log=request_log,
+        clock=options.clock,
+        pacing=options.pacing,
+    )
     services = Services(
         paths=paths,
         rotator=rotator,
@@ -248,6 +258,7 @@ async def health(request: Request) -> Response:
                         "status": _provider_status(p.enabled, p.current, p.cooldown_until),
                         "cooldown_until": p.cooldown_until,
                         "last_error": p.state.last_error if p.cooling else None,
+                        "circuit": p.circuit,
                     }
                     for p in b.providers
                 ],

@@ -5,6 +5,7 @@ Not imported by the proxy itself (the data path is aiohttp; see ``upstream.py``)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
@@ -78,20 +79,29 @@ class HttpxUpstream:
             self._client = None
 
     async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None, timeouts: Timeouts
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes | None,
+        timeouts: Timeouts,
+        *,
+        stream: bool = False,
     ) -> UpstreamResponse:
         if self._client is None:
             raise UpstreamConnectionError("the upstream client is closed")
+        read = timeouts.stream_read if stream else timeouts.total
         request = self._client.build_request(
             method,
             url,
             headers=list(headers),
             content=body,
-            timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
+            timeout=httpx.Timeout(read, connect=timeouts.connect),
         )
         try:
-            resp = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(timeouts.header if stream else timeouts.total):
+                resp = await self._client.send(request, stream=True)
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise UpstreamTimeout(f"upstream timed out: {exc}") from exc
         except httpx.HTTPError as exc:
             raise UpstreamConnectionError(f"cannot reach upstream: {exc}") from exc

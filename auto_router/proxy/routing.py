@@ -30,7 +30,14 @@ from ..errors import (
     ExhaustedProvider,
     ProviderNotFoundError,
 )
-from ..rotation import DIRECT, BackendState, current_provider, earliest_available
+from ..rotation import (
+    DIRECT,
+    HALF_OPEN,
+    OPEN,
+    BackendState,
+    current_provider,
+    earliest_available,
+)
 from ..rotator import ConfigSource
 from ..state import StateStore
 from .endpoints import ANTHROPIC, FAMILY_OF_PROTOCOL, FIXED_URL_ENDPOINTS, GEMINI, OPENAI
@@ -69,6 +76,10 @@ class Target:
     markers: tuple[re.Pattern[str], ...]
     #: Why this provider cannot be used (a missing ${VAR}); ``None`` when it can.
     broken: str | None = None
+    #: Tokens its model accepts (``None``: not declared).
+    context_window: int | None = None
+    #: It continues a trailing assistant message (Anthropic always; OpenAI when declared).
+    prefill: bool = False
     #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
     #: once per target (targets are built once per configuration version).
     header_names: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -110,6 +121,10 @@ class Plan:
     expires_at: float
     #: last_success per backend, to skip redundant ``record_success`` writes.
     last_success: Mapping[str, str | None]
+    #: (backend, provider) of candidates whose circuit is half-open: one probe may go.
+    probes: frozenset[tuple[str, str]] = frozenset()
+    #: (backend, provider) with failures in a row: a success there must reset the streak.
+    troubled: frozenset[tuple[str, str]] = frozenset()
 
 
 class RoutingError(AutoRouterError):
@@ -262,7 +277,7 @@ class Router:
         names = config.backend_order(backend) if snap.settings.fallback else (backend,)
         if backend not in names:
             names = (backend, *names)
-        candidates: list[Target] = []
+        draft = _Draft()
         earliest: ExhaustedProvider | None = None
         expires = math.inf
         last_success: dict[str, str | None] = {}
@@ -291,18 +306,21 @@ class Router:
                 continue
             start = rotation.index(first)
             for provider in (*rotation[start:], *rotation[:start]):
-                if not state.provider(provider).is_available(now):
-                    continue
                 target = snap.targets.get((name, provider), {}).get(family)
                 if target is not None:
-                    candidates.append(target)
+                    draft.add(target, state, now)
+        if not draft.candidates and draft.tripped and earliest is None:
+            until, name, provider = min(draft.tripped)
+            earliest = ExhaustedProvider(name, provider, until)
         return Plan(
             backend=backend,
-            candidates=tuple(candidates),
+            candidates=tuple(draft.candidates),
             earliest=earliest,
             backends=tuple(considered),
             expires_at=expires,
             last_success=MappingProxyType(last_success),
+            probes=frozenset(draft.probes),
+            troubled=frozenset(draft.troubled),
         )
 
     def _pinned_plan(self, snap: Snapshot, backend: str, family: str, pinned: str) -> Plan:
@@ -327,11 +345,39 @@ class Router:
         )
 
 
+class _Draft:
+    """The candidates of a plan being made, with what the circuit breakers say of each."""
+
+    def __init__(self) -> None:
+        self.candidates: list[Target] = []
+        #: (until, backend, provider) of providers skipped because their circuit is open.
+        self.tripped: list[tuple[float, str, str]] = []
+        self.probes: set[tuple[str, str]] = set()
+        self.troubled: set[tuple[str, str]] = set()
+
+    def add(self, target: Target, state: BackendState, now: float) -> None:
+        provider = state.provider(target.provider)
+        if not provider.is_available(now):
+            return  # cooling down after a usage limit
+        key = (target.backend, target.provider)
+        circuit = provider.circuit(now)
+        if circuit == OPEN:
+            self.tripped.append((provider.circuit_until or now, *key))
+            return
+        if circuit == HALF_OPEN:
+            self.probes.add(key)
+        if provider.streak or provider.circuit_until is not None:
+            self.troubled.add(key)
+        self.candidates.append(target)
+
+
 def _next_expiry(names: Sequence[str], state: BackendState, now: float) -> float:
+    """When the plan goes stale: a cooldown ends or an open circuit half-opens."""
     pending = [
         until
         for n in names
-        if (until := state.provider(n).cooldown_until) is not None and until > now
+        for until in (state.provider(n).cooldown_until, state.provider(n).circuit_until)
+        if until is not None and until > now
     ]
     return min(pending, default=math.inf)
 
@@ -356,7 +402,7 @@ def build_targets(
     """The target of ``provider`` for the one family its protocol speaks."""
     family = FAMILY_OF_PROTOCOL.get(provider.protocol, OPENAI)
     compiled = compile_markers(markers)
-    timeouts = Timeouts(settings.connect_timeout, provider.timeout or settings.read_timeout)
+    timeouts = target_timeouts(settings, provider.timeout, provider.first_token_timeout)
     try:
         resolved = provider.resolve()
     except AutoRouterError as exc:
@@ -399,8 +445,27 @@ def build_targets(
             gemini_prefix=prefix,
             timeouts=timeouts,
             markers=compiled,
+            context_window=provider.context_window,
+            prefill=family == ANTHROPIC or provider.prefill,
         )
     }
+
+
+def target_timeouts(
+    settings: ProxySettings, limit: float | None = None, first_token: float | None = None
+) -> Timeouts:
+    """The limits of one provider: ``[proxy]``'s, with the provider's ``timeout`` as a cap."""
+    if first_token is None:
+        first_token = settings.first_token_timeout
+        if limit is not None:
+            first_token = min(first_token, limit)
+    return Timeouts(
+        connect=settings.connect_timeout,
+        header=settings.header_timeout if limit is None else min(settings.header_timeout, limit),
+        first_token=first_token,
+        idle=limit or settings.idle_timeout,
+        total=limit or settings.total_timeout,
+    )
 
 
 def adhoc_targets(
@@ -420,7 +485,7 @@ def adhoc_targets(
         ANTHROPIC: ("x-api-key", api_key or ""),
         GEMINI: ("x-goog-api-key", api_key or ""),
     }
-    timeouts = Timeouts(settings.connect_timeout, settings.read_timeout)
+    timeouts = target_timeouts(settings)
     markers = compile_markers(())
     return {
         family: Target(
@@ -437,6 +502,7 @@ def adhoc_targets(
             gemini_prefix=f"{bare}/v1beta/models/",
             timeouts=timeouts,
             markers=markers,
+            prefill=family == ANTHROPIC,
         )
         for family in (OPENAI, ANTHROPIC, GEMINI)
     }

@@ -7,11 +7,16 @@ port = 3001
 default_backend = "qwen"          # else [message_backend].default
 admin_token = "${AUTO_ROUTER_ADMIN_TOKEN}"   # management API; required off loopback
 client_tokens = ["${PROXY_CLIENT_TOKEN}"]    # optional: required on the proxy endpoints
-max_attempts = 3                  # providers tried per request before giving up (1-100)
-connect_timeout = 10              # seconds
-read_timeout = 300                # first byte, and between stream chunks (provider `timeout` wins)
-failure_threshold = 3             # consecutive outages (5xx, refused, timeout) that ...
-failure_cooldown = 60             # ... rest a provider this many seconds
+max_attempts = 3                  # upstream attempts per request (retries included)
+connect_timeout = 10              # seconds to open a connection
+header_timeout = 30               # streams: seconds to the response head
+first_token_timeout = 60          # streams: head -> first event (a provider may set its own)
+idle_timeout = 60                 # streams: longest gap between chunks (provider `timeout` wins)
+total_timeout = 600               # non-streaming: the whole answer (provider `timeout` wins)
+max_retry_wait = 5                # a 429 asking to wait no longer than this is waited out
+failure_threshold = 3             # outages in a row (5xx, refused, timeout) that open ...
+failure_cooldown = 30             # ... a provider's circuit breaker this many seconds
+continue_streams = true           # a stream cut mid-answer is continued by the next provider
 fallback = true                   # after the backend's providers, try the next backends in order
 
 [proxy.models]                    # client model name -> backend

@@ -11,6 +11,7 @@ failover) and ``UpstreamConnectionError`` (-> 502 or failover).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,9 +23,24 @@ Headers = Sequence[tuple[str, str]]
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    connect: float
-    #: Time to the response head, and between body chunks.
-    read: float
+    """The limits of one provider, in seconds (see docs/proxy.md, "Failure handling")."""
+
+    #: To open the connection.
+    connect: float = 10.0
+    #: Streams: to the response head.
+    header: float = 30.0
+    #: Streams: from the head to the first event (enforced by the attempt loop).
+    first_token: float = 60.0
+    #: Streams: the longest gap between two chunks.
+    idle: float = 60.0
+    #: Non-streaming: the whole exchange.
+    total: float = 600.0
+
+    @property
+    def stream_read(self) -> float:
+        """The socket read limit of a stream: the larger of first-token and idle (the
+        attempt loop and the relay hold the smaller one themselves when they differ)."""
+        return max(self.first_token, self.idle)
 
 
 class UpstreamError(Exception):
@@ -69,8 +85,18 @@ class Upstream(Protocol):
     async def aclose(self) -> None: ...
 
     async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None, timeouts: Timeouts
-    ) -> UpstreamResponse: ...
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes | None,
+        timeouts: Timeouts,
+        *,
+        stream: bool = False,
+    ) -> UpstreamResponse:
+        """Send and return once the response head arrived (within ``header`` for a
+        stream, within ``total`` for the whole of a non-streaming exchange)."""
+        ...
 
 
 # --------------------------------------------------------------------------- aiohttp
@@ -125,7 +151,7 @@ class AiohttpUpstream:
         self._limit = limit
         self._keepalive = keepalive_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[Timeouts, bool], aiohttp.ClientTimeout] = {}
 
     async def open(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -148,25 +174,44 @@ class AiohttpUpstream:
             self._session = None
 
     async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None, timeouts: Timeouts
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes | None,
+        timeouts: Timeouts,
+        *,
+        stream: bool = False,
     ) -> UpstreamResponse:
         session = self._session
         if session is None:
             raise UpstreamConnectionError("the upstream client is closed")
-        timeout = self._timeouts.get(timeouts)
+        timeout = self._timeouts.get((timeouts, stream))
         if timeout is None:
-            timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
-                total=None, connect=timeouts.connect, sock_read=timeouts.read
-            )
+            timeout = self._timeouts[(timeouts, stream)] = _client_timeout(timeouts, stream)
         try:
-            resp = await session.request(
+            request = session.request(
                 method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
             )
+            if stream:  # the head of a stream comes quickly, or the provider is stuck
+                async with asyncio.timeout(timeouts.header):
+                    resp = await request
+            else:
+                resp = await request
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise UpstreamTimeout(f"upstream timed out: {_describe(exc)}") from exc
+            what = "response head" if stream else "answer"
+            raise UpstreamTimeout(f"upstream timed out waiting for the {what}") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise UpstreamConnectionError(f"cannot reach upstream: {_describe(exc)}") from exc
         return _AiohttpResponse(resp)
+
+
+def _client_timeout(timeouts: Timeouts, stream: bool) -> aiohttp.ClientTimeout:
+    if stream:
+        return aiohttp.ClientTimeout(
+            total=None, connect=timeouts.connect, sock_read=timeouts.stream_read
+        )
+    return aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect)
 
 
 def _describe(exc: BaseException) -> str:

@@ -99,8 +99,15 @@ def m003_proxy_requests(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX proxy_requests_provider ON proxy_requests (backend, provider, ts)")
 
 
+def m004_circuit_breaker(db: sqlite3.Connection) -> None:
+    """Per provider: failures in a row, and until when its circuit breaker is open."""
+    db.execute("ALTER TABLE provider_state ADD COLUMN streak INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE provider_state ADD COLUMN circuit_until REAL")
+
+
 MIGRATIONS: Final[list[tuple[str, Migration]]] = [
     ("001_rotation_state", m001_rotation_state),
     ("002_run_attempts", m002_run_attempts),
     ("003_proxy_requests", m003_proxy_requests),
+    ("004_circuit_breaker", m004_circuit_breaker),
 ]

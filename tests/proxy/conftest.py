@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +10,7 @@ import pytest
 
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
+from auto_router.proxy.attempts import Pacing
 from tests.helpers import FakeClock as Clock
 
 from .fakes import FakeUpstream
@@ -59,6 +62,38 @@ def upstreams() -> Iterator[tuple[FakeUpstream, FakeUpstream]]:
         yield a, b
 
 
-def make_app(paths: Paths, clock: Clock | None = None, **kwargs: object) -> ProxyApp:
-    options = ProxyOptions(paths=paths, config_interval=0.0, clock=clock or time.time, **kwargs)  # type: ignore[arg-type]
+class Pauses:
+    """The retry rules' clock: every pause they ask for is recorded and taken at once.
+
+    ``times`` is when each pause ended on this clock, so a test reads the gaps between
+    attempts as the rules meant them, without sleeping them out."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.asked: list[float] = []
+        self._lock = threading.Lock()
+
+    async def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.asked.append(seconds)
+            self.now += seconds
+        await asyncio.sleep(0)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def pacing(self) -> Pacing:
+        return Pacing(sleep=self.sleep, monotonic=self.monotonic, jitter=lambda low, high: low)
+
+
+def make_app(
+    paths: Paths, clock: Clock | None = None, pauses: Pauses | None = None, **kwargs: object
+) -> ProxyApp:
+    options = ProxyOptions(
+        paths=paths,
+        config_interval=0.0,
+        clock=clock or time.time,
+        pacing=(pauses or Pauses()).pacing(),
+        **kwargs,  # type: ignore[arg-type]
+    )
     return create_app(options)

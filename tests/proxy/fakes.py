@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +51,10 @@ class Stream:
     release: threading.Event | None = None
     event_names: list[str | None] | None = None
     gap: float = 0.0
+    #: Wait this long after the head before the first event (a slow first token).
+    first_delay: float = 0.0
+    #: Stop sending (without closing) before event number ``stall_at``.
+    stall_at: int | None = None
 
 
 @dataclass
@@ -62,7 +67,12 @@ class Close:
     """Close the connection without answering."""
 
 
-Action = Reply | Stream | Hang | Close
+@dataclass
+class Reset:
+    """Reset the connection (RST) before the response head."""
+
+
+Action = Reply | Stream | Hang | Close | Reset
 Script = Callable[[Seen], Action]
 
 
@@ -217,6 +227,12 @@ class FakeUpstream:
     ) -> bool:
         if isinstance(action, Close):
             return False
+        if isinstance(action, Reset):
+            sock = writer.get_extra_info("socket")
+            if sock is not None:  # SO_LINGER 0: close sends RST, not FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return False
         if isinstance(action, Hang):
             await reader.read()  # until the proxy gives up and closes
             self.closed_by_peer.set()
@@ -234,7 +250,15 @@ class FakeUpstream:
         head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
         head += "transfer-encoding: chunked\r\n\r\n"
         writer.write(head.encode())
+        if action.first_delay and await _until_closed(reader, action.first_delay):
+            self.closed_by_peer.set()
+            return False
         for i, event in enumerate(action.events):
+            if action.stall_at == i:
+                await writer.drain()
+                await reader.read()  # until the proxy gives up and closes
+                self.closed_by_peer.set()
+                return False
             if action.hold_at == i and action.release is not None:
                 await writer.drain()
                 while not action.release.is_set():
@@ -260,6 +284,15 @@ class FakeUpstream:
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
+
+
+async def _until_closed(reader: asyncio.StreamReader, seconds: float) -> bool:
+    """Wait ``seconds``; ``True`` as soon as the peer closes the connection."""
+    try:
+        await asyncio.wait_for(reader.read(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ import pytest
 import structlog
 
 from auto_router.paths import Paths
-from auto_router.proxy import ProxyApp, ProxyOptions, create_app, forward, limits
+from auto_router.proxy import ProxyApp, ProxyOptions, create_app, limits, relay
 from auto_router.proxy.errors import stream_error_event
 from auto_router.proxy.httpx_upstream import HttpxUpstream
 from auto_router.rotator import Rotator
@@ -143,7 +143,7 @@ async def test_responses_model_rewritten_and_usage_logged(configured: Paths, clo
     assert resp.status_code == 200
     assert str(rec.requests[0].url) == "https://one.example/v1/responses"
     assert json.loads(rec.requests[0].content)["model"] == "one-model"
-    assert resp.json()["model"] == "qwen3-coder"
+    assert resp.json()["model"] == "one-model"  # the model that answered
     assert resp.json()["output"][0]["content"][0]["text"] == "Hello"
     (row,) = logged(configured)
     assert (row.endpoint, row.client_model, row.upstream_model) == (
@@ -245,7 +245,8 @@ async def test_embeddings_and_completions_pass_through(
     first, second = rec.requests
     assert str(first.url) == f"https://one.example{path}"
     assert json.loads(first.content)["model"] == "one-model"
-    assert rewritten.json()["model"] == "qwen3-coder"
+    assert rewritten.json()["model"] == "one-model"
+    assert rewritten.headers["x-auto-router-model"] == "one-model"
     # provider two sets no model: the client's bytes go up and the answer comes back as is
     assert json.loads(second.content) == body
     assert untouched.json()["model"] == "qwen3-coder"
@@ -260,7 +261,7 @@ async def test_embeddings_fail_over_on_500(configured: Paths, clock: Clock) -> N
     async with client_for(configured, rec, clock) as (client, _):
         resp = await client.post("/v1/embeddings", json={"model": "qwen3-coder", "input": "x"})
     assert resp.status_code == 200
-    assert rec.hosts() == ["one.example", "two.example"]
+    assert rec.hosts() == ["one.example", "one.example", "two.example"]  # one retry first
     assert resp.json()["data"][0]["embedding"] == [0.25, -0.5, 1.0]
 
 
@@ -511,7 +512,8 @@ async def test_anthropic_stream_dying_midway_ends_with_event_error(
     last = resp.content.split(b"\n\n")[-2]
     assert last.startswith(b"event: error\ndata: ")
     assert json.loads(last.split(b"data: ", 1)[1])["error"]["type"] == "api_error"
-    assert rec.hosts() == ["first.example"]
+    # the second provider was asked to continue, but answered with no stream
+    assert rec.hosts() == ["first.example", "second.example"]
 
 
 # --------------------------------------------------------------------- models
@@ -585,7 +587,7 @@ async def test_client_gone_while_upstream_thinks_cancels_the_upstream_request(
     watch_after: float | None,
 ) -> None:
     if watch_after is not None:
-        monkeypatch.setattr(forward, "WATCH_AFTER", watch_after)
+        monkeypatch.setattr(relay, "WATCH_AFTER", watch_after)
     asked = asyncio.Event()
     cancelled = asyncio.Event()
 
@@ -616,7 +618,7 @@ async def test_a_watched_request_still_answers_and_streams(
     configured: Paths, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The watcher is stopped before the answer: the stream's own watcher reads receive()."""
-    monkeypatch.setattr(forward, "WATCH_AFTER", 0.0)
+    monkeypatch.setattr(relay, "WATCH_AFTER", 0.0)
 
     async def slow(request: httpx.Request) -> httpx.Response:
         for _ in range(5):
@@ -638,7 +640,7 @@ async def test_a_watched_request_still_answers_and_streams(
 async def test_server_shutdown_cancellation_is_not_swallowed(
     configured: Paths, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(forward, "WATCH_AFTER", 0.0)
+    monkeypatch.setattr(relay, "WATCH_AFTER", 0.0)
     asked = asyncio.Event()
 
     async def thinking(request: httpx.Request) -> httpx.Response:

@@ -84,7 +84,7 @@ def test_responses_through_the_openai_sdk(home: Paths, upstreams: Pair) -> None:
         client = sdk(base)
         reply = client.responses.create(model="qwen3-coder", input="hi")
         assert reply.output_text == "Hello"
-        assert reply.model == "qwen3-coder"  # the client's name back
+        assert reply.model == "one-model"  # the model that answered
         assert reply.usage is not None and reply.usage.total_tokens == 17
 
         kinds: list[str] = []
@@ -171,13 +171,13 @@ def test_embeddings_and_completions_through_the_openai_sdk(home: Paths, upstream
         # the SDK asks for base64 and decodes it: the bytes must come through unchanged
         embedded = client.embeddings.create(model="qwen3-coder", input=["a", "b"])
         assert [e.embedding for e in embedded.data] == [[0.25, -0.5, 1.0]] * 2
-        assert embedded.model == "qwen3-coder"
+        assert embedded.model == "one-model"
         assert embedded.usage.prompt_tokens == 8
         floats = client.embeddings.create(model="qwen3-coder", input="a", encoding_format="float")
         assert floats.data[0].embedding == [0.25, -0.5, 1.0]
         completion = client.completions.create(model="qwen3-coder", prompt="hello")
         assert completion.choices[0].text == " world"
-        assert completion.model == "qwen3-coder"
+        assert completion.model == "one-model"
         streamed = client.completions.create(model="qwen3-coder", prompt="hello", stream=True)
         assert "".join(c.choices[0].text for c in streamed) == " world"
         assert app.services.request_log is not None and app.services.request_log.flush()
@@ -353,6 +353,8 @@ def claude(base: str) -> anthropic.Anthropic:
 def test_anthropic_sdk_stream_and_a_stream_dying_midway(home: Paths) -> None:
     with FakeUpstream(anthropic_script()) as first, FakeUpstream(anthropic_script()) as second:
         anthropic_config(home, first, second)
+        with home.llm_config.open("a") as llm:  # continuation is off: the break is final
+            llm.write("[proxy]\ncontinue_streams = false\n")
         app = make_app(home)
         with serve(app) as base:
             client = claude(base)

@@ -17,7 +17,7 @@ from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 from auto_router.proxy.httpx_upstream import HttpxUpstream
 from auto_router.rotator import Rotator
 
-from .conftest import Clock, write_config
+from .conftest import Clock, Pauses, write_config
 
 pytestmark = pytest.mark.anyio
 
@@ -107,7 +107,7 @@ async def client_for(
             config_interval=0.0,
             clock=clock,
             upstream_client=HttpxUpstream(httpx.MockTransport(recorder)),
-            **options,
+            **{"pacing": Pauses().pacing(), **options},
         )
     )
     async with app.starlette.router.lifespan_context(app.starlette):
@@ -148,9 +148,10 @@ async def test_credentials_injected_client_auth_and_cookies_dropped(
     assert "cookie" not in sent.headers
     assert sent.headers["x-custom"] == "kept"
     assert "x-auto-router-backend" not in sent.headers
-    # the provider's model upstream, the client's name back in the response
+    # the provider's model upstream, and the response says which model answered
     assert json.loads(sent.content)["model"] == "one-model"
-    assert resp.json()["model"] == "qwen3-coder"
+    assert resp.json()["model"] == "one-model"
+    assert resp.headers["x-auto-router-model"] == "one-model"
     assert "set-cookie" not in resp.headers
     assert resp.headers["x-request-id"] == "req-1"
     assert resp.headers["x-auto-router-provider"] == "qwen/one"
@@ -170,27 +171,30 @@ async def test_body_unchanged_when_no_model_rewrite_needed(configured: Paths, cl
     assert rec.requests[0].headers["x-title"] == "auto-router"
 
 
-async def test_500_fails_over_to_next_provider(configured: Paths, clock: Clock) -> None:
+async def test_500_is_retried_once_then_fails_over(configured: Paths, clock: Clock) -> None:
     rec = Recorder({"one.example": lambda r: httpx.Response(500, json={"error": "boom"})})
-    async with client_for(configured, rec, clock) as (client, app):
+    pauses = Pauses()
+    async with client_for(configured, rec, clock, pacing=pauses.pacing()) as (client, app):
         resp = await client.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 200
-    assert rec.hosts() == ["one.example", "two.example"]
+    assert rec.hosts() == ["one.example", "one.example", "two.example"]
+    assert pauses.asked == [0.25]  # the jitter's low end, injected
     assert resp.headers["x-auto-router-provider"] == "qwen/two"
     state = app.services.rotator.state("qwen")
-    assert state.provider("one").failures == 1
+    assert state.provider("one").failures == 2
     assert state.provider("one").cooldown_until is None  # an outage is not a usage limit
+    assert state.current is None  # ... and moves nothing
 
 
-@pytest.mark.parametrize("status", [401, 403, 502, 503])
+@pytest.mark.parametrize(("status", "tries"), [(401, 1), (403, 1), (502, 2), (503, 2), (504, 1)])
 async def test_auth_and_server_errors_fail_over(
-    configured: Paths, clock: Clock, status: int
+    configured: Paths, clock: Clock, status: int, tries: int
 ) -> None:
     rec = Recorder({"one.example": lambda r: httpx.Response(status, text="nope")})
     async with client_for(configured, rec, clock) as (client, _):
         resp = await client.post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 200
-    assert rec.hosts() == ["one.example", "two.example"]
+    assert rec.hosts() == ["one.example"] * tries + ["two.example"]
 
 
 async def test_429_puts_provider_in_cooldown_until_retry_after(
@@ -325,7 +329,7 @@ async def test_stream_first_chunk_failure_fails_over(configured: Paths, clock: C
         resp = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
     assert resp.status_code == 200
     assert resp.text.endswith("data: [DONE]\n\n")
-    assert rec.hosts() == ["one.example", "two.example"]
+    assert rec.hosts() == ["one.example", "one.example", "two.example"]  # a reset: one retry
 
 
 async def test_model_map_header_and_anthropic_endpoint(configured: Paths, clock: Clock) -> None:
@@ -470,20 +474,26 @@ async def test_config_edit_is_picked_up(configured: Paths, clock: Clock) -> None
     assert rec.hosts() == ["one.example", "uno.example"]
 
 
-async def test_repeated_outages_rest_the_provider(home: Paths, clock: Clock) -> None:
+async def test_repeated_outages_open_the_circuit_and_move_nothing(
+    home: Paths, clock: Clock
+) -> None:
     write_config(home, LLM + "\n[proxy]\nfailure_threshold = 2\nfailure_cooldown = 30\n", META)
     rec = Recorder({"one.example": lambda r: httpx.Response(500, text="down")})
     async with client_for(home, rec, clock) as (client, app):
         for _ in range(3):
             assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+    # two failures in a row (a try and its retry) open one's circuit; then it is skipped
     assert rec.hosts() == [
         "one.example",
-        "two.example",
         "one.example",
+        "two.example",
         "two.example",
         "two.example",
     ]
-    assert app.services.rotator.state("qwen").provider("one").cooldown_until == clock.now + 30
+    state = app.services.rotator.state("qwen").provider("one")
+    assert state.circuit_until == clock.now + 30 and state.circuit(clock.now) == "open"
+    assert state.cooldown_until is None
+    assert app.services.rotator.current_provider_name("qwen") == "one"  # still preferred
 
 
 def test_secret_free_repr_of_targets(configured: Paths) -> None:

@@ -42,10 +42,10 @@ model = "b-model"
 
 
 def chat(base: str) -> str:
-    client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
-    reply = client.chat.completions.create(
-        model="qwen3-coder-plus", messages=[{"role": "user", "content": "hi"}]
-    )
+    with openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0) as client:
+        reply = client.chat.completions.create(
+            model="qwen3-coder-plus", messages=[{"role": "user", "content": "hi"}]
+        )
     return reply.choices[0].message.content or ""
 
 

@@ -52,6 +52,8 @@ def provider_row(provider: ProviderConfig, status: ProviderStatus | None) -> dic
     data["status"] = status_label(provider.enabled, current, cooldown)
     data["cooldown_until"] = cooldown
     data["last_error"] = status.state.last_error if status and status.cooling else None
+    data["circuit"] = "closed" if status is None else status.circuit
+    data["circuit_until"] = None if status is None else status.circuit_until
     return data
 
 

@@ -1,0 +1,198 @@
+"""What one proxied request carries through the data path, and the ASGI plumbing it needs.
+
+``Exchange`` is the record of one request (what the request log and the log line get);
+``Call`` is what every attempt sends. The helpers here are the small, allocation-light
+pieces the attempt loop and the relay share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..store.requests import FailedAttempt
+from .endpoints import Endpoint
+from .upstream import UpstreamResponse
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Client request headers never forwarded upstream (hop-by-hop, credentials, cookies, ours).
+DROP_REQUEST: Final = frozenset(
+    {
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"accept-encoding",
+        b"authorization",
+        b"x-api-key",
+        b"api-key",
+        b"x-goog-api-key",
+        b"cookie",
+        b"x-auto-router-backend",
+        b"x-auto-router-provider",
+    }
+)
+#: Upstream response headers never passed to the client.
+DROP_RESPONSE: Final = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"content-encoding",
+        b"set-cookie",
+        b"date",
+        b"server",
+    }
+)
+JSON_TYPE: Final = (b"content-type", b"application/json")
+_USAGE: Final = re.compile(
+    rb'"(prompt_tokens|input_tokens|promptTokenCount|completion_tokens|output_tokens|'
+    rb'candidatesTokenCount|total_tokens|totalTokenCount)"\s*:\s*(\d+)'
+)
+_PROMPT: Final = frozenset({b"prompt_tokens", b"input_tokens", b"promptTokenCount"})
+_COMPLETION: Final = frozenset({b"completion_tokens", b"output_tokens", b"candidatesTokenCount"})
+
+
+def token_usage(*parts: bytes) -> tuple[int | None, int | None, int | None]:
+    """Prompt, completion and total tokens from a body or a stream's head and tail."""
+    prompt = completion = total = None
+    for part in parts:
+        for name, value in _USAGE.findall(part):
+            if name in _PROMPT:
+                prompt = int(value)
+            elif name in _COMPLETION:
+                completion = int(value)
+            else:
+                total = int(value)
+    if total is None and prompt is not None and completion is not None:
+        total = prompt + completion
+    return prompt, completion, total
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What one request did, for the request log and the log line."""
+
+    endpoint: Endpoint
+    method: str
+    started: float
+    ts: float
+    client_model: str | None = None
+    backend: str | None = None
+    #: The backend the routing rules chose (``backend`` is the one that answered).
+    routed: str | None = None
+    provider: str | None = None
+    upstream_model: str | None = None
+    stream: bool = False
+    status: int = 0
+    attempts: int = 0
+    failed: list[FailedAttempt] = field(default_factory=list)
+    ttfb: float | None = None
+    usage: tuple[int | None, int | None, int | None] = (None, None, None)
+    error: str | None = None
+    request_body: bytes | None = None
+    response_body: bytes | None = None
+    receive: Receive | None = None
+
+
+@dataclass(slots=True)
+class Call:
+    """The client's request as every attempt sends it (the model is set per target)."""
+
+    method: str
+    body: bytes
+    #: The parsed JSON body (``None`` for Gemini-native or bodiless requests).
+    data: dict[str, Any] | None
+    forwarded: list[tuple[str, str]]
+    query: bytes
+
+
+class ClientError(Exception):
+    """The client's request cannot be served as sent (an error status, no failover)."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+async def read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        return body
+    parts = [body]
+    while message.get("more_body"):
+        message = await receive()
+        parts.append(message.get("body", b""))
+    return b"".join(parts)
+
+
+async def respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    out = [JSON_TYPE, (b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+def response_headers(
+    resp: UpstreamResponse, key: str, model: str | None = None
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers the client may see, plus which provider and model answered."""
+    headers = [
+        (name.lower(), value)
+        for name, value in resp.raw_headers()
+        if name.lower() not in DROP_RESPONSE
+    ]
+    headers.append((b"x-auto-router-provider", key.encode()))
+    if model:
+        headers.append((b"x-auto-router-model", model.encode("utf-8", "replace")))
+    return headers
+
+
+def without_key(query: bytes) -> str:
+    text = query.decode("latin-1")
+    return "&".join(p for p in text.split("&") if p and not p.startswith("key="))
+
+
+def summary(text: str, limit: int = 200) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            text = error["message"]
+        elif isinstance(error, str):
+            text = error
+    text = " ".join(text.split())
+    return text[:limit]
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,165 @@
+"""What the data path writes down: rotation state (shared with every process) and the logs.
+
+State writes run in a thread (SQLite may wait for another process's lock). Writes that
+change nothing are skipped, so a plain successful request costs no write at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import structlog
+
+from ..errors import AutoRouterError
+from ..rotation import OPEN
+from ..rotator import Rotator
+from ..store.requests import RequestRecord
+from .exchange import Exchange
+from .reqlog import RequestLog, redact_body
+from .routing import Plan, Router, Target
+
+log = structlog.get_logger("auto_router.proxy")
+T = TypeVar("T")
+
+
+class Recorder:
+    """State writes and request logging for the proxy."""
+
+    def __init__(
+        self,
+        router: Router,
+        rotator: Rotator,
+        request_log: RequestLog | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.router = router
+        self.rotator = rotator
+        self.request_log = request_log
+        self.clock = clock
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------- state
+
+    async def usage_limit(self, target: Target, until: float | None, reason: str) -> None:
+        await self._run(
+            self.rotator.record_usage_limit,
+            target.backend,
+            target.provider,
+            reset_at=until,
+            reason=f"proxy: {reason}",
+        )
+
+    async def failed(self, target: Target, reason: str, *, outage: bool) -> bool:
+        """Count a failure; outages count toward the provider's circuit breaker (never a
+        rotation: that is for usage limits). ``True`` when the circuit is open now."""
+        settings = self.router.snapshot().settings
+        state = await self._run(
+            self.rotator.record_failure,
+            target.backend,
+            target.provider,
+            reason,
+            threshold=settings.failure_threshold if outage else None,
+            open_for=settings.failure_cooldown,
+        )
+        if state is None:
+            return False
+        opened = state.provider(target.provider).circuit(self.clock()) == OPEN
+        if opened:
+            log.warning("circuit open", provider=target.key, seconds=settings.failure_cooldown)
+        return opened
+
+    async def claim_probe(self, target: Target) -> bool:
+        """Whether this request is the one probe through ``target``'s half-open circuit.
+
+        The claim keeps other requests (of every process) away for one breaker period, so a
+        probe that never comes back does not shut the provider out for good."""
+        hold = self.router.snapshot().settings.failure_cooldown
+        claimed = await self._run(self.rotator.claim_probe, target.backend, target.provider, hold)
+        return bool(claimed)
+
+    async def succeeded(self, target: Target, plan: Plan, ex: Exchange) -> None:
+        key = (target.backend, target.provider)
+        if (
+            plan.last_success.get(target.backend) != target.provider
+            or key in plan.troubled
+            or any(f.provider == target.provider and f.backend == target.backend for f in ex.failed)
+        ):
+            # Only when it changes something: a write per request would cost the hot path.
+            # A success closes the circuit and ends the failure streak.
+            self.spawn(self._write(self.rotator.record_success, target.backend, target.provider))
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """A state write, in a thread (SQLite may wait for another process's lock)."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except AutoRouterError as exc:
+            log.warning("rotation state write failed", error=str(exc))
+            return None
+
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> None:
+        await self._run(fn, *args)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background state writes (shutdown, tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    # --------------------------------------------------------------------- logs
+
+    def finish(self, ex: Exchange) -> None:
+        """The log line, and the request log row when the log is on."""
+        duration = (time.perf_counter() - ex.started) * 1000
+        log.info(
+            "request",
+            method=ex.method,
+            endpoint=ex.endpoint.name,
+            backend=ex.backend,
+            provider=ex.provider,
+            model=ex.client_model,
+            status=ex.status,
+            attempts=ex.attempts,
+            stream=ex.stream,
+            ms=round(duration, 2),
+            error=ex.error,
+        )
+        if self.request_log is not None:
+            self.request_log.add(self._record(ex, duration))
+
+    def _record(self, ex: Exchange, duration: float) -> RequestRecord:
+        assert self.request_log is not None
+        bodies = self.request_log.settings.bodies
+        limit = self.request_log.settings.max_body_bytes
+        prompt, completion, total = ex.usage
+        return RequestRecord(
+            ts=ex.ts,
+            method=ex.method,
+            endpoint=ex.endpoint.name,
+            status=ex.status,
+            backend=ex.backend,
+            provider=ex.provider,
+            client_model=ex.client_model,
+            upstream_model=ex.upstream_model,
+            stream=ex.stream,
+            attempts=ex.attempts,
+            failed=tuple(ex.failed),
+            duration_ms=round(duration, 3),
+            ttfb_ms=None if ex.ttfb is None else round(ex.ttfb * 1000, 3),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=total,
+            error=ex.error,
+            request_body=redact_body(ex.request_body, limit)
+            if bodies and ex.request_body
+            else None,
+            response_body=redact_body(ex.response_body, limit)
+            if bodies and ex.response_body
+            else None,
+        )

@@ -1,0 +1,235 @@
+"""Answering the client: a whole body, a relayed stream, or the error when nothing answered.
+
+Streamed chunks go out the moment they arrive. After the first byte a failure can no
+longer become an HTTP status: the stream ends with an error event in the client
+protocol's own format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from ..errors import AllProvidersExhaustedError, AutoRouterError
+from .attempts import Answer
+from .classify import Failure
+from .errors import error_body, stream_error_event, upstream_error_body
+from .exchange import (
+    JSON_TYPE,
+    Exchange,
+    Receive,
+    Send,
+    iso,
+    respond,
+    response_headers,
+    summary,
+    token_usage,
+)
+from .recording import Recorder
+from .routing import Plan, Router
+from .upstream import UpstreamError, UpstreamResponse
+
+log = structlog.get_logger("auto_router.proxy")
+
+
+async def answer(send: Send, ex: Exchange, done: Answer) -> None:
+    """A whole (non-streamed) body, or an upstream error passed back."""
+    resp, payload = done.resp, done.payload or b""
+    status = resp.status
+    ex.status = status
+    ex.ttfb = time.perf_counter() - ex.started
+    headers = response_headers(resp, done.target.key, ex.upstream_model)
+    if status >= 400:
+        payload = upstream_error_body(ex.endpoint.error_format, status, payload)
+        headers = [h for h in headers if h[0] != b"content-type"]
+        headers.append(JSON_TYPE)
+        ex.error = f"HTTP {status}: {summary(payload.decode('utf-8', 'replace'))}"
+    ex.usage = token_usage(payload[-8192:])
+    if ex.request_body is not None:
+        ex.response_body = payload
+    headers.append((b"content-length", str(len(payload)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def relay(send: Send, ex: Exchange, done: Answer, recorder: Recorder) -> None:
+    """Relay a stream whose first chunk (``ex.response_body``) was read before answering."""
+    resp, target = done.resp, done.target
+    first = ex.response_body or b""
+    ex.response_body = None
+    ex.status = resp.status
+    headers = response_headers(resp, target.key, ex.upstream_model)
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    await send({"type": "http.response.body", "body": first, "more_body": True})
+    ex.ttfb = time.perf_counter() - ex.started
+    head = first[:16384]
+    tail: list[bytes] = [b"", b""]
+    gone = Disconnect(resp)
+    assert ex.receive is not None
+    watcher = asyncio.ensure_future(gone.watch(ex.receive))
+    try:
+        while True:
+            chunk = await resp.readany()
+            if not chunk:
+                break
+            tail[0], tail[1] = tail[1], chunk
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except UpstreamError as exc:
+        if gone.happened:
+            ex.status, ex.error = 499, "client disconnected mid-stream"
+            return
+        ex.error = f"stream broke after the first byte: {exc}"
+        log.warning("upstream stream broke", provider=target.key, error=str(exc))
+        await resp.abort()
+        sent = tail[0][-4096:] + tail[1] if tail[1] else first
+        fmt = ex.endpoint.error_format
+        sse = fmt != "gemini" or "event-stream" in (resp.header("content-type") or "")
+        event = stream_error_event(fmt, f"upstream stream broke: {exc}", tail=sent, sse=sse)
+        await send({"type": "http.response.body", "body": event, "more_body": False})
+        recorder.spawn(recorder.failed(target, ex.error, outage=True))
+        return
+    finally:
+        watcher.cancel()
+        ex.usage = token_usage(head, tail[0][-8192:] + tail[1])
+    if gone.happened:
+        ex.status, ex.error = 499, "client disconnected mid-stream"
+        return
+    await resp.release()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def exhausted(
+    send: Send,
+    ex: Exchange,
+    plan: Plan,
+    last: Failure | None,
+    router: Router,
+    clock: Callable[[], float],
+) -> None:
+    """Nothing answered: the one failure as it was (or one the client must see as it came,
+    like a context-length error no larger window could take), else a 503 listing them."""
+    fmt = ex.endpoint.error_format
+    tried = {(f.backend, f.provider) for f in ex.failed}
+    if last is not None and (
+        last.passback or (len(tried) == 1 and len(plan.candidates) <= len(tried))
+    ):
+        await _only_failure(send, ex, last)
+        return
+    earliest = None
+    try:
+        fresh = router.plan(plan.backend, ex.endpoint.family)
+        if not fresh.candidates:
+            earliest = fresh.earliest
+    except AutoRouterError:
+        pass
+    earliest = earliest or (plan.earliest if not plan.candidates else None)
+    message = AllProvidersExhaustedError(plan.backends, earliest).message
+    if ex.failed:
+        message = f"no provider could serve the request ({len(ex.failed)} attempts failed)" + (
+            f"; {message.split('; ', 1)[1]}" if earliest else ""
+        )
+    available = earliest.available_at if earliest else None
+    extra: dict[str, Any] = {
+        "attempts": [
+            {"backend": f.backend, "provider": f.provider, "status": f.status, "reason": f.reason}
+            for f in ex.failed
+        ],
+        "available_at": iso(available),
+    }
+    headers: list[tuple[bytes, bytes]] = []
+    if available is not None:
+        retry = max(1, int(available - clock() + 0.999))
+        extra["retry_after"] = retry
+        headers.append((b"retry-after", str(retry).encode()))
+    ex.status, ex.error = 503, message
+    body = error_body(fmt, 503, message, code="ALL_PROVIDERS_EXHAUSTED", extra=extra)
+    await respond(send, 503, body, headers)
+
+
+async def _only_failure(send: Send, ex: Exchange, last: Failure) -> None:
+    """One provider failed (maybe after a retry): the client gets what it said (or 502/504)."""
+    fmt = ex.endpoint.error_format
+    if last.status is not None:
+        ex.status, ex.error = last.status, last.reason
+        body = upstream_error_body(fmt, last.status, last.body)
+        passed = [h for h in last.headers if h[0] != b"content-type"]
+        passed += [JSON_TYPE, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": last.status, "headers": passed})
+        await send({"type": "http.response.body", "body": body})
+        return
+    status = 504 if last.kind == "timeout" else 502
+    ex.status, ex.error = status, last.reason
+    await respond(send, status, error_body(fmt, status, last.reason, code=last.kind))
+
+
+#: How long the upstreams may think before a watcher starts looking for a client that went
+#: away (seconds). Shorter waits, the common case, create no task at all.
+WATCH_AFTER: float = 0.2
+
+
+class Guard:
+    """Cancels the request's task when the client disconnects while it waits on upstreams.
+
+    A timer arms it; only when it fires does a task wait on ``receive()`` for
+    ``http.disconnect``. ``stop()`` must run before anything else reads ``receive()``.
+    """
+
+    __slots__ = ("_receive", "_task", "_timer", "_watcher", "fired")
+
+    def __init__(self, receive: Receive | None) -> None:
+        self.fired = False
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Task[None] | None = None
+        self._timer = (
+            asyncio.get_running_loop().call_later(WATCH_AFTER, self._start)
+            if receive is not None and self._task is not None
+            else None
+        )
+
+    def _start(self) -> None:
+        self._timer = None
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        assert self._receive is not None and self._task is not None
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.fired = True
+                self._task.cancel()
+                return
+
+    def uncancel(self) -> None:
+        if self._task is not None:
+            self._task.uncancel()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
+class Disconnect:
+    """Watches ``receive`` during a stream; on ``http.disconnect`` aborts the upstream
+    (``resp``: the one being relayed now, which a continuation replaces)."""
+
+    __slots__ = ("happened", "resp")
+
+    def __init__(self, resp: UpstreamResponse | None = None) -> None:
+        self.happened = False
+        self.resp = resp
+
+    async def watch(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.happened = True
+                if self.resp is not None:
+                    await self.resp.abort()
+                return

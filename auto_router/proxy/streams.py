@@ -1,0 +1,214 @@
+"""Reading SSE streams just enough to tell a whole answer from a broken one, and to continue
+a broken one on another provider.
+
+The relay must stay cheap: it never parses JSON per chunk. It cuts the stream at event
+boundaries (so a client never gets half an event followed by an error), checks that each
+``data:`` line looks like one whole JSON value, and keeps the chunks it sent. Only when a
+stream breaks are the sent events parsed, to recover the partial answer.
+
+Continuation works for OpenAI chat completions and Anthropic messages: the next provider
+gets the original request plus the partial text as a trailing assistant message (a
+"prefill"), and its events are relayed as the rest of the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+_DONE: Final = b"[DONE]"
+_FINISHED: Final = re.compile(rb'"finish_reason"\s*:\s*"')
+_INDEX: Final = re.compile(rb'"index"\s*:\s*(\d+)')
+#: The endpoints whose streams the relay frames, checks and may continue.
+CHAT: Final = "chat"
+MESSAGES: Final = "messages"
+CONTINUABLE: Final = frozenset({CHAT, MESSAGES})
+
+
+def first_event_in(head: bytes) -> bool:
+    """Whether ``head`` holds a whole first event with content (not only pings/comments)."""
+    end = _boundary(head)
+    if end < 0:
+        return False
+    for line in head[:end].splitlines():
+        if line.startswith(b"data:") and b'"ping"' not in line:
+            return True
+    return False
+
+
+def _boundary(data: bytes) -> int:
+    """The end of the last whole event in ``data`` (-1: none)."""
+    lf = data.rfind(b"\n\n")
+    crlf = data.rfind(b"\r\n\r\n")
+    return max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
+
+
+#: A ``data:`` line that is not ``[DONE]`` nor one whole JSON object or array (one C-level
+#: search per chunk: the relay never parses JSON on the way).
+_BAD_DATA: Final = re.compile(
+    rb"^data:[ \t]*+(?!\r?$|\[DONE\][ \t]*\r?$|\{.*\}[ \t]*\r?$|\[.*\][ \t]*\r?$)", re.M
+)
+
+
+def malformed(events: bytes) -> bool:
+    """Whether a ``data:`` line is not one whole JSON value (cheap: no parsing)."""
+    return _BAD_DATA.search(events) is not None
+
+
+class Framer:
+    """Cuts a byte stream at event boundaries and checks each whole event on the way."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self, head: bytes = b"") -> None:
+        end = _boundary(head)
+        self.pending = head[end:] if end >= 0 else head
+
+    def feed(self, chunk: bytes) -> bytes | None:
+        """The whole events now complete (maybe ``b""``); ``None``: one is malformed."""
+        data = self.pending + chunk if self.pending else chunk
+        if data.endswith(b"\n\n"):  # the usual chunk: whole events, nothing to keep
+            self.pending = b""
+            return None if _BAD_DATA.search(data) else data
+        end = _boundary(data)
+        if end < 0:
+            self.pending = data
+            return b""
+        whole, self.pending = data[:end], data[end:]
+        return None if _BAD_DATA.search(whole) else whole
+
+
+def finished(endpoint: str, tail: bytes) -> bool:
+    """Whether a stream that ended cleanly carried a whole answer (not a truncated one)."""
+    if endpoint == CHAT:
+        return _DONE in tail or _FINISHED.search(tail) is not None
+    if endpoint == MESSAGES:
+        return b"message_stop" in tail
+    return True
+
+
+def needs_done(endpoint: str, tail: bytes) -> bool:
+    """A chat stream that finished without ``[DONE]``: the proxy adds it, as clients expect."""
+    return endpoint == CHAT and _DONE not in tail
+
+
+def _events(sent: bytes) -> list[dict[str, Any]]:
+    found = []
+    for line in sent.splitlines():
+        if line.startswith(b"data:"):
+            try:
+                value = json.loads(line[5:])
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                found.append(value)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """What the client already has of a broken answer."""
+
+    text: str
+    #: Anthropic: the index of the text block still open (``None``: none is open).
+    open_block: int | None = None
+    #: Anthropic: how many content blocks were started.
+    blocks: int = 0
+
+
+def partial_answer(endpoint: str, sent: bytes) -> Partial | None:
+    """The text the client got so far; ``None`` when the stream cannot be continued (tool
+    calls, several choices, thinking blocks, or no text at all)."""
+    events = _events(sent)
+    if endpoint == CHAT:
+        return _partial_chat(events)
+    if endpoint == MESSAGES:
+        return _partial_messages(events)
+    return None
+
+
+def _partial_chat(events: list[dict[str, Any]]) -> Partial | None:
+    text: list[str] = []
+    for event in events:
+        for choice in event.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                return None
+            delta = choice.get("delta") or {}
+            if delta.get("tool_calls") or delta.get("function_call"):
+                return None
+            if isinstance(delta.get("content"), str):
+                text.append(delta["content"])
+    joined = "".join(text)
+    return Partial(joined) if joined else None
+
+
+def _partial_messages(events: list[dict[str, Any]]) -> Partial | None:
+    text: list[str] = []
+    open_block: int | None = None
+    blocks = 0
+    for event in events:
+        kind = event.get("type")
+        if kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") != "text":
+                return None  # tool use, thinking: not continued
+            open_block, blocks = event.get("index", blocks), blocks + 1
+            text.append(block.get("text") or "")
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") != "text_delta":
+                return None
+            text.append(delta.get("text") or "")
+        elif kind == "content_block_stop":
+            open_block = None
+    joined = "".join(text)
+    return Partial(joined, open_block, blocks) if joined.strip() else None
+
+
+def prefill_body(data: dict[str, Any], partial: Partial) -> dict[str, Any]:
+    """The original request plus the partial answer as a trailing assistant message."""
+    # Anthropic refuses a prefill that ends in whitespace; the continuation supplies it.
+    text = partial.text.rstrip()
+    messages = [*data.get("messages", ()), {"role": "assistant", "content": text}]
+    return {**data, "messages": messages}
+
+
+class Continuation:
+    """Rewrites a continuation's events so the client sees one answer, not two.
+
+    OpenAI chat chunks pass as they are (a second ``role`` delta is harmless). Anthropic's
+    ``message_start`` and ``ping`` are dropped, the first text block is merged into the one
+    left open (or numbered after the ones sent), and later block indexes follow on.
+    """
+
+    __slots__ = ("_endpoint", "_merge", "_offset")
+
+    def __init__(self, endpoint: str, partial: Partial) -> None:
+        self._endpoint = endpoint
+        self._merge = partial.open_block is not None
+        self._offset = partial.open_block if partial.open_block is not None else partial.blocks
+
+    def rewrite(self, events: bytes) -> bytes:
+        if self._endpoint != MESSAGES or not events:
+            return events
+        out: list[bytes] = []
+        for block in re.split(rb"(?<=\n\n)", events):
+            if not block:
+                continue
+            if b'"message_start"' in block or b'"ping"' in block:
+                continue
+            if self._merge and b'"content_block_start"' in block and _index(block) == 0:
+                continue
+            if self._offset:
+                block = _INDEX.sub(
+                    lambda m: b'"index":' + str(int(m.group(1)) + self._offset).encode(), block, 1
+                )
+            out.append(block)
+        return b"".join(out)
+
+
+def _index(block: bytes) -> int | None:
+    found = _INDEX.search(block)
+    return int(found.group(1)) if found else None
