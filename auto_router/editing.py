@@ -76,7 +76,7 @@ from .errors import (
     ProviderNotFoundError,
 )
 from .identifiers import check_identifier
-from .paths import Paths
+from .paths import Paths, ensure_private_dir
 from .rotation import BackendState
 from .secrets import looks_secret
 from .state import StateStore
@@ -709,7 +709,7 @@ def _transaction(
 ) -> EditResult:
     targets = (paths.llm_config, paths.provider_metadata)
     try:
-        paths.config_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(paths.config_dir)  # security: files here may hold keys
     except OSError as exc:
         raise ConfigError(f"cannot create directory: {exc}", path=paths.config_dir) from exc
     with lock_files(*targets):

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from ..errors import AutoRouterError
-from ._common import Globals, report_error
+from ._common import Globals, error_redactor, report_error
 from .backends import backend_app
 from .config_cmds import config_app
 from .config_edit import edit_command as config_edit_command
@@ -78,6 +78,6 @@ def main(argv: list[str] | None = None) -> None:
             return
         app(args=argv, prog_name="auto-router")
     except AutoRouterError as exc:
-        sys.exit(report_error(exc))
+        sys.exit(report_error(exc, error_redactor(sys.argv[1:] if argv is None else argv)))
     except KeyboardInterrupt:
         sys.exit(130)

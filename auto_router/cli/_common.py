@@ -13,6 +13,7 @@ import typer
 
 from ..errors import AutoRouterError, ConfigError
 from ..paths import Paths, resolve_paths
+from ..redaction import Redactor, redactor_for
 from ..rotator import Rotator
 
 
@@ -47,15 +48,34 @@ def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def report_error(exc: AutoRouterError) -> int:
-    """One line (more for several config problems) plus a hint; the exit code to use."""
-    sys.stderr.write(f"auto-router: error: {exc}\n")
+def report_error(exc: AutoRouterError, redactor: Redactor | None = None) -> int:
+    """One line (more for several config problems) plus a hint; the exit code to use.
+
+    ``redactor`` masks credentials an error message may quote (an upstream's answer...)."""
+    clean = redactor.text if redactor is not None else str
+    sys.stderr.write(clean(f"auto-router: error: {exc}") + "\n")
     problems = exc.problems if isinstance(exc, ConfigError) else []
     for problem in problems[1:]:
-        sys.stderr.write(f"  also: {problem}\n")
+        sys.stderr.write(clean(f"  also: {problem}") + "\n")
     if exc.hint:
-        sys.stderr.write(f"hint: {exc.hint}\n")
+        sys.stderr.write(clean(f"hint: {exc.hint}") + "\n")
     return exc.exit_code
+
+
+def error_redactor(argv: list[str]) -> Redactor:
+    """Best effort, on the error path only: the redactor of the configuration in use."""
+    config_dir: str | None = None
+    for i, arg in enumerate(argv):
+        if arg == "--config-dir" and i + 1 < len(argv):
+            config_dir = argv[i + 1]
+        elif arg.startswith("--config-dir="):
+            config_dir = arg.split("=", 1)[1]
+    try:
+        from ..config import load_config
+
+        return redactor_for(load_config(resolve_paths(config_dir)))
+    except Exception:  # a broken configuration: nothing more to mask than before
+        return Redactor()
 
 
 def format_time(timestamp: float | None, now: float | None = None) -> str:

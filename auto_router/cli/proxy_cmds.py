@@ -89,7 +89,6 @@ def run_proxy(
     from ..proxy.logs import configure_logging
     from ..proxy.server import serve
 
-    configure_logging(json=log_json)
     key = None
     if api_key_env:
         if upstream is None:
@@ -106,7 +105,9 @@ def run_proxy(
         request_log=request_log,
     )
     app = create_app(options)
-    settings = app.services.settings
+    services = app.services
+    configure_logging(json=log_json, redactor=lambda: services.redactors.current)
+    settings = services.settings
     serve(app, host or settings.host, port or settings.port)
 
 

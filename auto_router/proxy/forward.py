@@ -14,6 +14,7 @@ import datetime as dt
 import hmac
 import json
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -197,9 +198,12 @@ class Proxy:
                 send, exc.status, error_body(fmt, exc.status, exc.message, code=exc.code)
             )
         except Exception as exc:  # the proxy's own bug: a 502 with a message, not a traceback
-            log.exception("proxy error", path=scope.get("path"))
-            ex.status, ex.error = 502, f"proxy error: {type(exc).__name__}: {exc}"
-            await _respond(send, 502, error_body(fmt, 502, ex.error, code="proxy_error"))
+            # security: the details (redacted by the log) stay here; the client gets an id.
+            request_id = secrets.token_hex(8)
+            log.exception("proxy error", path=scope.get("path"), request_id=request_id)
+            ex.status, ex.error = 502, f"proxy error {request_id}: {type(exc).__name__}: {exc}"
+            message = f"internal proxy error (request id {request_id})"
+            await _respond(send, 502, error_body(fmt, 502, message, code="proxy_error"))
         self._finish(ex)
 
     async def _handle(

@@ -7,6 +7,7 @@ transaction per ``interval`` and prunes to the configured retention now and then
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import re
@@ -19,6 +20,7 @@ from typing import Any, Final
 import structlog
 
 from ..errors import AutoRouterError
+from ..redaction import Redactor
 from ..secrets import looks_secret
 from ..store.db import connect
 from ..store.requests import RequestRecord, insert_batch, prune
@@ -55,6 +57,23 @@ def _redact(value: Any) -> Any:
     return value
 
 
+def redact_record(record: RequestRecord, redactor: Redactor) -> RequestRecord:
+    """``record`` with every stored text passed through ``redactor``."""
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else redactor.text(value)
+
+    return dataclasses.replace(
+        record,
+        error=text(record.error),
+        failed=tuple(dataclasses.replace(f, reason=redactor.text(f.reason)) for f in record.failed),
+        request_body=text(record.request_body),
+        response_body=text(record.response_body),
+        client_model=text(record.client_model),
+        upstream_model=text(record.upstream_model),
+    )
+
+
 class _Flush:
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -70,8 +89,12 @@ class RequestLog:
         max_batch: int = 1000,
         max_queue: int = 50_000,
         clock: Callable[[], float] = time.time,
+        redactor: Callable[[], Redactor] | None = None,
     ) -> None:
         self.database = database
+        #: Applied in the writer thread, off the event loop: error texts, failed attempts'
+        #: reasons and bodies are stored with every configured credential masked.
+        self._redactor = redactor
         self.settings = settings
         self._interval = interval
         self._max_batch = max_batch
@@ -151,6 +174,10 @@ class RequestLog:
     def _write(self, db: Any, batch: list[RequestRecord]) -> None:
         if not batch:
             return
+        if self._redactor is not None:
+            redactor = self._redactor()
+            if redactor:
+                batch = [redact_record(record, redactor) for record in batch]
         try:
             insert_batch(db, batch)
             self.written += len(batch)

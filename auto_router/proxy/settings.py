@@ -13,6 +13,9 @@ read_timeout = 300                # first byte, and between stream chunks (provi
 failure_threshold = 3             # consecutive outages (5xx, refused, timeout) that ...
 failure_cooldown = 60             # ... rest a provider this many seconds
 fallback = true                   # after the backend's providers, try the next backends in order
+allowed_hosts = ["proxy.lan"]     # extra Host names served (bound and loopback names always are)
+allowed_origins = []              # browser origins allowed to call it (CORS); none by default
+max_body_bytes = 33554432         # largest request body (32 MiB); larger gets 413
 
 [proxy.models]                    # client model name -> backend
 "qwen3-coder" = "qwen"
@@ -48,6 +51,7 @@ from ..values import (
 
 ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
 DEFAULT_PORT: Final = 3001
+DEFAULT_MAX_BODY: Final = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,17 @@ class ProxySettings:
     failure_cooldown: float = 60.0
     fallback: bool = True
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
+    #: Host names (``name`` or ``name:port``) served besides the bound and loopback ones.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Browser origins (``https://app.example``) allowed to call the proxy, with CORS.
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a list of non-empty strings")
+    return tuple(v.strip().lower().rstrip("/") for v in value)
 
 
 _KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
@@ -86,6 +101,9 @@ _KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "failure_threshold": whole_number,
     "failure_cooldown": positive_seconds,
     "fallback": as_bool,
+    "allowed_hosts": _names,
+    "allowed_origins": _names,
+    "max_body_bytes": whole_number,
 }
 _LOG_KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "enabled": as_bool,

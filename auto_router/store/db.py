@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StateError
+from ..paths import ensure_private_dir, ensure_private_file
 from .migrations import MIGRATIONS
 
 #: How long a writer waits for another process's transaction before giving up.
@@ -18,7 +19,12 @@ BUSY_TIMEOUT_MS = 30_000
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the database at ``path`` with the schema up to date."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The request log may hold prompts and the state error texts: 0600 in a 0700
+        # directory. SQLite gives -wal/-shm the database file's mode; older ones are fixed.
+        ensure_private_dir(path.parent)
+        for name in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+            if name == path or name.exists():
+                ensure_private_file(name)
         # Autocommit mode: transactions are explicit (``transaction``), so a reader never
         # holds a lock longer than its statement.
         db = sqlite3.connect(
