@@ -20,8 +20,23 @@ def serve(app: ProxyApp, host: str, port: int) -> None:
     """Serve until interrupted. Refuses a non-loopback address without admin and client
     tokens."""
     check_bind(host, app.services.settings)
+    config = uvicorn_config(app, host, port)
+    services = app.services
+    config_dir = None if services.adhoc or services.paths is None else services.paths.config_dir
+    log.info(
+        "proxy starting",
+        url=f"http://{host}:{port}",
+        mode="upstream" if services.adhoc else "config",
+        config_dir=str(config_dir) if config_dir else None,
+        request_log=services.request_log is not None,
+    )
+    uvicorn.Server(config).run()
+
+
+def uvicorn_config(app: ProxyApp, host: str, port: int) -> uvicorn.Config:
+    """How the proxy runs on uvicorn (the tests serve it the same way)."""
     app.gate.bind(host)
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -39,19 +54,8 @@ def serve(app: ProxyApp, host: str, port: int) -> None:
         # (httpx 5 s, undici 4 s, aiohttp 15 s) so the proxy is not the side that drops a
         # connection being reused, short enough that idle sockets do not pile up.
         timeout_keep_alive=30,
-        h11_max_incomplete_event_size=64 * 1024,  # request line + headers, if h11 is used
         timeout_graceful_shutdown=10,
     )
-    services = app.services
-    config_dir = None if services.adhoc or services.paths is None else services.paths.config_dir
-    log.info(
-        "proxy starting",
-        url=f"http://{host}:{port}",
-        mode="upstream" if services.adhoc else "config",
-        config_dir=str(config_dir) if config_dir else None,
-        request_log=services.request_log is not None,
-    )
-    uvicorn.Server(config).run()
 
 
 class LimitedHttpTools(HttpToolsProtocol):
