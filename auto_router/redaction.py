@@ -31,20 +31,25 @@ MASK: Final = "****"
 MIN_SECRET: Final = 6
 #: A run of key characters this long that is part of a credential counts as a leak of it.
 MIN_FRAGMENT: Final = 10
-_FRAGMENT: Final = re.compile(r"[A-Za-z0-9_\-.+/=]{" + str(MIN_FRAGMENT) + ",}")
+_FRAGMENT: Final = re.compile(r"[A-Za-z0-9_\-]{" + str(MIN_FRAGMENT) + ",}")
 _ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
 
 
 class Redactor:
     """Masks a fixed set of credentials in text, bytes and JSON-like data."""
 
-    __slots__ = ("_bytes", "_secrets", "_text")
+    __slots__ = ("_bytes", "_secrets", "_text", "_windows")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         found = {s for s in secrets if len(s) >= MIN_SECRET}
         # JSON-escaped forms too: a key with a quote or backslash appears escaped in a body.
         found |= {json.dumps(s)[1:-1] for s in list(found)}
         self._secrets: tuple[str, ...] = tuple(sorted(found, key=len, reverse=True))
+        # Every MIN_FRAGMENT-long piece of every credential: a word holding one of them
+        # quotes part of a key ("sk-live-abc123def4..." in an error message).
+        self._windows = frozenset(
+            s[i : i + MIN_FRAGMENT] for s in found for i in range(len(s) - MIN_FRAGMENT + 1)
+        )
         self._text: re.Pattern[str] | None = None
         self._bytes: re.Pattern[bytes] | None = None
         if self._secrets:
@@ -64,7 +69,13 @@ class Redactor:
 
     def _fragment(self, match: re.Match[str]) -> str:
         word = match.group(0)
-        return MASK if any(word in secret for secret in self._secrets) else word
+        return MASK if self._quotes_a_piece(word) else word
+
+    def _quotes_a_piece(self, word: str) -> bool:
+        windows = self._windows
+        return any(
+            word[i : i + MIN_FRAGMENT] in windows for i in range(len(word) - MIN_FRAGMENT + 1)
+        )
 
     def binary(self, value: bytes) -> bytes:
         if self._bytes is None or not value:
