@@ -78,11 +78,21 @@ def ensure_private_dir(directory: Path) -> None:
 
 
 def ensure_private_file(path: Path) -> None:
-    """Create ``path`` empty as 0600 if missing; drop group/other bits if present."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    """Create ``path`` empty as 0600 if missing; drop group/other bits if present.
+
+    Never opens an existing file: for SQLite files, closing any descriptor of a database
+    releases every POSIX lock this process holds on it, which corrupts it under load.
+    """
     try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        if mode & 0o077:
-            os.fchmod(fd, mode & PRIVATE_DIR)
-    finally:
-        os.close(fd)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        return
+    except FileExistsError:
+        tighten_file(path)
+
+
+def tighten_file(path: Path) -> None:
+    """Drop group/other permissions of an existing file, by path (no descriptor opened)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        with contextlib.suppress(PermissionError):  # not ours: it stays as its owner set it
+            os.chmod(path, mode & PRIVATE_DIR)
