@@ -72,6 +72,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_pending = True
         self._head_bytes = 0
+        self._head_size = 0
 
     def data_received(self, data: bytes) -> None:
         if self._head_pending:
@@ -82,9 +83,20 @@ class LimitedHttpTools(HttpToolsProtocol):
             self._head_pending = False
             self.send_400_response("Request header fields too large.")
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        if len(self.headers) >= MAX_HEADERS:
-            raise httptools.HttpParserError("too many header fields")
+        # A head that arrived whole (one read) is measured here; one that keeps coming
+        # without ending, in ``data_received``.
+        self._head_size += len(name) + len(value)
+        if len(self.headers) >= MAX_HEADERS or self._head_size > MAX_HEADER_BYTES:
+            raise httptools.HttpParserError("request head too large")
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
