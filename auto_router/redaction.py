@@ -13,6 +13,7 @@ management API response and every error body a client receives.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from .secrets import looks_secret
 
 if TYPE_CHECKING:
     from .config import Config
+    from .store.requests import RequestRecord
 
 #: What a masked credential becomes.
 MASK: Final = "****"
@@ -166,3 +168,20 @@ class RedactorCache:
             self._redactor = redactor_for(config, extra=self._extra)
             self._config = config
         return self._redactor
+
+
+def redact_record(record: RequestRecord, redactor: Redactor) -> RequestRecord:
+    """``record`` with every stored text passed through ``redactor``."""
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else redactor.text(value)
+
+    return dataclasses.replace(
+        record,
+        error=text(record.error),
+        failed=tuple(dataclasses.replace(f, reason=redactor.text(f.reason)) for f in record.failed),
+        request_body=text(record.request_body),
+        response_body=text(record.response_body),
+        client_model=text(record.client_model),
+        upstream_model=text(record.upstream_model),
+    )

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..redaction import redact_record
 from ..store.attempts import Attempt, history
 from ..store.requests import RequestFilter, RequestRecord, read_requests
 from ._common import fail, format_duration, globals_of, iso, print_json
@@ -87,6 +88,9 @@ def history_command(
         if show_requests
         else []
     )
+    if requests:
+        redactor = globals_of(ctx).redactor()
+        requests = [redact_record(r, redactor) for r in requests]
     if as_json:
         data: dict[str, Any] = {}
         if show_runs:

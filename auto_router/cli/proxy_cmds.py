@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from ..errors import AutoRouterError
+from ..redaction import redact_record
 from ..secrets import Secret
 from ..store.requests import (
     ProviderStats,
@@ -201,7 +202,9 @@ def requests(
     )
     if status and not status.isdigit() and status not in ("ok", "error"):
         fail(f"--status expects a number, 'ok' or 'error', not {status!r}")
-    rows = read_requests(globals_of(ctx).paths(), filters)
+    found = globals_of(ctx)
+    redactor = found.redactor()
+    rows = [redact_record(r, redactor) for r in read_requests(found.paths(), filters)]
     if as_json:
         print_json([r.to_json() for r in rows])
         return

@@ -7,7 +7,6 @@ transaction per ``interval`` and prunes to the configured retention now and then
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import queue
 import re
@@ -20,7 +19,7 @@ from typing import Any, Final
 import structlog
 
 from ..errors import AutoRouterError
-from ..redaction import Redactor
+from ..redaction import Redactor, redact_record
 from ..secrets import looks_secret
 from ..store.db import connect
 from ..store.requests import RequestRecord, insert_batch, prune
@@ -55,23 +54,6 @@ def _redact(value: Any) -> Any:
     if isinstance(value, list):
         return [_redact(v) for v in value]
     return value
-
-
-def redact_record(record: RequestRecord, redactor: Redactor) -> RequestRecord:
-    """``record`` with every stored text passed through ``redactor``."""
-
-    def text(value: str | None) -> str | None:
-        return None if value is None else redactor.text(value)
-
-    return dataclasses.replace(
-        record,
-        error=text(record.error),
-        failed=tuple(dataclasses.replace(f, reason=redactor.text(f.reason)) for f in record.failed),
-        request_body=text(record.request_body),
-        response_body=text(record.response_body),
-        client_model=text(record.client_model),
-        upstream_model=text(record.upstream_model),
-    )
 
 
 class _Flush:

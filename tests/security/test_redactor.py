@@ -52,3 +52,45 @@ def test_the_cache_rebuilds_only_for_a_new_configuration(tmp_path: Path) -> None
     first = cache.get(None)
     assert cache.get(None) is first and cache.current is first
     assert first.text("extra-secret-value") == MASK
+
+
+def test_rows_stored_before_redaction_are_masked_when_shown(tmp_path: Path) -> None:
+    """A request log written by an older version still holds echoed keys: `requests` and
+    `history` mask them on the way out."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from auto_router.store.db import connect
+    from auto_router.store.requests import FailedAttempt, RequestRecord, insert_batch
+
+    key = "sk-legacy-row-key-0123456789"
+    (tmp_path / "llm_config.toml").write_text(
+        '[backends.q]\nproviders = ["a"]\n[message_backend]\ndefault = "q"\n'
+    )
+    (tmp_path / "provider_metadata.toml").write_text(
+        f'[q.a]\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "{key}"\n'
+    )
+    db = connect(tmp_path / "auto-router.db")
+    failed = (FailedAttempt("q", "a", 401, f"HTTP 401: bad key {key}"),)
+    insert_batch(
+        db,
+        [RequestRecord(ts=1.0, method="POST", endpoint="chat", status=401, failed=failed,
+                       error=f"Incorrect API key provided: {key}")],
+    )  # fmt: skip
+    db.close()
+    env = {**os.environ, "AUTO_ROUTER_HOME": str(tmp_path)}
+    for command in (["requests"], ["requests", "--json"], ["history"], ["history", "--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "auto_router", *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Incorrect API key" in result.stdout or "failed" in result.stdout, command
+        assert key not in result.stdout + result.stderr, command
+        if command[-1] == "--json":
+            json.loads(result.stdout)
