@@ -177,12 +177,15 @@ class Gate:
             await self._internal(scope, out, fmt, exc)
 
     def _allowed(self, scope: Scope, settings: ProxySettings) -> frozenset[bytes]:
-        key = (scope.get("server"), settings.allowed_hosts, self.bound)
+        server = scope.get("server")
+        if server is not None:
+            server = tuple(server)  # some servers give a list
+        key = (server, settings.allowed_hosts, self.bound)
         found = self._hosts.get(key)
         if found is None:
             if len(self._hosts) > 64:  # a server reached on many addresses; keep it bounded
                 self._hosts.clear()
-            found = host_names(scope.get("server"), self.bound, settings.allowed_hosts)
+            found = host_names(server, self.bound, settings.allowed_hosts)
             self._hosts[key] = found
         return found
 
