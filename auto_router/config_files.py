@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
 from .errors import ConfigError
-from .paths import LLM_CONFIG_NAME, PROVIDER_METADATA_NAME, Paths
+from .paths import (
+    LLM_CONFIG_NAME,
+    PRIVATE_FILE,
+    PROVIDER_METADATA_NAME,
+    Paths,
+    ensure_private_dir,
+)
 
 
 def starter_text(name: str) -> str:
@@ -18,12 +25,14 @@ def init_config(paths: Paths) -> tuple[list[Path], list[Path]]:
     written: list[Path] = []
     kept: list[Path] = []
     try:
-        paths.config_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(paths.config_dir)
         for name in (LLM_CONFIG_NAME, PROVIDER_METADATA_NAME):
             target = paths.config_dir / name
             try:
-                # "x": never overwrite, even if another process creates the file meanwhile.
-                with target.open("x", encoding="utf-8") as handle:
+                # O_EXCL: never overwrite, even if another process creates the file meanwhile.
+                # 0600: the user fills in keys next (a literal api_key is allowed).
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     handle.write(starter_text(name))
             except FileExistsError:
                 kept.append(target)

@@ -29,6 +29,8 @@ from .tomlsource import TomlSource
 from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table, whole_number
 
 _BARE_KEY: Final = re.compile(r"^[A-Za-z0-9_-]+$")
+#: What an UPPERCASE key must look like to be exported as an environment variable.
+ENV_NAME: Final = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) -> Config:
@@ -218,6 +220,18 @@ def _convert_table(
     extra: dict[str, Any] = {}
     for key, value in raw.items():
         if uppercase_is_env and key.isupper():
+            # security: the name is printed by `auto-router env` for `eval`; only a plain
+            # variable name may get there ("A=x;rm -rf ~;B" is upper case too).
+            if not ENV_NAME.fullmatch(key):
+                checker.error(
+                    source,
+                    path,
+                    table,
+                    key,
+                    "not a valid environment variable name (use A-Z, 0-9 and _, "
+                    "not starting with a digit)",
+                )
+                continue
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 checker.error(
                     source,

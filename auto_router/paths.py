@@ -7,7 +7,9 @@ platformdirs user config and user data directories for the app name ``auto-route
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,3 +55,44 @@ def resolve_paths(
         config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
     )
+
+
+#: Modes of everything auto-router writes that can hold a secret or a prompt.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def ensure_private_dir(directory: Path) -> None:
+    """Create ``directory`` (and parents) as 0700; tighten it if others can read it.
+
+    The home directory is never changed (``AUTO_ROUTER_HOME=~`` would otherwise lock the
+    user's own home), nor a directory owned by someone else (the files inside are 0600).
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    info = directory.stat()
+    if stat.S_IMODE(info.st_mode) & 0o077 == 0 or directory.resolve() == Path.home().resolve():
+        return
+    if info.st_uid == os.getuid():
+        with contextlib.suppress(OSError):
+            os.chmod(directory, stat.S_IMODE(info.st_mode) & PRIVATE_DIR)
+
+
+def ensure_private_file(path: Path) -> None:
+    """Create ``path`` empty as 0600 if missing; drop group/other bits if present.
+
+    Never opens an existing file: for SQLite files, closing any descriptor of a database
+    releases every POSIX lock this process holds on it, which corrupts it under load.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        return
+    except FileExistsError:
+        tighten_file(path)
+
+
+def tighten_file(path: Path) -> None:
+    """Drop group/other permissions of an existing file, by path (no descriptor opened)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        with contextlib.suppress(PermissionError):  # not ours: it stays as its owner set it
+            os.chmod(path, mode & PRIVATE_DIR)

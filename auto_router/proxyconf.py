@@ -39,10 +39,18 @@ if TYPE_CHECKING:
 
 ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
 DEFAULT_PORT: Final = 3001
+DEFAULT_MAX_BODY: Final = 32 * 1024 * 1024
 _CHECK: Final = "check"
 
 #: ``report(key_path, message)``: ``key_path`` is relative to ``[proxy]``, e.g. ``("port",)``.
 Report = Callable[[tuple[str, ...], str], None]
+
+
+def host_names(value: Any) -> tuple[str, ...]:
+    """``allowed_hosts`` / ``allowed_origins``: non-empty strings, compared lower-case."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a list of non-empty strings")
+    return tuple(v.strip().lower().rstrip("/") for v in value)
 
 
 def setting(default: Any, check: Callable[[Any], Any]) -> Any:
@@ -81,6 +89,11 @@ class ProxySettings:
     continue_streams: bool = setting(True, as_bool)
     fallback: bool = setting(True, as_bool)
     request_log: RequestLogSettings = field(default_factory=RequestLogSettings)
+    #: Host names (``name`` or ``name:port``) served besides the bound and loopback ones.
+    allowed_hosts: tuple[str, ...] = setting((), host_names)
+    #: Browser origins (``https://app.example``) allowed to call the proxy, with CORS.
+    allowed_origins: tuple[str, ...] = setting((), host_names)
+    max_body_bytes: int = setting(DEFAULT_MAX_BODY, whole_number)
 
 
 def _checked_fields(cls: type) -> dict[str, Field[Any]]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from .config import BackendConfig, Config, ProviderConfig, load_config
 from .errors import ProviderNotFoundError
 from .paths import Paths, resolve_paths
+from .redaction import RedactorCache
 from .rotation import (
     CLOSED,
     DIRECT,
@@ -148,8 +149,12 @@ class Rotator:
         config: ConfigSource | Config | None = None,
         store: StateStore | None = None,
         clock: Clock = time.time,
+        secrets: Collection[str] = (),
     ) -> None:
         self.paths = paths or resolve_paths()
+        #: Error texts are stored and shown with every configured credential (and
+        #: ``secrets``, e.g. an ad-hoc upstream's key) masked.
+        self._redactors = RedactorCache(secrets)
         if config is None:
             config = ConfigSource(self.paths)
         self._config = config
@@ -160,6 +165,10 @@ class Rotator:
     def config(self) -> Config:
         source = self._config
         return source.get() if isinstance(source, ConfigSource) else source
+
+    def redact(self, text: str) -> str:
+        """``text`` with the configuration's credentials masked (see ``redaction``)."""
+        return self._redactors.get(self.config).text(text)
 
     def invalidate_config(self) -> None:
         """Re-read the files on the next use of ``config`` (after this process edited them).
@@ -241,7 +250,7 @@ class Rotator:
                     description=p.description,
                     type=p.type,
                     model=p.model,
-                    state=state.provider(p.name),
+                    state=self._shown(state.provider(p.name)),
                     circuit=state.provider(p.name).circuit(now),
                     circuit_until=state.provider(p.name).circuit_until,
                 )
@@ -274,6 +283,7 @@ class Rotator:
         """Put ``provider`` in cooldown until ``reset_at`` (else the configured default)."""
         now = self.clock()
         until = reset_at if reset_at is not None else now + self._cooldown(backend, provider)
+        reason = None if reason is None else self.redact(reason)
         return self.store.update(
             backend,
             partial(
@@ -298,6 +308,7 @@ class Rotator:
     ) -> BackendState:
         """Count a failure; with ``threshold``, open the circuit after that many in a row."""
         now = self.clock()
+        reason = self.redact(reason)
         return self.store.update(
             backend,
             partial(_apply_failure, provider or DIRECT, now, reason, threshold, open_for),
@@ -342,6 +353,12 @@ class Rotator:
             self.config.backend(backend)
         for name in names:
             self.store.update(name, reset_policy)
+
+    def _shown(self, state: ProviderState) -> ProviderState:
+        # Rows written before redaction existed (or by an older version) are masked on read.
+        if state.last_error is None:
+            return state
+        return replace(state, last_error=self.redact(state.last_error))
 
     def _cooldown(self, backend: str, provider: str | None) -> float:
         config = self.config

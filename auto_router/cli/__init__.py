@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AutoRouterError
-from ._plain import report_error, wants_json
+from ._plain import error_redactor, report_error, wants_json
 from .fast import fast_path
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         if code is None:
             code = _run_typer(args, as_json)
     except AutoRouterError as exc:
-        code = report_error(exc, as_json=as_json)
+        code = report_error(exc, as_json=as_json, redactor=error_redactor(args))
     except KeyboardInterrupt:
         code = 130
     if code:

@@ -18,6 +18,7 @@ from ..paths import Paths, resolve_paths
 if TYPE_CHECKING:
     import typer
 
+    from ..redaction import Redactor
     from ..rotator import Rotator
 
 #: Options of ``auto-router`` itself, given before the command.
@@ -40,6 +41,17 @@ class Globals:
         from ..rotator import Rotator
 
         return Rotator(self.paths())
+
+    def redactor(self) -> Redactor:
+        """The configuration's redactor, for stored text printed by a command (rows
+        written before redaction existed); an unreadable configuration masks nothing."""
+        from ..config import load_config
+        from ..redaction import Redactor, redactor_for
+
+        try:
+            return redactor_for(load_config(self.paths()))
+        except AutoRouterError:
+            return Redactor()
 
 
 def print_json(data: Any) -> None:
@@ -69,17 +81,35 @@ def split_globals(argv: Sequence[str]) -> tuple[Path | None, list[str]]:
     return (Path(config_dir) if config_dir else None), args
 
 
-def report_error(exc: AutoRouterError, *, as_json: bool = False) -> int:
-    """One line (more for several config problems) plus a hint; the exit code to use."""
-    problems = [str(p) for p in exc.problems] if isinstance(exc, ConfigError) else []
+def report_error(
+    exc: AutoRouterError, *, as_json: bool = False, redactor: Redactor | None = None
+) -> int:
+    """One line (more for several config problems) plus a hint; the exit code to use.
+
+    ``redactor`` masks credentials an error message may quote (an upstream's answer...)."""
+    clean = redactor.text if redactor is not None else str
+    problems = [clean(str(p)) for p in exc.problems] if isinstance(exc, ConfigError) else []
+    hint = clean(exc.hint) if exc.hint else None
     if as_json:
-        return _json_error(exc.code, str(exc), exc.hint, problems, exc.exit_code)
-    sys.stderr.write(f"auto-router: error: {exc}\n")
+        return _json_error(exc.code, clean(str(exc)), hint, problems, exc.exit_code)
+    sys.stderr.write(clean(f"auto-router: error: {exc}") + "\n")
     for problem in problems[1:]:
         sys.stderr.write(f"  also: {problem}\n")
-    if exc.hint:
-        sys.stderr.write(f"hint: {exc.hint}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")
     return exc.exit_code
+
+
+def error_redactor(argv: Sequence[str]) -> Redactor:
+    """Best effort, on the error path only: the redactor of the configuration in use."""
+    from ..redaction import Redactor, redactor_for
+
+    try:
+        from ..config import load_config
+
+        return redactor_for(load_config(resolve_paths(split_globals(argv)[0])))
+    except Exception:  # a broken configuration: nothing more to mask than before
+        return Redactor()
 
 
 def report_usage(exc: typer.TyperException, args: Sequence[str], *, as_json: bool) -> int:

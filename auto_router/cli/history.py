@@ -108,6 +108,11 @@ def history_command(
     show_requests = source in (Source.all, Source.proxy) and run_id is None
     attempts = filters.attempts(paths, run_id) if show_runs else []
     requests = filters.requests(paths) if show_requests else []
+    if requests:
+        from ..redaction import redact_record
+
+        redactor = globals_of(ctx).redactor()
+        requests = [redact_record(r, redactor) for r in requests]
     if as_json:
         data: dict[str, Any] = {}
         if show_runs:

@@ -83,7 +83,6 @@ def run_proxy(
     from ..proxy.server import serve
     from ..secrets import Secret
 
-    configure_logging(json=log_json)
     key = None
     if api_key_env:
         if upstream is None:
@@ -100,7 +99,9 @@ def run_proxy(
         request_log=request_log,
     )
     app = create_app(options)
-    settings = app.services.settings
+    services = app.services
+    configure_logging(json=log_json, redactor=lambda: services.redactors.current)
+    settings = services.settings
     serve(app, host or settings.host, port or settings.port)
 
 
@@ -151,7 +152,11 @@ def requests(
     )
     if status and not status.isdigit() and status not in ("ok", "error"):
         fail(f"--status expects a number, 'ok' or 'error', not {status!r}")
-    rows = read_requests(globals_of(ctx).paths(), filters)
+    from ..redaction import redact_record
+
+    found = globals_of(ctx)
+    redactor = found.redactor()
+    rows = [redact_record(r, redactor) for r in read_requests(found.paths(), filters)]
     if as_json:
         print_json({"requests": [r.to_json() for r in rows]})
         return

@@ -43,7 +43,7 @@ from ..filesafety import (
     remove_stale_temp_files,
     write_pair,
 )
-from ..paths import Paths
+from ..paths import Paths, ensure_private_dir
 from ..secrets import looks_secret
 from .tomlhelpers import add_table, child_table, is_table, parse_document, set_key, tidy
 
@@ -252,11 +252,11 @@ def _transaction(
     on_step: StepHook | None = None,
 ) -> EditResult:
     targets = (paths.llm_config, paths.provider_metadata)
-    if not check_directory(paths.config_dir):
-        try:
-            paths.config_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create directory: {exc}", path=paths.config_dir) from exc
+    check_directory(paths.config_dir)  # something else in its place: one clear line
+    try:
+        ensure_private_dir(paths.config_dir)  # security: files here may hold keys
+    except OSError as exc:
+        raise ConfigError(f"cannot create directory: {exc}", path=paths.config_dir) from exc
     with lock_files(*targets):
         finish_pending(paths.config_dir, targets)
         for target in targets:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from ..errors import InvalidIdentifierError
+
 SHELLS: Final = ("bash", "zsh", "fish", "powershell")
+#: A name every shell takes literally. The configuration refuses others; this is the
+#: second lock, since a name is printed unquoted for ``eval``.
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise InvalidIdentifierError(f"{name!r} is not a valid environment variable name")
+    return name
 
 
 def quote(shell: str, value: str) -> str:
@@ -13,6 +25,7 @@ def quote(shell: str, value: str) -> str:
     if shell in ("bash", "zsh"):
         return "'" + value.replace("'", "'\\''") + "'"
     if shell == "fish":
+        # In single quotes fish only treats \\ and \' specially; newlines stay literal.
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     if shell == "powershell":
         # Single-quoted strings are literal; a quote (any of PowerShell's quote characters)
@@ -27,6 +40,7 @@ def quote(shell: str, value: str) -> str:
 def export_lines(shell: str, variables: Mapping[str, str]) -> list[str]:
     lines = []
     for name, value in variables.items():
+        check_name(name)
         quoted = quote(shell, value)
         if shell in ("bash", "zsh"):
             lines.append(f"export {name}={quoted}")
@@ -40,6 +54,7 @@ def export_lines(shell: str, variables: Mapping[str, str]) -> list[str]:
 def unset_lines(shell: str, names: Iterable[str]) -> list[str]:
     lines = []
     for name in names:
+        check_name(name)
         if shell in ("bash", "zsh"):
             lines.append(f"unset {name}")
         elif shell == "fish":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .app import ProxyApp, ProxyOptions, Services, create_app, services_of
+from .app import ProxyApp, ProxyOptions, create_app
 from .auth import admin_error, admin_only, check_bind
+from .services import Services, services_of
 from .settings import ProxySettings, RequestLogSettings, parse_proxy_settings
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,6 +30,7 @@ from starlette.websockets import WebSocket
 from .. import __version__
 from ..config import BackendConfig, Config, ProviderConfig
 from ..paths import Paths, resolve_paths
+from ..redaction import RedactorCache
 from ..rotator import ConfigSource, Rotator
 from ..secrets import Secret
 from ..state import MemoryStateStore, SQLiteStateStore, StateStore
@@ -35,12 +38,16 @@ from .admin import admin_routes
 from .attempts import Pacing
 from .endpoints import GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
 from .forward import Proxy, Receive, Scope, Send
+from .gate import Gate
 from .reqlog import RequestLog
 from .routing import Router, adhoc_targets
+from .services import Services, services_of
 from .settings import ADMIN_TOKEN_ENV, ProxySettings, parse_proxy_settings
 from .upstream import AiohttpUpstream, Upstream
 
 ADHOC_BACKEND = "upstream"
+
+log = structlog.get_logger("auto_router.proxy")
 
 
 @dataclass(frozen=True)
@@ -64,41 +71,20 @@ class ProxyOptions:
     pacing: Pacing | None = None
 
 
-@dataclass
-class Services:
-    """What request handlers (and the management API) share; ``request.app.state.services``."""
-
-    paths: Paths | None
-    rotator: Rotator
-    router: Router
-    proxy: Proxy
-    request_log: RequestLog | None
-    started_at: float
-    adhoc: bool
-
-    @property
-    def settings(self) -> ProxySettings:
-        return self.router.snapshot().settings
-
-    @property
-    def config(self) -> Config:
-        return self.router.snapshot().config
-
-
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 class ProxyApp:
-    """ASGI entry: data-path routes by dict lookup, the rest to Starlette."""
+    """ASGI entry: the ``Gate`` first, then data-path routes by dict lookup, the rest to
+    Starlette."""
 
     def __init__(self, proxy: Proxy, starlette: Starlette, services: Services) -> None:
         self.proxy = proxy
         self.starlette = starlette
         self.services = services
+        self.gate = Gate(self._dispatch, lambda: services.settings, lambda: services.redactor)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gate(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             method = scope["method"]
             path = scope["path"]
@@ -127,8 +113,17 @@ def create_app(
     rotator, router, paths, log_enabled = _wire(options)
     upstream = options.upstream_client or AiohttpUpstream()
     settings = router.snapshot().settings
+    redactors = RedactorCache(
+        [options.upstream_api_key.reveal()] if options.upstream_api_key else ()
+    )
+    redactors.get(router.snapshot().config)
     request_log = (
-        RequestLog(paths.database, settings.request_log, clock=options.clock)
+        RequestLog(
+            paths.database,
+            settings.request_log,
+            clock=options.clock,
+            redactor=lambda: redactors.current,
+        )
         if log_enabled and paths is not None
         else None
     )
@@ -148,6 +143,7 @@ def create_app(
         request_log=request_log,
         started_at=options.clock(),
         adhoc=options.upstream is not None,
+        redactors=redactors,
     )
 
     @contextlib.asynccontextmanager
@@ -174,7 +170,10 @@ def create_app(
     starlette = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
+        exception_handlers={
+            HTTPException: _http_error,  # type: ignore[dict-item]
+            Exception: _internal_error,
+        },
     )
     starlette.state.services = services
     return ProxyApp(proxy, starlette, services)
@@ -190,7 +189,13 @@ def _wire(options: ProxyOptions) -> tuple[Rotator, Router, Paths | None, bool]:
         )
         key = options.upstream_api_key.reveal() if options.upstream_api_key else None
         targets = adhoc_targets(options.upstream, key, settings, ADHOC_BACKEND)
-        rotator = Rotator(config.paths, config=config, store=store, clock=options.clock)
+        rotator = Rotator(
+            config.paths,
+            config=config,
+            store=store,
+            clock=options.clock,
+            secrets=[key] if key else (),
+        )
         router = Router(
             config,
             store,
@@ -318,4 +323,21 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         },
         status_code=exc.status_code,
         headers=exc.headers,
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug in a non-proxy route: details (redacted) to the log, an id to the client."""
+    request_id = secrets.token_hex(8)
+    log.error(
+        "internal error",
+        request_id=request_id,
+        path=request.url.path,
+        error=f"{type(exc).__name__}: {exc}",
+        exc_info=exc,
+    )
+    message = f"internal error (request id {request_id})"
+    return JSONResponse(
+        {"error": {"message": message, "type": "api_error", "code": "internal_error"}},
+        status_code=500,
     )

@@ -25,14 +25,28 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(host: str, settings: ProxySettings) -> None:
-    """Refuse to listen beyond this machine when no admin token protects the management API."""
-    if is_loopback(host) or settings.admin_token is not None:
+    """Refuse to listen beyond this machine unless tokens protect both doors.
+
+    Off loopback anyone on the network can connect: the management API needs an admin
+    token and the data path (which spends the providers' quota) needs client tokens.
+    """
+    if is_loopback(host):
+        return
+    missing = []
+    if settings.admin_token is None:
+        missing.append(f"an admin token ({ADMIN_TOKEN_ENV}, or admin_token in [proxy])")
+    if not settings.client_tokens:
+        missing.append('client tokens (client_tokens = ["${PROXY_CLIENT_TOKEN}"] in [proxy])')
+    if not missing:
         return
     raise UnsafeBindError(
-        f"refusing to listen on {host}: other machines could reach the proxy and its "
-        "management API, and no admin token is set",
-        hint=f"set {ADMIN_TOKEN_ENV} (or admin_token in [proxy] of llm_config.toml), "
-        "and consider client_tokens too; or bind to 127.0.0.1",
+        f"refusing to listen on {host}: other machines could reach the proxy, and "
+        + " and ".join(missing)
+        + (" is" if len(missing) == 1 else " are")
+        + " not set",
+        hint='in llm_config.toml set [proxy] client_tokens = ["${PROXY_CLIENT_TOKEN}"] and '
+        f'admin_token = "${{{ADMIN_TOKEN_ENV}}}", export both variables, and give clients '
+        "the client token; or bind to 127.0.0.1",
     )
 
 

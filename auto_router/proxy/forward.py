@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -100,9 +101,12 @@ class Proxy:
             ex.status, ex.error = exc.status, exc.message
             await respond(send, exc.status, error_body(fmt, exc.status, exc.message, code=exc.code))
         except Exception as exc:  # the proxy's own bug: a 502 with a message, not a traceback
-            log.exception("proxy error", path=scope.get("path"))
-            ex.status, ex.error = 502, f"proxy error: {type(exc).__name__}: {exc}"
-            await respond(send, 502, error_body(fmt, 502, ex.error, code="proxy_error"))
+            # security: the details (redacted by the log) stay here; the client gets an id.
+            request_id = secrets.token_hex(8)
+            log.exception("proxy error", path=scope.get("path"), request_id=request_id)
+            ex.status, ex.error = 502, f"proxy error {request_id}: {type(exc).__name__}: {exc}"
+            message = f"internal proxy error (request id {request_id})"
+            await respond(send, 502, error_body(fmt, 502, message, code="proxy_error"))
         self.recorder.finish(ex)
 
     async def _handle(

@@ -5,14 +5,27 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO
+
+from ..redaction import Redactor
+
+RedactorSource = Callable[[], Redactor]
 
 
 def configure_logging(
-    *, json: bool = False, level: int = logging.INFO, stream: TextIO | None = None
+    *,
+    json: bool = False,
+    level: int = logging.INFO,
+    stream: TextIO | None = None,
+    redactor: RedactorSource | None = None,
 ) -> None:
-    """Human-readable lines on a terminal, one JSON object per line with ``json``."""
+    """Human-readable lines on a terminal, one JSON object per line with ``json``.
+
+    Every rendered line (tracebacks included) goes through ``redactor()``, the redactor of
+    the configuration in force; tracebacks never show local variables (they can hold a
+    provider's bearer header). uvicorn's own messages get the same treatment.
+    """
     import structlog
 
     out = stream or sys.stderr
@@ -21,7 +34,9 @@ def configure_logging(
     if json:
         renderer = structlog.processors.JSONRenderer()
     elif tty:
-        renderer = structlog.dev.ConsoleRenderer(colors=True)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=True, exception_formatter=structlog.dev.plain_traceback
+        )
     else:
         # Not a terminal (a file, journald): logfmt, readable and far cheaper per line
         # than the padded console renderer; this runs once per proxied request.
@@ -34,12 +49,46 @@ def configure_logging(
             structlog.dev.set_exc_info
             if tty and not json
             else structlog.processors.format_exc_info,
-            renderer,
+            _Redacting(renderer, redactor) if redactor is not None else renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=True,
     )
+    _route_stdlib(out, level, redactor)
+
+
+class _Redacting:
+    """The renderer, then the redactor over the finished line (both formats, tracebacks)."""
+
+    def __init__(self, renderer: Any, redactor: RedactorSource) -> None:
+        self._renderer = renderer
+        self._redactor = redactor
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> str:
+        line: str = self._renderer(logger, method, event)
+        return self._redactor().text(line)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def __init__(self, redactor: RedactorSource | None) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self._redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return self._redactor().text(line) if self._redactor is not None else line
+
+
+def _route_stdlib(out: TextIO, level: int, redactor: RedactorSource | None) -> None:
+    """uvicorn logs through the standard library: to ``out``, redacted, at WARNING+."""
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_RedactingFormatter(redactor))
+    for name in ("uvicorn", "uvicorn.error", "asyncio"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(max(level, logging.WARNING))
+        logger.propagate = False
 
 
 def _drop_none(logger: Any, method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:

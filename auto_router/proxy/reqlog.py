@@ -19,6 +19,7 @@ from typing import Any, Final
 import structlog
 
 from ..errors import AutoRouterError
+from ..redaction import Redactor, redact_record
 from ..secrets import looks_secret
 from ..store.db import connect
 from ..store.requests import RequestRecord, insert_batch, prune
@@ -70,8 +71,12 @@ class RequestLog:
         max_batch: int = 1000,
         max_queue: int = 50_000,
         clock: Callable[[], float] = time.time,
+        redactor: Callable[[], Redactor] | None = None,
     ) -> None:
         self.database = database
+        #: Applied in the writer thread, off the event loop: error texts, failed attempts'
+        #: reasons and bodies are stored with every configured credential masked.
+        self._redactor = redactor
         self.settings = settings
         self._interval = interval
         self._max_batch = max_batch
@@ -151,6 +156,10 @@ class RequestLog:
     def _write(self, db: Any, batch: list[RequestRecord]) -> None:
         if not batch:
             return
+        if self._redactor is not None:
+            redactor = self._redactor()
+            if redactor:
+                batch = [redact_record(record, redactor) for record in batch]
         try:
             insert_batch(db, batch)
             self.written += len(batch)

@@ -18,6 +18,9 @@ failure_threshold = 3             # outages in a row (5xx, refused, timeout) tha
 failure_cooldown = 30             # ... a provider's circuit breaker this many seconds
 continue_streams = true           # a stream cut mid-answer is continued by the next provider
 fallback = true                   # after the backend's providers, try the next backends in order
+allowed_hosts = ["proxy.lan"]     # extra Host names served (bound and loopback names always are)
+allowed_origins = []              # browser origins allowed to call it (CORS); none by default
+max_body_bytes = 33554432         # largest request body (32 MiB); larger gets 413
 
 [proxy.models]                    # client model name -> backend
 "qwen3-coder" = "qwen"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StateError
+from ..paths import ensure_private_dir, ensure_private_file, tighten_file
 from .migrations import MIGRATIONS
 
 #: How long a writer waits for another process's transaction before giving up.
@@ -18,7 +20,13 @@ BUSY_TIMEOUT_MS = 30_000
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the database at ``path`` with the schema up to date."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The request log may hold prompts and the state error texts: 0600 in a 0700
+        # directory. SQLite gives -wal/-shm the database file's mode; older ones are fixed.
+        ensure_private_dir(path.parent)
+        ensure_private_file(path)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):  # SQLite removes them at will
+                tighten_file(path.with_name(path.name + suffix))
         # Autocommit mode: transactions are explicit (``transaction``), so a reader never
         # holds a lock longer than its statement.
         db = sqlite3.connect(

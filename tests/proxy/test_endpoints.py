@@ -572,7 +572,7 @@ class AsgiClient:
             "method": "POST",
             "path": "/v1/chat/completions",
             "query_string": b"",
-            "headers": [(b"content-type", b"application/json")],
+            "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
         }
         return asyncio.ensure_future(app(scope, self.receive, self.send))  # type: ignore[arg-type]
 

@@ -449,7 +449,7 @@ def test_client_gone_before_the_answer_closes_the_upstream_request(
             port = int(base.rsplit(":", 1)[1])
             body = json.dumps({"model": "m", "messages": MESSAGES, "stream": stream}).encode()
             head = (
-                f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+                f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
                 f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
             ).encode()
             with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:

@@ -39,6 +39,9 @@ def proxy_settings_json(settings: ProxySettings) -> dict[str, Any]:
         "failure_cooldown": settings.failure_cooldown,
         "continue_streams": settings.continue_streams,
         "fallback": settings.fallback,
+        "allowed_hosts": list(settings.allowed_hosts),
+        "allowed_origins": list(settings.allowed_origins),
+        "max_body_bytes": settings.max_body_bytes,
         "request_log": {
             "enabled": log.enabled,
             "bodies": log.bodies,
