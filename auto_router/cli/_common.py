@@ -57,16 +57,6 @@ JsonOption = Annotated[
     typer.Option("--json", help="Print one JSON object (errors too, as JSON on stderr)."),
 ]
 
-    def redactor(self) -> Redactor:
-        """The configuration's redactor, for stored text printed by a command (rows
-        written before redaction existed); an unreadable configuration masks nothing."""
-        from ..config import load_config
-
-        try:
-            return redactor_for(load_config(self.paths()))
-        except AutoRouterError:
-            return Redactor()
-
 
 def globals_of(ctx: typer.Context) -> Globals:
     root = ctx.find_root()

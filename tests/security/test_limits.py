@@ -144,6 +144,8 @@ class _Exploding:
         headers: list[tuple[str, str]],
         body: bytes | None,
         timeouts: Timeouts,
+        *,
+        stream: bool = False,
     ) -> UpstreamResponse:
         bearer = dict(headers).get("authorization", "")
         raise RuntimeError(f"bug while sending {bearer}")
