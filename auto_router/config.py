@@ -199,9 +199,24 @@ class BackendConfig:
     fail_fast: bool = True
     #: ``auto-router run --timeout``: treat a timed-out child like a usage limit and rotate.
     rotate_on_timeout: bool = False
+    #: ``auto-router run`` through the managed proxy: ``True``, ``False``, ``"auto"``, or
+    #: ``None`` (not set here: ``[launcher].via_proxy`` decides).
+    via_proxy: bool | str | None = None
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None
+
+
+@dataclass(frozen=True)
+class LauncherConfig:
+    """``[launcher]`` in llm_config.toml: how ``auto-router run`` reaches providers."""
+
+    #: ``"auto"`` (the proxy whenever the providers are reachable through it), True, False.
+    via_proxy: bool | str = "auto"
+    #: A proxy the user runs (``auto-router proxy``) instead of the managed one.
+    proxy_url: str | None = None
+    #: Its client token (``${VAR}`` expanded when used).
+    proxy_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -214,6 +229,7 @@ class Config:
     default_backend: str | None
     order: tuple[str, ...]
     proxy: Mapping[str, Any] = field(default_factory=_empty)
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
     warnings: tuple[Problem, ...] = ()
     files_found: tuple[Path, ...] = ()
 
@@ -289,8 +305,9 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
     if not isinstance(proxy, dict):
         checker.error(llm, llm_path, ("proxy",), None, "expected a table [proxy]")
         proxy = {}
+    launcher = _parse_launcher(llm, llm_data, llm_path, checker)
     for key in llm_data:
-        if key not in ("backends", "proxy", *BACKEND_SECTIONS):
+        if key not in ("backends", "proxy", "launcher", *BACKEND_SECTIONS):
             hint = (
                 " (auto-coder layout? `auto-router migrate` converts it)"
                 if isinstance(llm_data[key], dict)
@@ -306,6 +323,7 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         default_backend=default,
         order=order,
         proxy=MappingProxyType(proxy),
+        launcher=launcher,
         warnings=tuple(checker.warnings),
         files_found=found,
     )
@@ -411,6 +429,15 @@ _EXPANDED_PROVIDER_KEYS: Final = (
     "deployment",
 )
 
+
+def via_proxy_value(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    raise ValueError(f'expected true, false or "auto", got {describe(value)}')
+
+
 _BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "enabled": as_bool,
     "model": as_str,
@@ -424,8 +451,31 @@ _BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "cooldown": positive_seconds,
     "fail_fast": as_bool,
     "rotate_on_timeout": as_bool,
+    "via_proxy": via_proxy_value,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
+
+
+_LAUNCHER_KEYS: Final[Mapping[str, _Convert]] = {
+    "via_proxy": via_proxy_value,
+    "proxy_url": as_str,
+    "proxy_token": as_str,
+}
+
+
+def _parse_launcher(
+    source: TomlSource | None, data: Mapping[str, Any], path: Path, checker: _Checker
+) -> LauncherConfig:
+    raw = data.get("launcher", {})
+    if not isinstance(raw, dict):
+        checker.error(source, path, (), "launcher", "expected a table [launcher]")
+        return LauncherConfig()
+    settings, _, _ = _convert_table(raw, _LAUNCHER_KEYS, source, path, ("launcher",), checker)
+    url = settings.get("proxy_url")
+    if url is not None and not url.startswith(("http://", "https://")):
+        checker.error(source, path, ("launcher",), "proxy_url", "expected an http(s):// URL")
+        settings.pop("proxy_url")
+    return LauncherConfig(**settings)
 
 
 def _convert_table(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..launcher.markers import Marker, shape
 from .base import Agent, Setup, Target, credential_given
+from .markers import Marker, shape
 
 VARIABLES = (
     "OPENAI_API_KEY",
@@ -50,5 +50,6 @@ AGENT = Agent(
     ),
     variables=VARIABLES,
     configure=configure,
+    protocols=("openai", "anthropic", "gemini"),
     fail_fast_doc="none (aider's own backoff gives up after about a minute)",
 )

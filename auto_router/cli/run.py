@@ -65,6 +65,17 @@ def run(
         float | None,
         typer.Option("--timeout", min=0.001, help="Stop the command after SECONDS (exit 124)."),
     ] = None,
+    via_proxy: Annotated[
+        bool | None,
+        typer.Option(
+            "--via-proxy/--direct",
+            help="Send the agent's requests through the local proxy (failover per request, "
+            "the session survives a limit), or straight to the provider. Default: "
+            '`via_proxy` in [launcher] or the backend ("auto": the proxy when every provider '
+            "is reachable through it).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a coding agent (or any command) on the current provider; rotate on usage limits.
 
@@ -79,6 +90,7 @@ def run(
         rotate=not no_rotate,
         allow_backend_switch=allow_backend_switch,
         timeout=timeout,
+        via_proxy=via_proxy,
     )
     launcher = Launcher(globals_of(ctx).rotator(), environ=os.environ)
     if dry_run:

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 
 from .. import __version__
 from ..config import BackendConfig, Config, ProviderConfig
+from ..managed.runtime import RunTokens
 from ..paths import Paths, resolve_paths
 from ..rotator import ConfigSource, Rotator
 from ..secrets import Secret
@@ -59,6 +60,9 @@ class ProxyOptions:
     #: Injected upstream client (tests); default aiohttp.
     upstream_client: Upstream | None = None
     clock: Callable[[], float] = time.time
+    #: The managed proxy of ``auto-router run --via-proxy``: only registered runs (or the
+    #: client/admin tokens) may use the data path, and a run's token picks its backend.
+    run_tokens: RunTokens | None = None
 
 
 @dataclass
@@ -129,7 +133,14 @@ def create_app(
         if log_enabled and paths is not None
         else None
     )
-    proxy = Proxy(router, rotator, upstream, request_log=request_log, clock=options.clock)
+    proxy = Proxy(
+        router,
+        rotator,
+        upstream,
+        request_log=request_log,
+        clock=options.clock,
+        run_tokens=options.run_tokens,
+    )
     services = Services(
         paths=paths,
         rotator=rotator,

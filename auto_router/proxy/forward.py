@@ -22,6 +22,8 @@ from typing import Any, Final
 import structlog
 
 from ..errors import AllProvidersExhaustedError, AutoRouterError, NotFoundError
+from ..managed.messages import cooling_line
+from ..managed.runtime import RunEntry, RunTokens
 from ..rotator import Rotator
 from ..store.requests import FailedAttempt, RequestRecord
 from .endpoints import GEMINI, Endpoint
@@ -129,6 +131,8 @@ class Exchange:
     request_body: bytes | None = None
     response_body: bytes | None = None
     receive: Receive | None = None
+    #: (token digest, registration) of an ``auto-router run --via-proxy`` session.
+    run: tuple[str, RunEntry] | None = None
 
 
 class _Failure(Exception):
@@ -162,7 +166,10 @@ class Proxy:
         *,
         request_log: RequestLog | None = None,
         clock: Callable[[], float] = time.time,
+        run_tokens: RunTokens | None = None,
     ) -> None:
+        #: The managed proxy's registered runs: their tokens are required and route.
+        self.run_tokens = run_tokens
         self.router = router
         self.rotator = rotator
         self.upstream = upstream
@@ -220,7 +227,13 @@ class Proxy:
                 continue
             forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
         snap = self.router.snapshot()
-        if snap.settings.client_tokens:
+        # -- hook: run tokens of `auto-router run --via-proxy` (auto_router/managed) --
+        if self.run_tokens is not None:
+            ex.run = self.run_tokens.lookup(_bare(credential))
+            if ex.run is not None:
+                want_backend = want_backend or ex.run[1].backend
+        # -- end hook --
+        if ex.run is None and (snap.settings.client_tokens or self.run_tokens is not None):
             self._check_client(snap, credential, scope)
 
         data: dict[str, Any] | None = None
@@ -561,6 +574,8 @@ class Proxy:
 
     async def _exhausted(self, send: Send, ex: Exchange, plan: Plan, last: _Failure | None) -> None:
         fmt = ex.endpoint.error_format
+        if ex.run is not None and await self._run_cooling(send, ex, plan):
+            return
         if last is not None and len(ex.failed) == 1 and not _more_candidates(plan, ex):
             # One provider, one failure: the client gets what it said (or 502/504).
             if last.status is not None:
@@ -615,6 +630,28 @@ class Proxy:
         body = error_body(fmt, 503, message, code="ALL_PROVIDERS_EXHAUSTED", extra=extra)
         await _respond(send, 503, body, headers)
 
+    async def _run_cooling(self, send: Send, ex: Exchange, plan: Plan) -> bool:
+        """Hook for ``run --via-proxy`` sessions: when every provider is cooling down, the
+        agent gets its own protocol's 429 with ``Retry-After`` and the line ``run`` prints."""
+        try:
+            fresh = self.router.plan(plan.backend, ex.endpoint.family)
+        except AutoRouterError:
+            return False
+        if fresh.candidates:
+            return False
+        earliest = fresh.earliest
+        now = self.clock()
+        available = earliest.available_at if earliest is not None else None
+        name = (earliest.provider or earliest.backend) if earliest is not None else None
+        message = cooling_line(plan.backend, name, available, now)
+        headers: list[tuple[bytes, bytes]] = []
+        if available is not None:
+            headers.append((b"retry-after", str(max(1, int(available - now + 0.999))).encode()))
+        ex.status, ex.error = 429, message
+        body = error_body(ex.endpoint.error_format, 429, message, code="ALL_PROVIDERS_COOLING")
+        await _respond(send, 429, body, headers)
+        return True
+
     # ----------------------------------------------------------------- logging
 
     def _finish(self, ex: Exchange) -> None:
@@ -634,6 +671,8 @@ class Proxy:
             ms=round(duration, 2),
             error=ex.error,
         )
+        if ex.run is not None and ex.failed and self.run_tokens is not None:
+            self.run_tokens.record_failover(ex.run[0], _failover_event(ex))
         reqlog = self.request_log
         if reqlog is None:
             return
@@ -802,6 +841,22 @@ def _summary(text: str, limit: int = 200) -> str:
             text = error
     text = " ".join(text.split())
     return text[:limit]
+
+
+def _bare(credential: str | None) -> str | None:
+    if credential and credential[:7].lower() == "bearer ":
+        return credential[7:].strip()
+    return credential
+
+
+def _failover_event(ex: Exchange) -> dict[str, Any]:
+    """What ``run`` summarizes at the end: who failed (and how), who answered."""
+    return {
+        "ts": ex.ts,
+        "failed": [[f.provider, f.status] for f in ex.failed],
+        "provider": ex.provider if ex.status < 400 else None,
+        "status": ex.status,
+    }
 
 
 def _more_candidates(plan: Plan, ex: Exchange) -> bool:
