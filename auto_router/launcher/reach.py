@@ -51,6 +51,8 @@ class Reach:
     family: str | None
     #: Why not (or "same API"; later "through translation").
     how: str
+    #: Why ``"auto"`` should still run direct although the proxy could serve it.
+    prefer_direct: str | None = None
 
 
 def reach(agent: Agent, provider: ProviderConfig) -> Reach:
@@ -64,6 +66,12 @@ def reach(agent: Agent, provider: ProviderConfig) -> Reach:
             f"a {provider.type} provider (auto-router does not translate between APIs yet)"
         )
         return Reach(False, False, None, why)
+    if provider.env:
+        names = ", ".join(sorted(provider.env))
+        why = (
+            f"{provider.key} sets variables for the agent ({names}), which only a direct run passes"
+        )
+        return Reach(True, True, family, "same API", prefer_direct=why)
     return Reach(True, True, family, "same API")
 
 
@@ -103,6 +111,9 @@ def decide(
     reaches = [reach(agent, p) for p in providers]
     families = {r.family for r in reaches if r.proxy}
     usable = bool(reaches) and all(r.proxy for r in reaches) and len(families) == 1
+    soft = next((r.prefer_direct for r in reaches if r.prefer_direct), None)
+    if usable and soft is not None and setting == "auto":
+        return Mode(False, None, f"direct: {soft}")
     if usable:
         return Mode(True, families.pop(), "every provider is reachable through the proxy")
     why = _why_not(reaches, families)
