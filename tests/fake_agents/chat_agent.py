@@ -36,11 +36,21 @@ def main() -> int:
             reply = client.chat.completions.create(model=model, messages=conversation)  # type: ignore[arg-type]
         except openai.APIStatusError as exc:
             conversation.pop()
-            print(f"[API Error: {exc.status_code} {exc.message}]", flush=True)
+            retry = exc.response.headers.get("retry-after")
+            print(f"[API Error: {exc.status_code} {_message(exc)}] retry-after={retry}", flush=True)
             continue
         answer = reply.choices[0].message.content or ""
         conversation.append({"role": "assistant", "content": answer})
         print(f"assistant: {answer}", flush=True)
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+    return exc.message
 
 
 if __name__ == "__main__":

@@ -93,9 +93,9 @@ def serve_processes(home: Path) -> list[int]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"auto_router.managed.serve" in cmdline and str(home).encode() in cmdline:
-            if pid_alive(int(entry)):
-                found.append(int(entry))
+        ours = b"auto_router.managed.serve" in cmdline and str(home).encode() in cmdline
+        if ours and pid_alive(int(entry)):
+            found.append(int(entry))
     return found
 
 
