@@ -45,7 +45,8 @@ def history_command(
         Source, typer.Option("--source", help="Launcher runs, proxied requests, or both.")
     ] = Source.all,
     run_id: Annotated[
-        str | None, typer.Option("--run", help="Only this run id (launcher runs only).")
+        str | None,
+        typer.Option("--run", help="Only this run: its attempts and its proxied requests."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -57,7 +58,7 @@ def history_command(
     started = parse_since(since)
     paths = globals_of(ctx).paths()
     show_runs = source in (Source.all, Source.run)
-    show_requests = source in (Source.all, Source.proxy) and run_id is None
+    show_requests = source in (Source.all, Source.proxy)
     attempts = (
         history(
             paths.database,
@@ -82,6 +83,7 @@ def history_command(
                 status=number,
                 status_class=status if status in ("ok", "error") else None,
                 since=started,
+                run_id=run_id,
             ),
         )
         if show_requests

@@ -703,6 +703,7 @@ class Proxy:
                 response_body=redact_body(ex.response_body, limit)
                 if bodies and ex.response_body
                 else None,
+                run_id=ex.run[1].run_id if ex.run is not None else None,
             )
         )
 

@@ -99,8 +99,17 @@ def m003_proxy_requests(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX proxy_requests_provider ON proxy_requests (backend, provider, ts)")
 
 
+def m004_request_run_id(db: sqlite3.Connection) -> None:
+    """The ``auto-router run`` a proxied request came from (through its run token)."""
+    db.execute("ALTER TABLE proxy_requests ADD COLUMN run_id TEXT")
+    db.execute(
+        "CREATE INDEX proxy_requests_run ON proxy_requests (run_id) WHERE run_id IS NOT NULL"
+    )
+
+
 MIGRATIONS: Final[list[tuple[str, Migration]]] = [
     ("001_rotation_state", m001_rotation_state),
     ("002_run_attempts", m002_run_attempts),
     ("003_proxy_requests", m003_proxy_requests),
+    ("004_request_run_id", m004_request_run_id),
 ]

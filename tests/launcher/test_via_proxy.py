@@ -7,6 +7,7 @@ SDK), a real pseudo-terminal, real sockets; only the two cloud providers are fak
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -128,6 +129,17 @@ def test_an_interactive_session_survives_a_limit_between_turns(
     attempts = home.history()
     assert [(a["outcome"], a["exit_code"]) for a in attempts] == [("ok", 0)]
     wait_for_proxy_exit(home, proxy.pid)
+    # history ties the run to the requests it made through the proxy (by its token)
+    shown = home.run("history", "--run", str(attempts[0]["run_id"]), "--json")
+    requests = json.loads(shown.stdout)["requests"]
+    assert [(r["provider"], r["status"], r["run_id"]) for r in requests] == [
+        ("two", 200, attempts[0]["run_id"]),
+        ("two", 200, attempts[0]["run_id"]),
+        ("one", 200, attempts[0]["run_id"]),
+        ("one", 200, attempts[0]["run_id"]),
+    ]
+    assert requests[1]["failed"][0]["provider"] == "one"
+    assert requests[1]["failed"][0]["status"] == 429
 
 
 def test_everything_cooling_down_gives_the_agent_a_429_and_run_exits_75(
