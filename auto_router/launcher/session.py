@@ -39,6 +39,9 @@ class ProxySession:
             return None
         events = self.joined.runtime.events(self.joined.token)
         leave(self.joined)
+        ready = self.joined.ready
+        if ready is not None and ready.failed:
+            return f"the local proxy did not start (its log: {ready.log})"
         return failover_summary(events)
 
 

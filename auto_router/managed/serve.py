@@ -32,14 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--runtime-dir", required=True)
     parser.add_argument("--linger", type=float, default=LINGER)
+    parser.add_argument("--fd", type=int, help="a listening socket the launcher bound")
     args = parser.parse_args(argv)
     paths = Paths(config_dir=Path(args.config_dir), data_dir=Path(args.data_dir))
     runtime = RuntimeDir(paths, root=Path(args.runtime_dir))
-    serve(paths, runtime, linger=args.linger)
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+    serve(paths, runtime, sock, linger=args.linger)
     return 0
 
 
-def serve(paths: Paths, runtime: RuntimeDir, *, linger: float = LINGER) -> None:
+def serve(
+    paths: Paths, runtime: RuntimeDir, sock: socket.socket, *, linger: float = LINGER
+) -> None:
+    """Serve on ``sock`` until no run is left. Connections made before the app is ready
+    wait in the socket's backlog, so a launcher need not wait for it."""
     import uvicorn
 
     from ..proxy.app import ProxyOptions, create_app
@@ -48,9 +59,6 @@ def serve(paths: Paths, runtime: RuntimeDir, *, linger: float = LINGER) -> None:
     configure_logging()
     tokens = RunTokens(runtime)
     app = create_app(ProxyOptions(paths=paths, run_tokens=tokens))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

@@ -9,9 +9,10 @@ it and, when it was the last, exits.
 from __future__ import annotations
 
 import os
-import select
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,49 @@ from ..errors import AutoRouterError
 from ..paths import Paths
 from .runtime import ProxyRecord, RunEntry, RuntimeDir, pid_alive, port_open
 
-#: How long a new proxy may take to say it is ready before the run gives up (seconds).
+#: How long ``ReadyWatch.wait`` waits for a new proxy (seconds).
 READY_TIMEOUT = 15.0
 
 
 class ProxyStartError(AutoRouterError):
     code = "PROXY_START_FAILED"
     exit_code = 69  # EX_UNAVAILABLE
+
+
+class ReadyWatch:
+    """Reads the new proxy's ``ready <port>`` line in the background.
+
+    The launcher does not wait for it: the listening socket exists before the proxy process
+    does (the launcher binds it and hands it over), so the agent's first connection waits in
+    its backlog while the proxy starts. ``wait`` is for callers that want to know.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.proc = proc
+        self.log = log
+        self.line = ""
+        self._done = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        try:
+            self.line = self.proc.stdout.readline().decode(errors="replace").strip()
+        finally:
+            self.proc.stdout.close()
+            self._done.set()
+
+    def wait(self, timeout: float = READY_TIMEOUT) -> None:
+        """Until the proxy is ready; ``ProxyStartError`` if it exited or took too long."""
+        if not self._done.wait(timeout) or not self.line.startswith("ready "):
+            raise ProxyStartError(
+                "the local proxy did not start",
+                hint=f"its log: {self.log}; or run with --direct",
+            )
+
+    @property
+    def failed(self) -> bool:
+        return self._done.is_set() and not self.line.startswith("ready ")
 
 
 @dataclass(frozen=True)
@@ -36,8 +73,12 @@ class Joined:
     url: str
     token: str
     runtime: RuntimeDir
-    #: Did this launcher start the proxy (for the benchmark and ``--dry-run``)?
-    started: bool
+    #: Set when this launcher started the proxy.
+    ready: ReadyWatch | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.ready is not None
 
 
 def join(
@@ -47,7 +88,6 @@ def join(
     *,
     runtime: RuntimeDir | None = None,
     python: str = sys.executable,
-    ready_timeout: float = READY_TIMEOUT,
 ) -> Joined:
     """Register ``token`` for ``entry`` and return the proxy that will accept it."""
     runtime = runtime or RuntimeDir(paths)
@@ -55,15 +95,15 @@ def join(
         runtime.register(token, entry)
         record = runtime.read_proxy()
         if record is not None and pid_alive(record.pid) and port_open(record.port):
-            return Joined(record.url, token, runtime, started=False)
+            return Joined(record.url, token, runtime)
         runtime.clear_proxy()  # stale (the proxy crashed or was killed): replace it
         try:
-            record = start_proxy(paths, runtime, python=python, ready_timeout=ready_timeout)
+            record, ready = start_proxy(paths, runtime, python=python)
         except BaseException:
             runtime.unregister(token)
             raise
         runtime.write_proxy(record)
-        return Joined(record.url, token, runtime, started=True)
+        return Joined(record.url, token, runtime, ready)
 
 
 def leave(joined: Joined) -> None:
@@ -71,72 +111,49 @@ def leave(joined: Joined) -> None:
 
 
 def start_proxy(
-    paths: Paths,
-    runtime: RuntimeDir,
-    *,
-    python: str = sys.executable,
-    ready_timeout: float = READY_TIMEOUT,
-) -> ProxyRecord:
-    """Spawn the proxy process (its own session: a Ctrl-C for the agent does not reach it)
-    and wait for its ``ready <port>`` line."""
+    paths: Paths, runtime: RuntimeDir, *, python: str = sys.executable
+) -> tuple[ProxyRecord, ReadyWatch]:
+    """Bind a free loopback port, hand the socket to a new proxy process (its own session:
+    a Ctrl-C for the agent does not reach it) and return at once."""
     runtime.ensure()
-    log_fd = os.open(runtime.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        proc = subprocess.Popen(
-            [
-                python,
-                "-m",
-                "auto_router.managed.serve",
-                "--config-dir",
-                str(paths.config_dir),
-                "--data-dir",
-                str(paths.data_dir),
-                "--runtime-dir",
-                str(runtime.path.parent),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log_fd,
-            start_new_session=True,
-            close_fds=True,
-        )
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        port = sock.getsockname()[1]
+        log_fd = os.open(runtime.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            proc = subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "auto_router.managed.serve",
+                    "--config-dir",
+                    str(paths.config_dir),
+                    "--data-dir",
+                    str(paths.data_dir),
+                    "--runtime-dir",
+                    str(runtime.path.parent),
+                    "--fd",
+                    str(sock.fileno()),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log_fd,
+                start_new_session=True,
+                pass_fds=(sock.fileno(),),
+            )
+        except OSError as exc:
+            raise ProxyStartError(f"cannot start the local proxy: {exc}") from exc
+        finally:
+            os.close(log_fd)
     finally:
-        os.close(log_fd)
-    assert proc.stdout is not None
-    try:
-        port = _read_ready(proc, ready_timeout, runtime.log_path)
-    finally:
-        proc.stdout.close()
-    return ProxyRecord(
+        sock.close()  # the proxy holds it now; when it exits, the port closes with it
+    record = ProxyRecord(
         pid=proc.pid,
         port=port,
         url=f"http://127.0.0.1:{port}",
         config_dir=str(paths.config_dir),
         started_at=time.time(),
     )
-
-
-def _read_ready(proc: subprocess.Popen[bytes], timeout: float, log: Path) -> int:
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    data = b""
-    while b"\n" not in data:
-        left = deadline - time.monotonic()
-        ready, _, _ = select.select([fd], [], [], max(0.0, left))
-        chunk = os.read(fd, 256) if ready else b""
-        if not chunk:
-            if ready or left <= 0:
-                break
-            continue
-        data += chunk
-    line = data.split(b"\n", 1)[0].decode(errors="replace")
-    if line.startswith("ready "):
-        return int(line.split()[1])
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    raise ProxyStartError(
-        "the local proxy did not start" + (f" (exit status {proc.returncode})" if line else ""),
-        hint=f"its log: {log}; or run with --direct",
-    )
+    return record, ReadyWatch(proc, runtime.log_path)

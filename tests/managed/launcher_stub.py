@@ -21,6 +21,8 @@ def main() -> int:
         run_id=f"stub-{os.getpid()}", backend="qwen", pid=os.getpid(), started_at=time.time()
     )
     joined = join(Paths(home, home), token, entry)
+    if joined.ready is not None:
+        joined.ready.wait()
     print(json.dumps({"url": joined.url, "token": token, "started": joined.started}), flush=True)
     sys.stdin.read()
     leave(joined)
