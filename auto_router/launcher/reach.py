@@ -62,8 +62,8 @@ def reach(agent: Agent, provider: ProviderConfig) -> Reach:
         return Reach(True, False, None, f"{provider.key} is a command, not an API")
     if not speaks:
         why = (
-            f"{agent.title} speaks the {_apis(agent.protocols)} API and {provider.key} is "
-            f"a {provider.type} provider (auto-router does not translate between APIs yet)"
+            f"{agent.title} speaks the {_apis(agent.protocols)} API and {provider.key} is a "
+            f"provider of type {provider.type} (auto-router does not translate between APIs yet)"
         )
         return Reach(False, False, None, why)
     if provider.env:
