@@ -169,6 +169,7 @@ def run_once(
     timeout: float | None,
     base: Path,
     via_proxy: bool = False,
+    provider: str | None = None,
 ) -> Run:
     work = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=base))
     home, config, cwd = work / "home", work / "config", work / "project"
@@ -189,6 +190,8 @@ def run_once(
         auto = [sys.executable, "-m", "auto_router", "--config-dir", str(config)]
         command = [*auto, "run", "--backend", spec.name]
         command.append("--via-proxy" if via_proxy else "--direct")
+        if provider is not None:
+            command += ["--provider", provider]
         if timeout is not None:
             command += ["--timeout", str(timeout)]
         command += ["--", executable, *spec.args]
@@ -278,7 +281,12 @@ def verify_via_proxy(spec: AgentSpec, executable: str, base: Path) -> Result:
         a["outcome"] for a in run.attempts
     ] == ["ok"]
     result.checks["failover summary printed"] = "failed over:" in run.stderr
-    result.fast = f"{run.seconds:.1f} s for the whole run, {len(run.requests)} upstream requests"
+    # The reference: the same agent run directly on the second provider (no 429, no proxy).
+    alone = run_once(spec, executable, True, None, base, provider=f"{spec.name}-ok")
+    result.fast = (
+        f"{run.seconds:.1f} s for the whole run, {len(run.requests)} upstream requests "
+        f"(direct on the second provider, no 429: {alone.seconds:.1f} s)"
+    )
     result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
     return result
 

@@ -86,9 +86,12 @@ class ChildPlan:
 
     def describe(self) -> list[str]:
         """Lines for ``--dry-run``: the command and the variables, no secret values."""
-        where = (
-            f"{self.backend}/{self.provider}" if self.provider else f"{self.backend} (no provider)"
-        )
+        if "AUTO_ROUTER_PROXY" in self.overlay:
+            where = f"{self.backend} (providers chosen per request by the local proxy)"
+        elif self.provider:
+            where = f"{self.backend}/{self.provider}"
+        else:
+            where = f"{self.backend} (no provider)"
         lines = [
             f"backend/provider: {where}",
             f"agent: {self.agent.name} ({self.agent.title})",
