@@ -51,5 +51,6 @@ AGENT = Agent(
     variables=VARIABLES,
     configure=configure,
     protocols=("openai", "anthropic", "gemini"),
+    proxy_protocols=("openai",),  # only OPENAI_API_BASE is set; the others have no base URL
     fail_fast_doc="none (aider's own backoff gives up after about a minute)",
 )

@@ -91,6 +91,9 @@ class Agent:
     #: The API families it can talk to ("openai", "anthropic", "gemini"), the one it is
     #: pointed at first; empty: whatever the provider speaks (a generic command).
     protocols: tuple[str, ...] = ()
+    #: The families it can be pointed at the local proxy in (``None``: ``protocols``); an
+    #: agent with no base-URL setting for some API must not talk to the proxy in it.
+    proxy_protocols: tuple[str, ...] | None = None
     fail_fast: FailFast = _no_fail_fast
     #: One line on the fail-fast knob, for docs and --dry-run.
     fail_fast_doc: str = "none known"

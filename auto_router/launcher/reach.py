@@ -60,6 +60,10 @@ def reach(agent: Agent, provider: ProviderConfig) -> Reach:
     speaks = not agent.protocols or family in agent.protocols
     if provider.command:
         return Reach(True, False, None, f"{provider.key} is a command, not an API")
+    through = agent.protocols if agent.proxy_protocols is None else agent.proxy_protocols
+    if speaks and through and family not in through:
+        why = f"{agent.title} can only be pointed at the proxy in the {_apis(through)} API"
+        return Reach(True, False, None, why)
     if not speaks:
         why = (
             f"{agent.title} speaks the {_apis(agent.protocols)} API and {provider.key} is a "

@@ -58,9 +58,10 @@ def register(home: Paths, backend: str) -> tuple[str, RunTokens]:
 
 
 def test_a_run_token_is_required_and_routes_to_its_backend(home: Paths) -> None:
-    with FakeUpstream(lambda s: message("anth")) as anth, FakeUpstream(
-        lambda s: message("other")
-    ) as other:
+    with (
+        FakeUpstream(lambda s: message("anth")) as anth,
+        FakeUpstream(lambda s: message("other")) as other,
+    ):
         config(home, anth.root, other.root)
         token, tokens = register(home, "claude")
         with serve(make_app(home, run_tokens=tokens)) as base:
