@@ -10,7 +10,7 @@ import anthropic
 import httpx
 import pytest
 
-from auto_router.managed.runtime import RunEntry, RunTokens, RuntimeDir, new_token
+from auto_router.managed.runtime import RunEntry, RuntimeDir, RunTokens, new_token
 from auto_router.paths import Paths
 
 from .conftest import make_app, write_config
