@@ -92,17 +92,22 @@ def main() -> int:
         (home / "provider_metadata.toml").write_text(PROVIDERS)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTO_ROUTER")}
         auto = [sys.executable, "-m", "auto_router", "--config-dir", str(home), "run"]
-        rows = [row("python -c pass", timed([sys.executable, "-c", "pass"], env, args.runs))]
-        rows.append(
-            row("run --direct -- true", timed([*auto, "--direct", "--", "true"], env, args.runs))
-        )
-        # A holder keeps the proxy up, as another agent session would.
+        # A holder keeps the proxy up, as another agent session would. The three commands
+        # take turns, so that a change in the machine's load hits them alike.
         holder = join(Paths(home, home), new_token(), RunEntry("holder", "gen", os.getpid(), 0.0))
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "run --direct -- true": [*auto, "--direct", "--", "true"],
+            "run --via-proxy -- true, proxy running": [*auto, "--via-proxy", "--", "true"],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in commands}
         try:
-            warm = timed([*auto, "--via-proxy", "--", "true"], env, args.runs)
-            rows.append(row("run --via-proxy -- true, proxy running", warm))
+            for _ in range(args.runs):
+                for name, command in commands.items():
+                    samples[name] += timed(command, env, 1)
         finally:
             leave(holder)
+        rows = [row(name, values) for name, values in samples.items()]
         joins, readies = cold_starts(base, args.cold)
         rows.append(row("cold start: the launcher's wait (socket bound, proxy spawned)", joins))
         rows.append(row("cold start: spawn until the proxy is ready", readies))
