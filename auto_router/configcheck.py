@@ -17,6 +17,7 @@ from .configmodel import (
     PROVIDER_TYPES,
     BackendConfig,
     Config,
+    LauncherConfig,
     Problem,
     ProviderConfig,
 )
@@ -56,8 +57,9 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
     proxy_settings = check_proxy(
         proxy, providers, backends, report(checker.errors), report(checker.warnings)
     )
+    launcher = _parse_launcher(llm, llm_data, llm_path, checker)
     for key in llm_data:
-        if key not in ("backends", "proxy", *BACKEND_SECTIONS):
+        if key not in ("backends", "proxy", "launcher", *BACKEND_SECTIONS):
             hint = (
                 " (auto-coder layout? `auto-router migrate` converts it)"
                 if isinstance(llm_data[key], dict)
@@ -72,6 +74,7 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         default_backend=default,
         order=order,
         proxy=MappingProxyType(proxy),
+        launcher=launcher,
         warnings=tuple(checker.warnings),
         files_found=tuple(s.path for s in (llm, meta) if s is not None),
         proxy_settings=proxy_settings,
@@ -187,6 +190,15 @@ _EXPANDED_PROVIDER_KEYS: Final = (
     "deployment",
 )
 
+
+def via_proxy_value(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    raise ValueError(f'expected true, false or "auto", got {describe(value)}')
+
+
 BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "enabled": as_bool,
     "model": as_str,
@@ -200,8 +212,29 @@ BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "cooldown": positive_seconds,
     "fail_fast": as_bool,
     "rotate_on_timeout": as_bool,
+    "via_proxy": via_proxy_value,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
+_LAUNCHER_KEYS: Final[Mapping[str, _Convert]] = {
+    "via_proxy": via_proxy_value,
+    "proxy_url": as_str,
+    "proxy_token": as_str,
+}
+
+
+def _parse_launcher(
+    source: TomlSource | None, data: Mapping[str, Any], path: Path, checker: _Checker
+) -> LauncherConfig:
+    raw = data.get("launcher", {})
+    if not isinstance(raw, dict):
+        checker.error(source, path, (), "launcher", "expected a table [launcher]")
+        return LauncherConfig()
+    settings, _, _ = _convert_table(raw, _LAUNCHER_KEYS, source, path, ("launcher",), checker)
+    url = settings.get("proxy_url")
+    if url is not None and not url.startswith(("http://", "https://")):
+        checker.error(source, path, ("launcher",), "proxy_url", "expected an http(s):// URL")
+        settings.pop("proxy_url")
+    return LauncherConfig(**settings)
 
 
 def _convert_table(

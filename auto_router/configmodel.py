@@ -192,9 +192,24 @@ class BackendConfig:
     fail_fast: bool = True
     #: ``auto-router run --timeout``: treat a timed-out child like a usage limit and rotate.
     rotate_on_timeout: bool = False
+    #: ``auto-router run`` through the managed proxy: ``True``, ``False``, ``"auto"``, or
+    #: ``None`` (not set here: ``[launcher].via_proxy`` decides).
+    via_proxy: bool | str | None = None
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None
+
+
+@dataclass(frozen=True)
+class LauncherConfig:
+    """``[launcher]`` in llm_config.toml: how ``auto-router run`` reaches providers."""
+
+    #: ``"auto"`` (the proxy whenever the providers are reachable through it), True, False.
+    via_proxy: bool | str = "auto"
+    #: A proxy the user runs (``auto-router proxy``) instead of the managed one.
+    proxy_url: str | None = None
+    #: Its client token (``${VAR}`` expanded when used).
+    proxy_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -208,6 +223,7 @@ class Config:
     order: tuple[str, ...]
     #: ``[proxy]`` as written (raw TOML values).
     proxy: Mapping[str, Any] = field(default_factory=_empty)
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
     warnings: tuple[Problem, ...] = ()
     files_found: tuple[Path, ...] = ()
     #: ``[proxy]`` checked (tokens not yet expanded; see ``proxy.settings``).

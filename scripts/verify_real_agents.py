@@ -7,6 +7,7 @@ Run by hand (not part of the test suite; it needs the CLIs installed, e.g.
 
     .venv/bin/python scripts/verify_real_agents.py --agents-prefix /tmp/agents
     .venv/bin/python scripts/verify_real_agents.py --only gemini,codex --slow-timeout 60
+    .venv/bin/python scripts/verify_real_agents.py --agents-prefix /tmp/agents --via-proxy
 
 For each agent found (in ``PREFIX/node_modules/.bin`` for each ``--agents-prefix``, else on
 PATH) it starts ``scripts/fake_provider.py`` on 127.0.0.1, writes a config with two providers
@@ -17,6 +18,12 @@ models, that the 429 is detected from the agent's real output and the run rotate
 second provider (whose answer the agent prints), and that ``auto-router history`` shows both
 attempts. It then measures how long the agent takes to give up on the 429 with fail-fast
 (``fail_fast = true``, the default) and without (capped by ``--slow-timeout``).
+
+With ``--via-proxy`` each agent runs through the managed local proxy instead
+(``auto-router run --via-proxy``): the proxy fails over from the first provider's 429 to the
+second one within the same request, so the agent must print the second provider's answer
+with no 429 reaching it (one attempt, outcome ok), exit 0, and the run must print its
+failover summary line.
 """
 
 from __future__ import annotations
@@ -156,7 +163,13 @@ model = "fake-model-ok"
 
 
 def run_once(
-    spec: AgentSpec, executable: str, fail_fast: bool, timeout: float | None, base: Path
+    spec: AgentSpec,
+    executable: str,
+    fail_fast: bool,
+    timeout: float | None,
+    base: Path,
+    via_proxy: bool = False,
+    provider: str | None = None,
 ) -> Run:
     work = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=base))
     home, config, cwd = work / "home", work / "config", work / "project"
@@ -176,6 +189,9 @@ def run_once(
         env["PATH"] = f"{Path(executable).parent}{os.pathsep}{env.get('PATH', '')}"
         auto = [sys.executable, "-m", "auto_router", "--config-dir", str(config)]
         command = [*auto, "run", "--backend", spec.name]
+        command.append("--via-proxy" if via_proxy else "--direct")
+        if provider is not None:
+            command += ["--provider", provider]
         if timeout is not None:
             command += ["--timeout", str(timeout)]
         command += ["--", executable, *spec.args]
@@ -202,14 +218,7 @@ def run_once(
 
 def verify(spec: AgentSpec, executable: str, slow_timeout: float, base: Path) -> Result:
     result = Result(spec.name)
-    version = subprocess.run(
-        [executable, "--version"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **QUIET_ENV, "HOME": str(base)},
-        timeout=60,
-    )
-    result.version = (version.stdout.strip() or version.stderr.strip()).splitlines()[-1]
+    result.version = _version(executable, base)
 
     fast = run_once(spec, executable, True, None, base)
     limited = [r for r in fast.requests if "limited" in r["key"]]
@@ -255,6 +264,44 @@ def verify(spec: AgentSpec, executable: str, slow_timeout: float, base: Path) ->
     return result
 
 
+def verify_via_proxy(spec: AgentSpec, executable: str, base: Path) -> Result:
+    result = Result(spec.name)
+    result.version = _version(executable, base)
+    run = run_once(spec, executable, True, None, base, via_proxy=True)
+    limited = [r for r in run.requests if "limited" in r["key"]]
+    ok = [r for r in run.requests if "-ok-" in r["key"]]
+    agent_output = run.stdout + run.stderr.split("auto-router:")[0]
+    result.checks["first provider answered 429, second 200"] = bool(
+        limited and ok and all(r["status"] == 429 for r in limited)
+    )
+    result.checks["second answer printed, exit 0"] = (
+        run.exit_code == 0 and REPLY_TEXT in run.stdout + run.stderr
+    )
+    result.checks["no 429 reached the agent"] = "429" not in agent_output and [
+        a["outcome"] for a in run.attempts
+    ] == ["ok"]
+    result.checks["failover summary printed"] = "failed over:" in run.stderr
+    # The reference: the same agent run directly on the second provider (no 429, no proxy).
+    alone = run_once(spec, executable, True, None, base, provider=f"{spec.name}-ok")
+    result.fast = (
+        f"{run.seconds:.1f} s for the whole run, {len(run.requests)} upstream requests "
+        f"(direct on the second provider, no 429: {alone.seconds:.1f} s)"
+    )
+    result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
+    return result
+
+
+def _version(executable: str, base: Path) -> str:
+    version = subprocess.run(
+        [executable, "--version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **QUIET_ENV, "HOME": str(base)},
+        timeout=60,
+    )
+    return (version.stdout.strip() or version.stderr.strip()).splitlines()[-1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--agents-prefix", action="append", type=Path, default=[])
@@ -266,6 +313,9 @@ def main() -> int:
         help="cap for the run without fail-fast (0: skip it)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--via-proxy", action="store_true", help="run each agent through the local proxy"
+    )
     args = parser.parse_args()
     wanted = {n for n in args.only.split(",") if n}
     results: list[Result] = []
@@ -279,7 +329,10 @@ def main() -> int:
                 continue
             print(f"{spec.name}: {executable}", file=sys.stderr, flush=True)
             try:
-                results.append(verify(spec, executable, args.slow_timeout, Path(tmp)))
+                if args.via_proxy:
+                    results.append(verify_via_proxy(spec, executable, Path(tmp)))
+                else:
+                    results.append(verify(spec, executable, args.slow_timeout, Path(tmp)))
             except Exception as exc:  # report and go on with the others
                 results.append(Result(spec.name, notes=[f"error: {exc!r}"]))
     if args.json:
@@ -290,8 +343,11 @@ def main() -> int:
             print(f"\n== {r.agent} {r.version}: {verdict}")
             for check, passed in r.checks.items():
                 print(f"   [{'x' if passed else ' '}] {check}")
-            print(f"   give up on 429 with fail-fast:    {r.fast}")
-            print(f"   give up on 429 without fail-fast: {r.slow}")
+            if args.via_proxy:
+                print(f"   through the proxy: {r.fast}")
+            else:
+                print(f"   give up on 429 with fail-fast:    {r.fast}")
+                print(f"   give up on 429 without fail-fast: {r.slow}")
             for line in r.limit_output:
                 print(f"   | {line}")
             for note in r.notes:

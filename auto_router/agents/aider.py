@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..launcher.markers import Marker, shape
 from .base import Agent, Setup, Target, credential_given
+from .markers import Marker, shape
 
 VARIABLES = (
     "OPENAI_API_KEY",
@@ -50,5 +50,7 @@ AGENT = Agent(
     ),
     variables=VARIABLES,
     configure=configure,
+    protocols=("openai", "anthropic", "gemini"),
+    proxy_protocols=("openai",),  # only OPENAI_API_BASE is set; the others have no base URL
     fail_fast_doc="none (aider's own backoff gives up after about a minute)",
 )

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..launcher.markers import Marker
 from ..secrets import Secret
+from .markers import Marker
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ class Agent:
     #: The variables ``configure`` may set, for documentation and ``--unset``.
     variables: tuple[str, ...]
     configure: Configure
+    #: The API families it can talk to ("openai", "anthropic", "gemini"), the one it is
+    #: pointed at first; empty: whatever the provider speaks (a generic command).
+    protocols: tuple[str, ...] = ()
+    #: The families it can be pointed at the local proxy in (``None``: ``protocols``); an
+    #: agent with no base-URL setting for some API must not talk to the proxy in it.
+    proxy_protocols: tuple[str, ...] | None = None
     fail_fast: FailFast = _no_fail_fast
     #: One line on the fail-fast knob, for docs and --dry-run.
     fail_fast_doc: str = "none known"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..launcher.markers import Marker, shape
 from .base import Agent, FailFastContext, Setup, Target, credential_given, strip_suffix
+from .markers import Marker, shape
 
 VARIABLES = (
     "ANTHROPIC_BASE_URL",
@@ -63,6 +63,7 @@ AGENT = Agent(
     ),
     variables=VARIABLES,
     configure=configure,
+    protocols=("anthropic",),
     fail_fast=fail_fast,
     fail_fast_doc="CLAUDE_CODE_MAX_RETRIES=0",
 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..launcher.markers import Marker, shape
 from .base import Agent, FailFastContext, Setup, Target
+from .markers import Marker, shape
 
 #: The id of the model provider auto-router defines for Codex on the command line.
 PROVIDER_ID = "auto_router"
@@ -68,6 +68,7 @@ AGENT = Agent(
     ),
     variables=VARIABLES,
     configure=configure,
+    protocols=("openai",),
     fail_fast=fail_fast,
     fail_fast_doc=f"-c model_providers.{PROVIDER_ID}.request_max_retries=0 and "
     f"-c model_providers.{PROVIDER_ID}.stream_max_retries=0",

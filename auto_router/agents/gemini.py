@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..launcher.markers import Marker
 from .base import (
     Agent,
     FailFastContext,
@@ -16,6 +15,7 @@ from .base import (
     deep_merge,
     strip_suffix,
 )
+from .markers import Marker
 
 VARIABLES = ("GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_MODEL")
 
@@ -108,6 +108,7 @@ AGENT = Agent(
     ),
     variables=VARIABLES,
     configure=configure,
+    protocols=("gemini",),
     prepare=prepare,
     fail_fast_doc="GEMINI_CLI_HOME -> a temporary mirror of ~/.gemini whose settings.json "
     "adds general.maxAttempts = 1",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..launcher.markers import Marker, shape
 from .base import Agent, FailFastContext, Setup, Target, credential_given, system_settings_overlay
+from .markers import Marker, shape
 
 VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
 
@@ -57,6 +57,7 @@ AGENT = Agent(
     ),
     variables=VARIABLES,
     configure=configure,
+    protocols=("openai",),
     fail_fast=fail_fast,
     fail_fast_doc="QWEN_CODE_SYSTEM_SETTINGS_PATH -> a temporary copy of the system settings "
     "with model.generationConfig.maxRetries = 0 (no SDK retries; qwen-code's own 7 attempts "

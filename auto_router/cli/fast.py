@@ -78,6 +78,9 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--allow-backend-switch", action="store_true")
     parser.add_argument("--timeout", type=_at_least(0.001, float))
+    proxy_mode = parser.add_mutually_exclusive_group()
+    proxy_mode.add_argument("--via-proxy", dest="via_proxy", action="store_true", default=None)
+    proxy_mode.add_argument("--direct", dest="via_proxy", action="store_false")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     return parser
 

@@ -58,7 +58,7 @@ class _Filters:
             since=self.since,
         )
 
-    def requests(self, paths: Paths) -> list[RequestRecord]:
+    def requests(self, paths: Paths, run_id: str | None) -> list[RequestRecord]:
         from ..store.requests import RequestFilter, read_requests
 
         status_class = self.status if self.status in ("ok", "error") else None
@@ -71,6 +71,7 @@ class _Filters:
                 status=self.number,
                 status_class=status_class,
                 since=self.since,
+                run_id=run_id,
             ),
         )
 
@@ -95,7 +96,8 @@ def history_command(
         Source, typer.Option("--source", help="Launcher runs, proxied requests, or both.")
     ] = Source.all,
     run_id: Annotated[
-        str | None, typer.Option("--run", help="Only this run id (launcher runs only).")
+        str | None,
+        typer.Option("--run", help="Only this run: its attempts and its proxied requests."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -105,9 +107,9 @@ def history_command(
     filters = _Filters(limit, backend, provider, status, parse_since(since))
     paths = globals_of(ctx).paths()
     show_runs = source in (Source.all, Source.run)
-    show_requests = source in (Source.all, Source.proxy) and run_id is None
+    show_requests = source in (Source.all, Source.proxy)
     attempts = filters.attempts(paths, run_id) if show_runs else []
-    requests = filters.requests(paths) if show_requests else []
+    requests = filters.requests(paths, run_id) if show_requests else []
     if requests:
         from ..redaction import redact_record
 

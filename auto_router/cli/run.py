@@ -1,4 +1,4 @@
-"""``auto-router run`` and ``auto-router env``: launch a command on the current provider."""
+"""``auto-router run`` and ``auto-router env``: launch a command on the backend's providers."""
 
 from __future__ import annotations
 
@@ -19,54 +19,82 @@ RUN_CONTEXT = {
 }
 
 
+# The options of `run`, declared once here so that the command reads in one screen.
+_Command = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="-- CMD ARGS",
+        help="The command to run; default: the provider's (then the backend's) command.",
+        show_default=False,
+    ),
+]
+_Backend = Annotated[
+    str | None, typer.Option("--backend", "-b", help="Backend (default: the default one).")
+]
+_Provider = Annotated[
+    str | None,
+    typer.Option("--provider", help="Start with this provider, even if it is cooling down."),
+]
+_MaxAttempts = Annotated[
+    int | None,
+    typer.Option(
+        "--max-attempts", min=1, help="Give up after N attempts (default: every provider once)."
+    ),
+]
+_NoRotate = Annotated[
+    bool, typer.Option("--no-rotate", help="Record a usage limit but do not run again.")
+]
+_DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Print the command and the variables it would set; run nothing."
+    ),
+]
+_AllowBackendSwitch = Annotated[
+    bool,
+    typer.Option(
+        "--allow-backend-switch",
+        help="With an explicit command, go on to the next backend in `order` when this "
+        "backend's providers are all cooling down.",
+    ),
+]
+_Timeout = Annotated[
+    float | None,
+    typer.Option("--timeout", min=0.001, help="Stop the command after SECONDS (exit 124)."),
+]
+_ViaProxy = Annotated[
+    bool | None,
+    typer.Option(
+        "--via-proxy/--direct",
+        help="Send the agent's requests through the local proxy (failover per request, "
+        "the session survives a limit), or straight to the provider. Default: "
+        '`via_proxy` in [launcher] or the backend ("auto": the proxy when every provider '
+        "is reachable through it).",
+        show_default=False,
+    ),
+]
+
+
 def run(
     ctx: typer.Context,
-    command: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="-- CMD ARGS",
-            help="The command to run; default: the provider's (then the backend's) command.",
-            show_default=False,
-        ),
-    ] = None,
-    backend: Annotated[
-        str | None, typer.Option("--backend", "-b", help="Backend (default: the default one).")
-    ] = None,
-    provider: Annotated[
-        str | None,
-        typer.Option("--provider", help="Start with this provider, even if it is cooling down."),
-    ] = None,
-    max_attempts: Annotated[
-        int | None,
-        typer.Option(
-            "--max-attempts", min=1, help="Give up after N attempts (default: every provider once)."
-        ),
-    ] = None,
-    no_rotate: Annotated[
-        bool, typer.Option("--no-rotate", help="Record a usage limit but do not run again.")
-    ] = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Print the command and the variables it would set; run nothing."
-        ),
-    ] = False,
-    allow_backend_switch: Annotated[
-        bool,
-        typer.Option(
-            "--allow-backend-switch",
-            help="With an explicit command, go on to the next backend in `order` when this "
-            "backend's providers are all cooling down.",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=0.001, help="Stop the command after SECONDS (exit 124)."),
-    ] = None,
+    command: _Command = None,
+    backend: _Backend = None,
+    provider: _Provider = None,
+    max_attempts: _MaxAttempts = None,
+    no_rotate: _NoRotate = False,
+    dry_run: _DryRun = False,
+    allow_backend_switch: _AllowBackendSwitch = False,
+    timeout: _Timeout = None,
+    via_proxy: _ViaProxy = None,
 ) -> None:
-    """Run a coding agent (or any command) on the current provider; rotate on usage limits.
+    """Run a coding agent (or any command); its session survives a provider's usage limit.
 
-    Example: auto-router run -- qwen -p "fix the failing test"
+    Through the local proxy (the default when the backend's providers are reachable through
+    it), each request fails over to the next provider and the agent never sees the limit.
+    Direct, a detected limit puts the provider in cooldown and the command runs again on the
+    next one.
+
+    Example: auto-router run -- claude
     """
     from ..launcher.runner import Launcher, RunOptions
 
@@ -79,6 +107,7 @@ def run(
         rotate=not no_rotate,
         allow_backend_switch=allow_backend_switch,
         timeout=timeout,
+        via_proxy=via_proxy,
     )
     launcher = Launcher(globals_of(ctx).rotator(), environ=os.environ)
     if dry_run:

@@ -2,7 +2,8 @@
 
 Three fake providers listen on localhost: two have run out of quota (429 with Retry-After),
 one works. A stand-in agent that talks like qwen-code is launched through
-``auto-router run``; it hits the limits, auto-router rotates, and the third provider answers.
+``auto-router run``, which points it at the local proxy: its request fails over from the two
+exhausted providers to the third one before the agent sees a byte, and the agent never restarts.
 Then the same providers are used through ``auto-router proxy`` with an OpenAI-style request.
 Every step runs the real ``auto-router`` command in a subprocess and shows its output.
 """

@@ -8,6 +8,9 @@ The overlay, later entries winning:
 3. the agent's fail-fast knobs (unless the backend says ``fail_fast = false``);
 4. the provider's UPPERCASE variables, ``${VAR}`` expanded.
 
+Through the proxy (``ProxyTarget``) the agent's variables point at the local proxy with the
+run's token; the provider's own variables and keys stay out of the child's environment.
+
 The parent's environment is read, never written: the child gets ``{**environ, **overlay}``.
 """
 
@@ -22,13 +25,36 @@ from ..agents import Agent, FailFastContext, Setup, Target, agent_for, executabl
 from ..config import BackendConfig, Config, ProviderConfig, ResolvedProvider
 from ..errors import AutoRouterError, ConfigValidationError
 from ..rotator import Rotator
-from ..secrets import looks_secret, mask
+from ..secrets import Secret, looks_secret, mask
 from .markers import Marker, combine
+from .reach import check_direct
 
 
 class NoCommandError(AutoRouterError):
     code = "NO_COMMAND"
     exit_code = 64  # EX_USAGE
+
+
+@dataclass(frozen=True)
+class ProxyTarget:
+    """The local proxy a run goes through: its URL, the run's token, the agent's API."""
+
+    url: str
+    token: Secret = field(repr=False)
+    family: str
+    model: str | None = None
+
+    def target(self, backend: str) -> Target:
+        base = self.url.rstrip("/") + ("/v1" if self.family == "openai" else "")
+        return Target(
+            backend=backend,
+            provider="proxy",
+            protocol=self.family,
+            type=self.family,
+            base_url=base,
+            api_key=self.token,
+            model=self.model,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,9 +86,12 @@ class ChildPlan:
 
     def describe(self) -> list[str]:
         """Lines for ``--dry-run``: the command and the variables, no secret values."""
-        where = (
-            f"{self.backend}/{self.provider}" if self.provider else f"{self.backend} (no provider)"
-        )
+        if "AUTO_ROUTER_PROXY" in self.overlay:
+            where = f"{self.backend} (providers chosen per request by the local proxy)"
+        elif self.provider:
+            where = f"{self.backend}/{self.provider}"
+        else:
+            where = f"{self.backend} (no provider)"
         lines = [
             f"backend/provider: {where}",
             f"agent: {self.agent.name} ({self.agent.title})",
@@ -115,9 +144,12 @@ def plan_child(
     command: Sequence[str] | None,
     environ: Mapping[str, str],
     workdir: Path | None,
+    proxy: ProxyTarget | None = None,
 ) -> ChildPlan:
     """The command and overlay for one attempt. ``workdir`` holds fail-fast settings files."""
     backend = config.backend(backend_name)
+    if proxy is not None:
+        provider = None  # the proxy picks providers per request
     resolved = provider.resolve(environ) if provider is not None else None
     explicit = bool(command)
     if explicit:
@@ -129,8 +161,13 @@ def plan_child(
     argv = tuple(command) if explicit and command else base_command(backend, resolved, agent)
     if not explicit:
         agent = agent_for(backend, argv)
+    if provider is not None:
+        check_direct(agent, provider)
 
-    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, workdir)
+    target = proxy.target(backend.name) if proxy is not None else target_of(backend, resolved)
+    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, workdir, target)
+    if proxy is not None:
+        overlay["AUTO_ROUTER_PROXY"] = proxy.url
     try:
         markers = combine(
             agent.markers, backend.usage_markers, replace=backend.usage_markers_replace
@@ -178,7 +215,8 @@ def plan_export(
     resolved = provider.resolve(environ) if provider is not None else None
     command = (resolved.command,) if resolved is not None and resolved.command else None
     agent = agent_for(backend, command or ((backend.command,) if backend.command else None))
-    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, None)
+    target = target_of(backend, resolved)
+    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, None, target)
     return ShellExport(
         backend=backend.name,
         provider=resolved.name if resolved is not None else None,
@@ -212,9 +250,10 @@ def _overlay(
     agent: Agent,
     environ: Mapping[str, str],
     workdir: Path | None,
+    target: Target,
 ) -> tuple[dict[str, str], frozenset[str], Setup]:
     provider_env = resolved.exported_env() if resolved is not None else {}
-    setup = agent.configure(target_of(backend, resolved), frozenset(provider_env))
+    setup = agent.configure(target, frozenset(provider_env))
     if backend.fail_fast and workdir is not None:
         setup = setup.merge(agent.fail_fast(FailFastContext(workdir, environ), setup))
     elif not backend.fail_fast:

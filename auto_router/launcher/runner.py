@@ -13,6 +13,7 @@ ended on a usage limit with nothing left to try; 124 when ``timeout`` ended the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
 import uuid
@@ -21,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ..agents import Agent, agent_for
 from ..errors import AllProvidersExhaustedError
+from ..managed.messages import cooling_line
 from ..rotation import DIRECT
 from ..rotator import Choice, Rotator
+from ..secrets import Secret
 from ..store.attempts import (
     FAILED,
     INTERRUPTED,
@@ -35,9 +39,11 @@ from ..store.attempts import (
     AttemptLog,
 )
 from .markers import Detection, OutputScanner
-from .plan import ChildPlan, plan_child
+from .plan import ChildPlan, ProxyTarget, plan_child
 from .process import ChildResult, CommandNotFoundError, run_child, stderr_line
+from .reach import Mode, decide
 from .resets import parse_reset
+from .session import ProxySession, open_session
 
 EX_TEMPFAIL: Final = 75
 EXIT_TIMEOUT: Final = 124
@@ -58,6 +64,9 @@ class RunOptions:
     timeout: float | None = None
     #: ``None``: a PTY when stdin and stdout are terminals.
     pty: bool | None = None
+    #: ``True``: through the local proxy (--via-proxy), ``False``: direct (--direct),
+    #: ``None``: as configured (``via_proxy``, default "auto").
+    via_proxy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,13 @@ class Launcher:
             return Choice(config.backend(start), config.provider(start, options.provider))
         return self.rotator.choose(start, fallback=self._may_switch(options))
 
-    def plan(self, options: RunOptions, choice: Choice, workdir: Path | None) -> ChildPlan:
+    def plan(
+        self,
+        options: RunOptions,
+        choice: Choice,
+        workdir: Path | None,
+        session: ProxySession | None = None,
+    ) -> ChildPlan:
         return plan_child(
             self.rotator.config,
             choice.backend.name,
@@ -112,15 +127,24 @@ class Launcher:
             options.command,
             self.environ,
             workdir,
+            session.target if session is not None else None,
         )
 
     def dry_run(self, options: RunOptions) -> list[str]:
         """What the first attempt would run, with variable names and masked values."""
         choice = self.first_choice(options)
+        mode = self.mode(options, choice)
+        session = None
+        if mode.via_proxy:  # what the agent would get; no proxy is started for a dry run
+            assert mode.family is not None
+            token = Secret("arr_" + "x" * 43)
+            placeholder = ProxyTarget("http://127.0.0.1:PORT", token, mode.family)
+            session = ProxySession(placeholder)
         with tempfile.TemporaryDirectory(prefix="auto-router-") as workdir:
-            plan = self.plan(options, choice, Path(workdir))
+            plan = self.plan(options, choice, Path(workdir), session)
         limit = options.max_attempts or self.default_max_attempts(options, choice.backend.name)
         lines = plan.describe()
+        lines.append(f"via: {'the local proxy, ' if mode.via_proxy else ''}{mode.reason}")
         lines.append(
             f"attempts: up to {limit}"
             + ("" if options.rotate else " (--no-rotate: only 1)")
@@ -140,110 +164,183 @@ class Launcher:
 
     # ------------------------------------------------------------------ running
 
+    def mode(self, options: RunOptions, choice: Choice) -> Mode:
+        """Direct, or through the local proxy (see ``reach.decide``)."""
+        config = self.rotator.config
+        backend = choice.backend
+        agent = self._agent(options, choice)
+        if options.provider and choice.provider is not None:
+            # A chosen provider runs direct unless --via-proxy says otherwise (the proxy
+            # would pick providers itself).
+            explicit = options.via_proxy is True
+            return decide(config, backend, agent, (choice.provider,), explicit)
+        providers = config.enabled_providers_of(backend.name)
+        return decide(config, backend, agent, providers, options.via_proxy)
+
+    def _agent(self, options: RunOptions, choice: Choice) -> Agent:
+        backend = choice.backend
+        provider = choice.provider
+        command = options.command
+        if not command and provider is not None and provider.command:
+            command = (provider.command,)
+        if not command and backend.command:
+            command = (backend.command,)
+        return agent_for(backend, command)
+
     def run(self, options: RunOptions) -> RunResult:
         choice = self.first_choice(options)
+        run_id = uuid.uuid4().hex[:12]
+        mode = self.mode(options, choice)
+        session = self._open(options, choice, mode, run_id) if mode.via_proxy else None
+        try:
+            return self._loop(options, choice, run_id, session)
+        finally:
+            summary = session.close() if session is not None else None
+            if summary:
+                self.notify(f"auto-router: {summary}")
+
+    def _open(self, options: RunOptions, choice: Choice, mode: Mode, run_id: str) -> ProxySession:
+        assert mode.family is not None
+        model = choice.backend.model
+        if choice.provider is not None:
+            model = choice.provider.resolve(self.environ).model or model
+        return open_session(
+            self.rotator.config, choice.backend.name, mode.family, model, run_id, self.environ
+        )
+
+    def _loop(
+        self, options: RunOptions, choice: Choice, run_id: str, session: ProxySession | None
+    ) -> RunResult:
         start = choice.backend.name
         limit = options.max_attempts or self.default_max_attempts(options, start)
-        run_id = uuid.uuid4().hex[:12]
         attempts: list[Attempt] = []
-        number = 0
         while True:
-            number += 1
-            attempt, result, detection = self._attempt(options, choice, run_id, number)
+            number = len(attempts) + 1
+            attempt, result, detection = self._attempt(options, choice, run_id, number, session)
             attempts.append(attempt)
-            backend, provider = choice.backend.name, choice.provider_name
-            if result.timed_out and not choice.backend.rotate_on_timeout:
-                return RunResult(EXIT_TIMEOUT, run_id, tuple(attempts))
-            if not detection.limit:
-                if result.exit_code == 0 and not result.interrupted:
-                    self.rotator.record_success(backend, provider)
-                return RunResult(result.exit_code, run_id, tuple(attempts))
-
-            state = self.rotator.record_usage_limit(
-                backend,
-                provider,
-                reset_at=attempt.reset_at,
-                reason=f"usage limit: {detection.marker}",
-            )
-            until = state.provider(provider or DIRECT).cooldown_until
-            what = self._limit_phrase(choice, attempt.reset_at, until)
-            if result.interrupted:
-                # The user stopped it: remember the limit for next time, do not run again.
-                return RunResult(result.exit_code, run_id, tuple(attempts))
-            if not options.rotate:
-                self.notify(f"auto-router: {what}; not retrying (--no-rotate)")
-                return RunResult(EX_TEMPFAIL, run_id, tuple(attempts))
-            try:
-                following = self.rotator.choose(start, fallback=self._may_switch(options))
-            except AllProvidersExhaustedError as exc:
-                self.notify(f"auto-router: {what}; {self._exhausted_phrase(exc)}")
-                return RunResult(EX_TEMPFAIL, run_id, tuple(attempts))
-            if number >= limit:
-                self.notify(
-                    f"auto-router: {what}; giving up after {number} attempt(s) "
-                    f"(--max-attempts {limit})"
-                )
-                return RunResult(EX_TEMPFAIL, run_id, tuple(attempts))
-            self.notify(
-                f"auto-router: {what}; retrying with {self._name(following, choice)} "
-                f"({number + 1}/{limit})"
-            )
+            if session is not None:
+                following = self._after_proxied(options, choice, result, detection, number, limit)
+            else:
+                following = self._after(options, choice, start, attempt, result, detection, limit)
+            if isinstance(following, int):
+                return RunResult(following, run_id, tuple(attempts))
             choice = following
 
+    def _after(
+        self,
+        options: RunOptions,
+        choice: Choice,
+        start: str,
+        attempt: Attempt,
+        result: ChildResult,
+        detection: Detection,
+        limit: int,
+    ) -> int | Choice:
+        """A direct attempt ended: the exit status to stop with, or the next choice."""
+        backend, provider = choice.backend.name, choice.provider_name
+        if result.timed_out and not choice.backend.rotate_on_timeout:
+            return EXIT_TIMEOUT
+        if not detection.limit:
+            if result.exit_code == 0 and not result.interrupted:
+                self.rotator.record_success(backend, provider)
+            return result.exit_code
+        state = self.rotator.record_usage_limit(
+            backend, provider, reset_at=attempt.reset_at, reason=f"usage limit: {detection.marker}"
+        )
+        until = state.provider(provider or DIRECT).cooldown_until
+        what = self._limit_phrase(choice, attempt.reset_at, until)
+        if result.interrupted:
+            return result.exit_code  # the user stopped it: remember the limit, do not rerun
+        if not options.rotate:
+            self.notify(f"auto-router: {what}; not retrying (--no-rotate)")
+            return EX_TEMPFAIL
+        try:
+            following = self.rotator.choose(start, fallback=self._may_switch(options))
+        except AllProvidersExhaustedError as exc:
+            self.notify(f"auto-router: {what}; {self._exhausted_phrase(exc)}")
+            return EX_TEMPFAIL
+        number = attempt.attempt
+        if number >= limit:
+            self.notify(
+                f"auto-router: {what}; giving up after {number} attempt(s) (--max-attempts {limit})"
+            )
+            return EX_TEMPFAIL
+        self.notify(
+            f"auto-router: {what}; retrying with {self._name(following, choice)} "
+            f"({number + 1}/{limit})"
+        )
+        return following
+
+    def _after_proxied(
+        self,
+        options: RunOptions,
+        choice: Choice,
+        result: ChildResult,
+        detection: Detection,
+        number: int,
+        limit: int,
+    ) -> int | Choice:
+        """An attempt through the proxy ended. The proxy already failed over and recorded
+        every limit; a limit the agent still saw means nothing was left when it asked."""
+        if result.timed_out:
+            return EXIT_TIMEOUT
+        if not detection.limit or result.interrupted:
+            return result.exit_code
+        backend = choice.backend.name
+        try:
+            self.rotator.choose(backend, fallback=False)
+        except AllProvidersExhaustedError as exc:
+            earliest = exc.earliest
+            name = (earliest.provider or earliest.backend) if earliest is not None else None
+            available = earliest.available_at if earliest is not None else None
+            line = cooling_line(backend, name, available, self.clock(), self.tz)
+            self.notify(f"auto-router: {line}")
+            return EX_TEMPFAIL
+        if not options.rotate or number >= limit:
+            self.notify(
+                f"auto-router: the agent stopped on a usage limit; giving up after "
+                f"{number} attempt(s)"
+            )
+            return EX_TEMPFAIL
+        self.notify(
+            f"auto-router: the agent stopped on a usage limit but {backend} has a "
+            f"provider again; running it again ({number + 1}/{limit})"
+        )
+        return choice
+
     def _attempt(
-        self, options: RunOptions, choice: Choice, run_id: str, number: int
+        self,
+        options: RunOptions,
+        choice: Choice,
+        run_id: str,
+        number: int,
+        session: ProxySession | None = None,
     ) -> tuple[Attempt, ChildResult, Detection]:
         started_at = self.clock()
         with tempfile.TemporaryDirectory(prefix="auto-router-") as workdir:
-            plan = self.plan(options, choice, Path(workdir))
-            env = plan.child_env(self.environ)
-            env["AUTO_ROUTER_RUN_ID"] = run_id
-            env["AUTO_ROUTER_ATTEMPT"] = str(number)
-            scanner = OutputScanner(plan.markers)
-            stdin_fd, stdout_fd, stderr_fd = self.fds
-            try:
-                result = run_child(
-                    plan.argv,
-                    env,
-                    scanner.feed,
-                    pty_mode=options.pty,
-                    timeout=options.timeout,
-                    stdin_fd=stdin_fd,
-                    stdout_fd=stdout_fd,
-                    stderr_fd=stderr_fd,
-                )
-            except CommandNotFoundError:
-                self.log.add(
-                    Attempt(
-                        run_id=run_id,
-                        attempt=number,
-                        started_at=started_at,
-                        backend=plan.backend,
-                        provider=plan.provider,
-                        command=plan.command_name,
-                        outcome=NOT_STARTED,
-                        exit_code=127,
-                    )
-                )
-                raise
-        detection = scanner.verdict(result.exit_code)
-        if result.timed_out:
-            # A timeout is not a usage limit, unless the backend says to treat it as one.
-            detection = (
-                Detection(True, "timeout", reason="rotate_on_timeout")
-                if choice.backend.rotate_on_timeout
-                else Detection(False)
+            plan = self.plan(options, choice, Path(workdir), session)
+            attempt = Attempt(
+                run_id=run_id,
+                attempt=number,
+                started_at=started_at,
+                backend=plan.backend,
+                provider=plan.provider,
+                command=plan.command_name,
+                outcome=NOT_STARTED,
+                exit_code=127,
             )
+            scanner = OutputScanner(plan.markers)
+            try:
+                result = self._launch(options, plan, scanner, run_id, number)
+            except CommandNotFoundError:
+                self.log.add(attempt)
+                raise
+        detection = self._judge(scanner, result, choice)
         reset_at = (
             parse_reset(scanner.text_tail(), self.clock(), self.tz) if detection.limit else None
         )
-        attempt = Attempt(
-            run_id=run_id,
-            attempt=number,
-            started_at=started_at,
-            backend=plan.backend,
-            provider=plan.provider,
-            command=plan.command_name,
+        attempt = dataclasses.replace(
+            attempt,
             outcome=_outcome(result, detection),
             duration=result.duration,
             exit_code=EXIT_TIMEOUT if result.timed_out else result.exit_code,
@@ -251,8 +348,34 @@ class Launcher:
             marker=detection.marker,
             reset_at=reset_at,
         )
-        attempt = Attempt(**{**attempt.as_dict(), "id": self.log.add(attempt)})
-        return attempt, result, detection
+        return dataclasses.replace(attempt, id=self.log.add(attempt)), result, detection
+
+    def _launch(
+        self, options: RunOptions, plan: ChildPlan, scanner: OutputScanner, run_id: str, n: int
+    ) -> ChildResult:
+        env = plan.child_env(self.environ)
+        env["AUTO_ROUTER_RUN_ID"] = run_id
+        env["AUTO_ROUTER_ATTEMPT"] = str(n)
+        stdin_fd, stdout_fd, stderr_fd = self.fds
+        return run_child(
+            plan.argv,
+            env,
+            scanner.feed,
+            pty_mode=options.pty,
+            timeout=options.timeout,
+            stdin_fd=stdin_fd,
+            stdout_fd=stdout_fd,
+            stderr_fd=stderr_fd,
+        )
+
+    @staticmethod
+    def _judge(scanner: OutputScanner, result: ChildResult, choice: Choice) -> Detection:
+        if not result.timed_out:
+            return scanner.verdict(result.exit_code)
+        # A timeout is not a usage limit, unless the backend says to treat it as one.
+        if choice.backend.rotate_on_timeout:
+            return Detection(True, "timeout", reason="rotate_on_timeout")
+        return Detection(False)
 
     # ------------------------------------------------------------------ messages
 

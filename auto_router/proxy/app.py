@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket
 
 from .. import __version__
 from ..config import BackendConfig, Config, ProviderConfig
+from ..managed.runtime import RunTokens
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
 from ..rotator import ConfigSource, Rotator
@@ -69,6 +70,9 @@ class ProxyOptions:
     clock: Callable[[], float] = time.time
     #: The retry pauses and their clock (tests make them short); default: the documented ones.
     pacing: Pacing | None = None
+    #: The managed proxy of ``auto-router run --via-proxy``: only registered runs (or the
+    #: client/admin tokens) may use the data path, and a run's token picks its backend.
+    run_tokens: RunTokens | None = None
 
 
 class ProxyApp:
@@ -134,6 +138,7 @@ def create_app(
         request_log=request_log,
         clock=options.clock,
         pacing=options.pacing,
+        run_tokens=options.run_tokens,
     )
     services = Services(
         paths=paths,

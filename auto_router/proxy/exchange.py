@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..managed.runtime import RunEntry
 from ..store.requests import FailedAttempt
 from .endpoints import Endpoint
 from .upstream import UpstreamResponse
@@ -113,6 +114,8 @@ class Exchange:
     request_body: bytes | None = None
     response_body: bytes | None = None
     receive: Receive | None = None
+    #: (token digest, registration) of an ``auto-router run --via-proxy`` session.
+    run: tuple[str, RunEntry] | None = None
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from ..errors import AutoRouterError, NotFoundError
+from ..managed.runtime import RunTokens
 from ..rotator import Rotator
 from .attempts import Answer, Attempts, Pacing
 from .continuation import StreamRelay
@@ -44,6 +45,7 @@ from .recording import Recorder
 from .relay import Guard, answer, exhausted, relay
 from .reqlog import RequestLog
 from .routing import Plan, Router, RoutingError, Snapshot
+from .runs import answer_cooling, bare_token
 from .streams import CONTINUABLE
 from .upstream import Upstream
 
@@ -66,13 +68,16 @@ class Proxy:
         request_log: RequestLog | None = None,
         clock: Callable[[], float] = time.time,
         pacing: Pacing | None = None,
+        run_tokens: RunTokens | None = None,
     ) -> None:
+        #: The managed proxy's registered runs: their tokens are required and route.
+        self.run_tokens = run_tokens
         self.router = router
         self.rotator = rotator
         self.upstream = upstream
         self.request_log = request_log
         self.clock = clock
-        self.recorder = Recorder(router, rotator, request_log, clock)
+        self.recorder = Recorder(router, rotator, request_log, clock, run_tokens)
         self.attempts = Attempts(upstream, self.recorder, clock, pacing)
 
     async def drain(self) -> None:
@@ -127,7 +132,13 @@ class Proxy:
                 continue
             forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
         snap = self.router.snapshot()
-        if snap.settings.client_tokens:
+        # -- hook: run tokens of `auto-router run --via-proxy` (auto_router/managed) --
+        if self.run_tokens is not None:
+            ex.run = self.run_tokens.lookup(bare_token(credential))
+            if ex.run is not None:
+                want_backend = want_backend or ex.run[1].backend
+        # -- end hook --
+        if ex.run is None and (snap.settings.client_tokens or self.run_tokens is not None):
             _check_client(snap, credential, scope)
         data = _parse(ex, body, path_model)
         if self.request_log is not None and self.request_log.settings.bodies:
@@ -163,6 +174,8 @@ class Proxy:
         finally:
             guard.stop()
         if not isinstance(done, Answer):
+            if ex.run is not None and await answer_cooling(send, ex, plan, self.router, self.clock):
+                return
             await exhausted(send, ex, plan, done, self.router, self.clock)
             return
         if done.resp.status < 400:

@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 import structlog
 
 from ..errors import AutoRouterError
+from ..managed.runtime import RunTokens
 from ..rotation import OPEN
 from ..rotator import Rotator
 from ..store.requests import RequestRecord
 from .exchange import Exchange
 from .reqlog import RequestLog, redact_body
 from .routing import Plan, Router, Target
+from .runs import failover_event
 
 log = structlog.get_logger("auto_router.proxy")
 T = TypeVar("T")
@@ -34,8 +36,10 @@ class Recorder:
         rotator: Rotator,
         request_log: RequestLog | None,
         clock: Callable[[], float],
+        run_tokens: RunTokens | None = None,
     ) -> None:
         self.router = router
+        self.run_tokens = run_tokens
         self.rotator = rotator
         self.request_log = request_log
         self.clock = clock
@@ -130,6 +134,8 @@ class Recorder:
             ms=round(duration, 2),
             error=ex.error,
         )
+        if ex.run is not None and ex.failed and self.run_tokens is not None:
+            self.run_tokens.record_failover(ex.run[0], failover_event(ex))
         if self.request_log is not None:
             self.request_log.add(self._record(ex, duration))
 
@@ -162,4 +168,5 @@ class Recorder:
             response_body=redact_body(ex.response_body, limit)
             if bodies and ex.response_body
             else None,
+            run_id=ex.run[1].run_id if ex.run is not None else None,
         )

@@ -105,9 +105,18 @@ def m004_circuit_breaker(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE provider_state ADD COLUMN circuit_until REAL")
 
 
+def m005_request_run_id(db: sqlite3.Connection) -> None:
+    """The ``auto-router run`` a proxied request came from (through its run token)."""
+    db.execute("ALTER TABLE proxy_requests ADD COLUMN run_id TEXT")
+    db.execute(
+        "CREATE INDEX proxy_requests_run ON proxy_requests (run_id) WHERE run_id IS NOT NULL"
+    )
+
+
 MIGRATIONS: Final[list[tuple[str, Migration]]] = [
     ("001_rotation_state", m001_rotation_state),
     ("002_run_attempts", m002_run_attempts),
     ("003_proxy_requests", m003_proxy_requests),
     ("004_circuit_breaker", m004_circuit_breaker),
+    ("005_request_run_id", m005_request_run_id),
 ]

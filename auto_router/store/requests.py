@@ -46,6 +46,8 @@ class RequestRecord:
     error: str | None = None
     request_body: str | None = field(default=None, repr=False)
     response_body: str | None = field(default=None, repr=False)
+    #: The ``auto-router run`` that made the request (``--via-proxy``), if any.
+    run_id: str | None = None
     id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -57,7 +59,7 @@ class RequestRecord:
 _COLUMNS = (
     "ts, method, endpoint, backend, provider, client_model, upstream_model, stream, status, "
     "attempts, failed_attempts, duration_ms, ttfb_ms, prompt_tokens, completion_tokens, "
-    "total_tokens, error, request_body, response_body"
+    "total_tokens, error, request_body, response_body, run_id"
 )
 
 
@@ -83,6 +85,7 @@ def _row(r: RequestRecord) -> tuple[Any, ...]:
         r.error,
         r.request_body,
         r.response_body,
+        r.run_id,
     )
 
 
@@ -90,7 +93,7 @@ def insert_batch(db: sqlite3.Connection, records: Sequence[RequestRecord]) -> No
     """Insert ``records`` in one transaction."""
     if not records:
         return
-    placeholders = ", ".join("?" * 19)
+    placeholders = ", ".join("?" * 20)
     try:
         with transaction(db):
             db.executemany(
@@ -129,6 +132,7 @@ class RequestFilter:
     #: "ok" (< 400) or "error" (>= 400) instead of an exact status.
     status_class: str | None = None
     since: float | None = None
+    run_id: str | None = None
 
 
 def query(db: sqlite3.Connection, filters: RequestFilter) -> list[RequestRecord]:
@@ -160,13 +164,16 @@ def _where(filters: RequestFilter) -> tuple[str, list[Any]]:
     if filters.since is not None:
         clauses.append("ts >= ?")
         args.append(filters.since)
+    if filters.run_id is not None:
+        clauses.append("run_id = ?")
+        args.append(filters.run_id)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
 def _record(row: Sequence[Any]) -> RequestRecord:
     (id_, ts, method, endpoint, backend, provider, client_model, upstream_model, stream,
      status, attempts, failed, duration, ttfb, prompt, completion, total, error, req,
-     resp) = row  # fmt: skip
+     resp, run_id) = row  # fmt: skip
     failures = tuple(FailedAttempt(**f) for f in json.loads(failed)) if failed else ()
     return RequestRecord(
         id=id_,
@@ -189,6 +196,7 @@ def _record(row: Sequence[Any]) -> RequestRecord:
         error=error,
         request_body=req,
         response_body=resp,
+        run_id=run_id,
     )
 
 

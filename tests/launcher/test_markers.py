@@ -62,6 +62,27 @@ def test_ansi_colours_and_carriage_returns_do_not_hide_a_marker() -> None:
     assert strip_ansi("\x1b]0;title\x07a\x1b[2Kb") == "ab"
 
 
+def test_a_spinner_redrawn_with_bare_carriage_returns_ends_lines() -> None:
+    """A TUI spinner rewrites its line with a bare ``\\r`` (no newline). The error that
+    replaces it must count as the start of a line, or the agent's error shape (anchored at
+    the start of a line) would be missed, and its final lines would be wrong."""
+    spinner = "".join(f"{frame} Thinking...\r" for frame in "⠋⠙⠹⠸⠼⠴")
+    text = spinner + "API Error: Request rejected (429) · rate limited\r" + "⠋ Thinking...\r"
+    assert verdict("claude", text + "done\n" * 10, 0) == (True, "shape")
+    # the same bytes with the spinner's \r glued to the error: no line starts with it
+    glued = "⠋ Thinking... API Error: Request rejected (429) x\n" + "done\n" * 10
+    scanner = OutputScanner((AGENTS["claude"].markers[0],))
+    scanner.feed(glued.encode())
+    assert not scanner.verdict(0).limit
+    # each spinner frame is its own line: the final-lines guard sees the last ones only
+    final = OutputScanner((Marker("rate limited"),))
+    final.feed(("rate limited\r" + "⠋ working\r" * FINAL_LINES).encode())
+    assert not final.verdict(0).limit
+    final_edge = OutputScanner((Marker("rate limited"),))
+    final_edge.feed(("rate limited\r" + "⠋ working\r" * (FINAL_LINES - 1)).encode())
+    assert final_edge.verdict(0).reason == "final-lines"
+
+
 def test_case_does_not_matter() -> None:
     assert verdict("codex", "error: QUOTA EXCEEDED. CHECK YOUR PLAN\n", 1)[0]
 

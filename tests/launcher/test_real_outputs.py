@@ -24,6 +24,9 @@ REAL_429: dict[str, tuple[str, list[str], int]] = _fake.REAL_429
 
 pytestmark = pytest.mark.integration
 
+#: The provider type each agent speaks (a direct run refuses any other).
+TYPE_OF = {"claude": "anthropic", "gemini": "gemini"}
+
 CASES = [
     ("qwen", "qwen-429-real"),
     ("claude", "claude-429-real"),
@@ -68,10 +71,12 @@ def test_real_429_output_rotates_to_the_next_provider(
         f'[backends.{agent}]\nproviders = ["first", "second"]\n',
         f"""
 [{agent}.first]
+type = "{TYPE_OF.get(agent, "openai")}"
 api_key = "first-key-0123456789abcdef"
 FAKE_BEHAVIOUR = "{behaviour}"
 
 [{agent}.second]
+type = "{TYPE_OF.get(agent, "openai")}"
 api_key = "second-key-0123456789abcdef"
 FAKE_BEHAVIOUR = "ok"
 """,
@@ -92,8 +97,10 @@ def test_gemini_auth_error_does_not_rotate(home: Home) -> None:
         '[backends.gemini]\nproviders = ["first", "second"]\n',
         """
 [gemini.first]
+type = "gemini"
 FAKE_BEHAVIOUR = "gemini-gateway-auth"
 [gemini.second]
+type = "gemini"
 FAKE_BEHAVIOUR = "ok"
 """,
     )

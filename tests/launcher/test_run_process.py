@@ -268,7 +268,8 @@ api_key = "slow-key-0123456789abcdef"
 def test_each_agent_gets_its_documented_variables_and_fail_fast_knob(home: Home) -> None:
     home.write(AGENT_LLM, AGENT_PROVIDERS)
     for backend in ("qwen", "claude", "gemini", "codex", "claude-slow"):
-        result = home.run("run", "--backend", backend)  # the agent's own default command
+        # the agent's own default command, straight to the provider
+        result = home.run("run", "--direct", "--backend", backend)
         assert result.returncode == 0, (backend, result.stderr)
     qwen, claude, gemini, codex, slow = home.log()
 

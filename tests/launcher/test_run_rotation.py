@@ -152,9 +152,12 @@ def test_explicit_command_stays_on_its_backend_unless_allowed(home: Home) -> Non
     allowed = home.run(
         "run", "--allow-backend-switch", "--provider", "qwen-azure", "--", "qwen", "-p", "x"
     )
-    assert allowed.returncode == 0, allowed.stderr
-    assert home.log()[-1]["backend"] == "gemini"
-    assert home.log()[-1]["argv"] == ["-p", "x"]
+    # The next backend's provider speaks Gemini's API, which qwen-code does not: the switch
+    # is refused with a message instead of pointing qwen-code at the wrong URL.
+    assert allowed.returncode == 64, allowed.stderr
+    assert "cannot run qwen-code on gemini/gemini-direct" in allowed.stderr
+    assert "does not translate" in allowed.stderr
+    assert {entry["backend"] for entry in home.log()} == {"qwen"}
 
 
 def test_exhausted_message_names_the_earliest_reset(home: Home) -> None:

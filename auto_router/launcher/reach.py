@@ -1,0 +1,142 @@
+"""Which providers an agent can use, and how: directly, or through the local proxy.
+
+Directly, an agent can only use a provider whose API it speaks (Claude Code cannot talk to an
+OpenAI-type provider). Through the proxy, a provider is reachable when the proxy can call it
+(it has an API, not a ``command``) and the agent's API family is the provider's; a later
+version adds "reachable through translation" here, and ``how`` says so.
+
+``decide`` picks the mode of a run: ``--via-proxy`` / ``--direct``, else the backend's
+``via_proxy``, else ``[launcher].via_proxy``; ``"auto"`` means the proxy when every enabled
+provider of the backend is reachable through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from ..agents import Agent
+from ..config import BackendConfig, Config, ProviderConfig
+from ..errors import AutoRouterError
+
+#: Provider protocol -> the API family the proxy serves it on.
+FAMILY: Final = {
+    "openai": "openai",
+    "azure-openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+}
+_API_NAMES: Final = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini"}
+
+
+class ProtocolMismatchError(AutoRouterError):
+    """The agent would be pointed at a provider whose API it does not speak."""
+
+    code = "PROTOCOL_MISMATCH"
+    exit_code = 64  # EX_USAGE: the configuration cannot work as asked
+
+
+def family_of(provider: ProviderConfig) -> str:
+    return FAMILY.get(provider.protocol, "openai")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How ``agent`` can reach one provider."""
+
+    direct: bool
+    proxy: bool
+    #: The family the agent talks to the proxy in (``None`` when not through the proxy).
+    family: str | None
+    #: Why not (or "same API"; later "through translation").
+    how: str
+    #: Why ``"auto"`` should still run direct although the proxy could serve it.
+    prefer_direct: str | None = None
+
+
+def reach(agent: Agent, provider: ProviderConfig) -> Reach:
+    family = family_of(provider)
+    speaks = not agent.protocols or family in agent.protocols
+    if provider.command:
+        return Reach(True, False, None, f"{provider.key} is a command, not an API")
+    through = agent.protocols if agent.proxy_protocols is None else agent.proxy_protocols
+    if speaks and through and family not in through:
+        why = f"{agent.title} can only be pointed at the proxy in the {_apis(through)} API"
+        return Reach(True, False, None, why)
+    if not speaks:
+        why = (
+            f"{agent.title} speaks the {_apis(agent.protocols)} API and {provider.key} is a "
+            f"provider of type {provider.type} (auto-router does not translate between APIs yet)"
+        )
+        return Reach(False, False, None, why)
+    if provider.env:
+        names = ", ".join(sorted(provider.env))
+        why = (
+            f"{provider.key} sets variables for the agent ({names}), which only a direct run passes"
+        )
+        return Reach(True, True, family, "same API", prefer_direct=why)
+    return Reach(True, True, family, "same API")
+
+
+def check_direct(agent: Agent, provider: ProviderConfig) -> None:
+    """Refuse to point ``agent`` straight at a provider it cannot talk to."""
+    found = reach(agent, provider)
+    if found.direct:
+        return
+    raise ProtocolMismatchError(
+        f"cannot run {agent.title} on {provider.key}: {found.how}",
+        hint=f"choose a provider of the {_apis(agent.protocols)} API (--provider), "
+        f"or another backend (--backend)",
+    )
+
+
+@dataclass(frozen=True)
+class Mode:
+    via_proxy: bool
+    #: The API family the agent speaks to the proxy.
+    family: str | None
+    reason: str
+
+
+def decide(
+    config: Config,
+    backend: BackendConfig,
+    agent: Agent,
+    providers: Sequence[ProviderConfig],
+    explicit: bool | None,
+) -> Mode:
+    """Direct or through the proxy, for a run starting on ``backend``."""
+    setting: bool | str | None = explicit
+    if setting is None:
+        setting = backend.via_proxy if backend.via_proxy is not None else config.launcher.via_proxy
+    if setting is False:
+        return Mode(False, None, "direct (--direct or via_proxy = false)")
+    reaches = [reach(agent, p) for p in providers]
+    families = {r.family for r in reaches if r.proxy}
+    usable = bool(reaches) and all(r.proxy for r in reaches) and len(families) == 1
+    soft = next((r.prefer_direct for r in reaches if r.prefer_direct), None)
+    if usable and soft is not None and setting == "auto":
+        return Mode(False, None, f"direct: {soft}")
+    if usable:
+        return Mode(True, families.pop(), "every provider is reachable through the proxy")
+    why = _why_not(reaches, families)
+    if setting is True:
+        raise ProtocolMismatchError(
+            f"cannot run {agent.title} on backend {backend.name!r} through the proxy: {why}",
+            hint="run it with --direct, or change the backend's providers",
+        )
+    return Mode(False, None, f"direct: {why}")
+
+
+def _why_not(reaches: Sequence[Reach], families: set[str | None]) -> str:
+    if not reaches:
+        return "the backend has no enabled provider"
+    blocked = [r.how for r in reaches if not r.proxy]
+    if blocked:
+        return blocked[0]
+    return "its providers speak different APIs (" + ", ".join(sorted(map(str, families))) + ")"
+
+
+def _apis(protocols: Sequence[str]) -> str:
+    return " or ".join(_API_NAMES.get(p, p) for p in protocols) or "any"

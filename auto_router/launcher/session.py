@@ -1,0 +1,91 @@
+"""A run through the local proxy: join the managed proxy (or use the user's), leave, summarize.
+
+The managed proxy gets a fresh token per run, registered with the run id and backend, so the
+proxy accepts the agent's requests, routes them to the run's backend and records failovers
+for the summary line. A proxy the user runs (``[launcher] proxy_url``) is used with its client
+token (``proxy_token``) instead: its own routing rules apply and no per-run record exists.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Config
+from ..errors import MissingVariableError
+from ..expand import ExpansionError, expand
+from ..managed.runtime import RunEntry, new_token
+from ..managed.spawn import Joined, join, leave
+from ..secrets import Secret
+from .plan import ProxyTarget
+
+
+@dataclass
+class ProxySession:
+    target: ProxyTarget
+    joined: Joined | None = None
+
+    @property
+    def started_proxy(self) -> bool:
+        return self.joined is not None and self.joined.started
+
+    def close(self) -> str | None:
+        """Leave the proxy; the summary line of the run's failovers, if any."""
+        if self.joined is None:
+            return None
+        events = self.joined.runtime.events(self.joined.token)
+        leave(self.joined)
+        ready = self.joined.ready
+        if ready is not None and ready.failed:
+            return f"the local proxy did not start (its log: {ready.log})"
+        return failover_summary(events)
+
+
+def open_session(
+    config: Config,
+    backend: str,
+    family: str,
+    model: str | None,
+    run_id: str,
+    environ: Mapping[str, str],
+) -> ProxySession:
+    """Join the managed proxy (starting it if needed), or point at ``[launcher] proxy_url``."""
+    settings = config.launcher
+    if settings.proxy_url:
+        token = "auto-router"  # a placeholder agents need; a loopback proxy takes any
+        if settings.proxy_token:
+            try:
+                token = expand(settings.proxy_token, environ)
+            except ExpansionError as exc:
+                raise MissingVariableError(
+                    str(exc), path=config.paths.llm_config, key_path="[launcher].proxy_token"
+                ) from None
+        target = ProxyTarget(settings.proxy_url.rstrip("/"), Secret(token), family, model)
+        return ProxySession(target)
+    token = new_token()
+    entry = RunEntry(run_id=run_id, backend=backend, pid=os.getpid(), started_at=time.time())
+    joined = join(config.paths, token, entry)
+    return ProxySession(ProxyTarget(joined.url, Secret(token), family, model), joined)
+
+
+def failover_summary(events: list[dict[str, Any]]) -> str | None:
+    """``3 requests failed over: anth 429 x2 -> ds`` (``None`` when nothing failed over)."""
+    if not events:
+        return None
+    failed: Counter[str] = Counter()
+    answered: list[str] = []
+    for event in events:
+        for provider, status in event.get("failed") or ():
+            failed[f"{provider} {status if status is not None else 'error'}"] += 1
+        who = event.get("provider")
+        name = str(who) if who else "none"
+        if name not in answered:
+            answered.append(name)
+    parts = [f"{what} x{n}" if n > 1 else what for what, n in failed.items()]
+    count = len(events)
+    noun = "request" if count == 1 else "requests"
+    return f"{count} {noun} failed over: {', '.join(parts)} -> {', '.join(answered)}"

@@ -1,0 +1,292 @@
+"""The managed proxy's runtime directory: who runs it, who uses it, and the lock between them.
+
+One directory per user and configuration (``proxy-<hash of the config dir>``) in the
+platformdirs runtime dir (``AUTO_ROUTER_HOME/run`` with the override), mode 0700::
+
+    lock           flock'ed by whoever starts, reuses or retires the proxy
+    proxy.json     pid, port and url of the running proxy (0600)
+    proxy.log      the proxy's stderr
+    runs/<h>.json  one per launcher using the proxy: run id, backend, pid; ``h`` is the
+                   SHA-256 of the run's token, so the token itself is never written
+    runs/<h>.events  failovers the proxy saw for that run, one JSON line each
+
+A launcher registers its run *before* it looks for a proxy, under the lock; the proxy retires
+itself only under the same lock after seeing no live run. So a launcher either finds a proxy
+that knows its run, or no proxy at all (and starts one) - never one about to exit.
+
+Only the standard library here: the launcher imports this on every ``run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import socket
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ..paths import APP_NAME, Paths
+
+RUNTIME_FILE: Final = "proxy.json"
+LOCK_FILE: Final = "lock"
+LOG_FILE: Final = "proxy.log"
+RUNS_DIR: Final = "runs"
+#: A token is ``arr_`` plus 32 random bytes, URL-safe: easy to spot, impossible to guess.
+TOKEN_PREFIX: Final = "arr_"
+
+
+def runtime_root(paths: Paths) -> Path:
+    """``<home>/run`` with the one-directory override, else the platform runtime dir."""
+    if paths.config_dir == paths.data_dir:  # --config-dir or AUTO_ROUTER_HOME
+        return paths.data_dir / "run"
+    import platformdirs
+
+    with warnings.catch_warnings():  # "XDG_RUNTIME_DIR is not set": the fallback is fine
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def pid_alive(pid: int) -> bool:
+    """Is ``pid`` a live process (a zombie counts as dead)?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, ChildProcessError):
+        # Our own child that exited and was not reaped yet is gone for our purposes.
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): kill(0) is the best we have
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One launcher's registration: what its token stands for."""
+
+    run_id: str
+    backend: str
+    pid: int
+    started_at: float
+
+
+@dataclass(frozen=True)
+class ProxyRecord:
+    """The content of ``proxy.json``."""
+
+    pid: int
+    port: int
+    url: str
+    config_dir: str
+    started_at: float
+
+
+class RuntimeDir:
+    """Files of the managed proxy of one configuration."""
+
+    def __init__(self, paths: Paths, root: Path | None = None) -> None:
+        self.paths = paths
+        key = hashlib.sha256(str(paths.config_dir.resolve()).encode()).hexdigest()[:16]
+        self.path = (root or runtime_root(paths)) / f"proxy-{key}"
+
+    @property
+    def runs(self) -> Path:
+        return self.path / RUNS_DIR
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / LOG_FILE
+
+    def ensure(self) -> None:
+        self.runs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for directory in (self.path.parent, self.path, self.runs):
+            with contextlib.suppress(OSError):
+                if directory.stat().st_uid == os.getuid():
+                    directory.chmod(0o700)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The lock every start, reuse and retirement takes (released if the holder dies)."""
+        self.ensure()
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    # ------------------------------------------------------------- proxy.json
+
+    def read_proxy(self) -> ProxyRecord | None:
+        try:
+            data = json.loads((self.path / RUNTIME_FILE).read_text(encoding="utf-8"))
+            return ProxyRecord(**data)
+        except (OSError, ValueError, TypeError):
+            return None  # missing or damaged: treated as no proxy (and replaced)
+
+    def write_proxy(self, record: ProxyRecord) -> None:
+        _write_private(self.path / RUNTIME_FILE, asdict(record))
+
+    def clear_proxy(self, pid: int | None = None) -> None:
+        """Remove ``proxy.json`` (only if it still names ``pid``, when given)."""
+        current = self.read_proxy()
+        if pid is not None and current is not None and current.pid != pid:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / RUNTIME_FILE).unlink()
+
+    # ------------------------------------------------------------- runs
+
+    def register(self, token: str, entry: RunEntry) -> None:
+        self.ensure()
+        _write_private(self.runs / f"{token_digest(token)}.json", asdict(entry))
+
+    def unregister(self, token: str) -> None:
+        digest = token_digest(token)
+        for suffix in (".json", ".events"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.runs / f"{digest}{suffix}").unlink()
+
+    def entries(self) -> dict[str, RunEntry]:
+        """digest -> entry for every readable registration (live or not)."""
+        found: dict[str, RunEntry] = {}
+        try:
+            names = os.listdir(self.runs)
+        except FileNotFoundError:
+            return found
+        for name in names:
+            if not name.endswith(".json"):
+                continue
+            try:
+                data = json.loads((self.runs / name).read_text(encoding="utf-8"))
+                found[name[:-5]] = RunEntry(**data)
+            except (OSError, ValueError, TypeError):
+                continue  # being written, or damaged: the next scan decides
+        return found
+
+    def live_entries(self) -> dict[str, RunEntry]:
+        """Registrations whose launcher is alive; the others' files are removed."""
+        live: dict[str, RunEntry] = {}
+        for digest, entry in self.entries().items():
+            if pid_alive(entry.pid):
+                live[digest] = entry
+            else:
+                for suffix in (".json", ".events"):
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.runs / f"{digest}{suffix}").unlink()
+        return live
+
+    # ------------------------------------------------------------- events
+
+    def add_event(self, digest: str, event: dict[str, Any]) -> None:
+        """Append one failover of a run (called by the proxy, only when one happened)."""
+        path = self.runs / f"{digest}.events"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (json.dumps(event, separators=(",", ":")) + "\n").encode())
+        finally:
+            os.close(fd)
+
+    def events(self, token: str) -> list[dict[str, Any]]:
+        try:
+            text = (self.runs / f"{token_digest(token)}.events").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        events: list[dict[str, Any]] = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                item = json.loads(line)
+                if isinstance(item, dict):
+                    events.append(item)
+        return events
+
+
+class RunTokens:
+    """The proxy's view of the registered runs: token -> entry, refreshed from the files.
+
+    A lookup is a hash and a dict lookup; an unknown token triggers a rescan (at most one
+    per ``min_rescan`` seconds, so a flood of bad tokens cannot turn into a flood of reads).
+    ``refresh`` (the watchdog, every fraction of a second) drops runs that ended.
+    """
+
+    def __init__(
+        self,
+        runtime: RuntimeDir,
+        *,
+        min_rescan: float = 0.05,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runtime = runtime
+        self._known: dict[str, RunEntry] = {}
+        self._scanned = -1e9
+        self._min_rescan = min_rescan
+        self._monotonic = monotonic
+
+    def lookup(self, token: str | None) -> tuple[str, RunEntry] | None:
+        """(digest, entry) of a registered run's token, else ``None``."""
+        if not token or not token.startswith(TOKEN_PREFIX):
+            return None
+        digest = token_digest(token)
+        entry = self._known.get(digest)
+        if entry is None and self._monotonic() - self._scanned >= self._min_rescan:
+            self.refresh(live_only=False)
+            entry = self._known.get(digest)
+        return None if entry is None else (digest, entry)
+
+    def refresh(self, *, live_only: bool = True) -> dict[str, RunEntry]:
+        self._scanned = self._monotonic()
+        runs = self.runtime.live_entries() if live_only else self.runtime.entries()
+        self._known = runs
+        return runs
+
+    def record_failover(self, digest: str, event: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            self.runtime.add_event(digest, event)
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically, readable by the owner only."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps(data).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    """Does something accept connections on ``host:port``?"""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

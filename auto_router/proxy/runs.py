@@ -1,0 +1,60 @@
+"""Sessions of ``auto-router run --via-proxy`` on the data path.
+
+The managed proxy (``auto_router.managed``) registers each run under a token. A request that
+carries one is let in without a client token, is routed to the run's backend, is tied to the
+run in the request log, and, when every provider is cooling down, gets its own protocol's 429
+with ``Retry-After`` and the line ``run`` prints (instead of the generic 503).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import AutoRouterError
+from ..managed.messages import cooling_line
+from .errors import error_body
+from .exchange import Exchange, Send, respond
+from .routing import Plan, Router
+
+
+def bare_token(credential: str | None) -> str | None:
+    """``Bearer x`` -> ``x``; any other credential as it is."""
+    if credential and credential[:7].lower() == "bearer ":
+        return credential[7:].strip()
+    return credential
+
+
+def failover_event(ex: Exchange) -> dict[str, Any]:
+    """What ``run`` summarizes at the end: who failed (and how), who answered."""
+    return {
+        "ts": ex.ts,
+        "failed": [[f.provider, f.status] for f in ex.failed],
+        "provider": ex.provider if ex.status < 400 else None,
+        "status": ex.status,
+    }
+
+
+async def answer_cooling(
+    send: Send, ex: Exchange, plan: Plan, router: Router, clock: Callable[[], float]
+) -> bool:
+    """When every provider of the run's backend is cooling down, answer the agent's own 429
+    with ``Retry-After`` and the cooling line; ``False`` when some provider is usable."""
+    try:
+        fresh = router.plan(plan.backend, ex.endpoint.family)
+    except AutoRouterError:
+        return False
+    if fresh.candidates:
+        return False
+    earliest = fresh.earliest
+    now = clock()
+    available = earliest.available_at if earliest is not None else None
+    name = (earliest.provider or earliest.backend) if earliest is not None else None
+    message = cooling_line(plan.backend, name, available, now)
+    headers: list[tuple[bytes, bytes]] = []
+    if available is not None:
+        headers.append((b"retry-after", str(max(1, int(available - now + 0.999))).encode()))
+    ex.status, ex.error = 429, message
+    body = error_body(ex.endpoint.error_format, 429, message, code="ALL_PROVIDERS_COOLING")
+    await respond(send, 429, body, headers)
+    return True

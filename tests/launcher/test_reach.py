@@ -1,0 +1,131 @@
+"""Direct or through the proxy: which providers an agent can reach, and how a run decides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auto_router.agents import AGENTS
+from auto_router.config import Config, ProviderConfig, parse_config
+from auto_router.errors import ConfigValidationError
+from auto_router.launcher.reach import Mode, ProtocolMismatchError, check_direct, decide, reach
+from auto_router.paths import Paths
+
+
+def config(llm: str, providers: str) -> Config:
+    here = Path("/nonexistent")
+    return parse_config(Paths(here, here), llm, providers)
+
+
+PROVIDERS = """
+[b.anth]
+type = "anthropic"
+[b.oai]
+type = "openai"
+base_url = "https://api.deepseek.invalid"
+[b.gem]
+type = "gemini"
+[b.cmd]
+command = "uvx"
+args = ["qwen-openai-proxy"]
+[b.envy]
+type = "anthropic"
+CLAUDE_CODE_USE_BEDROCK = "1"
+"""
+
+
+def provider(name: str) -> ProviderConfig:
+    return config("", PROVIDERS).provider("b", name)
+
+
+def test_an_agent_reaches_providers_of_its_own_api_both_ways() -> None:
+    found = reach(AGENTS["claude"], provider("anth"))
+    assert (found.direct, found.proxy, found.family) == (True, True, "anthropic")
+    found = reach(AGENTS["qwen"], provider("oai"))
+    assert (found.direct, found.proxy, found.family) == (True, True, "openai")
+    found = reach(AGENTS["generic"], provider("gem"))
+    assert (found.direct, found.proxy, found.family) == (True, True, "gemini")
+
+
+def test_another_api_is_reachable_neither_way_yet() -> None:
+    found = reach(AGENTS["claude"], provider("oai"))
+    assert (found.direct, found.proxy) == (False, False)
+    assert "does not translate" in found.how
+    with pytest.raises(ProtocolMismatchError) as caught:
+        check_direct(AGENTS["claude"], provider("oai"))
+    assert "cannot run Claude Code on b/oai" in caught.value.message
+    assert caught.value.exit_code == 64
+    check_direct(AGENTS["claude"], provider("anth"))  # no error
+
+
+def test_a_command_provider_and_aiders_other_apis_are_direct_only() -> None:
+    found = reach(AGENTS["qwen"], provider("cmd"))
+    assert (found.direct, found.proxy) == (True, False)
+    assert "is a command" in found.how
+    found = reach(AGENTS["aider"], provider("anth"))
+    assert (found.direct, found.proxy) == (True, False)
+    assert reach(AGENTS["aider"], provider("oai")).proxy
+
+
+LLM = """
+[backends.b]
+providers = [{names}]
+{backend_extra}
+{launcher}
+"""
+
+
+def mode(names: str, agent: str = "claude", explicit: bool | None = None, **extra: str) -> Mode:
+    quoted = ", ".join(f'"{n}"' for n in names.split())
+    text = LLM.format(
+        names=quoted,
+        backend_extra=extra.get("backend", ""),
+        launcher=extra.get("launcher", ""),
+    )
+    cfg = config(text, PROVIDERS)
+    backend = cfg.backend("b")
+    return decide(cfg, backend, AGENTS[agent], cfg.enabled_providers_of("b"), explicit)
+
+
+def test_auto_uses_the_proxy_when_every_provider_is_reachable() -> None:
+    found = mode("anth")
+    assert (found.via_proxy, found.family) == (True, "anthropic")
+    assert mode("anth", explicit=False).via_proxy is False  # --direct
+
+
+def test_auto_stays_direct_for_commands_agent_variables_and_mixed_apis() -> None:
+    assert "is a command" in mode("anth cmd", agent="generic").reason
+    envy = mode("anth envy")
+    assert not envy.via_proxy
+    assert "CLAUDE_CODE_USE_BEDROCK" in envy.reason
+    mixed = mode("oai gem", agent="generic")
+    assert not mixed.via_proxy and "different APIs" in mixed.reason
+    # --via-proxy still goes through the proxy with a provider that sets variables
+    assert mode("anth envy", explicit=True).via_proxy
+
+
+def test_via_proxy_true_refuses_what_the_proxy_cannot_reach() -> None:
+    with pytest.raises(ProtocolMismatchError) as caught:
+        mode("anth cmd", agent="qwen", explicit=True)
+    assert "through the proxy" in caught.value.message
+
+
+def test_the_backend_setting_wins_over_launcher() -> None:
+    launcher_off = mode("anth", launcher="[launcher]\nvia_proxy = false")
+    assert not launcher_off.via_proxy
+    backend_on = mode("anth", backend="via_proxy = true", launcher="[launcher]\nvia_proxy = false")
+    assert backend_on.via_proxy
+    backend_auto = mode(
+        "anth", backend='via_proxy = "auto"', launcher="[launcher]\nvia_proxy = false"
+    )
+    assert backend_auto.via_proxy
+
+
+def test_bad_launcher_values_name_file_line_and_key() -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        config('[launcher]\nvia_proxy = "sometimes"\n', "")
+    assert "llm_config.toml:2: [launcher].via_proxy" in str(caught.value)
+    with pytest.raises(ConfigValidationError) as caught:
+        config('[launcher]\nproxy_url = "localhost:3001"\n', "")
+    assert "[launcher].proxy_url: expected an http(s):// URL" in str(caught.value)
