@@ -155,7 +155,7 @@ def test_everything_cooling_down_gives_the_agent_a_429_and_run_exits_75(
     assert agent_line is not None, result.stdout
     message, retry_after = agent_line.groups()
     assert re.fullmatch(
-        r"all providers of chat are cooling down; (one|two) is available again at \d\d:\d\d",
+        r"all providers of chat are cooling down; (one|two) is available again at (\d{4}-\d\d-\d\d )?\d\d:\d\d",
         message,
     )
     assert 590 <= int(retry_after) <= 600
