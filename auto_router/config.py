@@ -101,6 +101,12 @@ class ProviderConfig:
     cooldown: float | None = None
     api_version: str | None = None
     deployment: str | None = None
+    #: Client model name (exact, or a glob like ``claude-*haiku*``) -> the model sent upstream.
+    model_map: Mapping[str, str] = field(default_factory=_empty)
+    #: An OpenAI-type provider that serves the Responses API itself (else: via Chat).
+    responses: bool = False
+    #: Reach this provider through protocol translation; ``None``: as its backend says.
+    translate: bool | None = None
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None
@@ -199,6 +205,8 @@ class BackendConfig:
     fail_fast: bool = True
     #: ``auto-router run --timeout``: treat a timed-out child like a usage limit and rotate.
     rotate_on_timeout: bool = False
+    #: The proxy may reach this backend's providers of another protocol by translating.
+    translate: bool = True
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None
@@ -396,6 +404,9 @@ _PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "cooldown": positive_seconds,
     "api_version": as_str,
     "deployment": as_str,
+    "model_map": str_table,
+    "responses": as_bool,
+    "translate": as_bool,
 }
 #: The lowercase settings a provider table may hold.
 PROVIDER_SETTING_KEYS: Final = frozenset(_PROVIDER_KEYS)
@@ -424,6 +435,7 @@ _BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "cooldown": positive_seconds,
     "fail_fast": as_bool,
     "rotate_on_timeout": as_bool,
+    "translate": as_bool,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 

@@ -21,9 +21,10 @@ from typing import Any, Final
 
 import structlog
 
-from ..errors import AllProvidersExhaustedError, AutoRouterError, NotFoundError
+from ..errors import AllProvidersExhaustedError, AutoRouterError, NotFoundError, TranslationError
 from ..rotator import Rotator
 from ..store.requests import FailedAttempt, RequestRecord
+from . import translation
 from .endpoints import GEMINI, Endpoint
 from .errors import error_body, stream_error_event, upstream_error_body
 from .limits import is_usage_limit, reset_time, should_fail_over
@@ -243,7 +244,7 @@ class Proxy:
         try:
             backend = self.router.backend_for(snap, want_backend, ex.client_model)
             pinned = self.router.pinned_for(snap, want_backend, want_provider, ex.client_model)
-            plan = self.router.plan(backend, endpoint.family, pinned)
+            plan = self.router.plan(backend, endpoint.plan_family, pinned)
         except RoutingError as exc:
             raise _ClientError(400, exc.message, code=exc.code) from None
         except NotFoundError as exc:
@@ -356,16 +357,37 @@ class Proxy:
             raise _Failure(f"not usable: {target.broken}", kind="config")
         endpoint = ex.endpoint
         model = ex.client_model
-        upstream_model = target.model
+        upstream_model = target.upstream_model(model)
         if upstream_model is None:
             other_backend = target.backend != ex.routed
             upstream_model = (target.backend_model if other_backend else None) or model
         ex.upstream_model = upstream_model
-        if endpoint.family == GEMINI:
+        # Translation hook 1/2 (auto_router/proxy/translation.py): a provider of another
+        # protocol gets the request in its own; None (the common case) = untranslated path.
+        route = target.translate.get(endpoint.name)
+        bridge = None
+        send_body: bytes | None
+        if route is not None:
+            try:
+                bridge = translation.prepare(
+                    route,
+                    endpoint.name,
+                    data,
+                    body,
+                    upstream_model=upstream_model,
+                    client_model=model,
+                    stream=ex.stream,
+                    query=query,
+                )
+            except TranslationError as exc:
+                error = error_body(endpoint.error_format, 400, exc.message, code=exc.code)
+                raise _Failure(f"cannot translate: {exc.message}", status=400, body=error) from None
+            url, send_body, forwarded = bridge.url, bridge.body, bridge.headers(forwarded)
+        elif endpoint.family == GEMINI:
             url = f"{target.gemini_prefix}{upstream_model}:{endpoint.upstream_path}"
             if query:
                 url += "?" + _without_key(query)
-            send_body: bytes | None = body
+            send_body = body
         else:
             url = target.urls[endpoint.name]
             if query and endpoint.name == "models":
@@ -389,6 +411,8 @@ class Proxy:
         except UpstreamError as exc:
             await self._failed(target, str(exc), outage=True)
             raise _Failure(str(exc), kind=exc.kind) from None
+        if bridge is not None:  # translation hook 2/2: reads as the client's protocol
+            resp = bridge.wrap(resp)
         status = resp.status
         if status >= 400:
             try:
@@ -580,7 +604,7 @@ class Proxy:
             return
         earliest = None
         try:
-            fresh = self.router.plan(plan.backend, ex.endpoint.family)
+            fresh = self.router.plan(plan.backend, ex.endpoint.plan_family)
             if not fresh.candidates:
                 earliest = fresh.earliest
         except AutoRouterError:

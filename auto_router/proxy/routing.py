@@ -14,13 +14,14 @@ next request, at the price of one cheap pragma per request.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from .. import protocols
 from ..config import Config, ProviderConfig
@@ -33,8 +34,16 @@ from ..errors import (
 from ..rotation import DIRECT, BackendState, current_provider, earliest_available
 from ..rotator import ConfigSource
 from ..state import StateStore
-from .endpoints import ANTHROPIC, FAMILY_OF_PROTOCOL, FIXED_URL_ENDPOINTS, GEMINI, OPENAI
+from .endpoints import (
+    ANTHROPIC,
+    FAMILY_OF_PROTOCOL,
+    FIXED_URL_ENDPOINTS,
+    GEMINI,
+    GEMINI_METHODS,
+    OPENAI,
+)
 from .settings import ProxySettings, parse_proxy_settings
+from .translation import Route, routes
 from .upstream import Timeouts
 
 #: Text in an error body that means "usage limit" (besides a backend's own usage_markers).
@@ -69,10 +78,26 @@ class Target:
     markers: tuple[re.Pattern[str], ...]
     #: Why this provider cannot be used (a missing ${VAR}); ``None`` when it can.
     broken: str | None = None
+    #: Endpoints of another protocol this provider serves through translation.
+    translate: Mapping[str, Route] = field(default_factory=lambda: _NO_ROUTES)
+    #: ``model_map``: exact client model names, then (pattern, model) globs in file order.
+    model_exact: Mapping[str, str] = field(default_factory=lambda: _NO_ROUTES)
+    model_globs: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.backend}/{self.provider}"
+
+    def upstream_model(self, client_model: str | None) -> str | None:
+        """What ``model_map`` says for the client's model, else the provider's ``model``."""
+        if client_model is not None and (self.model_exact or self.model_globs):
+            exact = self.model_exact.get(client_model)
+            if exact is not None:
+                return exact
+            for pattern, model in self.model_globs:
+                if fnmatch.fnmatchcase(client_model, pattern):
+                    return model
+        return self.model
 
     @property
     def header_names(self) -> frozenset[str]:
@@ -92,6 +117,12 @@ def _header_names(headers: tuple[tuple[str, str], ...]) -> frozenset[str]:
 
 
 _DEFAULTS: Final = frozenset({"anthropic-version"})
+_NO_ROUTES: Final[Mapping[str, Any]] = MappingProxyType({})
+_FAMILY_OF_ENDPOINT: Final = {
+    **{e.name: e.family for e in FIXED_URL_ENDPOINTS},
+    **{e.name: e.family for e in GEMINI_METHODS.values()},
+}
+_GLOB: Final = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +237,13 @@ class Router:
             )
             for provider in config.providers_of(name):
                 targets[(name, provider.name)] = MappingProxyType(
-                    build_targets(provider, settings, backend.usage_markers, backend.model)
+                    build_targets(
+                        provider,
+                        settings,
+                        backend.usage_markers,
+                        backend.model,
+                        translate=backend.translate,
+                    )
                 )
         if self._adhoc:
             first = next(iter(self._adhoc.values()))
@@ -362,16 +399,18 @@ def build_targets(
     settings: ProxySettings,
     markers: Sequence[str] = (),
     backend_model: str | None = None,
+    *,
+    translate: bool = True,
 ) -> dict[str, Target]:
-    """The target of ``provider`` for the one family its protocol speaks."""
+    """The target of ``provider`` per plan family: its own, and those it reaches translated."""
     family = FAMILY_OF_PROTOCOL.get(provider.protocol, OPENAI)
     compiled = compile_markers(markers)
     timeouts = Timeouts(settings.connect_timeout, provider.timeout or settings.read_timeout)
     try:
         resolved = provider.resolve()
     except AutoRouterError as exc:
-        return {
-            family: Target(
+        return _by_plan_family(
+            Target(
                 backend=provider.backend,
                 provider=provider.name,
                 family=family,
@@ -385,7 +424,7 @@ def build_targets(
                 markers=compiled,
                 broken=str(exc),
             )
-        }
+        )
     urls: dict[str, str] = {}
     for endpoint in FIXED_URL_ENDPOINTS:
         if endpoint.family != family:
@@ -396,21 +435,33 @@ def build_targets(
             urls[endpoint.name] = protocols.anthropic_url(resolved, endpoint.upstream_path)
     prefix = protocols.gemini_url(resolved, "/v1beta/models/") if family == GEMINI else ""
     auth = list(protocols.auth_headers(resolved).items())
-    return {
-        family: Target(
-            backend=provider.backend,
-            provider=provider.name,
-            family=family,
-            model=resolved.model,
-            backend_model=backend_model,
-            headers=tuple(h for h in auth if h[0] not in _DEFAULTS),
-            default_headers=tuple(h for h in auth if h[0] in _DEFAULTS),
-            urls=MappingProxyType(urls),
-            gemini_prefix=prefix,
-            timeouts=timeouts,
-            markers=compiled,
-        )
-    }
+    enabled = provider.translate if provider.translate is not None else translate
+    exact = {k: v for k, v in provider.model_map.items() if not _GLOB.search(k)}
+    target = Target(
+        backend=provider.backend,
+        provider=provider.name,
+        family=family,
+        model=resolved.model,
+        backend_model=backend_model,
+        headers=tuple(h for h in auth if h[0] not in _DEFAULTS),
+        default_headers=tuple(h for h in auth if h[0] in _DEFAULTS),
+        urls=MappingProxyType(urls),
+        gemini_prefix=prefix,
+        timeouts=timeouts,
+        markers=compiled,
+        translate=routes(family, urls, prefix, responses=provider.responses, enabled=enabled),
+        model_exact=MappingProxyType(exact),
+        model_globs=tuple((k, v) for k, v in provider.model_map.items() if k not in exact),
+    )
+    return _by_plan_family(target)
+
+
+def _by_plan_family(target: Target) -> dict[str, Target]:
+    """Its own family (``openai``) and translatable endpoints (``openai+``, ``gemini+``...)."""
+    found = {target.family: target, f"{target.family}+": target}
+    for name in target.translate:
+        found[f"{_FAMILY_OF_ENDPOINT[name]}+"] = target
+    return found
 
 
 def adhoc_targets(
@@ -433,7 +484,7 @@ def adhoc_targets(
     timeouts = Timeouts(settings.connect_timeout, settings.read_timeout)
     markers = compile_markers(())
     return {
-        family: Target(
+        plan_family: Target(
             backend=backend,
             provider="upstream",
             family=family,
@@ -449,4 +500,5 @@ def adhoc_targets(
             markers=markers,
         )
         for family in (OPENAI, ANTHROPIC, GEMINI)
+        for plan_family in (family, f"{family}+")
     }
