@@ -77,7 +77,8 @@ def _convert(schema: Any, defs: dict[str, Any], depth: int) -> Any:
     if isinstance(kind, str):
         out["type"] = kind
     if "const" in schema:
-        out["enum"] = [schema["const"]]
+        out["enum"] = [str(schema["const"])]
+        out.setdefault("type", "string")
     for key, value in schema.items():
         if key not in _KEEP or key in ("type", "anyOf"):
             continue
