@@ -11,6 +11,7 @@ from .. import editing
 from ..config import Config, ProviderConfig, load_config
 from ..health import HealthResult, check_configured_provider
 from ..templates import TEMPLATES
+from ..translate.serves import serves
 from ..views import provider_as_json, template_as_json
 from ._common import Globals, globals_of, print_json
 from ._refs import parse_assignments, parse_settings, resolve_ref, split_ref
@@ -36,6 +37,17 @@ def _row(provider: ProviderConfig, current: dict[str, str | None]) -> dict[str, 
     data["current"] = current.get(provider.backend) == provider.name
     data["model"] = provider.model
     return data
+
+
+def _serves(config: Config, provider: ProviderConfig) -> dict[str, Any]:
+    """Which client protocols the proxy serves from ``provider``, natively or translated."""
+    translate = provider.translate
+    if translate is None:
+        translate = config.backend(provider.backend).translate
+    native, translated = serves(
+        provider.protocol, responses=provider.responses, translate=translate
+    )
+    return {"protocol": provider.protocol, "native": native, "translated": translated}
 
 
 @provider_app.command("list")
@@ -83,7 +95,9 @@ def show_command(
     g = globals_of(ctx)
     config = load_config(g.paths())
     b, p = resolve_ref(config, ref, backend)
-    row = _row(config.provider(b, p), _current(g, config))
+    provider = config.provider(b, p)
+    row = _row(provider, _current(g, config))
+    row["serves"] = _serves(config, provider)
     if as_json:
         print_json(row)
         return
@@ -93,6 +107,11 @@ def show_command(
             typer.echo(f"  {key} = {row[key]}")
     for key, value in {**row["settings"], **row["env"]}.items():
         typer.echo(f"  {key} = {value}")
+    served = row["serves"]
+    typer.echo(f"  protocol: {served['protocol']}; serves {', '.join(served['native'])} natively")
+    typer.echo(
+        "  through translation: " + (", ".join(served["translated"]) or "none (translate = false)")
+    )
 
 
 @provider_app.command("add")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
+from ..config import Config
 from ..rotator import BackendStatus, ProviderStatus
+from ..translate.serves import describe, serves
 from ._common import format_time, globals_of, iso, print_json
 
 
@@ -18,7 +21,7 @@ def status(
     rotator = globals_of(ctx).rotator()
     backends = rotator.status()
     if as_json:
-        print_json({"backends": [_backend_json(b) for b in backends]})
+        print_json({"backends": [_backend_json(b, rotator.config) for b in backends]})
         return
     now = rotator.clock()
     config = rotator.config
@@ -34,6 +37,14 @@ def status(
             typer.echo("    (no providers: fallback mode, no rotation)")
         for provider in backend.providers:
             typer.echo(_provider_line(provider, now))
+            typer.echo(f"      {_speaks(config, backend.name, provider.name, describe)}")
+
+
+def _speaks(config: Config, backend: str, provider: str, how: Callable[..., Any]) -> Any:
+    """What the provider serves (``describe`` for a line, ``serves`` for JSON)."""
+    p = config.provider(backend, provider)
+    translate = p.translate if p.translate is not None else config.backend(backend).translate
+    return how(p.protocol, responses=p.responses, translate=translate)
 
 
 def _backend_line(backend: BackendStatus) -> str:
@@ -67,7 +78,7 @@ def _provider_line(provider: ProviderStatus, now: float) -> str:
     return line
 
 
-def _backend_json(backend: BackendStatus) -> dict[str, Any]:
+def _backend_json(backend: BackendStatus, config: Config) -> dict[str, Any]:
     return {
         "name": backend.name,
         "enabled": backend.enabled,
@@ -79,6 +90,13 @@ def _backend_json(backend: BackendStatus) -> dict[str, Any]:
             {
                 "name": p.name,
                 "type": p.type,
+                "serves": dict(
+                    zip(
+                        ("native", "translated"),
+                        _speaks(config, backend.name, p.name, serves),
+                        strict=True,
+                    )
+                ),
                 "enabled": p.enabled,
                 "current": p.current,
                 "cooling": p.cooling,
