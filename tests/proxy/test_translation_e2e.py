@@ -510,3 +510,27 @@ def test_gemini_client_streams_and_calls_functions_through_chat(
     assert sent[1]["messages"][-2]["tool_calls"][0]["id"] == sent[1]["messages"][-1]["tool_call_id"]
     assert sent[1]["messages"][-1]["content"] == "sunny"
     assert not any(k.startswith("x-goog") for s in two.seen for k in s.headers)
+
+
+# ------------------------------------------------------------------ model lists
+
+
+def test_model_lists_answer_in_the_clients_protocol(home: Paths) -> None:
+    def anthropic_models(seen: Seen) -> Reply:
+        assert seen.path == "/v1/models" and seen.headers["x-api-key"] == "sk-one-secret-key-123456"
+        return Reply(body={"data": [{"type": "model", "id": "claude-opus-4-1", "display_name": "Opus",
+                                     "created_at": "2025-08-05T00:00:00Z"}],
+                           "has_more": False, "first_id": "claude-opus-4-1", "last_id": "claude-opus-4-1"})  # fmt: skip
+
+    with FakeUpstream(anthropic_models) as one, FakeUpstream() as two:
+        pool(home, one.url, two.url, "anthropic")
+        with serve(make_app(home)) as base:
+            listed = openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0).models.list()
+        assert [m.id for m in listed.data] == ["claude-opus-4-1"]
+        assert listed.data[0].object == "model"
+    with FakeUpstream() as one, FakeUpstream() as two:  # the default script lists "fake-model"
+        pool(home, one.url, two.url, "openai")
+        with serve(make_app(home)) as base:
+            page = anthropic.Anthropic(base_url=base, api_key="x", max_retries=0).models.list()
+        assert [m.id for m in page.data] == ["fake-model"]
+        assert page.data[0].type == "model"
