@@ -42,7 +42,9 @@ CASES = {
 }  # fmt: skip
 
 
-async def run(base: str, case: str, stream: bool, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
+async def run(
+    base: str, case: str, stream: bool, concurrency: int, duration: float, warmup: float
+) -> dict[str, Any]:
     path, body, headers = CASES[case]
     payload = json.dumps({**body, "stream": stream}).encode()
     headers = {"content-type": "application/json", "authorization": "Bearer x", **headers}
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     mock_port, proxy_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as home:
-        Path(home, "llm_config.toml").write_text('[backends.pool]\nproviders = ["mock"]\n\n[message_backend]\ndefault = "pool"\n')
+        Path(home, "llm_config.toml").write_text(
+            '[backends.pool]\nproviders = ["mock"]\n\n[message_backend]\ndefault = "pool"\n'
+        )
         Path(home, "provider_metadata.toml").write_text(
             f'[pool.mock]\nbase_url = "http://127.0.0.1:{mock_port}/v1"\napi_key = "sk-bench"\nmodel = "mock-gpt"\n'
         )
@@ -115,12 +119,16 @@ def main(argv: list[str] | None = None) -> int:
             procs.append(proxy)
             base = f"http://127.0.0.1:{proxy_port}"
             wait_ready(f"{base}/v1", proxy)
-            print("| stream | c | chat (untranslated) req/s | anthropic->chat req/s | ratio | chat p50 ms | anthropic p50 ms | added p50 ms | added TTFB p50 ms |")
+            print(
+                "| stream | c | chat (untranslated) req/s | anthropic->chat req/s | ratio | chat p50 ms | anthropic p50 ms | added p50 ms | added TTFB p50 ms |"
+            )
             print("|---|---|---|---|---|---|---|---|---|")
             for stream in (False, True):
                 for c in [int(x) for x in args.concurrency.split(",")]:
                     same = asyncio.run(run(base, "chat", stream, c, args.duration, args.warmup))
-                    translated = asyncio.run(run(base, "anthropic", stream, c, args.duration, args.warmup))
+                    translated = asyncio.run(
+                        run(base, "anthropic", stream, c, args.duration, args.warmup)
+                    )
                     assert not same["errors"] and not translated["errors"], (same, translated)
                     print(
                         f"| {'yes' if stream else 'no'} | {c} | {same['rps']:.0f} | {translated['rps']:.0f} | "
