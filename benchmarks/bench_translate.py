@@ -10,6 +10,8 @@ the mock and this script's closed-loop load generator on CPU 0). Prints a Markdo
 for docs/performance.md.
 
     python benchmarks/bench_translate.py [--duration 3] [--concurrency 1,64]
+    python benchmarks/bench_translate.py --micro   # CPU per request, in process (steadier
+                                                   # than end to end on a busy machine)
 """
 
 from __future__ import annotations
@@ -83,6 +85,54 @@ async def run(
     }
 
 
+def micro() -> None:
+    """Best-of-7 CPU time of each step, in microseconds: what translation adds per request."""
+    import timeit
+
+    from auto_router import translate
+    from auto_router.proxy.routing import Target
+    from auto_router.proxy.upstream import Timeouts
+
+    anthropic_body = {**CASES["anthropic"][1], "system": "You are Claude Code.",
+                      "tools": [{"name": "read", "description": "Read a file", "input_schema": {
+                          "type": "object", "properties": {"path": {"type": "string"}}}}]}  # fmt: skip
+    raw = json.dumps(anthropic_body).encode()
+    chat_answer = json.dumps({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                              "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there"},
+                                           "finish_reason": "stop"}],
+                              "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}}).encode()  # fmt: skip
+    chunk = (b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+             b'"choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}\n\n')  # fmt: skip
+    target = Target("b", "p", "openai", "m", None, (), (), {}, "", Timeouts(1, 1), ())
+
+    def untranslated_hook() -> None:
+        target.translate.get("chat")
+        target.upstream_model("mock-gpt")
+
+    def request() -> None:
+        req = translate.parse_request("anthropic", json.loads(raw))
+        json.dumps(translate.build_request("chat", req, "m")).encode()
+
+    def answer() -> None:
+        json.dumps(
+            translate.translate_response("chat", "anthropic", json.loads(chat_answer), "m")
+        ).encode()
+
+    decoder, encoder = translate.stream_decoder("chat"), translate.stream_encoder("anthropic", "m")
+    encoder.encode(decoder.feed(chunk))
+
+    def stream_chunk() -> None:
+        encoder.encode(decoder.feed(chunk))
+
+    for name, fn, n in (("untranslated path: the hook's lookups", untranslated_hook, 200_000),
+                        ("anthropic request -> chat request (parse, convert, dump)", request, 5_000),
+                        ("chat answer -> anthropic answer (JSON)", answer, 5_000),
+                        ("one streamed chat chunk -> anthropic event", stream_chunk, 20_000),
+                        ("reference: json.loads of that chunk (machine speed)", lambda: json.loads(chunk[6:-2]), 20_000)):  # fmt: skip
+        best = min(timeit.repeat(fn, number=n, repeat=7)) / n * 1e6
+        print(f"| {name} | {best:.2f} us |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     default_bench = ROOT.parent / "shared" / "bench"
@@ -93,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--concurrency", default="1,64")
     ap.add_argument("--proxy-cmd", default=str(Path(sys.executable).parent / "auto-router"))
+    ap.add_argument("--micro", action="store_true", help="in-process CPU cost per step only")
     args = ap.parse_args(argv)
+    if args.micro:
+        micro()
+        return 0
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setaffinity(0, {0})
     mock_port, proxy_port = free_port(), free_port()
