@@ -179,3 +179,37 @@ def test_streams_survive_any_pair(resp: Response, upstream: str, client: str, sp
     expected = answer_summary(resp)
     assert (text, calls) == (expected[0], expected[1])
     assert not SSEParser().feed(client_bytes) or client_bytes.endswith(b"\n\n")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=12,
+)
+#: Bodies shaped like each protocol's request, with arbitrary values where fields go.
+shaped = st.fixed_dictionaries(
+    {},
+    optional={
+        key: json_values
+        for key in ("model", "messages", "system", "tools", "tool_choice", "input", "contents",
+                    "instructions", "generationConfig", "toolConfig", "max_tokens", "stop", "thinking")
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shaped,
+    st.sampled_from(("chat", "responses", "anthropic", "gemini")),
+    st.sampled_from(PROTOCOLS),
+)
+def test_hostile_requests_translate_or_raise_translation_error(
+    body: dict[str, Any], client: str, upstream: str
+) -> None:
+    from auto_router.errors import TranslationError
+
+    try:
+        req = translate.parse_request(client, body)
+        json.dumps(translate.build_request(upstream, req, "m"))
+    except TranslationError:
+        pass
