@@ -53,6 +53,8 @@ TRANSLATABLE: Final = frozenset(
         "anthropic_models",
         "generateContent",
         "streamGenerateContent",
+        "count_tokens",
+        "countTokens",
     }
 )
 

@@ -378,6 +378,7 @@ class Proxy:
                     client_model=model,
                     stream=ex.stream,
                     query=query,
+                    upstream=self.upstream,
                 )
             except TranslationError as exc:
                 error = error_body(endpoint.error_format, 400, exc.message, code=exc.code)
@@ -407,12 +408,13 @@ class Proxy:
             present = {h[0] for h in headers}
             headers = [*headers, *(h for h in target.default_headers if h[0] not in present)]
         try:
-            resp = await self.upstream.send(method, url, headers, send_body, target.timeouts)
+            # translation hook 2/2: a bridge sends, and its answer reads as the client's protocol
+            resp = await (bridge or self.upstream).send(
+                method, url, headers, send_body, target.timeouts
+            )
         except UpstreamError as exc:
             await self._failed(target, str(exc), outage=True)
             raise _Failure(str(exc), kind=exc.kind) from None
-        if bridge is not None:  # translation hook 2/2: reads as the client's protocol
-            resp = bridge.wrap(resp)
         status = resp.status
         if status >= 400:
             try:

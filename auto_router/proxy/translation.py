@@ -6,11 +6,13 @@ Two touch points in the data path, nothing else:
   translation (``Target.translate``: endpoint name -> ``Route``), and registers the target
   for the other families' translatable endpoints (``Endpoint.plan_family``);
 * ``forward.Proxy._attempt`` asks ``prepare(...)`` for the URL, body and headers to send
-  when the endpoint has a route, and wraps the upstream response with ``wrap``. The
-  wrapped response keeps the upstream status; its error bodies stay raw (failover and
-  usage-limit detection see what the provider said; ``errors.upstream_error_body`` then
-  writes them in the client's format); its JSON body and stream come out in the client's
-  protocol, chunk by chunk.
+  when the endpoint has a route, and sends through the returned ``Translation`` instead of
+  the upstream client (``(bridge or self.upstream).send(...)``). Its response keeps the
+  upstream status; its error bodies stay raw (failover and usage-limit detection see what
+  the provider said; ``errors.upstream_error_body`` then writes them in the client's
+  format); its JSON body and stream come out in the client's protocol, chunk by chunk. A
+  token count for a provider of another protocol is answered there without an upstream
+  call (an estimate).
 
 The conversions themselves are pure and live in ``auto_router.translate``.
 """
@@ -29,7 +31,13 @@ from .. import translate
 from ..errors import TranslationError
 from ..translate.models import build_list, model_ids
 from .endpoints import ANTHROPIC, GEMINI, OPENAI
-from .upstream import UpstreamConnectionError, UpstreamResponse
+from .upstream import (
+    Headers,
+    Timeouts,
+    Upstream,
+    UpstreamConnectionError,
+    UpstreamResponse,
+)
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -42,7 +50,11 @@ CLIENT_PROTOCOL: Final = {
     "streamGenerateContent": "gemini",
     "models": "chat",
     "anthropic_models": "anthropic",
+    "count_tokens": "anthropic",
+    "countTokens": "gemini",
 }
+#: Characters per token for the local estimate of a token count (no tokenizer here).
+_CHARS_PER_TOKEN: Final = 4
 #: Client request headers that belong to one vendor's protocol: not sent to another vendor.
 _VENDOR_PREFIXES: Final = ("anthropic-", "openai-", "x-stainless-", "x-goog-", "content-type")
 _JSON_TYPE: Final = (b"content-type", b"application/json")
@@ -72,26 +84,34 @@ def routes(
     responses: bool,
     enabled: bool,
 ) -> Mapping[str, Route]:
-    """The endpoints a provider of ``family`` serves through translation."""
+    """The endpoints a provider of ``family`` serves through translation.
+
+    A token count for a provider of another protocol is estimated here (``estimate``):
+    Claude Code asks for one at start-up and often after, and sending a whole request
+    upstream to count it would cost real tokens.
+    """
     if not enabled:
         return MappingProxyType({})
     found: dict[str, Route] = {}
+    if family != ANTHROPIC:
+        found["count_tokens"] = Route("estimate", "")
+    if family != GEMINI:
+        found["countTokens"] = Route("estimate", "")
     if family == OPENAI and "chat" in urls:
         via = Route("chat", urls["chat"])
-        found = {"messages": via, "generateContent": via, "streamGenerateContent": via}
+        found.update(messages=via, generateContent=via, streamGenerateContent=via)
         if not responses:
             found["responses"] = via
         if "models" in urls:
             found["anthropic_models"] = Route("models", urls["models"])
     elif family == ANTHROPIC and "messages" in urls:
         via = Route("anthropic", urls["messages"])
-        found = {"chat": via, "responses": via, "generateContent": via}
-        found["streamGenerateContent"] = via
+        found.update(chat=via, responses=via, generateContent=via, streamGenerateContent=via)
         if "anthropic_models" in urls:
             found["models"] = Route("models", urls["anthropic_models"])
     elif family == GEMINI and gemini_prefix:
         via = Route("gemini", gemini_prefix)
-        found = {"chat": via, "responses": via, "messages": via}
+        found.update(chat=via, responses=via, messages=via)
         found["models"] = found["anthropic_models"] = Route("models", gemini_prefix.rstrip("/"))
     return MappingProxyType(found)
 
@@ -99,7 +119,18 @@ def routes(
 class Translation:
     """One attempt's translated request, and the wrapper for its response."""
 
-    __slots__ = ("_client", "_include_usage", "_model", "_route", "_sse", "body", "stream", "url")
+    __slots__ = (
+        "_client",
+        "_include_usage",
+        "_local",
+        "_model",
+        "_route",
+        "_sse",
+        "_upstream",
+        "body",
+        "stream",
+        "url",
+    )
 
     def __init__(
         self,
@@ -112,7 +143,11 @@ class Translation:
         model: str,
         include_usage: bool,
         sse: bool,
+        upstream: Upstream,
+        local: bytes | None = None,
     ) -> None:
+        self._upstream = upstream
+        self._local = local
         self._route = route
         self._client = client
         self.url = url
@@ -129,8 +164,15 @@ class Translation:
             kept.append(("content-type", "application/json"))
         return kept
 
-    def wrap(self, resp: UpstreamResponse) -> UpstreamResponse:
-        return TranslatedResponse(resp, self)
+    async def send(
+        self, method: str, url: str, headers: Headers, body: bytes | None, timeouts: Timeouts
+    ) -> UpstreamResponse:
+        """The upstream's answer, read as the client's protocol (or answered here)."""
+        if self._local is not None:
+            return LocalResponse(self._local)
+        return TranslatedResponse(
+            await self._upstream.send(method, url, headers, body, timeouts), self
+        )
 
     # Called by TranslatedResponse.
 
@@ -177,14 +219,13 @@ def prepare(
     client_model: str | None,
     stream: bool,
     query: bytes,
+    upstream: Upstream,
 ) -> Translation:
     """The request for ``route``'s provider. Raises ``TranslationError`` for a bad request."""
     client = CLIENT_PROTOCOL[endpoint]
     model = client_model or upstream_model or ""
     if route.upstream == "models":
-        return Translation(
-            route, client, route.url, None, stream=False, model=model, include_usage=False, sse=True
-        )
+        return _plain(route, client, route.url, model, upstream)
     if data is None:
         try:
             parsed = json.loads(body) if body else {}
@@ -193,6 +234,9 @@ def prepare(
         if not isinstance(parsed, dict):
             raise TranslationError("the request body must be a JSON object")
         data = parsed
+    if route.upstream == "estimate":
+        local = _estimate(client, data)
+        return _plain(route, client, "", model, upstream, local)
     req = translate.parse_request(client, data, model=client_model, stream=stream)
     if req.dropped:
         _log_dropped(client, route.upstream, req.dropped)
@@ -212,7 +256,43 @@ def prepare(
         model=model,
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
         sse=client != "gemini" or b"alt=sse" in query,
+        upstream=upstream,
     )
+
+
+def _plain(
+    route: Route, client: str, url: str, model: str, upstream: Upstream, local: bytes | None = None
+) -> Translation:
+    """A bodiless request (a model list) or one answered here (a token estimate)."""
+    return Translation(
+        route,
+        client,
+        url,
+        None,
+        stream=False,
+        model=model,
+        include_usage=False,
+        sse=True,
+        upstream=upstream,
+        local=local,
+    )
+
+
+def _estimate(client: str, data: dict[str, Any]) -> bytes:
+    """A token count without a tokenizer: about four characters per token."""
+    if client == "gemini" and isinstance(data.get("generateContentRequest"), dict):
+        data = data["generateContentRequest"]  # countTokens may wrap the request
+    req = translate.parse_request(client, data)
+    size = len(req.system or "") + sum(
+        len(json.dumps(t.parameters)) + len(t.name) + len(t.description) for t in req.tools
+    )
+    for message in req.messages:
+        for part in message.parts:
+            size += len(getattr(part, "text", "") or getattr(part, "content", "") or "")
+            size += len(getattr(part, "arguments", "") or "")
+    tokens = max(1, size // _CHARS_PER_TOKEN)
+    body = {"totalTokens": tokens} if client == "gemini" else {"input_tokens": tokens}
+    return json.dumps(body).encode()
 
 
 def _log_dropped(client: str, upstream: str, fields: list[str]) -> None:
@@ -220,6 +300,35 @@ def _log_dropped(client: str, upstream: str, fields: list[str]) -> None:
     if new:
         _LOGGED.update((client, f) for f in new)
         log.info("translate: fields dropped", client=client, upstream=upstream, fields=new)
+
+
+class LocalResponse:
+    """An answer made here (a token estimate): nothing went upstream."""
+
+    __slots__ = ("_body", "status")
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self.status = 200
+
+    def raw_headers(self) -> Sequence[tuple[bytes, bytes]]:
+        return [_JSON_TYPE, (b"x-auto-router-estimate", b"true")]
+
+    def header(self, name: str) -> str | None:
+        return "application/json" if name.lower() == "content-type" else None
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def readany(self) -> bytes:
+        body, self._body = self._body, b""
+        return body
+
+    async def release(self) -> None:
+        return None
+
+    async def abort(self) -> None:
+        return None
 
 
 class TranslatedResponse:

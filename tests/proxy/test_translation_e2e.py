@@ -534,3 +534,28 @@ def test_model_lists_answer_in_the_clients_protocol(home: Paths) -> None:
             page = anthropic.Anthropic(base_url=base, api_key="x", max_retries=0).models.list()
         assert [m.id for m in page.data] == ["fake-model"]
         assert page.data[0].type == "model"
+
+
+# ------------------------------------------------------------------ token counts
+
+
+def test_token_counts_for_a_foreign_pool_are_estimated_without_an_upstream_call(
+    home: Paths,
+) -> None:
+    with FakeUpstream() as one, FakeUpstream() as two:
+        pool(home, one.url, two.url, "openai")
+        with serve(make_app(home)) as base:
+            client = anthropic.Anthropic(base_url=base, api_key="x", max_retries=0)
+            counted = client.messages.count_tokens(
+                model="claude-test-sonnet",
+                system="You are a helpful assistant." * 10,
+                messages=[{"role": "user", "content": "Hello, world " * 40}],
+            )
+            gemini = httpx.post(
+                f"{base}/v1beta/models/gemini-2.5-pro:countTokens",
+                json={"contents": [{"role": "user", "parts": [{"text": "abcd" * 100}]}]},
+                timeout=10,
+            )
+        assert one.seen == [] and two.seen == []
+    assert 150 <= counted.input_tokens <= 300  # ~4 characters a token
+    assert gemini.status_code == 200 and gemini.json() == {"totalTokens": 100}

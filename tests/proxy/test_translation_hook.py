@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from auto_router.paths import Paths
 from auto_router.proxy import translation
+from auto_router.proxy.httpx_upstream import HttpxUpstream
 from auto_router.proxy.translation import Route, prepare
 from auto_router.templates import get_template
 
@@ -118,6 +119,7 @@ def test_dropped_fields_are_logged_once_per_process() -> None:
                 client_model="m",
                 stream=False,
                 query=b"",
+                upstream=HttpxUpstream(httpx.MockTransport(chat_reply)),
             )
     dropped = [e for e in logs if e["event"] == "translate: fields dropped"]
     assert len(dropped) == 1
