@@ -173,6 +173,9 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "first_token_timeout": positive_seconds,
     "context_window": whole_number,
     "prefill": as_bool,
+    "model_map": str_table,
+    "responses": as_bool,
+    "translate": as_bool,
     "api_version": as_str,
     "deployment": as_str,
 }
@@ -213,6 +216,7 @@ BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "fail_fast": as_bool,
     "rotate_on_timeout": as_bool,
     "via_proxy": via_proxy_value,
+    "translate": as_bool,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 _LAUNCHER_KEYS: Final[Mapping[str, _Convert]] = {

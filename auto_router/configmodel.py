@@ -94,6 +94,12 @@ class ProviderConfig:
     prefill: bool = False
     api_version: str | None = None
     deployment: str | None = None
+    #: Client model name (exact, or a glob like ``claude-*haiku*``) -> the model sent upstream.
+    model_map: Mapping[str, str] = field(default_factory=_empty)
+    #: An OpenAI-type provider that serves the Responses API itself (else: via Chat).
+    responses: bool = False
+    #: Reach this provider through protocol translation; ``None``: as its backend says.
+    translate: bool | None = None
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None
@@ -195,6 +201,8 @@ class BackendConfig:
     #: ``auto-router run`` through the managed proxy: ``True``, ``False``, ``"auto"``, or
     #: ``None`` (not set here: ``[launcher].via_proxy`` decides).
     via_proxy: bool | str | None = None
+    #: The proxy may reach this backend's providers of another protocol by translating.
+    translate: bool = True
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None

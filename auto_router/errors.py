@@ -20,6 +20,7 @@ traceback for bad input.
     ├── EditConflictError           a file changed under an edit that cannot be merged
     ├── StateError                  the rotation-state database cannot be used
     ├── UnsafeBindError             the proxy would listen off loopback with no admin token
+    ├── TranslationError            a request cannot be put into a provider's protocol
     ├── UsageError                  a command line that cannot be carried out as given (exit 2)
     ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
     └── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
@@ -225,3 +226,9 @@ class EditConflictError(AutoRouterError):
     """The file changed on disk while it was being edited (``config edit``)."""
 
     code = "EDIT_CONFLICT"
+
+
+class TranslationError(AutoRouterError):
+    """A request or response cannot be put into the other protocol (the proxy answers 400)."""
+
+    code = "TRANSLATION_ERROR"

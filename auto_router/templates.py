@@ -63,7 +63,15 @@ class Template:
 
 
 TEMPLATES: Final[tuple[Template, ...]] = (
-    Template("openai", "OpenAI", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    # OpenAI and Azure serve the Responses API themselves (Codex CLI's protocol).
+    Template(
+        "openai",
+        "OpenAI",
+        "openai",
+        "https://api.openai.com/v1",
+        "OPENAI_API_KEY",
+        settings=MappingProxyType({"responses": True}),
+    ),
     Template(
         "anthropic",
         "Anthropic (Claude)",
@@ -96,7 +104,7 @@ TEMPLATES: Final[tuple[Template, ...]] = (
         "azure-openai",
         None,
         "AZURE_OPENAI_API_KEY",
-        settings=MappingProxyType({"api_version": DEFAULT_AZURE_API_VERSION}),
+        settings=MappingProxyType({"api_version": DEFAULT_AZURE_API_VERSION, "responses": True}),
         required=("base_url", "deployment"),
     ),
     Template(

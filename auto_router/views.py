@@ -38,6 +38,12 @@ def provider_as_json(provider: ProviderConfig) -> dict[str, Any]:
             settings[key] = value
     if provider.args:
         settings["args"] = list(provider.args)
+    if provider.model_map:
+        settings["model_map"] = dict(provider.model_map)
+    if provider.responses:
+        settings["responses"] = True
+    if provider.translate is not None:
+        settings["translate"] = provider.translate
     if provider.api_key is not None:
         settings["api_key"] = masked_value("api_key", provider.api_key)
     if provider.headers:

@@ -57,6 +57,19 @@ def _row(provider: ProviderConfig, current: dict[str, str | None]) -> dict[str, 
     return data
 
 
+def _serves(config: Config, provider: ProviderConfig) -> dict[str, Any]:
+    """Which client protocols the proxy serves from ``provider``, natively or translated."""
+    from ..serves import serves
+
+    translate = provider.translate
+    if translate is None:
+        translate = config.backend(provider.backend).translate
+    native, translated = serves(
+        provider.protocol, responses=provider.responses, translate=translate
+    )
+    return {"protocol": provider.protocol, "native": native, "translated": translated}
+
+
 @provider_app.command("list")
 def list_command(
     ctx: typer.Context,
@@ -102,7 +115,9 @@ def show_command(
     g = globals_of(ctx)
     config = _load(g)
     b, p = resolve_ref(config, ref, backend)
-    row = _row(config.provider(b, p), _current(g, config))
+    provider = config.provider(b, p)
+    row = _row(provider, _current(g, config))
+    row["serves"] = _serves(config, provider)
     if as_json:
         print_json(row)
         return
@@ -112,6 +127,11 @@ def show_command(
             typer.echo(f"  {key} = {row[key]}")
     for key, value in {**row["settings"], **row["env"]}.items():
         typer.echo(f"  {key} = {value}")
+    served = row["serves"]
+    typer.echo(f"  protocol: {served['protocol']}; serves {', '.join(served['native'])} natively")
+    typer.echo(
+        "  through translation: " + (", ".join(served["translated"]) or "none (translate = false)")
+    )
 
 
 @provider_app.command("add")

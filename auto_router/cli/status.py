@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..serves import describe, serves
 from ._plain import Globals, format_time, iso, print_json
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..rotator import BackendStatus, ProviderStatus
 
 
@@ -19,7 +22,7 @@ def show_status(g: Globals, as_json: bool) -> None:
     rotator = g.rotator()
     backends = rotator.status()
     if as_json:
-        print_json({"backends": [_backend_json(b) for b in backends]})
+        print_json({"backends": [_backend_json(b, rotator.config) for b in backends]})
         return
     now = rotator.clock()
     config = rotator.config
@@ -35,6 +38,14 @@ def show_status(g: Globals, as_json: bool) -> None:
             print("    (no providers: fallback mode, no rotation)")
         for provider in backend.providers:
             print(_provider_line(provider, now))
+            print(f"      {_speaks(config, backend.name, provider.name, describe)}")
+
+
+def _speaks(config: Config, backend: str, provider: str, how: Callable[..., Any]) -> Any:
+    """What the provider serves (``describe`` for a line, ``serves`` for JSON)."""
+    p = config.provider(backend, provider)
+    translate = p.translate if p.translate is not None else config.backend(backend).translate
+    return how(p.protocol, responses=p.responses, translate=translate)
 
 
 def _backend_line(backend: BackendStatus) -> str:
@@ -72,7 +83,7 @@ def _provider_line(provider: ProviderStatus, now: float) -> str:
     return line
 
 
-def _backend_json(backend: BackendStatus) -> dict[str, Any]:
+def _backend_json(backend: BackendStatus, config: Config) -> dict[str, Any]:
     return {
         "name": backend.name,
         "enabled": backend.enabled,
@@ -84,6 +95,13 @@ def _backend_json(backend: BackendStatus) -> dict[str, Any]:
             {
                 "name": p.name,
                 "type": p.type,
+                "serves": dict(
+                    zip(
+                        ("native", "translated"),
+                        _speaks(config, backend.name, p.name, serves),
+                        strict=True,
+                    )
+                ),
                 "enabled": p.enabled,
                 "current": p.current,
                 "cooling": p.cooling,

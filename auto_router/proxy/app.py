@@ -37,7 +37,7 @@ from ..secrets import Secret
 from ..state import MemoryStateStore, SQLiteStateStore, StateStore
 from .admin import admin_routes
 from .attempts import Pacing
-from .endpoints import GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
+from .endpoints import ANTHROPIC_MODELS, GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
 from .forward import Proxy, Receive, Scope, Send
 from .gate import Gate
 from .reqlog import RequestLog
@@ -104,7 +104,9 @@ class ProxyApp:
                         await self.proxy.handle(scope, receive, send, gemini, model)
                         return
             elif method == "GET" and path in ("/v1/models", "/models"):
-                await self.proxy.handle(scope, receive, send, MODELS)
+                anthropic = any(name == b"anthropic-version" for name, _ in scope["headers"])
+                endpoint = ANTHROPIC_MODELS if anthropic else MODELS
+                await self.proxy.handle(scope, receive, send, endpoint)
                 return
         await self.starlette(scope, receive, send)
 

@@ -24,7 +24,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+from ..errors import TranslationError
 from ..store.requests import FailedAttempt
+from . import translation
 from .classify import (
     CONTEXT,
     LIMIT,
@@ -36,11 +38,13 @@ from .classify import (
     failure,
 )
 from .endpoints import GEMINI
+from .errors import error_body
 from .exchange import Call, Exchange, without_key
 from .recording import Recorder
 from .routing import Plan, Target
 from .settings import ProxySettings
 from .streams import first_event_in, malformed
+from .translation import Route, Translation
 from .upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
 
 
@@ -69,33 +73,27 @@ class Answer:
 
 
 def upstream_request(
-    target: Target, ex: Exchange, call: Call
-) -> tuple[str, list[tuple[str, str]], bytes | None]:
-    """The URL, headers and body of ``call`` for ``target`` (sets ``ex.upstream_model``)."""
+    target: Target, ex: Exchange, call: Call, upstream: Upstream
+) -> tuple[str, list[tuple[str, str]], bytes | None, Upstream | Translation]:
+    """The URL, headers and body of ``call`` for ``target``, and what sends it (sets
+    ``ex.upstream_model``). A provider of another protocol gets the request in its own,
+    sent through a ``Translation`` whose answer reads as the client's protocol."""
     endpoint = ex.endpoint
     model = ex.client_model
-    upstream_model = target.model
+    upstream_model = target.upstream_model(model)
     if upstream_model is None:
         other_backend = target.backend != ex.routed
         upstream_model = (target.backend_model if other_backend else None) or model
     ex.upstream_model = upstream_model
-    if endpoint.family == GEMINI:
-        url = f"{target.gemini_prefix}{upstream_model}:{endpoint.upstream_path}"
-        if call.query:
-            url += "?" + without_key(call.query)
-        body: bytes | None = call.body
+    route = target.translate.get(endpoint.name)
+    if route is not None:  # the translation hook; None (the common case) = untranslated
+        bridge = _translation(route, ex, call, upstream_model, upstream)
+        sender: Upstream | Translation = bridge
+        url, body = bridge.url, bridge.body
+        headers = bridge.headers(call.forwarded)
     else:
-        url = target.urls[endpoint.name]
-        if call.query and endpoint.name == "models":
-            kept = without_key(call.query)
-            if kept:
-                url += ("&" if "?" in url else "?") + kept
-        body = call.body if endpoint.has_body else None
-        data = call.data
-        if data is not None and upstream_model != model:
-            data["model"] = upstream_model
-            body = json.dumps(data, ensure_ascii=False).encode()
-    headers = call.forwarded
+        url, body = _native_request(target, ex, call, upstream_model)
+        headers, sender = call.forwarded, upstream
     if target.headers:
         names = target.header_names
         headers = [h for h in headers if h[0] not in names]
@@ -103,7 +101,49 @@ def upstream_request(
     if target.default_headers:
         present = {h[0] for h in headers}
         headers = [*headers, *(h for h in target.default_headers if h[0] not in present)]
-    return url, headers, body
+    return url, headers, body, sender
+
+
+def _native_request(
+    target: Target, ex: Exchange, call: Call, upstream_model: str | None
+) -> tuple[str, bytes | None]:
+    endpoint = ex.endpoint
+    if endpoint.family == GEMINI:
+        url = f"{target.gemini_prefix}{upstream_model}:{endpoint.upstream_path}"
+        if call.query:
+            url += "?" + without_key(call.query)
+        return url, call.body
+    url = target.urls[endpoint.name]
+    if call.query and endpoint.name == "models":
+        kept = without_key(call.query)
+        if kept:
+            url += ("&" if "?" in url else "?") + kept
+    body = call.body if endpoint.has_body else None
+    data = call.data
+    if data is not None and upstream_model != ex.client_model:
+        data["model"] = upstream_model
+        body = json.dumps(data, ensure_ascii=False).encode()
+    return url, body
+
+
+def _translation(
+    route: Route, ex: Exchange, call: Call, upstream_model: str | None, upstream: Upstream
+) -> Translation:
+    try:
+        return translation.prepare(
+            route,
+            ex.endpoint.name,
+            call.data,
+            call.body,
+            upstream_model=upstream_model,
+            client_model=ex.client_model,
+            stream=ex.stream,
+            query=call.query,
+            upstream=upstream,
+        )
+    except TranslationError as exc:
+        error = error_body(ex.endpoint.error_format, 400, exc.message, code=exc.code)
+        raise Failure(f"cannot translate: {exc.message}", status=400, body=error) from None
 
 
 class Attempts:
@@ -189,9 +229,9 @@ class Attempts:
         """Send to ``target``; raise ``Failure`` when it should be tried again or skipped."""
         if target.broken:
             raise Failure(f"not usable: {target.broken}", kind="config")
-        url, headers, body = upstream_request(target, ex, call)
+        url, headers, body, sender = upstream_request(target, ex, call, self.upstream)
         try:
-            resp = await self.upstream.send(
+            resp = await sender.send(
                 call.method, url, headers, body, target.timeouts, stream=ex.stream
             )
         except UpstreamError as exc:

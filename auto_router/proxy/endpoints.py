@@ -33,6 +33,30 @@ class Endpoint:
     upstream_path: str
     error_format: str
     has_body: bool = True
+    #: The key plans are made under: ``family`` for endpoints only a provider of that family
+    #: serves, ``family+`` for those a provider of another family serves by translation.
+    plan_family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.plan_family:
+            translated = self.name in TRANSLATABLE
+            object.__setattr__(self, "plan_family", self.family + ("+" if translated else ""))
+
+
+#: Endpoints that translation can serve from a provider of another protocol.
+TRANSLATABLE: Final = frozenset(
+    {
+        "chat",
+        "responses",
+        "models",
+        "messages",
+        "anthropic_models",
+        "generateContent",
+        "streamGenerateContent",
+        "count_tokens",
+        "countTokens",
+    }
+)
 
 
 CHAT = Endpoint("chat", OPENAI, "/chat/completions", "openai")
@@ -41,6 +65,10 @@ EMBEDDINGS = Endpoint("embeddings", OPENAI, "/embeddings", "openai")
 RESPONSES = Endpoint("responses", OPENAI, "/responses", "responses")
 MODELS = Endpoint("models", OPENAI, "/models", "openai", has_body=False)
 MESSAGES = Endpoint("messages", ANTHROPIC, "/v1/messages", "anthropic")
+#: ``GET /v1/models`` from an Anthropic client (it sends ``anthropic-version``).
+ANTHROPIC_MODELS = Endpoint(
+    "anthropic_models", ANTHROPIC, "/v1/models", "anthropic", has_body=False
+)
 COUNT_TOKENS = Endpoint("count_tokens", ANTHROPIC, "/v1/messages/count_tokens", "anthropic")
 GEMINI_GENERATE = Endpoint("generateContent", GEMINI, "generateContent", "gemini")
 GEMINI_STREAM = Endpoint("streamGenerateContent", GEMINI, "streamGenerateContent", "gemini")
@@ -68,4 +96,5 @@ FIXED_URL_ENDPOINTS: Final = (
     MODELS,
     MESSAGES,
     COUNT_TOKENS,
+    ANTHROPIC_MODELS,
 )

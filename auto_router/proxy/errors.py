@@ -121,12 +121,18 @@ def upstream_error_body(fmt: str, status: int, body: bytes) -> bytes:
     except ValueError:
         data = None
     if isinstance(data, dict):
+        error = data.get("error")
         if fmt == "anthropic" and data.get("type") == "error":
             return body
-        if fmt != "anthropic" and isinstance(data.get("error"), dict):
+        if fmt == "gemini" and isinstance(error, dict) and isinstance(error.get("status"), str):
             return body
-        if isinstance(data, dict) and isinstance(data.get("error"), str):
-            message = data["error"]
+        if fmt not in ("anthropic", "gemini") and isinstance(error, dict):
+            return body
+        # Another vendor's error (a translated provider): its message, in the client's shape.
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            message = error["message"]
+        elif isinstance(error, str):
+            message = error
         else:
             message = body.decode("utf-8", "replace")[:2000]
     elif isinstance(data, list) and fmt == "gemini":

@@ -146,7 +146,7 @@ class Proxy:
         try:
             backend = self.router.backend_for(snap, want_backend, ex.client_model)
             pinned = self.router.pinned_for(snap, want_backend, want_provider, ex.client_model)
-            plan = self.router.plan(backend, endpoint.family, pinned)
+            plan = self.router.plan(backend, endpoint.plan_family, pinned)
         except RoutingError as exc:
             raise ClientError(400, exc.message, code=exc.code) from None
         except NotFoundError as exc:

@@ -121,7 +121,7 @@ async def exhausted(
         return
     earliest = None
     try:
-        fresh = router.plan(plan.backend, ex.endpoint.family)
+        fresh = router.plan(plan.backend, ex.endpoint.plan_family)
         if not fresh.candidates:
             earliest = fresh.earliest
     except AutoRouterError:

@@ -14,13 +14,14 @@ next request, at the price of one cheap pragma per request.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from .. import protocols
 from ..config import Config, ProviderConfig
@@ -40,8 +41,16 @@ from ..rotation import (
 )
 from ..rotator import ConfigSource
 from ..state import StateStore
-from .endpoints import ANTHROPIC, FAMILY_OF_PROTOCOL, FIXED_URL_ENDPOINTS, GEMINI, OPENAI
+from .endpoints import (
+    ANTHROPIC,
+    FAMILY_OF_PROTOCOL,
+    FIXED_URL_ENDPOINTS,
+    GEMINI,
+    GEMINI_METHODS,
+    OPENAI,
+)
 from .settings import ProxySettings, parse_proxy_settings
+from .translation import Route, routes
 from .upstream import Timeouts
 
 #: Text in an error body that means "usage limit" (besides a backend's own usage_markers).
@@ -80,6 +89,11 @@ class Target:
     context_window: int | None = None
     #: It continues a trailing assistant message (Anthropic always; OpenAI when declared).
     prefill: bool = False
+    #: Endpoints of another protocol this provider serves through translation.
+    translate: Mapping[str, Route] = field(default_factory=lambda: _NO_ROUTES)
+    #: ``model_map``: exact client model names, then (pattern, model) globs in file order.
+    model_exact: Mapping[str, str] = field(default_factory=lambda: _NO_ROUTES)
+    model_globs: tuple[tuple[str, str], ...] = ()
     #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
     #: once per target (targets are built once per configuration version).
     header_names: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -91,8 +105,25 @@ class Target:
     def key(self) -> str:
         return f"{self.backend}/{self.provider}"
 
+    def upstream_model(self, client_model: str | None) -> str | None:
+        """What ``model_map`` says for the client's model, else the provider's ``model``."""
+        if client_model is not None and (self.model_exact or self.model_globs):
+            exact = self.model_exact.get(client_model)
+            if exact is not None:
+                return exact
+            for pattern, model in self.model_globs:
+                if fnmatch.fnmatchcase(client_model, pattern):
+                    return model
+        return self.model
+
 
 _DEFAULTS: Final = frozenset({"anthropic-version"})
+_NO_ROUTES: Final[Mapping[str, Any]] = MappingProxyType({})
+_FAMILY_OF_ENDPOINT: Final = {
+    **{e.name: e.family for e in FIXED_URL_ENDPOINTS},
+    **{e.name: e.family for e in GEMINI_METHODS.values()},
+}
+_GLOB: Final = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +242,13 @@ class Router:
             )
             for provider in config.providers_of(name):
                 targets[(name, provider.name)] = MappingProxyType(
-                    build_targets(provider, settings, backend.usage_markers, backend.model)
+                    build_targets(
+                        provider,
+                        settings,
+                        backend.usage_markers,
+                        backend.model,
+                        translate=backend.translate,
+                    )
                 )
         if self._adhoc:
             first = next(iter(self._adhoc.values()))
@@ -398,16 +435,18 @@ def build_targets(
     settings: ProxySettings,
     markers: Sequence[str] = (),
     backend_model: str | None = None,
+    *,
+    translate: bool = True,
 ) -> dict[str, Target]:
-    """The target of ``provider`` for the one family its protocol speaks."""
+    """The target of ``provider`` per plan family: its own, and those it reaches translated."""
     family = FAMILY_OF_PROTOCOL.get(provider.protocol, OPENAI)
     compiled = compile_markers(markers)
     timeouts = target_timeouts(settings, provider.timeout, provider.first_token_timeout)
     try:
         resolved = provider.resolve()
     except AutoRouterError as exc:
-        return {
-            family: Target(
+        return _by_plan_family(
+            Target(
                 backend=provider.backend,
                 provider=provider.name,
                 family=family,
@@ -421,7 +460,7 @@ def build_targets(
                 markers=compiled,
                 broken=str(exc),
             )
-        }
+        )
     urls: dict[str, str] = {}
     for endpoint in FIXED_URL_ENDPOINTS:
         if endpoint.family != family:
@@ -432,23 +471,35 @@ def build_targets(
             urls[endpoint.name] = protocols.anthropic_url(resolved, endpoint.upstream_path)
     prefix = protocols.gemini_url(resolved, "/v1beta/models/") if family == GEMINI else ""
     auth = list(protocols.auth_headers(resolved).items())
-    return {
-        family: Target(
-            backend=provider.backend,
-            provider=provider.name,
-            family=family,
-            model=resolved.model,
-            backend_model=backend_model,
-            headers=tuple(h for h in auth if h[0] not in _DEFAULTS),
-            default_headers=tuple(h for h in auth if h[0] in _DEFAULTS),
-            urls=MappingProxyType(urls),
-            gemini_prefix=prefix,
-            timeouts=timeouts,
-            markers=compiled,
-            context_window=provider.context_window,
-            prefill=family == ANTHROPIC or provider.prefill,
-        )
-    }
+    enabled = provider.translate if provider.translate is not None else translate
+    exact = {k: v for k, v in provider.model_map.items() if not _GLOB.search(k)}
+    target = Target(
+        backend=provider.backend,
+        provider=provider.name,
+        family=family,
+        model=resolved.model,
+        backend_model=backend_model,
+        headers=tuple(h for h in auth if h[0] not in _DEFAULTS),
+        default_headers=tuple(h for h in auth if h[0] in _DEFAULTS),
+        urls=MappingProxyType(urls),
+        gemini_prefix=prefix,
+        timeouts=timeouts,
+        markers=compiled,
+        translate=routes(family, urls, prefix, responses=provider.responses, enabled=enabled),
+        model_exact=MappingProxyType(exact),
+        model_globs=tuple((k, v) for k, v in provider.model_map.items() if k not in exact),
+        context_window=provider.context_window,
+        prefill=family == ANTHROPIC or provider.prefill,
+    )
+    return _by_plan_family(target)
+
+
+def _by_plan_family(target: Target) -> dict[str, Target]:
+    """Its own family (``openai``) and translatable endpoints (``openai+``, ``gemini+``...)."""
+    found = {target.family: target, f"{target.family}+": target}
+    for name in target.translate:
+        found[f"{_FAMILY_OF_ENDPOINT[name]}+"] = target
+    return found
 
 
 def target_timeouts(
@@ -488,7 +539,7 @@ def adhoc_targets(
     timeouts = target_timeouts(settings)
     markers = compile_markers(())
     return {
-        family: Target(
+        plan_family: Target(
             backend=backend,
             provider="upstream",
             family=family,
@@ -505,4 +556,5 @@ def adhoc_targets(
             prefill=family == ANTHROPIC,
         )
         for family in (OPENAI, ANTHROPIC, GEMINI)
+        for plan_family in (family, f"{family}+")
     }

@@ -41,7 +41,7 @@ async def answer_cooling(
     """When every provider of the run's backend is cooling down, answer the agent's own 429
     with ``Retry-After`` and the cooling line; ``False`` when some provider is usable."""
     try:
-        fresh = router.plan(plan.backend, ex.endpoint.family)
+        fresh = router.plan(plan.backend, ex.endpoint.plan_family)
     except AutoRouterError:
         return False
     if fresh.candidates:

@@ -46,11 +46,13 @@ default = "qwen"
 base_url = "{first}"
 api_key = "sk-one-secret-key-123456"
 model = "one-model"
+responses = true
 timeout = {timeout_one}
 [qwen.two]
 base_url = "{second}"
 api_key = "sk-two-secret-key-654321"
 model = "two-model"
+responses = true
 timeout = 2
 """,
     )

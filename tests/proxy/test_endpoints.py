@@ -51,10 +51,12 @@ META = """
 base_url = "https://one.example/v1"
 api_key = "sk-one-secret-key-123456"
 model = "one-model"
+responses = true
 
 [qwen.two]
 base_url = "https://two.example/v1"
 api_key = "sk-two-secret-key-654321"
+responses = true
 
 [claude.first]
 type = "anthropic"
@@ -411,6 +413,11 @@ async def test_gemini_429_resource_exhausted_cools_down_until_retry_delay(
 
 
 async def test_gemini_nothing_left_is_a_gemini_format_503(configured: Paths, clock: Clock) -> None:
+    # the OpenAI-type backend would answer through translation: not with translate = false
+    llm = configured.llm_config.read_text()
+    configured.llm_config.write_text(
+        llm.replace("[backends.qwen]\n", "[backends.qwen]\ntranslate = false\n")
+    )
     rec = Recorder({"g1.example": gemini_limited, "g2.example": gemini_limited})
     async with client_for(configured, rec, clock) as (client, _):
         resp = await client.post(

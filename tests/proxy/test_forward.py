@@ -367,6 +367,11 @@ async def test_a_model_mapped_to_backend_slash_provider_goes_to_that_provider(
 async def test_messages_with_no_anthropic_provider_is_503_in_anthropic_format(
     configured: Paths, clock: Clock
 ) -> None:
+    # translate = false: only providers of the client's own protocol may answer
+    llm = configured.llm_config.read_text()
+    configured.llm_config.write_text(
+        llm.replace("[backends.qwen]\n", "[backends.qwen]\ntranslate = false\n")
+    )
     rec = Recorder({})
     async with client_for(configured, rec, clock) as (client, _):
         resp = await client.post("/v1/messages", json={"model": "qwen3-coder", "messages": []})

@@ -1,0 +1,34 @@
+"""Which client protocols a provider serves: natively, and through translation.
+
+The single statement of the rule the proxy's routing applies (``proxy/translation.routes``)
+and that ``status`` / ``provider show`` report.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Client protocols, in the order they are listed.
+ALL: Final = ("chat", "responses", "anthropic", "gemini")
+
+
+def serves(protocol: str, *, responses: bool, translate: bool) -> tuple[list[str], list[str]]:
+    """(native, translated) client protocols of a provider speaking ``protocol``.
+
+    ``protocol`` is a provider's wire protocol (``openai``, ``azure-openai``, ``anthropic``,
+    ``gemini``). An OpenAI-type provider serves Responses natively when it says so
+    (``responses = true``) or when translation is off (requests then pass as they are).
+    """
+    if protocol in ("anthropic", "gemini"):
+        native = [protocol]
+    else:
+        native = ["chat", "responses"] if responses or not translate else ["chat"]
+    translated = [p for p in ALL if p not in native] if translate else []
+    return native, translated
+
+
+def describe(protocol: str, *, responses: bool, translate: bool) -> str:
+    """``speaks chat; translated: responses, anthropic, gemini`` (for CLI lines)."""
+    native, translated = serves(protocol, responses=responses, translate=translate)
+    text = "speaks " + ", ".join(native)
+    return text + ("; translated: " + ", ".join(translated) if translated else "; no translation")

@@ -1,0 +1,108 @@
+"""Translation between the four wire protocols, through one internal shape (``model``).
+
+Protocols (the names used throughout): ``chat`` (OpenAI Chat Completions), ``responses``
+(OpenAI Responses, client side only), ``anthropic`` (Messages), ``gemini``
+(generateContent). Everything here is pure: dicts and bytes in, dicts and bytes out; the
+proxy's hook (``auto_router.proxy.translation``) does the I/O.
+
+    request:  parse_request(client, body) -> Request -> build_request(upstream, ...)
+    JSON:     translate_response(upstream, client, body, model)
+    stream:   stream_decoder(upstream).feed(chunk) -> events -> stream_encoder(client).encode
+
+Decoders and encoders are incremental: one upstream chunk in, the client bytes it completes
+out, nothing held back but an SSE event cut in half.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from . import anthropic, chat, gemini, responses
+from .model import Event, Request
+
+__all__ = [
+    "Decoder",
+    "Encoder",
+    "build_request",
+    "parse_request",
+    "stream_decoder",
+    "stream_encoder",
+    "translate_response",
+]
+
+#: Client protocols (what a request arrives in) and upstream protocols (what a provider speaks).
+CLIENT_PROTOCOLS = ("chat", "responses", "anthropic", "gemini")
+UPSTREAM_PROTOCOLS = ("chat", "anthropic", "gemini")
+
+
+class Decoder(Protocol):
+    def feed(self, chunk: bytes) -> list[Event]: ...
+
+    def close(self) -> list[Event]: ...
+
+
+class Encoder(Protocol):
+    def encode(self, events: list[Event]) -> bytes: ...
+
+
+def parse_request(
+    client: str, data: dict[str, Any], *, model: str | None = None, stream: bool = False
+) -> Request:
+    """A client's request body (decoded JSON) in the internal shape.
+
+    Gemini carries the model and streaming in the URL: pass them as ``model``/``stream``.
+    """
+    if client == "chat":
+        return chat.parse_request(data)
+    if client == "responses":
+        return responses.parse_request(data)
+    if client == "anthropic":
+        return anthropic.parse_request(data)
+    return gemini.parse_request(data, model, stream)
+
+
+def build_request(upstream: str, req: Request, model: str | None) -> dict[str, Any]:
+    if upstream == "chat":
+        return chat.build_request(req, model)
+    if upstream == "anthropic":
+        return anthropic.build_request(req, model)
+    return gemini.build_request(req)
+
+
+def translate_response(
+    upstream: str, client: str, data: dict[str, Any], model: str
+) -> dict[str, Any]:
+    """A whole (non-streamed) upstream answer as the client's protocol writes it."""
+    if upstream == "chat":
+        resp = chat.parse_response(data)
+    elif upstream == "anthropic":
+        resp = anthropic.parse_response(data)
+    else:
+        resp = gemini.parse_response(data)
+    if client == "chat":
+        return chat.build_response(resp, model)
+    if client == "responses":
+        return responses.build_response(resp, model)
+    if client == "anthropic":
+        return anthropic.build_response(resp, model)
+    return gemini.build_response(resp, model)
+
+
+def stream_decoder(upstream: str) -> Decoder:
+    if upstream == "chat":
+        return chat.StreamDecoder()
+    if upstream == "anthropic":
+        return anthropic.StreamDecoder()
+    return gemini.StreamDecoder()
+
+
+def stream_encoder(
+    client: str, model: str, *, include_usage: bool = False, sse: bool = True
+) -> Encoder:
+    if client == "chat":
+        return chat.StreamEncoder(model, include_usage=include_usage)
+    if client == "responses":
+        return responses.StreamEncoder(model)
+    if client == "anthropic":
+        return anthropic.StreamEncoder(model)
+    return gemini.StreamEncoder(model, sse=sse)
