@@ -95,7 +95,8 @@ def parse_request(data: dict[str, Any]) -> Request:
     req.temperature = number(data.get("temperature"))
     req.top_p = number(data.get("top_p"))
     stop = data.get("stop")
-    req.stop = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    listed = stop if isinstance(stop, list) else []
+    req.stop = [stop] if isinstance(stop, str) else [s for s in listed if isinstance(s, str)]
     req.stream = data.get("stream") is True
     if isinstance(data.get("reasoning_effort"), str):
         req.reasoning_effort = data["reasoning_effort"]

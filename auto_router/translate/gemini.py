@@ -211,7 +211,8 @@ def _generation_config(req: Request, config: Any) -> None:
     req.max_tokens = integer(config.get("maxOutputTokens"))
     req.temperature = number(config.get("temperature"))
     req.top_p = number(config.get("topP"))
-    req.stop = [s for s in config.get("stopSequences") or [] if isinstance(s, str)]
+    sequences = config.get("stopSequences")
+    req.stop = [s for s in sequences if isinstance(s, str)] if isinstance(sequences, list) else []
     thinking = config.get("thinkingConfig")
     if isinstance(thinking, dict):
         budget = integer(thinking.get("thinkingBudget"))
