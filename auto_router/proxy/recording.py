@@ -86,13 +86,16 @@ class Recorder:
 
     async def succeeded(self, target: Target, plan: Plan, ex: Exchange) -> None:
         key = (target.backend, target.provider)
-        if (
-            plan.last_success.get(target.backend) != target.provider
-            or key in plan.troubled
-            or any(f.provider == target.provider and f.backend == target.backend for f in ex.failed)
-        ):
+        troubled = key in plan.troubled or any(
+            f.provider == target.provider and f.backend == target.backend for f in ex.failed
+        )
+        if troubled:
+            # A success closes the circuit and ends the failure streak. Written before the
+            # answer goes out, so the very next request sees the provider healthy again
+            # (rare: only after trouble, so the hot path does not pay for it).
+            await self._write(self.rotator.record_success, target.backend, target.provider)
+        elif plan.last_success.get(target.backend) != target.provider:
             # Only when it changes something: a write per request would cost the hot path.
-            # A success closes the circuit and ends the failure streak.
             self.spawn(self._write(self.rotator.record_success, target.backend, target.provider))
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
