@@ -153,6 +153,18 @@ def create_app(
         redactors=redactors,
     )
 
+    starlette = _starlette(services, upstream, extra_routes)
+    starlette.state.services = services
+    return ProxyApp(proxy, starlette, services)
+
+
+def _starlette(
+    services: Services, upstream: Upstream, extra_routes: Sequence[BaseRoute]
+) -> Starlette:
+    """Everything but the data path: health, probes, the management API; and the lifespan
+    that opens the upstream session and the request-log writer."""
+    proxy, request_log = services.proxy, services.request_log
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await upstream.open()
@@ -174,7 +186,7 @@ def create_app(
         *extra_routes,
         *admin_routes(),
     ]
-    starlette = Starlette(
+    return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -182,8 +194,6 @@ def create_app(
             Exception: _internal_error,
         },
     )
-    starlette.state.services = services
-    return ProxyApp(proxy, starlette, services)
 
 
 def _wire(options: ProxyOptions) -> tuple[Rotator, Router, Paths | None, bool]:
