@@ -180,17 +180,31 @@ def test_claude_uses_the_proxy_by_default_with_only_a_token(home: Home) -> None:
     assert "ANTHROPIC_BASE_URL" not in direct.stdout  # Anthropic's own API: no base URL
 
 
-def test_a_provider_the_agent_cannot_speak_is_refused_not_used(home: Home) -> None:
+def test_a_provider_of_another_api_goes_through_translation_or_is_refused(home: Home) -> None:
     home.write(
         '[backends.claude]\nproviders = ["ds"]\n',
+        '[claude.ds]\ntype = "openai"\nbase_url = "https://api.deepseek.invalid"\n'
+        'api_key = "sk-ds-0123456789abcdef"\n',
+    )
+    for args in (("--provider", "ds"), (), ("--via-proxy",)):
+        result = home.run("run", "--dry-run", "--backend", "claude", *args, "--", "claude")
+        assert result.returncode == 0, (args, result.stderr)
+        assert "via: the local proxy" in result.stdout, args
+        assert "ANTHROPIC_BASE_URL=http://127.0.0.1:PORT" in result.stdout
+    direct = home.run("run", "--direct", "--backend", "claude", "--", "claude")
+    assert direct.returncode == 64, direct.stderr
+    assert "reachable only through translation" in direct.stderr
+    assert "--via-proxy" in direct.stderr
+    assert "Traceback" not in direct.stderr
+    home.write(
+        '[backends.claude]\nproviders = ["ds"]\ntranslate = false\n',
         '[claude.ds]\ntype = "openai"\nbase_url = "https://api.deepseek.invalid"\n'
         'api_key = "sk-ds-0123456789abcdef"\n',
     )
     for args in (("--provider", "ds"), ("--direct",), ()):
         result = home.run("run", "--backend", "claude", *args, "--", "claude")
         assert result.returncode == 64, (args, result.stderr)
-        assert "does not translate" in result.stderr
-        assert "Traceback" not in result.stderr
+        assert "translate = false" in result.stderr
     forced = home.run("run", "--via-proxy", "--backend", "claude", "--", "claude")
     assert forced.returncode == 64
     assert "through the proxy" in forced.stderr
