@@ -43,6 +43,7 @@ SHELL_TOOLS: dict[str, dict[str, Any]] = {
     "Bash": {"command": f"echo {TOOL_MARKER}", "description": "print a marker"},
     "shell": {"command": ["echo", TOOL_MARKER]},
     "run_shell_command": {"command": f"echo {TOOL_MARKER}"},
+    "exec_command": {"cmd": f"echo {TOOL_MARKER}"},  # Codex CLI 0.169
 }
 
 
@@ -125,6 +126,16 @@ def _text_of(content: Any) -> str:
     if isinstance(content, list):
         return "".join(_text_of(part.get("text", part.get("content", ""))) for part in content)
     return "" if content is None else str(content)
+
+
+def _tool_names(body: dict[str, Any] | None) -> list[str]:
+    tools = (body or {}).get("tools") or []
+    found = []
+    for tool in tools:
+        if isinstance(tool, dict):
+            name = tool.get("function", tool).get("name")
+            found.append(str(name) if name else f"({tool.get('type')})")
+    return found
 
 
 def chat_turn(body: dict[str, Any], tools: bool) -> tuple[dict[str, Any] | None, str]:
@@ -443,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
             "model": model,
             "stream": bool((body or {}).get("stream")) or "alt=sse" in url.query,
             "user_agent": self.headers.get("user-agent", ""),
-            "tools": len((body or {}).get("tools") or []),
+            "tools": _tool_names(body),
         }
         retry = self.server.retry_after
         try:
@@ -463,7 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._json(429, openai_429(), retry)
                 else:
                     call, text = chat_turn(body, self.server.tools)
-                    entry["turn"] = "tool call" if call else text[:80]
+                    entry["turn"] = "tool call" if call else text
                     doc, chunks = chat_completion(model, bool(body.get("stream")), call, text)
                     self._answer(doc, chunks)
             elif path.endswith("/responses"):
@@ -480,7 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._json(429, anthropic_429(), retry)
                 else:
                     call, text = anthropic_turn(body, self.server.tools)
-                    entry["turn"] = "tool call" if call else text[:80]
+                    entry["turn"] = "tool call" if call else text
                     doc, chunks = anthropic_message(model, bool(body.get("stream")), call, text)
                     self._answer(doc, chunks)
             elif gemini is not None:
