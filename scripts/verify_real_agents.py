@@ -205,6 +205,7 @@ def run_once(
     provider: str | None = None,
     tools: bool = False,
     args: tuple[str, ...] | None = None,
+    retry_after: int = 5,
 ) -> Run:
     """``via_proxy``: ``True`` --via-proxy, ``False`` --direct, ``None`` neither (auto)."""
     work = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=base))
@@ -212,7 +213,7 @@ def run_once(
     for d in (home, config, cwd):
         d.mkdir()
     quiet_home(home)
-    server = FakeProvider(work / "requests.jsonl", tools=tools).start()
+    server = FakeProvider(work / "requests.jsonl", retry_after, tools=tools).start()
     try:
         write_config(config, spec, server.url, fail_fast)
         env = {
@@ -333,8 +334,14 @@ def verify_translated(spec: AgentSpec, executable: str, base: Path, tools: bool)
     other = AgentSpec(spec.name, spec.executable, kind, suffix, spec.args)
     result = Result(spec.name)
     result.version = _version(executable, base)
-    run = run_once(other, executable, True, None, base, via_proxy=None)
+    # Retry-After 60 s: longer than the proxy's max_retry_wait, so it fails over at once
+    run = run_once(other, executable, True, None, base, via_proxy=None, retry_after=60)
     _failover_checks(result, run, REPLY_TEXT)
+    result.checks["each provider got its own model"] = all(
+        r["model"] == ("fake-model-limited" if "limited" in r["key"] else "fake-model-ok")
+        for r in run.requests
+        if r["model"]
+    )
     result.checks[f"every upstream request is {kind} ({', '.join(paths)})"] = bool(
         run.requests
     ) and all(r["path"].endswith(paths) for r in run.requests)
@@ -346,9 +353,13 @@ def verify_translated(spec: AgentSpec, executable: str, base: Path, tools: bool)
     if not all(result.checks.values()):
         result.notes.append("agent output: " + _tail(run))
     if tools:
-        trip = run_once(other, executable, True, None, base, None, None, True, TOOL_ARGS[spec.name])
+        trip = run_once(
+            other, executable, True, None, base, None, None, True, TOOL_ARGS[spec.name], 60
+        )
         turns = [r.get("turn", "") for r in trip.requests if r["status"] == 200]
-        result.checks["tool round trip: fake asked for the tool"] = "tool call" in turns
+        result.checks["tool round trip: fake asked for the tool"] = (
+            "tool call" in turns and _failed_over(trip)
+        )
         result.checks["tool round trip: the tool's output came back"] = any(
             t.startswith("DONE:") and TOOL_MARKER in t for t in turns
         )
@@ -381,6 +392,10 @@ def _failover_checks(result: Result, run: Run, reply: str) -> None:
         a["outcome"] for a in run.attempts
     ] == ["ok"]
     result.checks["ran through the proxy, failover summary printed"] = "failed over:" in run.stderr
+
+
+def _failed_over(run: Run) -> bool:
+    return run.exit_code == 0 and "failed over:" in run.stderr and "429" in _paths(run)
 
 
 def _paths(run: Run) -> str:
