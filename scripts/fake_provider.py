@@ -14,10 +14,11 @@ A request whose key (``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key`
 error body; any other key gets a minimal valid answer whose text is ``REPLY_TEXT``. Every
 request is logged as one JSON line (path, key, model, status, tools offered, tool results).
 
-With ``tools=True`` (``--tools``) the chat-completions and Messages answers make a tool round
-trip: a request that offers one of the agents' shell tools (``SHELL_TOOLS``) and carries no
-tool result yet gets a call of that tool (``echo hello-from-tool``; streamed as two
-argument deltas); once a tool result comes back the answer is ``DONE: <the result>``.
+With ``tools=True`` (``--tools``) the chat-completions, Messages and Gemini answers make a
+tool round trip: a request that offers one of the agents' shell tools (``SHELL_TOOLS``) and
+carries no tool result yet gets a call of that tool (``echo hello-from-tool``; chat and
+Messages stream its arguments as two deltas); once a tool result comes back the answer is
+``DONE: <the result>``.
 
 Run by hand: ``python scripts/fake_provider.py --port 8765 --log /tmp/requests.jsonl``.
 """
@@ -132,7 +133,9 @@ def _tool_names(body: dict[str, Any] | None) -> list[str]:
     tools = (body or {}).get("tools") or []
     found = []
     for tool in tools:
-        if isinstance(tool, dict):
+        if isinstance(tool, dict) and isinstance(tool.get("functionDeclarations"), list):
+            found += [str(d.get("name")) for d in tool["functionDeclarations"]]  # Gemini
+        elif isinstance(tool, dict):
             name = tool.get("function", tool).get("name")
             found.append(str(name) if name else f"({tool.get('type')})")
     return found
@@ -356,11 +359,31 @@ def anthropic_message(
     )
 
 
-def gemini_answer(model: str) -> dict[str, Any]:
+def gemini_turn(body: dict[str, Any], tools: bool) -> tuple[dict[str, Any] | None, str]:
+    """(the functionCall part to send, or ``None``; the text to answer) for Gemini."""
+    parts = [
+        part
+        for content in body.get("contents", [])
+        if isinstance(content, dict)
+        for part in content.get("parts") or []
+        if isinstance(part, dict)
+    ]
+    results = [p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)]
+    if results:
+        return None, "DONE: " + json.dumps(results[-1].get("response"))[:200]
+    name = next((n for n in _tool_names(body) if n in SHELL_TOOLS), None) if tools else None
+    if name is None:
+        return None, REPLY_TEXT
+    return {"functionCall": {"name": name, "args": SHELL_TOOLS[name]}}, ""
+
+
+def gemini_answer(
+    model: str, call: dict[str, Any] | None = None, text: str = REPLY_TEXT
+) -> dict[str, Any]:
     return {
         "candidates": [
             {
-                "content": {"parts": [{"text": REPLY_TEXT}], "role": "model"},
+                "content": {"parts": [call or {"text": text}], "role": "model"},
                 "finishReason": "STOP",
                 "index": 0,
             }
@@ -501,10 +524,14 @@ class _Handler(BaseHTTPRequestHandler):
                 elif limited:
                     status = 429
                     self._json(429, gemini_429(model, retry), retry)
-                elif method == "streamGenerateContent":
-                    self._answer(None, list(sse([(None, gemini_answer(model))])))
-                elif method == "generateContent":
-                    self._json(200, gemini_answer(model))
+                elif method in ("streamGenerateContent", "generateContent"):
+                    call, text = gemini_turn(body, self.server.tools)
+                    entry["turn"] = "tool call" if call else text
+                    answer = gemini_answer(model, call, text)
+                    if method == "generateContent":
+                        self._json(200, answer)
+                    else:
+                        self._answer(None, list(sse([(None, answer)])))
                 else:
                     status = 404
                     self._json(404, {"error": {"code": 404, "message": f"no method {method}"}})

@@ -93,6 +93,13 @@ TRANSLATED = {
     "gemini": ("openai", "/v1", ("/chat/completions", "/models")),
     "qwen": ("anthropic", "", ("/v1/messages", "/v1/models")),
 }
+#: --upstream TYPE: the pool's protocol for every agent (the agent's own is skipped).
+UPSTREAMS = {
+    "openai": ("/v1", ("/chat/completions", "/models")),
+    "anthropic": ("", ("/v1/messages", "/v1/models")),
+    "gemini": ("", (":generateContent", ":streamGenerateContent", "/models")),
+}
+OWN = {"claude": "anthropic", "codex": "openai", "gemini": "gemini", "qwen": "openai"}
 TOOL_PROMPT = f"Run the shell command `echo {TOOL_MARKER}`, then tell me what it printed."
 TOOL_ARGS = {
     "claude": ("-p", TOOL_PROMPT, "--allowedTools", "Bash"),
@@ -329,8 +336,12 @@ def verify_via_proxy(spec: AgentSpec, executable: str, base: Path) -> Result:
     return result
 
 
-def verify_translated(spec: AgentSpec, executable: str, base: Path, tools: bool) -> Result:
+def verify_translated(
+    spec: AgentSpec, executable: str, base: Path, tools: bool, upstream: str | None = None
+) -> Result:
     kind, suffix, paths = TRANSLATED[spec.name]
+    if upstream is not None:
+        kind, (suffix, paths) = upstream, UPSTREAMS[upstream]
     other = AgentSpec(spec.name, spec.executable, kind, suffix, spec.args)
     result = Result(spec.name)
     result.version = _version(executable, base)
@@ -441,6 +452,11 @@ def main() -> int:
         help="run each agent on providers of another protocol (through the proxy's translation)",
     )
     parser.add_argument(
+        "--upstream",
+        choices=sorted(UPSTREAMS),
+        help="with --translate: this protocol's pool for every agent (default: TRANSLATED)",
+    )
+    parser.add_argument(
         "--tools-all",
         action="store_true",
         help="with --translate: a tool round trip for every agent (default: Claude Code only)",
@@ -458,9 +474,12 @@ def main() -> int:
                 continue
             print(f"{spec.name}: {executable}", file=sys.stderr, flush=True)
             try:
-                if args.translate:
+                if args.translate and args.upstream == OWN[spec.name]:
+                    print(f"{spec.name}: speaks {args.upstream} itself, skipped", file=sys.stderr)
+                elif args.translate:
                     tools = args.tools_all or spec.name == "claude"
-                    results.append(verify_translated(spec, executable, Path(tmp), tools))
+                    found = verify_translated(spec, executable, Path(tmp), tools, args.upstream)
+                    results.append(found)
                 elif args.via_proxy:
                     results.append(verify_via_proxy(spec, executable, Path(tmp)))
                 else:
