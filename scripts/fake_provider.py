@@ -46,6 +46,9 @@ SHELL_TOOLS: dict[str, dict[str, Any]] = {
     "run_shell_command": {"command": f"echo {TOOL_MARKER}"},
     "exec_command": {"cmd": f"echo {TOOL_MARKER}"},  # Codex CLI 0.169
 }
+#: Text the fake says before a tool call, in the same answer (as models do): the client
+#: must get a text block and then a tool call, in that order.
+PREAMBLE = "Running it now."
 
 
 def openai_429() -> dict[str, Any]:
@@ -161,7 +164,7 @@ def chat_completion(
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     finish = "tool_calls" if call else "stop"
     if not stream:
-        message: dict[str, Any] = {"role": "assistant", "content": None if call else text}
+        message: dict[str, Any] = {"role": "assistant", "content": PREAMBLE if call else text}
         if call:
             message["tool_calls"] = [
                 {
@@ -193,7 +196,8 @@ def chat_completion(
         half = len(call["arguments"]) // 2
         head = {"index": 0, "id": call["id"], "type": "function"}
         body = [
-            chunk({"role": "assistant", "content": None, "tool_calls": [
+            chunk({"role": "assistant", "content": PREAMBLE}, None),
+            chunk({"tool_calls": [
                 {**head, "function": {"name": call["name"], "arguments": ""}}]}, None),
             chunk({"tool_calls": [
                 {"index": 0, "function": {"arguments": call["arguments"][:half]}}]}, None),
@@ -303,14 +307,16 @@ def anthropic_message(
     model: str, stream: bool, call: dict[str, Any] | None = None, text: str = REPLY_TEXT
 ) -> tuple[dict[str, Any] | None, list[bytes]]:
     usage = {"input_tokens": 10, "output_tokens": 5}
-    block = call if call else {"type": "text", "text": text}
+    blocks = (
+        [{"type": "text", "text": PREAMBLE}, call] if call else [{"type": "text", "text": text}]
+    )
     stop = "tool_use" if call else "end_turn"
     message = {
         "id": "msg_fake",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [block],
+        "content": blocks,
         "stop_reason": stop,
         "stop_sequence": None,
         "usage": usage,
@@ -318,45 +324,44 @@ def anthropic_message(
     if not stream:
         return message, []
     start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
-    if call:
-        opened: dict[str, Any] = {**call, "input": {}}
-        arguments = json.dumps(call["input"])
-        half = len(arguments) // 2
-        deltas = [
-            {"type": "input_json_delta", "partial_json": arguments[:half]},
-            {"type": "input_json_delta", "partial_json": arguments[half:]},
-        ]
-    else:
-        opened = {"type": "text", "text": ""}
-        deltas = [{"type": "text_delta", "text": text}]
-    return None, list(
-        sse(
-            [
-                ("message_start", {"type": "message_start", "message": start}),
-                (
-                    "content_block_start",
-                    {"type": "content_block_start", "index": 0, "content_block": opened},
-                ),
-                *(
-                    (
-                        "content_block_delta",
-                        {"type": "content_block_delta", "index": 0, "delta": delta},
-                    )
-                    for delta in deltas
-                ),
-                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                (
-                    "message_delta",
-                    {
-                        "type": "message_delta",
-                        "delta": {"stop_reason": stop, "stop_sequence": None},
-                        "usage": {"output_tokens": 5},
-                    },
-                ),
-                ("message_stop", {"type": "message_stop"}),
+    events: list[tuple[str | None, dict[str, Any] | str]] = [
+        ("message_start", {"type": "message_start", "message": start})
+    ]
+    for index, block in enumerate(blocks):
+        if block["type"] == "tool_use":
+            opened: dict[str, Any] = {**block, "input": {}}
+            arguments = json.dumps(block["input"])
+            half = len(arguments) // 2
+            deltas = [
+                {"type": "input_json_delta", "partial_json": arguments[:half]},
+                {"type": "input_json_delta", "partial_json": arguments[half:]},
             ]
+        else:
+            opened = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": block["text"]}]
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": opened},
+            )
         )
-    )
+        events += [
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            for d in deltas
+        ]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events += [
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": 5},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return None, list(sse(events))
 
 
 def gemini_turn(body: dict[str, Any], tools: bool) -> tuple[dict[str, Any] | None, str]:
@@ -383,7 +388,10 @@ def gemini_answer(
     return {
         "candidates": [
             {
-                "content": {"parts": [call or {"text": text}], "role": "model"},
+                "content": {
+                    "parts": [{"text": PREAMBLE}, call] if call else [{"text": text}],
+                    "role": "model",
+                },
                 "finishReason": "STOP",
                 "index": 0,
             }
