@@ -211,6 +211,64 @@ def test_a_provider_of_another_api_goes_through_translation_or_is_refused(home: 
     assert home.log() == []  # the agent never started
 
 
+ANTHROPIC_LIMITED = Reply(
+    429,
+    {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited"}},
+    headers={"retry-after": "600"},
+)
+
+
+def anthropic_answer(seen: Seen) -> Reply:
+    return Reply(
+        body={
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": seen.json()["model"],
+            "content": [{"type": "text", "text": "hello through translation"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 3, "output_tokens": 4},
+        }
+    )
+
+
+def test_auto_runs_an_agent_on_a_pool_of_another_api_through_translation(home: Home) -> None:
+    # qwen's chat-speaking stand-in, a backend of Anthropic-type providers only, no mode flag
+    with (
+        FakeUpstream(lambda seen: ANTHROPIC_LIMITED) as one,
+        FakeUpstream(anthropic_answer) as two,
+    ):
+        home.write(
+            LLM,
+            f"""
+[chat.one]
+type = "anthropic"
+base_url = "{one.root}"
+api_key = "sk-ant-one-0123456789abcdef"
+model = "claude-one"
+[chat.two]
+type = "anthropic"
+base_url = "{two.root}"
+api_key = "sk-ant-two-0123456789abcdef"
+model = "claude-two"
+""",
+        )
+        result = home.run("run", "--", "chat-agent", input="hi there\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "assistant: hello through translation" in result.stdout
+    assert "auto-router: 1 request failed over: one 429 -> two" in result.stderr
+    assert [s.path for s in one.seen] == ["/v1/messages"]
+    [sent] = two.seen
+    assert sent.path == "/v1/messages"
+    assert sent.headers["x-api-key"] == "sk-ant-two-0123456789abcdef"
+    body = sent.json()
+    assert body["model"] == "claude-two"
+    assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}]
+    assert isinstance(body["max_tokens"], int)  # Anthropic requires it; the agent sent none
+    assert [(a["outcome"], a["exit_code"]) for a in home.history()] == [("ok", 0)]
+
+
 def test_a_command_provider_runs_direct(home: Home, tmp_path: Path) -> None:
     home.write(
         '[backends.qwen]\nproviders = ["local"]\n',
