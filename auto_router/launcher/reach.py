@@ -71,7 +71,14 @@ def reach(agent: Agent, provider: ProviderConfig, *, translate: bool = True) -> 
     if through and family not in through:
         translated = _translated(agent, provider, through, translate)
         if translated is not None:
-            return Reach(speaks, True, translated, THROUGH_TRANSLATION)
+            # An agent that speaks the provider's API but has no base URL for it (aider and
+            # Anthropic) still runs direct in auto mode: natively rather than translated.
+            native = (
+                f"{agent.title} speaks {provider.key}'s API directly; the proxy would translate"
+                if speaks
+                else None
+            )
+            return Reach(speaks, True, translated, THROUGH_TRANSLATION, prefer_direct=native)
     if speaks and through and family not in through:
         why = f"{agent.title} can only be pointed at the proxy in the {_apis(through)} API"
         return Reach(True, False, None, why)
