@@ -12,7 +12,13 @@ It speaks the four wire formats the agents use:
 A request whose key (``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key`` or
 ``?key=``) contains ``limited`` gets a 429 with ``Retry-After`` and the provider's realistic
 error body; any other key gets a minimal valid answer whose text is ``REPLY_TEXT``. Every
-request is logged as one JSON line (path, key, model, status).
+request is logged as one JSON line (path, key, model, status, tools offered, tool results).
+
+With ``tools=True`` (``--tools``) the chat-completions, Messages and Gemini answers make a
+tool round trip: a request that offers one of the agents' shell tools (``SHELL_TOOLS``) and
+carries no tool result yet gets a call of that tool (``echo hello-from-tool``; chat and
+Messages stream its arguments as two deltas); once a tool result comes back the answer is
+``DONE: <the result>``.
 
 Run by hand: ``python scripts/fake_provider.py --port 8765 --log /tmp/requests.jsonl``.
 """
@@ -31,6 +37,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 REPLY_TEXT = "PONG-FROM-THE-SECOND-PROVIDER"
+#: What the tool the fake asks for prints; ``DONE: ...hello-from-tool`` proves the round trip.
+TOOL_MARKER = "hello-from-tool"
+#: The agents' shell tools, and arguments that make each print ``TOOL_MARKER``.
+SHELL_TOOLS: dict[str, dict[str, Any]] = {
+    "Bash": {"command": f"echo {TOOL_MARKER}", "description": "print a marker"},
+    "shell": {"command": ["echo", TOOL_MARKER]},
+    "run_shell_command": {"command": f"echo {TOOL_MARKER}"},
+    "exec_command": {"cmd": f"echo {TOOL_MARKER}"},  # Codex CLI 0.169
+}
+#: Text the fake says before a tool call, in the same answer (as models do): the client
+#: must get a text block and then a tool call, in that order.
+PREAMBLE = "Running it now."
 
 
 def openai_429() -> dict[str, Any]:
@@ -107,22 +125,60 @@ def sse(events: list[tuple[str | None, dict[str, Any] | str]]) -> Iterator[bytes
         yield f"{head}data: {text}\n\n".encode()
 
 
-def chat_completion(model: str, stream: bool) -> tuple[dict[str, Any] | None, list[bytes]]:
+def _text_of(content: Any) -> str:
+    """A tool result's text: a string, or a list of text parts / blocks."""
+    if isinstance(content, list):
+        return "".join(_text_of(part.get("text", part.get("content", ""))) for part in content)
+    return "" if content is None else str(content)
+
+
+def _tool_names(body: dict[str, Any] | None) -> list[str]:
+    tools = (body or {}).get("tools") or []
+    found = []
+    for tool in tools:
+        if isinstance(tool, dict) and isinstance(tool.get("functionDeclarations"), list):
+            found += [str(d.get("name")) for d in tool["functionDeclarations"]]  # Gemini
+        elif isinstance(tool, dict):
+            name = tool.get("function", tool).get("name")
+            found.append(str(name) if name else f"({tool.get('type')})")
+    return found
+
+
+def chat_turn(body: dict[str, Any], tools: bool) -> tuple[dict[str, Any] | None, str]:
+    """(the tool call to make, or ``None``; the text to answer) for a chat request."""
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    results = [m for m in messages if m.get("role") == "tool"]
+    if results:
+        return None, "DONE: " + _text_of(results[-1].get("content")).strip()[:200]
+    offered = [t.get("function", {}).get("name") for t in body.get("tools") or []]
+    name = next((n for n in offered if n in SHELL_TOOLS), None) if tools else None
+    if name is None:
+        return None, REPLY_TEXT
+    return {"id": "call_fake_1", "name": name, "arguments": json.dumps(SHELL_TOOLS[name])}, ""
+
+
+def chat_completion(
+    model: str, stream: bool, call: dict[str, Any] | None = None, text: str = REPLY_TEXT
+) -> tuple[dict[str, Any] | None, list[bytes]]:
     created = int(time.time())
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    finish = "tool_calls" if call else "stop"
     if not stream:
+        message: dict[str, Any] = {"role": "assistant", "content": PREAMBLE if call else text}
+        if call:
+            message["tool_calls"] = [
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": call["arguments"]},
+                }
+            ]
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": REPLY_TEXT},
-                    "finish_reason": "stop",
-                }
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage,
         }, []
 
@@ -136,12 +192,26 @@ def chat_completion(model: str, stream: bool) -> tuple[dict[str, Any] | None, li
             **extra,
         }
 
+    if call:  # as OpenAI streams one: id and name first, then the arguments in pieces
+        half = len(call["arguments"]) // 2
+        head = {"index": 0, "id": call["id"], "type": "function"}
+        body = [
+            chunk({"role": "assistant", "content": PREAMBLE}, None),
+            chunk({"tool_calls": [
+                {**head, "function": {"name": call["name"], "arguments": ""}}]}, None),
+            chunk({"tool_calls": [
+                {"index": 0, "function": {"arguments": call["arguments"][:half]}}]}, None),
+            chunk({"tool_calls": [
+                {"index": 0, "function": {"arguments": call["arguments"][half:]}}]}, None),
+        ]  # fmt: skip
+    else:
+        body = [chunk({"role": "assistant", "content": ""}, None), chunk({"content": text}, None)]
     return None, list(
         sse(
             [
-                (None, chunk({"role": "assistant", "content": ""}, None)),
-                (None, chunk({"content": REPLY_TEXT}, None)),
-                (None, chunk({}, "stop", usage=usage)),
+                *((None, c) for c in body),
+                (None, chunk({}, finish)),
+                (None, {**chunk({}, None), "choices": [], "usage": usage}),
                 (None, "[DONE]"),
             ]
         )
@@ -214,61 +284,114 @@ def responses_stream(model: str) -> list[bytes]:
     )
 
 
-def anthropic_message(model: str, stream: bool) -> tuple[dict[str, Any] | None, list[bytes]]:
+def anthropic_turn(body: dict[str, Any], tools: bool) -> tuple[dict[str, Any] | None, str]:
+    """(the tool_use block to send, or ``None``; the text to answer) for a Messages request."""
+    blocks = [
+        b
+        for m in body.get("messages", [])
+        if isinstance(m, dict) and isinstance(m.get("content"), list)
+        for b in m["content"]
+        if isinstance(b, dict)
+    ]
+    results = [b for b in blocks if b.get("type") == "tool_result"]
+    if results:
+        return None, "DONE: " + _text_of(results[-1].get("content")).strip()[:200]
+    offered = [t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)]
+    name = next((n for n in offered if n in SHELL_TOOLS), None) if tools else None
+    if name is None:
+        return None, REPLY_TEXT
+    return {"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": SHELL_TOOLS[name]}, ""
+
+
+def anthropic_message(
+    model: str, stream: bool, call: dict[str, Any] | None = None, text: str = REPLY_TEXT
+) -> tuple[dict[str, Any] | None, list[bytes]]:
     usage = {"input_tokens": 10, "output_tokens": 5}
+    blocks = (
+        [{"type": "text", "text": PREAMBLE}, call] if call else [{"type": "text", "text": text}]
+    )
+    stop = "tool_use" if call else "end_turn"
     message = {
         "id": "msg_fake",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": REPLY_TEXT}],
-        "stop_reason": "end_turn",
+        "content": blocks,
+        "stop_reason": stop,
         "stop_sequence": None,
         "usage": usage,
     }
     if not stream:
         return message, []
     start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
-    return None, list(
-        sse(
-            [
-                ("message_start", {"type": "message_start", "message": start}),
-                (
-                    "content_block_start",
-                    {
-                        "type": "content_block_start",
-                        "index": 0,
-                        "content_block": {"type": "text", "text": ""},
-                    },
-                ),
-                (
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": 0,
-                        "delta": {"type": "text_delta", "text": REPLY_TEXT},
-                    },
-                ),
-                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                (
-                    "message_delta",
-                    {
-                        "type": "message_delta",
-                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                        "usage": {"output_tokens": 5},
-                    },
-                ),
-                ("message_stop", {"type": "message_stop"}),
+    events: list[tuple[str | None, dict[str, Any] | str]] = [
+        ("message_start", {"type": "message_start", "message": start})
+    ]
+    for index, block in enumerate(blocks):
+        if block["type"] == "tool_use":
+            opened: dict[str, Any] = {**block, "input": {}}
+            arguments = json.dumps(block["input"])
+            half = len(arguments) // 2
+            deltas = [
+                {"type": "input_json_delta", "partial_json": arguments[:half]},
+                {"type": "input_json_delta", "partial_json": arguments[half:]},
             ]
+        else:
+            opened = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": block["text"]}]
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": opened},
+            )
         )
-    )
+        events += [
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            for d in deltas
+        ]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events += [
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": 5},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return None, list(sse(events))
 
 
-def gemini_answer(model: str) -> dict[str, Any]:
+def gemini_turn(body: dict[str, Any], tools: bool) -> tuple[dict[str, Any] | None, str]:
+    """(the functionCall part to send, or ``None``; the text to answer) for Gemini."""
+    parts = [
+        part
+        for content in body.get("contents", [])
+        if isinstance(content, dict)
+        for part in content.get("parts") or []
+        if isinstance(part, dict)
+    ]
+    results = [p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)]
+    if results:
+        return None, "DONE: " + json.dumps(results[-1].get("response"))[:200]
+    name = next((n for n in _tool_names(body) if n in SHELL_TOOLS), None) if tools else None
+    if name is None:
+        return None, REPLY_TEXT
+    return {"functionCall": {"name": name, "args": SHELL_TOOLS[name]}}, ""
+
+
+def gemini_answer(
+    model: str, call: dict[str, Any] | None = None, text: str = REPLY_TEXT
+) -> dict[str, Any]:
     return {
         "candidates": [
             {
-                "content": {"parts": [{"text": REPLY_TEXT}], "role": "model"},
+                "content": {
+                    "parts": [{"text": PREAMBLE}, call] if call else [{"text": text}],
+                    "role": "model",
+                },
                 "finishReason": "STOP",
                 "index": 0,
             }
@@ -285,10 +408,13 @@ _GEMINI_PATH = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>\w+)$")
 class FakeProvider(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, log_path: Path | None, retry_after: int = 5, port: int = 0) -> None:
+    def __init__(
+        self, log_path: Path | None, retry_after: int = 5, port: int = 0, tools: bool = False
+    ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.log_path = log_path
         self.retry_after = retry_after
+        self.tools = tools
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -359,6 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
             "model": model,
             "stream": bool((body or {}).get("stream")) or "alt=sse" in url.query,
             "user_agent": self.headers.get("user-agent", ""),
+            "tools": _tool_names(body),
         }
         retry = self.server.retry_after
         try:
@@ -377,7 +504,9 @@ class _Handler(BaseHTTPRequestHandler):
                     status = 429
                     self._json(429, openai_429(), retry)
                 else:
-                    doc, chunks = chat_completion(model, bool(body.get("stream")))
+                    call, text = chat_turn(body, self.server.tools)
+                    entry["turn"] = "tool call" if call else text
+                    doc, chunks = chat_completion(model, bool(body.get("stream")), call, text)
                     self._answer(doc, chunks)
             elif path.endswith("/responses"):
                 if limited:
@@ -392,7 +521,9 @@ class _Handler(BaseHTTPRequestHandler):
                     status = 429
                     self._json(429, anthropic_429(), retry)
                 else:
-                    doc, chunks = anthropic_message(model, bool(body.get("stream")))
+                    call, text = anthropic_turn(body, self.server.tools)
+                    entry["turn"] = "tool call" if call else text
+                    doc, chunks = anthropic_message(model, bool(body.get("stream")), call, text)
                     self._answer(doc, chunks)
             elif gemini is not None:
                 method = gemini.group("method")
@@ -401,10 +532,14 @@ class _Handler(BaseHTTPRequestHandler):
                 elif limited:
                     status = 429
                     self._json(429, gemini_429(model, retry), retry)
-                elif method == "streamGenerateContent":
-                    self._answer(None, list(sse([(None, gemini_answer(model))])))
-                elif method == "generateContent":
-                    self._json(200, gemini_answer(model))
+                elif method in ("streamGenerateContent", "generateContent"):
+                    call, text = gemini_turn(body, self.server.tools)
+                    entry["turn"] = "tool call" if call else text
+                    answer = gemini_answer(model, call, text)
+                    if method == "generateContent":
+                        self._json(200, answer)
+                    else:
+                        self._answer(None, list(sse([(None, answer)])))
                 else:
                     status = 404
                     self._json(404, {"error": {"code": 404, "message": f"no method {method}"}})
@@ -443,8 +578,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log", type=Path, default=None)
     parser.add_argument("--retry-after", type=int, default=5)
+    parser.add_argument("--tools", action="store_true", help="ask for a shell tool first")
     args = parser.parse_args()
-    server = FakeProvider(args.log, args.retry_after, args.port)
+    server = FakeProvider(args.log, args.retry_after, args.port, args.tools)
     print(f"fake provider on {server.url}", flush=True)
     server.serve_forever()
 

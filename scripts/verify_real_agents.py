@@ -8,6 +8,7 @@ Run by hand (not part of the test suite; it needs the CLIs installed, e.g.
     .venv/bin/python scripts/verify_real_agents.py --agents-prefix /tmp/agents
     .venv/bin/python scripts/verify_real_agents.py --only gemini,codex --slow-timeout 60
     .venv/bin/python scripts/verify_real_agents.py --agents-prefix /tmp/agents --via-proxy
+    .venv/bin/python scripts/verify_real_agents.py --agents-prefix /tmp/agents --translate
 
 For each agent found (in ``PREFIX/node_modules/.bin`` for each ``--agents-prefix``, else on
 PATH) it starts ``scripts/fake_provider.py`` on 127.0.0.1, writes a config with two providers
@@ -24,6 +25,15 @@ With ``--via-proxy`` each agent runs through the managed local proxy instead
 second one within the same request, so the agent must print the second provider's answer
 with no 429 reaching it (one attempt, outcome ok), exit 0, and the run must print its
 failover summary line.
+
+With ``--translate`` each agent's pool holds only providers of ANOTHER protocol
+(``TRANSLATED``: Claude Code and Gemini CLI on OpenAI chat-completions providers, Codex CLI on
+chat-completions providers without the Responses API, qwen-code on Anthropic providers) and
+the agent runs with plain ``auto-router run`` (no mode flag: auto must pick the proxy, since
+only translation reaches them). The checks are those of ``--via-proxy``, plus: every upstream
+request is in the providers' protocol. Claude Code then makes a tool round trip (the fake
+asks it to run ``echo hello-from-tool`` through its Bash tool and answers ``DONE: <output>``);
+``--tools-all`` asks that of every agent.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_provider import REPLY_TEXT, FakeProvider
+from fake_provider import REPLY_TEXT, TOOL_MARKER, FakeProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,6 +83,36 @@ AGENTS = (
     AgentSpec("gemini", "gemini", "gemini", "", ("--skip-trust", "-p", "say hi")),
     AgentSpec("codex", "codex", "openai", "/v1", ("exec", "--skip-git-repo-check", "say hi")),
 )
+
+
+#: --translate: each agent's pool speaks another protocol (type, base_url suffix, the upstream
+#: paths it may see), and the arguments that make it run a shell tool (the fake asks for it).
+TRANSLATED = {
+    "claude": ("openai", "/v1", ("/chat/completions", "/models")),
+    "codex": ("openai", "/v1", ("/chat/completions", "/models")),
+    "gemini": ("openai", "/v1", ("/chat/completions", "/models")),
+    "qwen": ("anthropic", "", ("/v1/messages", "/v1/models")),
+}
+#: --upstream TYPE: the pool's protocol for every agent (the agent's own is skipped).
+UPSTREAMS = {
+    "openai": ("/v1", ("/chat/completions", "/models")),
+    "anthropic": ("", ("/v1/messages", "/v1/models")),
+    "gemini": ("", (":generateContent", ":streamGenerateContent", "/models")),
+}
+OWN = {"claude": "anthropic", "codex": "openai", "gemini": "gemini", "qwen": "openai"}
+TOOL_PROMPT = f"Run the shell command `echo {TOOL_MARKER}`, then tell me what it printed."
+TOOL_ARGS = {
+    "claude": ("-p", TOOL_PROMPT, "--allowedTools", "Bash"),
+    # The fake only ever asks for `echo`, in the run's temporary project directory.
+    "codex": (
+        "exec",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        TOOL_PROMPT,
+    ),
+    "gemini": ("--skip-trust", "--yolo", "-p", TOOL_PROMPT),
+    "qwen": ("--yolo", "-p", TOOL_PROMPT),
+}
 
 
 @dataclass
@@ -168,15 +208,19 @@ def run_once(
     fail_fast: bool,
     timeout: float | None,
     base: Path,
-    via_proxy: bool = False,
+    via_proxy: bool | None = False,
     provider: str | None = None,
+    tools: bool = False,
+    args: tuple[str, ...] | None = None,
+    retry_after: int = 5,
 ) -> Run:
+    """``via_proxy``: ``True`` --via-proxy, ``False`` --direct, ``None`` neither (auto)."""
     work = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=base))
     home, config, cwd = work / "home", work / "config", work / "project"
     for d in (home, config, cwd):
         d.mkdir()
     quiet_home(home)
-    server = FakeProvider(work / "requests.jsonl").start()
+    server = FakeProvider(work / "requests.jsonl", retry_after, tools=tools).start()
     try:
         write_config(config, spec, server.url, fail_fast)
         env = {
@@ -189,12 +233,13 @@ def run_once(
         env["PATH"] = f"{Path(executable).parent}{os.pathsep}{env.get('PATH', '')}"
         auto = [sys.executable, "-m", "auto_router", "--config-dir", str(config)]
         command = [*auto, "run", "--backend", spec.name]
-        command.append("--via-proxy" if via_proxy else "--direct")
+        if via_proxy is not None:
+            command.append("--via-proxy" if via_proxy else "--direct")
         if provider is not None:
             command += ["--provider", provider]
         if timeout is not None:
             command += ["--timeout", str(timeout)]
-        command += ["--", executable, *spec.args]
+        command += ["--", executable, *(spec.args if args is None else args)]
         started = time.monotonic()
         proc = subprocess.run(
             command,
@@ -291,6 +336,91 @@ def verify_via_proxy(spec: AgentSpec, executable: str, base: Path) -> Result:
     return result
 
 
+def verify_translated(
+    spec: AgentSpec, executable: str, base: Path, tools: bool, upstream: str | None = None
+) -> Result:
+    kind, suffix, paths = TRANSLATED[spec.name]
+    if upstream is not None:
+        kind, (suffix, paths) = upstream, UPSTREAMS[upstream]
+    other = AgentSpec(spec.name, spec.executable, kind, suffix, spec.args)
+    result = Result(spec.name)
+    result.version = _version(executable, base)
+    # Retry-After 60 s: longer than the proxy's max_retry_wait, so it fails over at once
+    run = run_once(other, executable, True, None, base, via_proxy=None, retry_after=60)
+    _failover_checks(result, run, REPLY_TEXT)
+    result.checks["each provider got its own model"] = all(
+        r["model"] == ("fake-model-limited" if "limited" in r["key"] else "fake-model-ok")
+        for r in run.requests
+        if r["model"]
+    )
+    result.checks[f"every upstream request is {kind} ({', '.join(paths)})"] = bool(
+        run.requests
+    ) and all(r["path"].endswith(paths) for r in run.requests)
+    result.fast = (
+        f"answer: {run.seconds:.1f} s for the whole run, {len(run.requests)} upstream requests "
+        f"({_paths(run)})"
+    )
+    result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
+    if not all(result.checks.values()):
+        result.notes.append("agent output: " + _tail(run))
+    if tools:
+        trip = run_once(
+            other, executable, True, None, base, None, None, True, TOOL_ARGS[spec.name], 60
+        )
+        turns = [r.get("turn", "") for r in trip.requests if r["status"] == 200]
+        result.checks["tool round trip: fake asked for the tool"] = (
+            "tool call" in turns and _failed_over(trip)
+        )
+        result.checks["tool round trip: the tool's output came back"] = any(
+            t.startswith("DONE:") and TOOL_MARKER in t for t in turns
+        )
+        result.checks["tool round trip: final answer printed, exit 0"] = (
+            # the agents wrap a tool's output differently (qwen: "Output: ...")
+            trip.exit_code == 0
+            and "DONE: " in trip.stdout
+            and TOOL_MARKER in trip.stdout.split("DONE: ", 1)[1]
+        )
+        result.slow = (
+            f"tool round trip: {trip.seconds:.1f} s, {len(trip.requests)} upstream requests "
+            f"({_paths(trip)})"
+        )
+        if not all(result.checks.values()):
+            result.notes.append("tool run output: " + _tail(trip))
+    return result
+
+
+def _failover_checks(result: Result, run: Run, reply: str) -> None:
+    limited = [r for r in run.requests if "limited" in r["key"]]
+    ok = [r for r in run.requests if "-ok-" in r["key"]]
+    agent_output = run.stdout + run.stderr.split("auto-router:")[0]
+    result.checks["first provider answered 429, second 200"] = bool(
+        limited and ok and all(r["status"] == 429 for r in limited)
+    )
+    result.checks["second answer printed, exit 0"] = (
+        run.exit_code == 0 and reply in run.stdout + run.stderr
+    )
+    result.checks["no 429 reached the agent"] = "429" not in agent_output and [
+        a["outcome"] for a in run.attempts
+    ] == ["ok"]
+    result.checks["ran through the proxy, failover summary printed"] = "failed over:" in run.stderr
+
+
+def _failed_over(run: Run) -> bool:
+    return run.exit_code == 0 and "failed over:" in run.stderr and "429" in _paths(run)
+
+
+def _paths(run: Run) -> str:
+    counts: dict[str, int] = {}
+    for r in run.requests:
+        name = f"{r['path']} {r['status']}"
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} x{c}" for n, c in counts.items())
+
+
+def _tail(run: Run) -> str:
+    return f"exit {run.exit_code}; stdout {run.stdout[-600:]!r}; stderr {run.stderr[-1200:]!r}"
+
+
 def _version(executable: str, base: Path) -> str:
     version = subprocess.run(
         [executable, "--version"],
@@ -316,10 +446,25 @@ def main() -> int:
     parser.add_argument(
         "--via-proxy", action="store_true", help="run each agent through the local proxy"
     )
+    parser.add_argument(
+        "--translate",
+        action="store_true",
+        help="run each agent on providers of another protocol (through the proxy's translation)",
+    )
+    parser.add_argument(
+        "--upstream",
+        choices=sorted(UPSTREAMS),
+        help="with --translate: this protocol's pool for every agent (default: TRANSLATED)",
+    )
+    parser.add_argument(
+        "--tools-all",
+        action="store_true",
+        help="with --translate: a tool round trip for every agent (default: Claude Code only)",
+    )
     args = parser.parse_args()
     wanted = {n for n in args.only.split(",") if n}
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="verify-agents-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="verify-agents-", ignore_cleanup_errors=True) as tmp:
         for spec in AGENTS:
             if wanted and spec.name not in wanted:
                 continue
@@ -329,7 +474,13 @@ def main() -> int:
                 continue
             print(f"{spec.name}: {executable}", file=sys.stderr, flush=True)
             try:
-                if args.via_proxy:
+                if args.translate and args.upstream == OWN[spec.name]:
+                    print(f"{spec.name}: speaks {args.upstream} itself, skipped", file=sys.stderr)
+                elif args.translate:
+                    tools = args.tools_all or spec.name == "claude"
+                    found = verify_translated(spec, executable, Path(tmp), tools, args.upstream)
+                    results.append(found)
+                elif args.via_proxy:
                     results.append(verify_via_proxy(spec, executable, Path(tmp)))
                 else:
                     results.append(verify(spec, executable, args.slow_timeout, Path(tmp)))
@@ -343,7 +494,11 @@ def main() -> int:
             print(f"\n== {r.agent} {r.version}: {verdict}")
             for check, passed in r.checks.items():
                 print(f"   [{'x' if passed else ' '}] {check}")
-            if args.via_proxy:
+            if args.translate:
+                print(f"   {r.fast}")
+                if r.slow != "-":
+                    print(f"   {r.slow}")
+            elif args.via_proxy:
                 print(f"   through the proxy: {r.fast}")
             else:
                 print(f"   give up on 429 with fail-fast:    {r.fast}")

@@ -162,7 +162,7 @@ def plan_child(
     if not explicit:
         agent = agent_for(backend, argv)
     if provider is not None:
-        check_direct(agent, provider)
+        check_direct(agent, provider, translate=backend.translate)
 
     target = proxy.target(backend.name) if proxy is not None else target_of(backend, resolved)
     overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, workdir, target)

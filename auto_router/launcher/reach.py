@@ -2,8 +2,9 @@
 
 Directly, an agent can only use a provider whose API it speaks (Claude Code cannot talk to an
 OpenAI-type provider). Through the proxy, a provider is reachable when the proxy can call it
-(it has an API, not a ``command``) and the agent's API family is the provider's; a later
-version adds "reachable through translation" here, and ``how`` says so.
+(it has an API, not a ``command``) and either the agent's API family is the provider's, or
+the proxy serves the agent's API for it through translation (``serves.serves``: on unless
+``translate = false`` for the provider or its backend); ``how`` says which.
 
 ``decide`` picks the mode of a run: ``--via-proxy`` / ``--direct``, else the backend's
 ``via_proxy``, else ``[launcher].via_proxy``; ``"auto"`` means the proxy when every enabled
@@ -19,6 +20,7 @@ from typing import Final
 from ..agents import Agent
 from ..config import BackendConfig, Config, ProviderConfig
 from ..errors import AutoRouterError
+from ..serves import serves
 
 #: Provider protocol -> the API family the proxy serves it on.
 FAMILY: Final = {
@@ -28,6 +30,10 @@ FAMILY: Final = {
     "gemini": "gemini",
 }
 _API_NAMES: Final = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini"}
+#: The client protocol an agent of each family speaks to the proxy (``serves``' names); an
+#: OpenAI-family agent speaking Responses (Codex CLI) is served wherever Chat is.
+_CLIENT: Final = {"openai": "chat", "anthropic": "anthropic", "gemini": "gemini"}
+THROUGH_TRANSLATION: Final = "through translation"
 
 
 class ProtocolMismatchError(AutoRouterError):
@@ -55,19 +61,31 @@ class Reach:
     prefer_direct: str | None = None
 
 
-def reach(agent: Agent, provider: ProviderConfig) -> Reach:
+def reach(agent: Agent, provider: ProviderConfig, *, translate: bool = True) -> Reach:
+    """``translate``: the backend's setting (the provider's own ``translate`` wins)."""
     family = family_of(provider)
     speaks = not agent.protocols or family in agent.protocols
     if provider.command:
         return Reach(True, False, None, f"{provider.key} is a command, not an API")
     through = agent.protocols if agent.proxy_protocols is None else agent.proxy_protocols
+    if through and family not in through:
+        translated = _translated(agent, provider, through, translate)
+        if translated is not None:
+            # An agent that speaks the provider's API but has no base URL for it (aider and
+            # Anthropic) still runs direct in auto mode: natively rather than translated.
+            native = (
+                f"{agent.title} speaks {provider.key}'s API directly; the proxy would translate"
+                if speaks
+                else None
+            )
+            return Reach(speaks, True, translated, THROUGH_TRANSLATION, prefer_direct=native)
     if speaks and through and family not in through:
         why = f"{agent.title} can only be pointed at the proxy in the {_apis(through)} API"
         return Reach(True, False, None, why)
     if not speaks:
         why = (
             f"{agent.title} speaks the {_apis(agent.protocols)} API and {provider.key} is a "
-            f"provider of type {provider.type} (auto-router does not translate between APIs yet)"
+            f"provider of type {provider.type} (translation is off for it: translate = false)"
         )
         return Reach(False, False, None, why)
     if provider.env:
@@ -79,11 +97,27 @@ def reach(agent: Agent, provider: ProviderConfig) -> Reach:
     return Reach(True, True, family, "same API")
 
 
-def check_direct(agent: Agent, provider: ProviderConfig) -> None:
+def _translated(
+    agent: Agent, provider: ProviderConfig, through: Sequence[str], translate: bool
+) -> str | None:
+    """The family ``agent`` can talk to the proxy in for ``provider`` through translation."""
+    enabled = provider.translate if provider.translate is not None else translate
+    _, served = serves(provider.protocol, responses=provider.responses, translate=enabled)
+    return next((f for f in through if _CLIENT.get(f) in served), None)
+
+
+def check_direct(agent: Agent, provider: ProviderConfig, *, translate: bool = True) -> None:
     """Refuse to point ``agent`` straight at a provider it cannot talk to."""
-    found = reach(agent, provider)
+    found = reach(agent, provider, translate=translate)
     if found.direct:
         return
+    if found.proxy:  # only through translation: say so, and how to get it
+        raise ProtocolMismatchError(
+            f"cannot run {agent.title} directly on {provider.key}: {agent.title} speaks the "
+            f"{_apis(agent.protocols)} API and {provider.key} is a provider of type "
+            f"{provider.type}, reachable only through translation in the local proxy",
+            hint="run it through the proxy (--via-proxy, or leave out --direct)",
+        )
     raise ProtocolMismatchError(
         f"cannot run {agent.title} on {provider.key}: {found.how}",
         hint=f"choose a provider of the {_apis(agent.protocols)} API (--provider), "
@@ -112,14 +146,16 @@ def decide(
         setting = backend.via_proxy if backend.via_proxy is not None else config.launcher.via_proxy
     if setting is False:
         return Mode(False, None, "direct (--direct or via_proxy = false)")
-    reaches = [reach(agent, p) for p in providers]
+    reaches = [reach(agent, p, translate=backend.translate) for p in providers]
     families = {r.family for r in reaches if r.proxy}
     usable = bool(reaches) and all(r.proxy for r in reaches) and len(families) == 1
     soft = next((r.prefer_direct for r in reaches if r.prefer_direct), None)
     if usable and soft is not None and setting == "auto":
         return Mode(False, None, f"direct: {soft}")
     if usable:
-        return Mode(True, families.pop(), "every provider is reachable through the proxy")
+        translated = sum(r.how == THROUGH_TRANSLATION for r in reaches)
+        note = f" ({translated} through translation)" if translated else ""
+        return Mode(True, families.pop(), "every provider is reachable through the proxy" + note)
     why = _why_not(reaches, families)
     if setting is True:
         raise ProtocolMismatchError(

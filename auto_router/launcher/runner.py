@@ -41,7 +41,7 @@ from ..store.attempts import (
 from .markers import Detection, OutputScanner
 from .plan import ChildPlan, ProxyTarget, plan_child
 from .process import ChildResult, CommandNotFoundError, run_child, stderr_line
-from .reach import Mode, decide
+from .reach import Mode, decide, reach
 from .resets import parse_reset
 from .session import ProxySession, open_session
 
@@ -171,8 +171,11 @@ class Launcher:
         agent = self._agent(options, choice)
         if options.provider and choice.provider is not None:
             # A chosen provider runs direct unless --via-proxy says otherwise (the proxy
-            # would pick providers itself).
-            explicit = options.via_proxy is True
+            # would pick providers itself), or unless only translation can reach it.
+            explicit: bool | None = options.via_proxy is True
+            found = reach(agent, choice.provider, translate=backend.translate)
+            if not found.direct and found.proxy and options.via_proxy is not False:
+                explicit = None
             return decide(config, backend, agent, (choice.provider,), explicit)
         providers = config.enabled_providers_of(backend.name)
         return decide(config, backend, agent, providers, options.via_proxy)

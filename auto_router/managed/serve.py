@@ -9,6 +9,7 @@ its own when no launcher using it is alive (a watchdog checks the registered pid
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -85,14 +86,25 @@ def _watch(
     server: object, runtime: RuntimeDir, tokens: RunTokens, port: int, linger: float
 ) -> None:
     """Say ready once serving; then retire when no registered run has been alive for
-    ``linger`` seconds (checked again under the lock, so no launcher is left behind)."""
+    ``linger`` seconds (checked again under the lock, so no launcher is left behind).
+
+    Whatever ends this thread ends the server too: a proxy without its watch would never
+    notice that its launchers are gone, and would outlive them all.
+    """
+    try:
+        _watch_runs(server, runtime, tokens, port, linger)
+    finally:
+        server.should_exit = True  # type: ignore[attr-defined]
+
+
+def _watch_runs(
+    server: object, runtime: RuntimeDir, tokens: RunTokens, port: int, linger: float
+) -> None:
     while not getattr(server, "started", False):
         if getattr(server, "should_exit", False):
             return
         time.sleep(0.01)
-    sys.stdout.write(f"ready {port}\n")
-    sys.stdout.flush()
-    os.close(sys.stdout.fileno())  # the launcher stops reading; nothing else goes there
+    _say_ready(port)
     last_alive = time.monotonic()
     while True:
         time.sleep(WATCH_INTERVAL)
@@ -106,8 +118,21 @@ def _watch(
                 last_alive = time.monotonic()
                 continue
             runtime.clear_proxy(os.getpid())
-        server.should_exit = True  # type: ignore[attr-defined]
         return
+
+
+def _say_ready(port: int) -> None:
+    """``ready <port>`` to the launcher that started us, then close the pipe.
+
+    The launcher may be gone already: a run shorter than the proxy's start-up (Codex CLI
+    answering in 1.5 s) closes the pipe first. That is no reason to stop: the write is
+    unbuffered and its broken pipe ignored, so the watch goes on and retires the proxy.
+    """
+    fd = sys.stdout.fileno()
+    with contextlib.suppress(OSError):
+        os.write(fd, f"ready {port}\n".encode())
+    with contextlib.suppress(OSError):
+        os.close(fd)  # the launcher stops reading; nothing else goes there
 
 
 if __name__ == "__main__":

@@ -48,23 +48,52 @@ def test_an_agent_reaches_providers_of_its_own_api_both_ways() -> None:
     assert (found.direct, found.proxy, found.family) == (True, True, "gemini")
 
 
-def test_another_api_is_reachable_neither_way_yet() -> None:
+def test_another_api_is_reachable_through_translation_only() -> None:
     found = reach(AGENTS["claude"], provider("oai"))
-    assert (found.direct, found.proxy) == (False, False)
-    assert "does not translate" in found.how
+    assert (found.direct, found.proxy, found.family) == (False, True, "anthropic")
+    assert found.how == "through translation"
+    found = reach(AGENTS["qwen"], provider("anth"))
+    assert (found.direct, found.proxy, found.family) == (False, True, "openai")
+    found = reach(AGENTS["gemini"], provider("oai"))
+    assert (found.direct, found.proxy, found.family) == (False, True, "gemini")
     with pytest.raises(ProtocolMismatchError) as caught:
         check_direct(AGENTS["claude"], provider("oai"))
-    assert "cannot run Claude Code on b/oai" in caught.value.message
+    assert "cannot run Claude Code directly on b/oai" in caught.value.message
+    assert "reachable only through translation" in caught.value.message
+    assert "--via-proxy" in (caught.value.hint or "")
     assert caught.value.exit_code == 64
     check_direct(AGENTS["claude"], provider("anth"))  # no error
+
+
+def test_translation_off_makes_another_api_unreachable() -> None:
+    found = reach(AGENTS["claude"], provider("oai"), translate=False)
+    assert (found.direct, found.proxy) == (False, False)
+    assert "translate = false" in found.how
+    with pytest.raises(ProtocolMismatchError) as caught:
+        check_direct(AGENTS["claude"], provider("oai"), translate=False)
+    assert "cannot run Claude Code on b/oai" in caught.value.message
+    off = config(
+        "",
+        PROVIDERS.replace(
+            'base_url = "https://api.deepseek.invalid"',
+            'base_url = "https://api.deepseek.invalid"\ntranslate = false',
+        ),
+    )
+    assert not reach(AGENTS["claude"], off.provider("b", "oai")).proxy  # the provider's own
 
 
 def test_a_command_provider_and_aiders_other_apis_are_direct_only() -> None:
     found = reach(AGENTS["qwen"], provider("cmd"))
     assert (found.direct, found.proxy) == (True, False)
     assert "is a command" in found.how
+    # aider speaks Anthropic directly but only has a base URL for OpenAI: through the proxy
+    # it talks OpenAI, and the proxy translates; auto mode still prefers the native direct run
     found = reach(AGENTS["aider"], provider("anth"))
-    assert (found.direct, found.proxy) == (True, False)
+    assert (found.direct, found.proxy, found.family) == (True, True, "openai")
+    assert found.prefer_direct is not None and "directly" in found.prefer_direct
+    assert mode("anth", agent="aider").via_proxy is False
+    assert mode("anth", agent="aider", explicit=True).family == "openai"
+    assert reach(AGENTS["aider"], provider("anth"), translate=False).proxy is False
     assert reach(AGENTS["aider"], provider("oai")).proxy
 
 
@@ -103,6 +132,21 @@ def test_auto_stays_direct_for_commands_agent_variables_and_mixed_apis() -> None
     assert not mixed.via_proxy and "different APIs" in mixed.reason
     # --via-proxy still goes through the proxy with a provider that sets variables
     assert mode("anth envy", explicit=True).via_proxy
+
+
+def test_auto_uses_the_proxy_for_a_pool_of_another_api() -> None:
+    found = mode("oai")
+    assert (found.via_proxy, found.family) == (True, "anthropic")
+    assert "1 through translation" in found.reason
+    mixed = mode("anth oai gem")  # Claude Code talks Anthropic; the proxy translates the rest
+    assert (mixed.via_proxy, mixed.family) == (True, "anthropic")
+    assert mode("oai", agent="qwen").family == "openai"
+    assert mode("anth", agent="codex").family == "openai"
+    assert mode("oai", agent="gemini").family == "gemini"
+    off = mode("oai", backend="translate = false")
+    assert not off.via_proxy and "translate = false" in off.reason
+    with pytest.raises(ProtocolMismatchError):
+        mode("oai", backend="translate = false", explicit=True)
 
 
 def test_via_proxy_true_refuses_what_the_proxy_cannot_reach() -> None:

@@ -152,11 +152,12 @@ def test_explicit_command_stays_on_its_backend_unless_allowed(home: Home) -> Non
     allowed = home.run(
         "run", "--allow-backend-switch", "--provider", "qwen-azure", "--", "qwen", "-p", "x"
     )
-    # The next backend's provider speaks Gemini's API, which qwen-code does not: the switch
-    # is refused with a message instead of pointing qwen-code at the wrong URL.
+    # The next backend's provider speaks Gemini's API, which qwen-code does not: a direct run
+    # (--provider) refuses the switch with a message instead of pointing qwen-code at the
+    # wrong URL, and says the proxy could reach it through translation.
     assert allowed.returncode == 64, allowed.stderr
-    assert "cannot run qwen-code on gemini/gemini-direct" in allowed.stderr
-    assert "does not translate" in allowed.stderr
+    assert "cannot run qwen-code directly on gemini/gemini-direct" in allowed.stderr
+    assert "reachable only through translation" in allowed.stderr
     assert {entry["backend"] for entry in home.log()} == {"qwen"}
 
 

@@ -180,21 +180,93 @@ def test_claude_uses_the_proxy_by_default_with_only_a_token(home: Home) -> None:
     assert "ANTHROPIC_BASE_URL" not in direct.stdout  # Anthropic's own API: no base URL
 
 
-def test_a_provider_the_agent_cannot_speak_is_refused_not_used(home: Home) -> None:
+def test_a_provider_of_another_api_goes_through_translation_or_is_refused(home: Home) -> None:
     home.write(
         '[backends.claude]\nproviders = ["ds"]\n',
+        '[claude.ds]\ntype = "openai"\nbase_url = "https://api.deepseek.invalid"\n'
+        'api_key = "sk-ds-0123456789abcdef"\n',
+    )
+    for args in (("--provider", "ds"), (), ("--via-proxy",)):
+        result = home.run("run", "--dry-run", "--backend", "claude", *args, "--", "claude")
+        assert result.returncode == 0, (args, result.stderr)
+        assert "via: the local proxy" in result.stdout, args
+        assert "ANTHROPIC_BASE_URL=http://127.0.0.1:PORT" in result.stdout
+    direct = home.run("run", "--direct", "--backend", "claude", "--", "claude")
+    assert direct.returncode == 64, direct.stderr
+    assert "reachable only through translation" in direct.stderr
+    assert "--via-proxy" in direct.stderr
+    assert "Traceback" not in direct.stderr
+    home.write(
+        '[backends.claude]\nproviders = ["ds"]\ntranslate = false\n',
         '[claude.ds]\ntype = "openai"\nbase_url = "https://api.deepseek.invalid"\n'
         'api_key = "sk-ds-0123456789abcdef"\n',
     )
     for args in (("--provider", "ds"), ("--direct",), ()):
         result = home.run("run", "--backend", "claude", *args, "--", "claude")
         assert result.returncode == 64, (args, result.stderr)
-        assert "does not translate" in result.stderr
-        assert "Traceback" not in result.stderr
+        assert "translate = false" in result.stderr
     forced = home.run("run", "--via-proxy", "--backend", "claude", "--", "claude")
     assert forced.returncode == 64
     assert "through the proxy" in forced.stderr
     assert home.log() == []  # the agent never started
+
+
+ANTHROPIC_LIMITED = Reply(
+    429,
+    {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited"}},
+    headers={"retry-after": "600"},
+)
+
+
+def anthropic_answer(seen: Seen) -> Reply:
+    return Reply(
+        body={
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": seen.json()["model"],
+            "content": [{"type": "text", "text": "hello through translation"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 3, "output_tokens": 4},
+        }
+    )
+
+
+def test_auto_runs_an_agent_on_a_pool_of_another_api_through_translation(home: Home) -> None:
+    # qwen's chat-speaking stand-in, a backend of Anthropic-type providers only, no mode flag
+    with (
+        FakeUpstream(lambda seen: ANTHROPIC_LIMITED) as one,
+        FakeUpstream(anthropic_answer) as two,
+    ):
+        home.write(
+            LLM,
+            f"""
+[chat.one]
+type = "anthropic"
+base_url = "{one.root}"
+api_key = "sk-ant-one-0123456789abcdef"
+model = "claude-one"
+[chat.two]
+type = "anthropic"
+base_url = "{two.root}"
+api_key = "sk-ant-two-0123456789abcdef"
+model = "claude-two"
+""",
+        )
+        result = home.run("run", "--", "chat-agent", input="hi there\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "assistant: hello through translation" in result.stdout
+    assert "auto-router: 1 request failed over: one 429 -> two" in result.stderr
+    assert [s.path for s in one.seen] == ["/v1/messages"]
+    [sent] = two.seen
+    assert sent.path == "/v1/messages"
+    assert sent.headers["x-api-key"] == "sk-ant-two-0123456789abcdef"
+    body = sent.json()
+    assert body["model"] == "claude-two"
+    assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}]
+    assert isinstance(body["max_tokens"], int)  # Anthropic requires it; the agent sent none
+    assert [(a["outcome"], a["exit_code"]) for a in home.history()] == [("ok", 0)]
 
 
 def test_a_command_provider_runs_direct(home: Home, tmp_path: Path) -> None:

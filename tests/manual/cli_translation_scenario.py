@@ -13,8 +13,9 @@ Then, in another terminal, e.g. Claude Code against an OpenAI-only pool:
 
     ANTHROPIC_BASE_URL=http://127.0.0.1:3001 ANTHROPIC_AUTH_TOKEN=x claude -p "say hi"
 
-(or ``auto-router --config-dir <printed dir> run --via-proxy -- claude -p "say hi"`` once
-that option exists). Nothing leaves 127.0.0.1.
+(or ``auto-router --config-dir <printed dir> run -- claude -p "say hi"``, which starts its
+own managed proxy on that config; ``scripts/verify_real_agents.py --translate`` automates
+that for all four CLIs). Nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
