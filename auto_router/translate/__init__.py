@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from . import anthropic, chat, gemini, responses
+from . import anthropic, anthropic_stream, chat, gemini, gemini_stream, responses
 from .model import Event, Request
 
 __all__ = [
@@ -92,8 +92,8 @@ def stream_decoder(upstream: str) -> Decoder:
     if upstream == "chat":
         return chat.StreamDecoder()
     if upstream == "anthropic":
-        return anthropic.StreamDecoder()
-    return gemini.StreamDecoder()
+        return anthropic_stream.StreamDecoder()
+    return gemini_stream.StreamDecoder()
 
 
 def stream_encoder(
@@ -104,5 +104,5 @@ def stream_encoder(
     if client == "responses":
         return responses.StreamEncoder(model)
     if client == "anthropic":
-        return anthropic.StreamEncoder(model)
-    return gemini.StreamEncoder(model, sse=sse)
+        return anthropic_stream.StreamEncoder(model)
+    return gemini_stream.StreamEncoder(model, sse=sse)

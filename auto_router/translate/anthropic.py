@@ -5,36 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from ._util import args_object, integer, items, new_id, number, obj, sub, text_of
+from ._util import args_object, integer, items, new_id, number, obj, text_of
 from .model import (
     CONTENT_FILTER,
     LENGTH,
     STOP,
     TOOL_CALLS,
-    Event,
-    Finish,
     Image,
     Message,
     Part,
     Request,
     Response,
-    Start,
-    StreamError,
     Text,
-    TextDelta,
     Thinking,
-    ThinkingDelta,
     Tool,
     ToolCall,
-    ToolDelta,
     ToolResult,
-    ToolStart,
     Usage,
-    UsageUpdate,
     effort_to_budget,
-    merge_usage,
 )
-from .sse import SSEParser, named_event
 
 _KNOWN: Final = frozenset(
     {
@@ -51,7 +40,7 @@ _KNOWN: Final = frozenset(
         "thinking",
     }
 )
-_FINISH_IN: Final = {
+FINISH_IN: Final = {
     "end_turn": STOP,
     "stop_sequence": STOP,
     "pause_turn": STOP,
@@ -59,7 +48,7 @@ _FINISH_IN: Final = {
     "tool_use": TOOL_CALLS,
     "refusal": CONTENT_FILTER,
 }
-_FINISH_OUT: Final = {
+FINISH_OUT: Final = {
     STOP: "end_turn",
     LENGTH: "max_tokens",
     TOOL_CALLS: "tool_use",
@@ -170,7 +159,7 @@ def _tool_choice(req: Request, choice: Any) -> None:
 def build_request(req: Request, model: str | None) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     for message in req.messages:
-        blocks = [b for b in (_block(p) for p in message.parts) if b is not None]
+        blocks = [b for b in (content_block(p) for p in message.parts) if b is not None]
         if message.role == "user":  # tool results must open the user turn
             blocks.sort(key=lambda b: b["type"] != "tool_result")
         if not blocks:
@@ -230,7 +219,7 @@ def _build_tool_choice(req: Request) -> dict[str, Any] | None:
     return choice
 
 
-def _block(part: Part) -> dict[str, Any] | None:
+def content_block(part: Part) -> dict[str, Any] | None:
     if isinstance(part, Text):
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, Image):
@@ -290,7 +279,7 @@ def parse_response(data: dict[str, Any]) -> Response:
         id=str(data.get("id") or new_id("msg_")),
         model=str(data.get("model") or ""),
         parts=parts,
-        finish=_FINISH_IN.get(reason, STOP) if isinstance(reason, str) else STOP,
+        finish=FINISH_IN.get(reason, STOP) if isinstance(reason, str) else STOP,
         usage=parse_usage(data.get("usage")),
     )
 
@@ -303,7 +292,7 @@ def build_response(resp: Response, model: str) -> dict[str, Any]:
                 {"type": "thinking", "thinking": part.text, "signature": part.signature or ""}
             )
         else:
-            block = _block(part)
+            block = content_block(part)
             if block is not None:
                 content.append(block)
     return {
@@ -312,221 +301,7 @@ def build_response(resp: Response, model: str) -> dict[str, Any]:
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": _FINISH_OUT.get(resp.finish, "end_turn"),
+        "stop_reason": FINISH_OUT.get(resp.finish, "end_turn"),
         "stop_sequence": None,
         "usage": build_usage(resp.usage),
     }
-
-
-# ------------------------------------------------------------------- streams
-
-
-class StreamDecoder:
-    """Anthropic's ``message_start`` ... ``message_stop`` events -> internal events."""
-
-    def __init__(self) -> None:
-        self._sse = SSEParser()
-        self._finish = STOP
-        self._done = False
-        #: content block index -> tool index, for ``input_json_delta``.
-        self._tools: dict[int, int] = {}
-
-    def feed(self, chunk: bytes) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.feed(chunk):
-            self._event(data, events)
-        return events
-
-    def close(self) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.close():
-            self._event(data, events)
-        if not self._done:
-            self._done = True
-            events.append(Finish(self._finish))
-        return events
-
-    def _event(self, data: str, events: list[Event]) -> None:
-        if self._done:
-            return
-        try:
-            event = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
-            return
-        kind = event.get("type")
-        if kind == "content_block_delta":
-            self._delta(event, events)
-        elif kind == "content_block_start":
-            self._block_start(event, events)
-        elif kind == "message_start":
-            message = sub(event, "message")
-            events.append(Start(message.get("id"), message.get("model")))
-            events.append(UsageUpdate(parse_usage(message.get("usage"))))
-        elif kind == "message_delta":
-            delta = sub(event, "delta")
-            reason = delta.get("stop_reason")
-            if isinstance(reason, str):
-                self._finish = _FINISH_IN.get(reason, STOP)
-            usage = event.get("usage")
-            if isinstance(usage, dict):
-                update = parse_usage(usage)
-                if usage.get("input_tokens") is None:
-                    update.input = None
-                events.append(UsageUpdate(update))
-        elif kind == "message_stop":
-            self._done = True
-            events.append(Finish(self._finish))
-        elif kind == "error":
-            error = sub(event, "error")
-            self._done = True
-            events.append(StreamError(str(error.get("message") or "upstream error")))
-
-    def _block_start(self, event: dict[str, Any], events: list[Event]) -> None:
-        block = event.get("content_block")
-        if not isinstance(block, dict):
-            return
-        if block.get("type") == "tool_use":
-            index = len(self._tools)
-            self._tools[integer(event.get("index")) or 0] = index
-            events.append(ToolStart(index, str(block.get("id") or ""), str(block.get("name"))))
-            if block.get("input"):  # some servers send the whole input here
-                events.append(ToolDelta(index, json.dumps(block["input"], ensure_ascii=False)))
-        elif block.get("type") == "text" and block.get("text"):
-            events.append(TextDelta(str(block["text"])))
-
-    def _delta(self, event: dict[str, Any], events: list[Event]) -> None:
-        delta = event.get("delta")
-        if not isinstance(delta, dict):
-            return
-        kind = delta.get("type")
-        if kind == "text_delta":
-            events.append(TextDelta(str(delta.get("text") or "")))
-        elif kind == "input_json_delta":
-            tool = self._tools.get(integer(event.get("index")) or 0)
-            if tool is not None and delta.get("partial_json"):
-                events.append(ToolDelta(tool, str(delta["partial_json"])))
-        elif kind == "thinking_delta":
-            events.append(ThinkingDelta(str(delta.get("thinking") or "")))
-        elif kind == "signature_delta":
-            events.append(ThinkingDelta("", str(delta.get("signature") or "")))
-
-
-class StreamEncoder:
-    """Internal events -> ``message_start``, ``content_block_*``, ``message_delta``, stop."""
-
-    def __init__(self, model: str) -> None:
-        self._model = model
-        self._started = False
-        self._done = False
-        self._block = -1
-        #: "text", "thinking", "tool" or None: the open content block.
-        self._open: str | None = None
-        #: tool index -> content block index.
-        self._tools: dict[int, int] = {}
-        self._usage = Usage()
-
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if self._done:
-                break
-            if not self._started and not isinstance(event, StreamError):
-                out.append(self._start(event))
-            if isinstance(event, TextDelta):
-                if event.text:
-                    out.append(self._ensure("text"))
-                    delta = {"type": "text_delta", "text": event.text}
-                    out.append(self._delta(delta))
-            elif isinstance(event, ThinkingDelta):
-                out.append(self._thinking(event))
-            elif isinstance(event, ToolStart):
-                out.append(self._close())
-                self._block += 1
-                self._open = "tool"
-                self._tools[event.index] = self._block
-                block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
-                out.append(self._event("content_block_start", content_block=block))
-            elif isinstance(event, ToolDelta):
-                delta = {"type": "input_json_delta", "partial_json": event.arguments}
-                out.append(self._delta(delta, self._tools.get(event.index, self._block)))
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                error = {"type": "api_error", "message": event.message}
-                out.append(named_event("error", {"type": "error", "error": error}))
-        return b"".join(out)
-
-    def _start(self, event: Event) -> bytes:
-        self._started = True
-        if isinstance(event, UsageUpdate):
-            merge_usage(self._usage, event.usage)
-        upstream_id = event.id if isinstance(event, Start) else None
-        message: dict[str, Any] = {
-            "id": upstream_id if upstream_id and upstream_id.startswith("msg_") else new_id("msg_"),
-            "type": "message",
-            "role": "assistant",
-            "model": self._model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {**build_usage(self._usage), "output_tokens": 0},
-        }
-        return self._event("message_start", message=message)
-
-    def _thinking(self, event: ThinkingDelta) -> bytes:
-        out = []
-        if event.text:
-            out.append(self._ensure("thinking"))
-            out.append(self._delta({"type": "thinking_delta", "thinking": event.text}))
-        if event.signature and self._open == "thinking":
-            out.append(self._delta({"type": "signature_delta", "signature": event.signature}))
-        return b"".join(out)
-
-    def _ensure(self, kind: str) -> bytes:
-        if self._open == kind:
-            return b""
-        closed = self._close()
-        self._block += 1
-        self._open = kind
-        block: dict[str, Any] = (
-            {"type": "text", "text": ""}
-            if kind == "text"
-            else {"type": "thinking", "thinking": "", "signature": ""}
-        )
-        return closed + self._event("content_block_start", content_block=block)
-
-    def _close(self) -> bytes:
-        if self._open is None:
-            return b""
-        self._open = None
-        return self._event("content_block_stop")
-
-    def _delta(self, delta: dict[str, Any], index: int | None = None) -> bytes:
-        block = self._block if index is None else index
-        return named_event(
-            "content_block_delta", {"type": "content_block_delta", "index": block, "delta": delta}
-        )
-
-    def _event(self, name: str, **fields: Any) -> bytes:
-        if name.startswith("content_block"):
-            fields = {"index": self._block, **fields}
-        return named_event(name, {"type": name, **fields})
-
-    def _finish(self, reason: str) -> bytes:
-        self._done = True
-        delta = {"stop_reason": _FINISH_OUT.get(reason, "end_turn"), "stop_sequence": None}
-        return b"".join(
-            (
-                self._close(),
-                named_event(
-                    "message_delta",
-                    {"type": "message_delta", "delta": delta, "usage": build_usage(self._usage)},
-                ),
-                named_event("message_stop", {"type": "message_stop"}),
-            )
-        )

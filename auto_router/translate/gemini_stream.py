@@ -1,0 +1,179 @@
+"""Gemini streams: the incremental decoder (upstream SSE in, events out) and encoder
+(events in, client SSE out). The request and answer conversions are in ``gemini.py``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._util import args_object, new_id
+from .gemini import FINISH_OUT, build_usage, finish_in, parse_usage
+from .model import (
+    STOP,
+    TOOL_CALLS,
+    Event,
+    Finish,
+    Start,
+    StreamError,
+    TextDelta,
+    ThinkingDelta,
+    ToolDelta,
+    ToolStart,
+    Usage,
+    UsageUpdate,
+    merge_usage,
+)
+from .sse import SSEParser, data_event, dumps
+
+
+class StreamDecoder:
+    """``alt=sse`` chunks (each a whole GenerateContentResponse) -> internal events."""
+
+    def __init__(self) -> None:
+        self._sse = SSEParser()
+        self._started = False
+        self._done = False
+        self._calls = 0
+        self._finish: str | None = None
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        events: list[Event] = []
+        for _, data in self._sse.feed(chunk):
+            self._event(data, events)
+        return events
+
+    def close(self) -> list[Event]:
+        events: list[Event] = []
+        for _, data in self._sse.close():
+            self._event(data, events)
+        if not self._done:
+            self._done = True
+            finish = self._finish or STOP
+            events.append(Finish(TOOL_CALLS if finish == STOP and self._calls else finish))
+        return events
+
+    def _event(self, data: str, events: list[Event]) -> None:
+        if self._done:
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(chunk, dict):
+            return
+        if isinstance(chunk.get("error"), dict):
+            self._done = True
+            events.append(StreamError(str(chunk["error"].get("message") or "upstream error")))
+            return
+        if not self._started:
+            self._started = True
+            events.append(Start(chunk.get("responseId"), chunk.get("modelVersion")))
+        for candidate in chunk.get("candidates") or []:
+            if isinstance(candidate, dict) and candidate.get("index", 0) == 0:
+                self._candidate(candidate, events)
+        if isinstance(chunk.get("usageMetadata"), dict):
+            events.append(UsageUpdate(parse_usage(chunk["usageMetadata"])))
+
+    def _candidate(self, candidate: dict[str, Any], events: list[Event]) -> None:
+        content = candidate.get("content")
+        for part in content.get("parts") or [] if isinstance(content, dict) else []:
+            if not isinstance(part, dict):
+                continue
+            if isinstance(part.get("text"), str) and part["text"]:
+                cls = ThinkingDelta if part.get("thought") else TextDelta
+                events.append(cls(part["text"]))
+            elif isinstance(part.get("functionCall"), dict):
+                call = part["functionCall"]
+                given = call.get("id")
+                call_id = given if isinstance(given, str) and given else new_id("call_")
+                events.append(ToolStart(self._calls, call_id, str(call.get("name") or "")))
+                arguments = json.dumps(call.get("args") or {}, ensure_ascii=False)
+                events.append(ToolDelta(self._calls, arguments))
+                self._calls += 1
+        reason = candidate.get("finishReason")
+        if isinstance(reason, str) and reason != "FINISH_REASON_UNSPECIFIED":
+            self._finish = finish_in(reason, False)
+
+
+class StreamEncoder:
+    """Internal events -> Gemini chunks (``alt=sse`` events, or one JSON array).
+
+    A function call is sent whole, as Gemini does: its argument deltas are gathered until
+    the next call, the text after it, or the end.
+    """
+
+    def __init__(self, model: str, *, sse: bool = True) -> None:
+        self._model = model
+        self._sse = sse
+        self._id = new_id("")
+        self._sent = 0
+        self._calls: dict[int, list[str]] = {}
+        self._names: dict[int, str] = {}
+        self._usage = Usage()
+        self._done = False
+
+    def encode(self, events: list[Event]) -> bytes:
+        out: list[bytes] = []
+        for event in events:
+            if self._done:
+                break
+            if isinstance(event, TextDelta | ThinkingDelta):
+                if event.text:
+                    out.append(self._flush_calls())
+                    part: dict[str, Any] = {"text": event.text}
+                    if isinstance(event, ThinkingDelta):
+                        part["thought"] = True
+                    out.append(self._chunk([part]))
+            elif isinstance(event, ToolStart):
+                out.append(self._flush_calls())
+                self._calls[event.index] = []
+                self._names[event.index] = event.name
+            elif isinstance(event, ToolDelta):
+                self._calls.setdefault(event.index, []).append(event.arguments)
+            elif isinstance(event, UsageUpdate):
+                merge_usage(self._usage, event.usage)
+            elif isinstance(event, Finish):
+                out.append(self._finish(event.reason))
+            elif isinstance(event, StreamError):
+                self._done = True
+                error = {"code": 502, "message": event.message, "status": "UNAVAILABLE"}
+                out.append(self._frame({"error": error}) + (b"" if self._sse else b"]"))
+        return b"".join(out)
+
+    def _call_parts(self) -> list[dict[str, Any]]:
+        parts = [
+            {"functionCall": {"name": self._names.get(i, ""), "args": args_object("".join(a))}}
+            for i, a in self._calls.items()
+        ]
+        self._calls.clear()
+        return parts
+
+    def _flush_calls(self) -> bytes:
+        return self._chunk(self._call_parts()) if self._calls else b""
+
+    def _chunk(self, parts: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> bytes:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        body: dict[str, Any] = {"candidates": [candidate]}
+        if extra:
+            candidate.update(extra.pop("candidate", {}))
+            body.update(extra)
+        body["modelVersion"] = self._model
+        body["responseId"] = self._id
+        return self._frame(body)
+
+    def _frame(self, body: dict[str, Any]) -> bytes:
+        self._sent += 1
+        if self._sse:
+            return data_event(body)
+        text = dumps(body).encode()
+        return (b"[" if self._sent == 1 else b",\r\n") + text
+
+    def _finish(self, reason: str) -> bytes:
+        self._done = True
+        parts = self._call_parts() or [{"text": ""}]
+        extra = {
+            "candidate": {"finishReason": FINISH_OUT.get(reason, "STOP")},
+            "usageMetadata": build_usage(self._usage),
+        }
+        last = self._chunk(parts, extra)
+        return last if self._sse else last + b"]"
