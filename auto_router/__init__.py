@@ -10,6 +10,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .api import (
+        LLMBackendManager,
+        ProviderManager,
+        applied_environment,
+        get_llm_backend_manager,
+        reset_llm_backend_manager,
+    )
     from .config import BackendConfig, Config, ProviderConfig, ResolvedProvider, load_config
     from .errors import (
         AllProvidersExhaustedError,
@@ -25,15 +32,8 @@ if TYPE_CHECKING:
         StateError,
         UsageLimitError,
     )
-    from .manager import (
-        LLMBackendManager,
-        ProviderManager,
-        applied_environment,
-        get_llm_backend_manager,
-        reset_llm_backend_manager,
-    )
     from .paths import Paths, resolve_paths
-    from .rotator import BackendStatus, Choice, ConfigSource, ProviderStatus, Rotator
+    from .rotation.service import BackendStatus, Choice, ConfigSource, ProviderStatus, Rotator
     from .secrets import Secret
 
 #: Where each public name lives. They are imported on first use, so that ``import
@@ -54,7 +54,7 @@ _HOMES = {
         "StateError",
         "UsageLimitError",
     ),
-    "manager": (
+    "api": (
         "LLMBackendManager",
         "ProviderManager",
         "applied_environment",
@@ -62,7 +62,7 @@ _HOMES = {
         "reset_llm_backend_manager",
     ),
     "paths": ("Paths", "resolve_paths"),
-    "rotator": ("BackendStatus", "Choice", "ConfigSource", "ProviderStatus", "Rotator"),
+    "rotation.service": ("BackendStatus", "Choice", "ConfigSource", "ProviderStatus", "Rotator"),
     "secrets": ("Secret",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from .expand import ExpansionError, expand
+from .config.expand import ExpansionError, expand
 from .secrets import looks_secret
 
 if TYPE_CHECKING:

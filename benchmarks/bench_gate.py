@@ -16,8 +16,8 @@ import asyncio
 import time
 from typing import Any
 
+from auto_router.config.proxy import ProxySettings
 from auto_router.proxy.gate import Gate
-from auto_router.proxy.settings import ProxySettings
 from auto_router.redaction import Redactor
 
 HEADERS = [

@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auto_router.managed.runtime import RunEntry, RuntimeDir, new_token, pid_alive  # noqa: E402
-from auto_router.managed.spawn import join, leave  # noqa: E402
+from auto_router.launcher.spawn import join, leave  # noqa: E402
 from auto_router.paths import Paths  # noqa: E402
+from auto_router.runs import RunEntry, RuntimeDir, new_token, pid_alive  # noqa: E402
 
 LLM = '[backends.gen]\nproviders = ["one"]\n[message_backend]\ndefault = "gen"\n'
 PROVIDERS = '[gen.one]\nbase_url = "http://127.0.0.1:9/v1"\napi_key = "sk-bench-0000000000"\n'

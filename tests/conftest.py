@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auto_router.manager import reset_llm_backend_manager
+from auto_router.api import reset_llm_backend_manager
 from tests.helpers import THREE_PROVIDERS_LLM, THREE_PROVIDERS_META, FakeClock, write_config
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from auto_router.config import ProviderConfig
-from auto_router.health import check_configured_provider, check_provider
+from auto_router.providers.health import check_configured_provider, check_provider
 
 KEY = "sk-test-secret-key-abcdef123456"
 

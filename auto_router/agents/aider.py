@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..limits.markers import Marker, shape
 from .base import Agent, Setup, Target, credential_given
-from .markers import Marker, shape
 
 VARIABLES = (
     "OPENAI_API_KEY",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..limits.markers import Marker
 from ..secrets import Secret
-from .markers import Marker
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..limits.markers import Marker, shape
 from .base import Agent, FailFastContext, Setup, Target, credential_given, strip_suffix
-from .markers import Marker, shape
 
 VARIABLES = (
     "ANTHROPIC_BASE_URL",

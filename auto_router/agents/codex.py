@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ..limits.markers import Marker, shape
 from .base import Agent, FailFastContext, Setup, Target
-from .markers import Marker, shape
 
 #: The id of the model provider auto-router defines for Codex on the command line.
 PROVIDER_ID = "auto_router"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..limits.markers import Marker
 from .base import (
     Agent,
     FailFastContext,
@@ -15,7 +16,6 @@ from .base import (
     deep_merge,
     strip_suffix,
 )
-from .markers import Marker
 
 VARIABLES = ("GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_MODEL")
 

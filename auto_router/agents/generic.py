@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..limits.markers import Marker
 from .base import Agent, Setup, Target, credential_given, strip_suffix
-from .markers import Marker
 
 VARIABLES = (
     "OPENAI_API_KEY",

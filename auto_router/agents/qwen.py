@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..limits.markers import Marker, shape
 from .base import Agent, FailFastContext, Setup, Target, credential_given, system_settings_overlay
-from .markers import Marker, shape
 
 VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
 

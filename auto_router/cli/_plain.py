@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import typer
 
     from ..redaction import Redactor
-    from ..rotator import Rotator
+    from ..rotation.service import Rotator
 
 #: Options of ``auto-router`` itself, given before the command.
 GLOBAL_OPTIONS = ("--config-dir",)
@@ -38,7 +38,7 @@ class Globals:
         return resolve_paths(self.config_dir)
 
     def rotator(self) -> Rotator:
-        from ..rotator import Rotator
+        from ..rotation.service import Rotator
 
         return Rotator(self.paths())
 

@@ -21,7 +21,7 @@ SetOption = Annotated[
 
 
 def _backend(result: EditResult, name: str) -> dict[str, Any]:
-    from ..views import backend_as_json
+    from ..providers.views import backend_as_json
 
     return backend_as_json(result.config, result.config.backend(name))
 
@@ -30,7 +30,7 @@ def _backend(result: EditResult, name: str) -> dict[str, Any]:
 def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List backends with their providers; the fallback order and default are marked."""
     from ..config import load_config
-    from ..views import backend_as_json
+    from ..providers.views import backend_as_json
 
     config = load_config(globals_of(ctx).paths())
     rows = [backend_as_json(config, b) for b in config.backends.values()]
@@ -57,7 +57,7 @@ def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def show_command(ctx: typer.Context, name: Name, as_json: JsonOption = False) -> None:
     """Show one backend and its providers (secrets masked)."""
     from ..config import load_config
-    from ..views import backend_as_json, provider_as_json
+    from ..providers.views import backend_as_json, provider_as_json
 
     config = load_config(globals_of(ctx).paths())
     row = backend_as_json(config, config.backend(name))

@@ -31,7 +31,7 @@ def path_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @config_app.command("init")
 def init_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Write commented starter files (never overwrites an existing file)."""
-    from ..config_files import init_config
+    from ..config.starter import init_config
 
     written, kept = init_config(globals_of(ctx).paths())
     emit(
@@ -45,9 +45,8 @@ def init_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @config_app.command("validate")
 def validate_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check both files; list every problem with file, line and key. Exit 78 when invalid."""
-    from ..config import load_config
+    from ..config import load_config, parse_proxy_settings
     from ..errors import ConfigError
-    from ..proxyconf import parse_proxy_settings
 
     paths = globals_of(ctx).paths()
     try:
@@ -75,7 +74,7 @@ def validate_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def show_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the configuration as auto-router understands it. Secrets are masked."""
     from ..config import load_config
-    from ..views import config_as_json
+    from ..providers.views import config_as_json
 
     config = load_config(globals_of(ctx).paths())
     data = config_as_json(config)

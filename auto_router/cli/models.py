@@ -24,7 +24,7 @@ def models_command(
     import httpx  # only here and in `provider test`: it costs more start-up than all the rest
 
     from ..config import load_config
-    from ..health import check_configured_provider
+    from ..providers.health import check_configured_provider
 
     g = globals_of(ctx)
     config = load_config(g.paths())

@@ -12,7 +12,7 @@ from ._refs import parse_assignments, parse_settings, resolve_ref, split_ref
 if TYPE_CHECKING:
     from ..config import Config, ProviderConfig
     from ..editing import EditResult
-    from ..health import HealthResult
+    from ..providers.health import HealthResult
 
 provider_app = typer.Typer(
     help="List, add, change, remove and test providers.", no_args_is_help=True
@@ -49,7 +49,7 @@ def _current(g: Globals, config: Config) -> dict[str, str | None]:
 
 
 def _row(provider: ProviderConfig, current: dict[str, str | None]) -> dict[str, Any]:
-    from ..views import provider_as_json
+    from ..providers.views import provider_as_json
 
     data = provider_as_json(provider)
     data["current"] = current.get(provider.backend) == provider.name
@@ -59,7 +59,7 @@ def _row(provider: ProviderConfig, current: dict[str, str | None]) -> dict[str, 
 
 def _serves(config: Config, provider: ProviderConfig) -> dict[str, Any]:
     """Which client protocols the proxy serves from ``provider``, natively or translated."""
-    from ..serves import serves
+    from ..providers.serves import serves
 
     translate = provider.translate
     if translate is None:
@@ -307,7 +307,7 @@ def test_command(
     """Call the provider's models endpoint. Exit 0 only when every tested one is healthy."""
     import httpx
 
-    from ..health import check_configured_provider
+    from ..providers.health import check_configured_provider
 
     config = _load(globals_of(ctx))
     targets = _test_targets(config, ref, backend, test_all)
@@ -325,8 +325,8 @@ def test_command(
 @provider_app.command("templates")
 def templates_command(as_json: JsonOption = False) -> None:
     """List the built-in provider templates (for `provider add --template`)."""
-    from ..templates import TEMPLATES
-    from ..views import template_as_json
+    from ..providers.templates import TEMPLATES
+    from ..providers.views import template_as_json
 
     rows = [template_as_json(t) for t in TEMPLATES]
     if as_json:

@@ -6,12 +6,12 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..serves import describe, serves
+from ..providers.serves import describe, serves
 from ._plain import Globals, format_time, iso, print_json
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..rotator import BackendStatus, ProviderStatus
+    from ..rotation.service import BackendStatus, ProviderStatus
 
 
 def show_status(g: Globals, as_json: bool) -> None:

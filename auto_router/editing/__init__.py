@@ -3,11 +3,11 @@
 Every edit made through this package keeps what it does not touch byte-for-byte: comments,
 blank lines, key order, quoting, inline tables and line endings (tomlkit round-trip). Every
 write is locked, validated as a whole and atomic for the pair (see ``transaction`` and
-``auto_router.filesafety``).
+``auto_router.config.filesafety``).
 
 The package, by responsibility:
 
-* ``auto_router.filesafety`` (outside, so that loading needs no tomlkit): locks, atomic
+* ``auto_router.config.filesafety`` (outside, so that loading needs no tomlkit): locks, atomic
   writes, the pair journal;
 * ``tomlhelpers``: tomlkit round-trip helpers;
 * ``transaction``: ``Documents``, ``edit_config`` and the locked read-validate-write;
@@ -38,7 +38,7 @@ Positions are 1-based (1 = first in the rotation order).
 
 from __future__ import annotations
 
-from ..filesafety import LOCK_TIMEOUT, atomic_write, lock_files
+from ..config.filesafety import LOCK_TIMEOUT, atomic_write, lock_files
 from .backends import (
     add_backend,
     edit_backend,

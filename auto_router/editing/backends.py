@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 
 from tomlkit.items import Array
 
+from ..config.identifiers import check_identifier
 from ..errors import BackendExistsError, ConfigValidationError, NotFoundError
-from ..identifiers import check_identifier
 from ..paths import Paths
 from .checks import Settings, check_backend_keys, check_unique
 from .tomlhelpers import child_table, is_table, remove_all, replace_array, set_key

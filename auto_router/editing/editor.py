@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config.filesafety import read_text
 from ..errors import ConfigError, ConfigValidationError, EditConflictError
-from ..filesafety import read_text
 from ..paths import Paths
 from .transaction import EditResult, read_texts, replace_texts
 
@@ -45,7 +45,7 @@ def edit_with_editor(
     target = (paths.llm_config, paths.provider_metadata)[index]
     original = start[index]
     if original is None:
-        from ..config_files import starter_text
+        from ..config.starter import starter_text
 
         original = starter_text(target.name)
     workdir = Path(tempfile.mkdtemp(prefix="auto-router-edit-"))

@@ -12,18 +12,18 @@ from typing import Any
 import tomlkit
 from tomlkit.items import Array
 
+from ..config.identifiers import check_identifier
 from ..errors import (
     ConfigValidationError,
     EditConflictError,
     NotFoundError,
     ProviderExistsError,
 )
-from ..identifiers import check_identifier
 from ..paths import Paths
-from ..rotation import BackendState
+from ..providers.templates import get_template
+from ..rotation.policy import BackendState
+from ..rotation.state import StateStore
 from ..secrets import looks_secret, masked_value
-from ..state import StateStore
-from ..templates import get_template
 from .checks import (
     Settings,
     check_env,

@@ -16,8 +16,8 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Array, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
 
+from ..config.source import parse_toml, split_dotted
 from ..errors import ConfigSyntaxError
-from ..tomlsource import parse_toml, split_dotted
 
 #: Keys a new provider table is written in, first to last; the rest follow in given order.
 _PROVIDER_KEY_ORDER: Final = (

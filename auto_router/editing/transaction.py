@@ -26,14 +26,7 @@ from tomlkit.items import Array
 from tomlkit.toml_document import TOMLDocument
 
 from ..config import BACKEND_SECTIONS, Config, parse_config
-from ..errors import (
-    BackendNotFoundError,
-    ConfigError,
-    ConfigValidationError,
-    EditConflictError,
-    ProviderNotFoundError,
-)
-from ..filesafety import (
+from ..config.filesafety import (
     StepHook,
     check_directory,
     finish_pending,
@@ -42,6 +35,13 @@ from ..filesafety import (
     read_text,
     remove_stale_temp_files,
     write_pair,
+)
+from ..errors import (
+    BackendNotFoundError,
+    ConfigError,
+    ConfigValidationError,
+    EditConflictError,
+    ProviderNotFoundError,
 )
 from ..paths import Paths, ensure_private_dir
 from ..secrets import looks_secret

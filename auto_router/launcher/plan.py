@@ -24,9 +24,9 @@ from pathlib import Path
 from ..agents import Agent, FailFastContext, Setup, Target, agent_for, executable_name
 from ..config import BackendConfig, Config, ProviderConfig, ResolvedProvider
 from ..errors import AutoRouterError, ConfigValidationError
-from ..rotator import Rotator
+from ..limits.scanner import Marker, combine
+from ..rotation.service import Rotator
 from ..secrets import Secret, looks_secret, mask
-from .markers import Marker, combine
 from .reach import check_direct
 
 

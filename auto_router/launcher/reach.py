@@ -20,7 +20,7 @@ from typing import Final
 from ..agents import Agent
 from ..config import BackendConfig, Config, ProviderConfig
 from ..errors import AutoRouterError
-from ..serves import serves
+from ..providers.serves import serves
 
 #: Provider protocol -> the API family the proxy serves it on.
 FAMILY: Final = {

@@ -24,9 +24,11 @@ from typing import Final
 
 from ..agents import Agent, agent_for
 from ..errors import AllProvidersExhaustedError
-from ..managed.messages import cooling_line
-from ..rotation import DIRECT
-from ..rotator import Choice, Rotator
+from ..limits.cooling import cooling_line
+from ..limits.resets import parse_reset
+from ..limits.scanner import Detection, OutputScanner
+from ..rotation.policy import DIRECT
+from ..rotation.service import Choice, Rotator
 from ..secrets import Secret
 from ..store.attempts import (
     FAILED,
@@ -38,11 +40,9 @@ from ..store.attempts import (
     Attempt,
     AttemptLog,
 )
-from .markers import Detection, OutputScanner
 from .plan import ChildPlan, ProxyTarget, plan_child
 from .process import ChildResult, CommandNotFoundError, run_child, stderr_line
 from .reach import Mode, decide, reach
-from .resets import parse_reset
 from .session import ProxySession, open_session
 
 EX_TEMPFAIL: Final = 75

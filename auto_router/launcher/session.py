@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Config
+from ..config.expand import ExpansionError, expand
 from ..errors import MissingVariableError
-from ..expand import ExpansionError, expand
-from ..managed.runtime import RunEntry, new_token
-from ..managed.spawn import Joined, join, leave
+from ..runs import RunEntry, new_token
 from ..secrets import Secret
 from .plan import ProxyTarget
+from .spawn import Joined, join, leave
 
 
 @dataclass

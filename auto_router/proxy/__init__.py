@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..config import parse_proxy_settings
+from ..config.proxy import ProxySettings, RequestLogSettings
 from .app import ProxyApp, ProxyOptions, create_app
 from .auth import admin_error, admin_only, check_bind
 from .services import Services, services_of
-from .settings import ProxySettings, RequestLogSettings, parse_proxy_settings
 
 __all__ = [
     "ProxyApp",

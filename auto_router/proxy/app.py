@@ -15,9 +15,11 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from starlette.applications import Starlette
@@ -27,14 +29,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from .. import __version__
-from ..config import BackendConfig, Config, ProviderConfig
-from ..managed.runtime import RunTokens
+from ..config import BackendConfig, Config, ProviderConfig, parse_proxy_settings
+from ..config.proxy import ADMIN_TOKEN_ENV, ProxySettings
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
-from ..rotator import ConfigSource, Rotator
+from ..rotation.service import ConfigSource, Rotator
+from ..rotation.state import MemoryStateStore, SQLiteStateStore, StateStore
+from ..runs import RunTokens
 from ..secrets import Secret
-from ..state import MemoryStateStore, SQLiteStateStore, StateStore
 from .admin import admin_routes
 from .attempts import Pacing
 from .endpoints import ANTHROPIC_MODELS, GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
@@ -43,12 +45,23 @@ from .gate import Gate
 from .reqlog import RequestLog
 from .routing import Router, adhoc_targets
 from .services import Services, services_of
-from .settings import ADMIN_TOKEN_ENV, ProxySettings, parse_proxy_settings
 from .upstream import AiohttpUpstream, Upstream
 
 ADHOC_BACKEND = "upstream"
 
 log = structlog.get_logger("auto_router.proxy")
+
+
+#: The installed package's version, read once; the package root is the public API, which
+#: the proxy does not import (see tests/test_layout.py).
+def _version() -> str:
+    try:
+        return _package_version("auto-router")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+VERSION: Final = _version()
 
 
 @dataclass(frozen=True)
@@ -263,7 +276,7 @@ async def health(request: Request) -> Response:
     backends = await asyncio.to_thread(services.rotator.status)
     body: dict[str, Any] = {
         "status": "ok",
-        "version": __version__,
+        "version": VERSION,
         "uptime_s": round(now - services.started_at, 3),
         "mode": "upstream" if services.adhoc else "config",
         "backends": [
@@ -305,7 +318,7 @@ def _provider_status(enabled: bool, current: bool, cooldown_until: float | None)
 async def root(request: Request) -> Response:
     if request.method == "HEAD":
         return Response(status_code=200)
-    return JSONResponse({"name": "auto-router", "version": __version__, "health": "/health"})
+    return JSONResponse({"name": "auto-router", "version": VERSION, "health": "/health"})
 
 
 async def upgrade_required(request: Request) -> Response:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+from ..config.proxy import ProxySettings
 from ..errors import TranslationError
 from ..store.requests import FailedAttempt
 from . import translation
@@ -42,7 +43,6 @@ from .errors import error_body
 from .exchange import Call, Exchange, without_key
 from .recording import Recorder
 from .routing import Plan, Target
-from .settings import ProxySettings
 from .streams import first_event_in, malformed
 from .translation import Route, Translation
 from .upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout

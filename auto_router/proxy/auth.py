@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..config.proxy import ADMIN_TOKEN_ENV, ProxySettings
 from ..errors import UnsafeBindError
 from ..secrets import Secret
-from .settings import ADMIN_TOKEN_ENV, ProxySettings
 
 
 def is_loopback(host: str) -> bool:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..limits.upstream import is_usage_limit, reset_time, should_fail_over
 from .exchange import DROP_RESPONSE, summary
-from .limits import is_usage_limit, reset_time, should_fail_over
 from .upstream import UpstreamResponse
 
 #: A usage limit: the provider cools down until ``until`` and the next one becomes current.

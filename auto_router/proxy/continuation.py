@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from ..config.proxy import ProxySettings
 from ..store.requests import FailedAttempt
 from .attempts import Answer, Attempts
 from .classify import Failure
@@ -26,7 +27,6 @@ from .exchange import Call, Exchange, Send, response_headers, token_usage
 from .recording import Recorder
 from .relay import Disconnect
 from .routing import Plan, Target
-from .settings import ProxySettings
 from .streams import Continuation, Framer, finished, needs_done, partial_answer, prefill_body
 from .upstream import UpstreamError, UpstreamResponse
 

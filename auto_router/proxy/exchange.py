@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..managed.runtime import RunEntry
+from ..runs import RunEntry
 from ..store.requests import FailedAttempt
 from .endpoints import Endpoint
 from .upstream import UpstreamResponse

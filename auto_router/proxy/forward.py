@@ -23,8 +23,8 @@ from typing import Any
 import structlog
 
 from ..errors import AutoRouterError, NotFoundError
-from ..managed.runtime import RunTokens
-from ..rotator import Rotator
+from ..rotation.service import Rotator
+from ..runs import RunTokens
 from .attempts import Answer, Attempts, Pacing
 from .continuation import StreamRelay
 from .endpoints import GEMINI, Endpoint
@@ -132,7 +132,7 @@ class Proxy:
                 continue
             forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
         snap = self.router.snapshot()
-        # -- hook: run tokens of `auto-router run --via-proxy` (auto_router/managed) --
+        # -- hook: run tokens of `auto-router run --via-proxy` (auto_router/runs.py) --
         if self.run_tokens is not None:
             ex.run = self.run_tokens.lookup(bare_token(credential))
             if ex.run is not None:

@@ -33,10 +33,10 @@ from typing import Any, Final
 
 import structlog
 
+from ..config.proxy import ProxySettings
 from ..redaction import Redactor
 from .endpoints import GEMINI_PREFIXES, POST_ROUTES
 from .errors import error_body
-from .settings import ProxySettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import structlog
 
 from ..errors import AutoRouterError
-from ..managed.runtime import RunTokens
-from ..rotation import OPEN
-from ..rotator import Rotator
+from ..rotation.policy import OPEN
+from ..rotation.service import Rotator
+from ..runs import RunTokens
 from ..store.requests import RequestRecord
 from .exchange import Exchange
 from .reqlog import RequestLog, redact_body

@@ -18,12 +18,12 @@ from typing import Any, Final
 
 import structlog
 
+from ..config.proxy import RequestLogSettings
 from ..errors import AutoRouterError
 from ..redaction import Redactor, redact_record
 from ..secrets import looks_secret
 from ..store.db import connect
 from ..store.requests import RequestRecord, insert_batch, prune
-from .settings import RequestLogSettings
 
 log = structlog.get_logger("auto_router.proxy.reqlog")
 

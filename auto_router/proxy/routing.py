@@ -20,14 +20,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ..config import Config, ProviderConfig
+from ..config import Config, ProviderConfig, parse_proxy_settings
+from ..config.proxy import ProxySettings
 from ..errors import (
     AutoRouterError,
     BackendNotFoundError,
     ExhaustedProvider,
     ProviderNotFoundError,
 )
-from ..rotation import (
+from ..rotation.policy import (
     DIRECT,
     HALF_OPEN,
     OPEN,
@@ -35,9 +36,8 @@ from ..rotation import (
     current_provider,
     earliest_available,
 )
-from ..rotator import ConfigSource
-from ..state import StateStore
-from .settings import ProxySettings, parse_proxy_settings
+from ..rotation.service import ConfigSource
+from ..rotation.state import StateStore
 from .targets import (
     DEFAULT_USAGE_MARKERS,
     Target,

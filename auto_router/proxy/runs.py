@@ -1,7 +1,7 @@
 """Sessions of ``auto-router run --via-proxy`` on the data path.
 
-The managed proxy (``auto_router.managed``) registers each run under a token. A request that
-carries one is let in without a client token, is routed to the run's backend, is tied to the
+Each launcher registers its run under a token (``auto_router.runs``). A request that carries
+one is let in without a client token, is routed to the run's backend, is tied to the
 run in the request log, and, when every provider is cooling down, gets its own protocol's 429
 with ``Retry-After`` and the line ``run`` prints (instead of the generic 503).
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import AutoRouterError
-from ..managed.messages import cooling_line
+from ..limits.cooling import cooling_line
 from .errors import error_body
 from .exchange import Exchange, Send, respond
 from .routing import Plan, Router

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from ..config import Config
+from ..config.proxy import ProxySettings
 from ..paths import Paths
 from ..redaction import Redactor, RedactorCache
-from ..rotator import Rotator
+from ..rotation.service import Rotator
 from .forward import Proxy
 from .reqlog import RequestLog
 from .routing import Router
-from .settings import ProxySettings
 
 
 @dataclass

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from .. import protocols
 from ..config import ProviderConfig, ResolvedProvider
+from ..config.proxy import ProxySettings
 from ..errors import AutoRouterError
+from ..providers import protocols
 from .endpoints import (
     ANTHROPIC,
     FAMILY_OF_PROTOCOL,
@@ -22,7 +23,6 @@ from .endpoints import (
     GEMINI_METHODS,
     OPENAI,
 )
-from .settings import ProxySettings
 from .translation import Route, routes
 from .upstream import Timeouts
 

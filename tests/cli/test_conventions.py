@@ -17,7 +17,7 @@ import pytest
 from auto_router.cli import main
 from auto_router.cli._plain import wants_json
 from auto_router.paths import resolve_paths
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 from tests.helpers import converse_on_terminal
 
 

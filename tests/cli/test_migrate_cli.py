@@ -8,9 +8,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from auto_router.config import load_config
+from auto_router.config import load_config, parse_proxy_settings
 from auto_router.paths import Paths
-from auto_router.proxy.settings import parse_proxy_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "auto-coder-llm_config.example.toml"
 Run = Any

@@ -20,7 +20,7 @@ from auto_router import (
     get_llm_backend_manager,
 )
 from auto_router.paths import resolve_paths
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 from tests.helpers import FakeClock
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auto_router.paths import resolve_paths
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 from tests.helpers import write_config
 
 pytestmark = pytest.mark.integration

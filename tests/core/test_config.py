@@ -47,7 +47,7 @@ def test_the_issue_example_parses_into_backends_and_ordered_providers(
 
 
 def test_the_shipped_example_and_starter_files_are_valid() -> None:
-    for directory in (ROOT / "config", ROOT / "auto_router" / "starter"):
+    for directory in (ROOT / "config", ROOT / "auto_router" / "config" / "starter_files"):
         config = load_config(resolve_paths(directory))
         assert config.warnings == (), directory
         assert config.backends

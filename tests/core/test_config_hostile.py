@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 
 from auto_router import editing
-from auto_router.config import load_config
+from auto_router.config import load_config, parse_proxy_settings
+from auto_router.config.filesafety import JOURNAL_NAME, read_regular
+from auto_router.config.values import MAX_SECONDS
 from auto_router.errors import ConfigError, ConfigSyntaxError, ConfigValidationError
-from auto_router.filesafety import JOURNAL_NAME, read_regular
 from auto_router.paths import Paths
-from auto_router.proxyconf import parse_proxy_settings
-from auto_router.rotation import BackendState, record_usage_limit
-from auto_router.values import MAX_SECONDS
+from auto_router.rotation.policy import BackendState, record_usage_limit
 
 LLM = '[message_backend]\ndefault = "qwen"\n\n[backends.qwen]\nproviders = ["one"]\n'
 META = '[qwen.one]\ntype = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n'

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from auto_router.durations import parse_duration, parse_since
-from auto_router.proxy.limits import reset_time
+from auto_router.limits.upstream import reset_time
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from types import MappingProxyType
 import pytest
 
 from auto_router.errors import AllProvidersExhaustedError
-from auto_router.rotation import (
+from auto_router.rotation.policy import (
     BackendState,
     Candidate,
     ProviderState,

@@ -12,9 +12,9 @@ import pytest
 
 from auto_router.errors import AllProvidersExhaustedError, StateError
 from auto_router.paths import resolve_paths
-from auto_router.rotation import BackendState, record_usage_limit
-from auto_router.rotator import ConfigSource, Rotator
-from auto_router.state import SQLiteStateStore
+from auto_router.rotation.policy import BackendState, record_usage_limit
+from auto_router.rotation.service import ConfigSource, Rotator
+from auto_router.rotation.state import SQLiteStateStore
 from auto_router.store.db import connect
 from tests.helpers import FakeClock, write_config
 
@@ -68,8 +68,8 @@ def test_version_changes_when_another_process_writes(tmp_path: Path) -> None:
             "-c",
             textwrap.dedent(f"""
             from pathlib import Path
-            from auto_router.state import SQLiteStateStore
-            from auto_router.rotation import BackendState
+            from auto_router.rotation.state import SQLiteStateStore
+            from auto_router.rotation.policy import BackendState
             SQLiteStateStore(Path({str(path)!r})).update("x", lambda s: BackendState("x", current="b"))
         """),
         ],
@@ -178,7 +178,7 @@ WORKER = """
 import sys
 from pathlib import Path
 from auto_router.paths import resolve_paths
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 rotator = Rotator(resolve_paths(Path(sys.argv[1])))
 for _ in range(int(sys.argv[3])):
     if sys.argv[2] == "advance":

@@ -28,8 +28,8 @@ from auto_router.errors import (
     TemplateNotFoundError,
 )
 from auto_router.paths import Paths
-from auto_router.rotation import BackendState, ProviderState
-from auto_router.state import SQLiteStateStore
+from auto_router.rotation.policy import BackendState, ProviderState
+from auto_router.rotation.state import SQLiteStateStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = ("llm_config.toml", "provider_metadata.toml")

@@ -18,8 +18,8 @@ import pytest
 
 from auto_router import editing
 from auto_router.config import load_config
+from auto_router.config.filesafety import JOURNAL_NAME, lock_files
 from auto_router.errors import ConfigError
-from auto_router.filesafety import JOURNAL_NAME, lock_files
 from auto_router.paths import Paths
 
 FIXTURES = Path(__file__).parent / "fixtures"

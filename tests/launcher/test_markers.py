@@ -5,7 +5,7 @@ import json
 import pytest
 
 from auto_router.agents import AGENTS
-from auto_router.launcher.markers import (
+from auto_router.limits.scanner import (
     FINAL_LINES,
     Marker,
     OutputScanner,

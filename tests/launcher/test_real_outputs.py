@@ -12,7 +12,7 @@ import importlib.util
 import pytest
 
 from auto_router.agents import AGENTS
-from auto_router.launcher.markers import OutputScanner
+from auto_router.limits.scanner import OutputScanner
 
 from .conftest import FAKE, Home
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from auto_router.launcher.resets import parse_reset, parse_reset_in_line
+from auto_router.limits.resets import parse_reset, parse_reset_in_line
 
 UTC = dt.UTC
 # 2025-06-01 10:00:00 UTC

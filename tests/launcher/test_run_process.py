@@ -14,7 +14,7 @@ import pytest
 
 from auto_router.launcher.runner import Launcher, RunOptions
 from auto_router.paths import resolve_paths
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 
 from .conftest import Home, digest
 

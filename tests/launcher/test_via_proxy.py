@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from auto_router.managed.runtime import RuntimeDir, pid_alive
 from auto_router.paths import Paths
+from auto_router.runs import RuntimeDir, pid_alive
 from tests.proxy.fakes import FakeUpstream, Reply, Seen, chat_completion
 
 from .conftest import Home

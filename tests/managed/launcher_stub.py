@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from auto_router.managed.runtime import RunEntry, new_token
-from auto_router.managed.spawn import join, leave
+from auto_router.launcher.spawn import join, leave
 from auto_router.paths import Paths
+from auto_router.runs import RunEntry, new_token
 
 
 def main() -> int:

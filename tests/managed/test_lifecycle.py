@@ -17,8 +17,8 @@ import httpx
 import openai
 import pytest
 
-from auto_router.managed.runtime import ProxyRecord, RuntimeDir, pid_alive
 from auto_router.paths import Paths
+from auto_router.runs import ProxyRecord, RuntimeDir, pid_alive
 from tests.proxy.fakes import FakeUpstream, Reply, Seen, chat_completion
 
 pytestmark = pytest.mark.integration
@@ -93,7 +93,7 @@ def serve_processes(home: Path) -> list[int]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        ours = b"auto_router.managed.serve" in cmdline and str(home).encode() in cmdline
+        ours = b"auto_router.proxy.managed" in cmdline and str(home).encode() in cmdline
         if ours and pid_alive(int(entry)):
             found.append(int(entry))
     return found

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from auto_router.managed import serve
-from auto_router.managed.runtime import RuntimeDir, RunTokens
 from auto_router.paths import Paths
+from auto_router.proxy import managed as serve
+from auto_router.runs import RuntimeDir, RunTokens
 
 
 class Server:

@@ -13,8 +13,8 @@ import pytest
 from auto_router.paths import Paths
 from auto_router.proxy.attempts import Attempts
 from auto_router.proxy.httpx_upstream import HttpxUpstream
-from auto_router.rotation import BackendState, claim_probe, record_failure, record_success
-from auto_router.rotator import Rotator
+from auto_router.rotation.policy import BackendState, claim_probe, record_failure, record_success
+from auto_router.rotation.service import Rotator
 
 from .conftest import Clock, Pauses, write_config
 from .test_forward import CHAT, LLM, META, Recorder, client_for

@@ -14,11 +14,12 @@ import httpx
 import pytest
 import structlog
 
+from auto_router.limits import upstream as limits
 from auto_router.paths import Paths
-from auto_router.proxy import ProxyApp, ProxyOptions, create_app, limits, relay
+from auto_router.proxy import ProxyApp, ProxyOptions, create_app, relay
 from auto_router.proxy.errors import stream_error_event
 from auto_router.proxy.httpx_upstream import HttpxUpstream
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 from auto_router.store.requests import RequestFilter, RequestRecord, read_requests
 
 from . import wire

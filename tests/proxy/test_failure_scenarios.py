@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from auto_router.paths import Paths
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 from auto_router.store.requests import RequestFilter, read_requests
 
 from . import wire

@@ -15,7 +15,7 @@ import pytest
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 from auto_router.proxy.httpx_upstream import HttpxUpstream
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 
 from .conftest import Clock, Pauses, write_config
 

@@ -10,8 +10,8 @@ import anthropic
 import httpx
 import pytest
 
-from auto_router.managed.runtime import RunEntry, RuntimeDir, RunTokens, new_token
 from auto_router.paths import Paths
+from auto_router.runs import RunEntry, RuntimeDir, RunTokens, new_token
 
 from .conftest import make_app, write_config
 from .fakes import FakeUpstream, Reply, Seen, serve

@@ -9,10 +9,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from auto_router.paths import Paths
+from auto_router.providers.templates import get_template
 from auto_router.proxy import translation
 from auto_router.proxy.httpx_upstream import HttpxUpstream
 from auto_router.proxy.translation import Route, prepare
-from auto_router.templates import get_template
 
 from .conftest import Clock, write_config
 from .test_forward import Recorder, client_for

@@ -1,12 +1,12 @@
-"""The proxy's routes agree with what ``status`` reports (serves.py)."""
+"""The proxy's routes agree with what ``status`` reports (providers/serves.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from auto_router.providers.serves import serves
 from auto_router.proxy.endpoints import ANTHROPIC, GEMINI, OPENAI
 from auto_router.proxy.translation import CLIENT_PROTOCOL, routes
-from auto_router.serves import serves
 
 URLS = {
     OPENAI: {"chat": "u/chat", "responses": "u/responses", "models": "u/models"},

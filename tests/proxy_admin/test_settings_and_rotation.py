@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auto_router.paths import Paths
-from auto_router.rotator import Rotator
+from auto_router.rotation.service import Rotator
 from tests.helpers import FakeClock as Clock
 
 from .conftest import CHAT, LLM, Upstreams, client_for, error_of, texts

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from auto_router.config import load_config
-from auto_router.config_files import init_config
+from auto_router.config import load_config, parse_proxy_settings
+from auto_router.config.starter import init_config
 from auto_router.editing import add_provider
 from auto_router.errors import UnsafeBindError
 from auto_router.paths import Paths
 from auto_router.proxy.auth import check_bind
-from auto_router.proxy.settings import parse_proxy_settings
-from auto_router.state import SQLiteStateStore
+from auto_router.rotation.state import SQLiteStateStore
 
 
 def _mode(path: Path) -> int:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...rotator import Rotator
-from ...views import backend_as_json
+from ...providers.views import backend_as_json
+from ...rotation.service import Rotator
 from ._base import (
     Body,
     admin_endpoint,

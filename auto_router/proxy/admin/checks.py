@@ -17,7 +17,7 @@ from ...config import ProviderConfig
 from ._base import admin_endpoint, error_body, in_thread, ok, query_bool, query_float, services
 
 if TYPE_CHECKING:
-    from ...health import HealthResult
+    from ...providers.health import HealthResult
 
 DEFAULT_TIMEOUT: Final = 5.0
 MAX_TIMEOUT: Final = 60.0
@@ -29,7 +29,7 @@ async def check_all(providers: list[ProviderConfig], timeout: float) -> list[Hea
     """Check ``providers`` concurrently; none takes longer than ``timeout`` (plus slack)."""
     import httpx
 
-    from ...health import HealthResult, acheck_configured_provider
+    from ...providers.health import HealthResult, acheck_configured_provider
 
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -121,8 +121,8 @@ async def list_templates(request: Request) -> Response:
     """``provider templates``: what ``POST /v1/providers`` accepts as ``template``."""
 
     def rows() -> list[dict[str, Any]]:
-        from ...templates import TEMPLATES
-        from ...views import template_as_json
+        from ...providers.templates import TEMPLATES
+        from ...providers.views import template_as_json
 
         return [template_as_json(t) for t in TEMPLATES]
 

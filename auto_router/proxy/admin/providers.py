@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from ...config import ProviderConfig
 from ...errors import AutoRouterError
-from ...rotator import ProviderStatus, Rotator
-from ...views import masked_table, provider_as_json
+from ...providers.views import masked_table, provider_as_json
+from ...rotation.service import ProviderStatus, Rotator
 from ._base import (
     ApiError,
     Body,

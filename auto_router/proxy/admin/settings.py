@@ -11,9 +11,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...config.proxy import ProxySettings
 from ...paths import Paths
-from ...rotator import Rotator
-from ..settings import ProxySettings
+from ...rotation.service import Rotator
 from ._base import ApiError, Body, admin_endpoint, in_thread, invalid, ok, services
 
 

@@ -9,14 +9,23 @@ variable missing for one provider never stops the others, nor ``auto-router stat
 
 from __future__ import annotations
 
-from .configcheck import (
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+
+from ..errors import ConfigValidationError
+from ..paths import Paths
+from ..secrets import Secret
+from .checks import (
     BACKEND_KEYS,
     PROVIDER_KEYS,
     PROVIDER_METADATA_FILE_HINT,
     PROVIDER_SETTING_KEYS,
     build_config,
 )
-from .configmodel import (
+from .expand import ExpansionError, expand
+from .filesafety import read_pair
+from .model import (
     BACKEND_SECTIONS,
     DEFAULT_COOLDOWN_SECONDS,
     PROTOCOL_OF_TYPE,
@@ -28,9 +37,8 @@ from .configmodel import (
     ProviderConfig,
     ResolvedProvider,
 )
-from .filesafety import read_pair
-from .paths import Paths
-from .tomlsource import parse_toml
+from .proxy import ADMIN_TOKEN_ENV, ProxySettings, token_values
+from .source import parse_toml
 
 __all__ = [
     "BACKEND_KEYS",
@@ -50,6 +58,7 @@ __all__ = [
     "build_config",
     "load_config",
     "parse_config",
+    "parse_proxy_settings",
 ]
 
 
@@ -65,3 +74,33 @@ def parse_config(paths: Paths, llm_text: str | None, metadata_text: str | None) 
     llm = None if llm_text is None else parse_toml(llm_text, paths.llm_config)
     meta = None if metadata_text is None else parse_toml(metadata_text, paths.provider_metadata)
     return build_config(paths, llm, meta)
+
+
+def parse_proxy_settings(config: Config, environ: Mapping[str, str] | None = None) -> ProxySettings:
+    """The checked ``[proxy]`` settings with their tokens expanded from ``environ`` (what the
+    proxy runs with; ``config validate`` calls it too, so both refuse the same files).
+
+    A missing variable is a ``ConfigValidationError`` naming the file, line and key.
+    ``AUTO_ROUTER_ADMIN_TOKEN``, when set, is the admin token whatever the file says.
+    """
+    env = os.environ if environ is None else environ
+    admin: Secret | None = None
+    clients: list[Secret] = []
+    for key, text in token_values(config.proxy):
+        try:
+            value = expand(text, env)
+        except ExpansionError as exc:
+            raise ConfigValidationError(
+                str(exc),
+                path=config.paths.llm_config,
+                line=config.proxy_lines.get(key),
+                key_path=f"[proxy].{key}",
+                hint=f"export {exc.variable}" if exc.variable else None,
+            ) from None
+        if key == "admin_token":
+            admin = Secret(value) if value else None
+        elif value:
+            clients.append(Secret(value))
+    if env.get(ADMIN_TOKEN_ENV):
+        admin = Secret(env[ADMIN_TOKEN_ENV])
+    return replace(config.proxy_settings, admin_token=admin, client_tokens=tuple(clients))

@@ -16,9 +16,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
-from .errors import StateError
-from .rotation import BackendState, ProviderState
-from .store.db import connect, transaction
+from ..errors import StateError
+from ..store.db import connect, transaction
+from .policy import BackendState, ProviderState
 
 Change = Callable[[BackendState], BackendState]
 

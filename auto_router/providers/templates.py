@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from .config import PROTOCOL_OF_TYPE
-from .errors import TemplateNotFoundError
+from ..config import PROTOCOL_OF_TYPE
+from ..errors import TemplateNotFoundError
 from .protocols import DEFAULT_AZURE_API_VERSION
 
 #: How each wire protocol sends the key (for listings; protocols.py does the sending).

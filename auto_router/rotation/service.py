@@ -13,11 +13,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import partial
 
-from .config import BackendConfig, Config, ProviderConfig, load_config
-from .errors import ProviderNotFoundError
-from .paths import Paths, resolve_paths
-from .redaction import RedactorCache
-from .rotation import (
+from ..config import BackendConfig, Config, ProviderConfig, load_config
+from ..errors import ProviderNotFoundError
+from ..paths import Paths, resolve_paths
+from ..redaction import RedactorCache
+from .policy import (
     CLOSED,
     DIRECT,
     BackendState,
@@ -25,14 +25,14 @@ from .rotation import (
     ProviderState,
     current_provider,
 )
-from .rotation import advance as advance_policy
-from .rotation import choose as choose_policy
-from .rotation import claim_probe as claim_probe_policy
-from .rotation import record_failure as record_failure_policy
-from .rotation import record_success as record_success_policy
-from .rotation import record_usage_limit as record_usage_limit_policy
-from .rotation import reset as reset_policy
-from .rotation import set_current as set_current_policy
+from .policy import advance as advance_policy
+from .policy import choose as choose_policy
+from .policy import claim_probe as claim_probe_policy
+from .policy import record_failure as record_failure_policy
+from .policy import record_success as record_success_policy
+from .policy import record_usage_limit as record_usage_limit_policy
+from .policy import reset as reset_policy
+from .policy import set_current as set_current_policy
 from .state import SQLiteStateStore, StateStore
 
 Clock = Callable[[], float]
@@ -121,7 +121,7 @@ class ProviderStatus:
     model: str | None
     state: ProviderState
 
-    #: The circuit breaker: ``closed``, ``open`` or ``half-open`` (see rotation.py).
+    #: The circuit breaker: ``closed``, ``open`` or ``half-open`` (see policy.py).
     circuit: str = CLOSED
     circuit_until: float | None = None
 

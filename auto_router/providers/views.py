@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .config import BackendConfig, Config, ProviderConfig
-from .secrets import looks_secret, masked_value
+from ..config import BackendConfig, Config, ProviderConfig
+from ..secrets import looks_secret, masked_value
 from .templates import Template
 
 

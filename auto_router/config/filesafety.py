@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from .errors import ConfigError, ConfigSyntaxError
+from ..errors import ConfigError, ConfigSyntaxError
 
 #: How long to wait for another process's edit (or read) to finish before giving up.
 LOCK_TIMEOUT: Final = 30.0

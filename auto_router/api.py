@@ -19,8 +19,8 @@ from typing import Any
 from .config import ResolvedProvider
 from .errors import AllProvidersExhaustedError, BackendNotFoundError, UsageLimitError
 from .paths import resolve_paths
-from .rotation import DIRECT
-from .rotator import Choice, Rotator
+from .rotation.policy import DIRECT
+from .rotation.service import Choice, Rotator
 
 # os.environ is process-global, so the lock that serialises changes to it is too.
 _ENV_LOCK = threading.RLock()

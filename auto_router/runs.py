@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from ..paths import APP_NAME, Paths
+from .paths import APP_NAME, Paths
 
 RUNTIME_FILE: Final = "proxy.json"
 LOCK_FILE: Final = "lock"

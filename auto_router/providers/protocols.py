@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .config import ResolvedProvider
+from ..config import ResolvedProvider
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 DEFAULT_AZURE_API_VERSION: Final = "2024-10-21"

@@ -5,7 +5,7 @@ cooldown (until its reset time if known, else a default) and the next enabled pr
 rotation order, that is not cooling down becomes current. Rotation is sticky: when a cooldown
 ends the backend does not jump back to its first provider.
 
-Nothing here does I/O. ``state.py`` persists these values; ``rotator.py`` ties both to the
+Nothing here does I/O. ``state.py`` persists these values; ``service.py`` ties both to the
 configuration.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
 
-from .errors import AllProvidersExhaustedError, ExhaustedProvider
-from .values import MAX_SECONDS
+from ..config.values import MAX_SECONDS
+from ..errors import AllProvidersExhaustedError, ExhaustedProvider
 
 #: The name rotation uses for a backend with no providers ("fallback mode"): the backend itself.
 DIRECT: Final = ""

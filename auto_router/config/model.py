@@ -1,6 +1,6 @@
 """The configuration as frozen dataclasses: what every part of auto-router reads.
 
-``config.py`` loads the files, ``configcheck.py`` checks them into these types.
+``config/__init__.py`` loads the files, ``checks.py`` checks them into these types.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from .errors import BackendNotFoundError, MissingVariableError, ProviderNotFoundError
+from ..errors import BackendNotFoundError, MissingVariableError, ProviderNotFoundError
+from ..paths import Paths
+from ..secrets import Secret
 from .expand import ExpansionError, expand
-from .paths import Paths
-from .proxyconf import ProxySettings
-from .secrets import Secret
+from .proxy import ProxySettings
 
 #: Provider types. The Node router's names are OpenAI-compatible presets.
 PROVIDER_TYPES: Final = (

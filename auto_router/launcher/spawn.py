@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import AutoRouterError
 from ..paths import Paths
-from .runtime import ProxyRecord, RunEntry, RuntimeDir, pid_alive, port_open
+from ..runs import ProxyRecord, RunEntry, RuntimeDir, pid_alive, port_open
 
 #: How long ``ReadyWatch.wait`` waits for a new proxy (seconds).
 READY_TIMEOUT = 15.0
@@ -127,7 +127,7 @@ def start_proxy(
                 [
                     python,
                     "-m",
-                    "auto_router.managed.serve",
+                    "auto_router.proxy.managed",
                     "--config-dir",
                     str(paths.config_dir),
                     "--data-dir",

@@ -6,8 +6,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError
-from .paths import (
+from ..errors import ConfigError
+from ..paths import (
     LLM_CONFIG_NAME,
     PRIVATE_FILE,
     PROVIDER_METADATA_NAME,
@@ -17,7 +17,11 @@ from .paths import (
 
 
 def starter_text(name: str) -> str:
-    return resources.files("auto_router").joinpath("starter", name).read_text(encoding="utf-8")
+    return (
+        resources.files("auto_router.config")
+        .joinpath("starter_files", name)
+        .read_text(encoding="utf-8")
+    )
 
 
 def init_config(paths: Paths) -> tuple[list[Path], list[Path]]:

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import tomli
 
-from .errors import ConfigSyntaxError
+from ..errors import ConfigSyntaxError
 from .filesafety import read_text
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")

@@ -1,7 +1,7 @@
 """The scanner that finds usage-limit markers in a child's output, line by line.
 
 The markers themselves (what a usage limit looks like, in text, regex or JSON form) belong to
-the agents: ``auto_router.agents.markers``. They are re-exported here for convenience.
+the agents: ``auto_router.limits.markers``. They are re-exported here for convenience.
 Output is matched after ANSI escape sequences are removed, with ``\\r`` treated as a line break
 (a spinner's bare ``\\r`` ends a line too) and the curly apostrophe folded into a straight one.
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..agents.markers import (
+from .markers import (
     JSON_DOCUMENT_LIMIT,
     SHAPE_PREFIX,
     Marker,

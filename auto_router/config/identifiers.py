@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from .errors import InvalidIdentifierError
+from ..errors import InvalidIdentifierError
 
 IDENTIFIER_RULE: Final = (
     "names must match ^[a-z0-9][a-z0-9._-]*$ "

@@ -33,8 +33,9 @@ from urllib.parse import urlparse
 import tomlkit
 from tomlkit.items import SingleKey, Table
 
-from .config import PROVIDER_SETTING_KEYS
-from .editing import (
+from ..config import PROVIDER_SETTING_KEYS
+from ..config.identifiers import is_identifier
+from ..editing import (
     Documents,
     EditResult,
     add_table,
@@ -45,10 +46,9 @@ from .editing import (
     set_key,
     validate_texts,
 )
-from .errors import AlreadyExistsError, ConfigError
-from .identifiers import is_identifier
-from .paths import Paths
-from .secrets import looks_secret, mask
+from ..errors import AlreadyExistsError, ConfigError
+from ..paths import Paths
+from ..secrets import looks_secret, mask
 
 #: Top-level tables of an llm_config.toml that are not backends.
 _SECTIONS: Final = frozenset(

@@ -11,7 +11,7 @@ A marker is written as text in three forms:
 
 A *shape* marker is one of the agent's own error lines (anchored at the start of a line) or a
 JSON marker: it counts wherever it appears. The scanner that applies markers to a child's
-output, with the false-positive guards, is the launcher's (``auto_router.launcher.markers``).
+output, with the false-positive guards, is the launcher's (``auto_router.limits.scanner``).
 """
 
 from __future__ import annotations

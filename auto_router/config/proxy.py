@@ -9,20 +9,18 @@ checker (``values.py``) converts the TOML value or raises ``ValueError``.
 
 Only the token values (``admin_token``, ``client_tokens``) depend on the environment; their
 ``${VAR}`` syntax is checked here and their expansion happens when the proxy starts
-(``proxy.settings.parse_proxy_settings``) and in ``config validate``.
+(``config.parse_proxy_settings``) and in ``config validate``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
-from dataclasses import Field, dataclass, field, fields, replace
+from dataclasses import Field, dataclass, field, fields
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from .errors import ConfigValidationError
-from .expand import ExpansionError, expand, references
-from .secrets import Secret
+from ..secrets import Secret
+from .expand import ExpansionError, references
 from .values import (
     as_bool,
     as_str,
@@ -33,9 +31,6 @@ from .values import (
     whole_number,
     whole_number_up_to,
 )
-
-if TYPE_CHECKING:
-    from .config import Config
 
 ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
 DEFAULT_PORT: Final = 3001
@@ -139,36 +134,6 @@ def check_proxy(
     return ProxySettings(
         models=MappingProxyType(models), request_log=RequestLogSettings(**log), **values
     )
-
-
-def parse_proxy_settings(config: Config, environ: Mapping[str, str] | None = None) -> ProxySettings:
-    """The checked ``[proxy]`` settings with their tokens expanded from ``environ`` (what the
-    proxy runs with; ``config validate`` calls it too, so both refuse the same files).
-
-    A missing variable is a ``ConfigValidationError`` naming the file, line and key.
-    ``AUTO_ROUTER_ADMIN_TOKEN``, when set, is the admin token whatever the file says.
-    """
-    env = os.environ if environ is None else environ
-    admin: Secret | None = None
-    clients: list[Secret] = []
-    for key, text in token_values(config.proxy):
-        try:
-            value = expand(text, env)
-        except ExpansionError as exc:
-            raise ConfigValidationError(
-                str(exc),
-                path=config.paths.llm_config,
-                line=config.proxy_lines.get(key),
-                key_path=f"[proxy].{key}",
-                hint=f"export {exc.variable}" if exc.variable else None,
-            ) from None
-        if key == "admin_token":
-            admin = Secret(value) if value else None
-        elif value:
-            clients.append(Secret(value))
-    if env.get(ADMIN_TOKEN_ENV):
-        admin = Secret(env[ADMIN_TOKEN_ENV])
-    return replace(config.proxy_settings, admin_token=admin, client_tokens=tuple(clients))
 
 
 def token_values(raw: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""The managed proxy process: ``python -m auto_router.managed.serve --config-dir DIR``.
+"""The managed proxy process: ``python -m auto_router.proxy.managed --config-dir DIR``.
 
 Binds a free loopback port, serves the configuration's providers to registered runs only
 (``RunTokens``), prints ``ready <port>`` on stdout once it accepts connections, and exits on
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..paths import Paths
-from .runtime import RuntimeDir, RunTokens
+from ..runs import RuntimeDir, RunTokens
 
 #: How often the watchdog looks at the registered runs (seconds).
 WATCH_INTERVAL = 0.25
@@ -28,7 +28,7 @@ LINGER = 1.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="auto_router.managed.serve")
+    parser = argparse.ArgumentParser(prog="auto_router.proxy.managed")
     parser.add_argument("--config-dir", required=True)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--runtime-dir", required=True)
@@ -54,8 +54,8 @@ def serve(
     wait in the socket's backlog, so a launcher need not wait for it."""
     import uvicorn
 
-    from ..proxy.app import ProxyOptions, create_app
-    from ..proxy.logs import configure_logging
+    from .app import ProxyOptions, create_app
+    from .logs import configure_logging
 
     configure_logging()
     tokens = RunTokens(runtime)

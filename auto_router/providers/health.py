@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from .config import ProviderConfig, ResolvedProvider
-from .errors import ConfigError
+from ..config import ProviderConfig, ResolvedProvider
+from ..errors import ConfigError
 from .protocols import auth_headers, models_url
 
 DEFAULT_TIMEOUT = 10.0

@@ -1,6 +1,6 @@
 """Checking the two parsed files into a ``Config``: every problem with file, line and key path.
 
-Everything is checked, ``[proxy]`` included (``proxyconf.check_proxy``), and problems are
+Everything is checked, ``[proxy]`` included (``proxy.check_proxy``), and problems are
 collected so that one ``config validate`` lists all of them.
 """
 
@@ -12,7 +12,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from .configmodel import (
+from ..errors import ConfigValidationError
+from ..paths import Paths
+from .expand import ExpansionError, references
+from .identifiers import IDENTIFIER_RULE, is_identifier
+from .model import (
     BACKEND_SECTIONS,
     PROVIDER_TYPES,
     BackendConfig,
@@ -21,12 +25,8 @@ from .configmodel import (
     Problem,
     ProviderConfig,
 )
-from .errors import ConfigValidationError
-from .expand import ExpansionError, references
-from .identifiers import IDENTIFIER_RULE, is_identifier
-from .paths import Paths
-from .proxyconf import check_proxy, token_values
-from .tomlsource import TomlSource
+from .proxy import check_proxy, token_values
+from .source import TomlSource
 from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table, whole_number
 
 _BARE_KEY: Final = re.compile(r"^[A-Za-z0-9_-]+$")
