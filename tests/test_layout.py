@@ -9,6 +9,7 @@ Imports under ``TYPE_CHECKING`` and inside functions count: a reader follows the
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -264,3 +265,24 @@ def test_no_function_is_over_the_size_guide() -> None:
 def test_the_top_level_holds_few_loose_modules() -> None:
     loose = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(loose) <= MAX_LOOSE_MODULES, loose
+
+
+# -- the map in docs/architecture.md stays the map of the tree ---------------------------------
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def test_the_documented_layers_are_the_contract() -> None:
+    rows = re.findall(r"^\| (\d+) \| (.+) \|$", ARCHITECTURE.read_text(encoding="utf-8"), re.M)
+    documented = {int(n): frozenset(re.findall(r"`([\w]+)`", units)) for n, units in rows}
+    assert documented == dict(enumerate(LAYERS))
+
+
+def test_the_documented_tree_names_every_unit() -> None:
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    tree = text.split("```", 2)[1]
+    named = set(re.findall(r"^  (\w+)(?:/|\.py)", tree, re.M))
+    units = {p.stem for p in PACKAGE.glob("*.py")} | {
+        p.parent.name for p in PACKAGE.glob("*/__init__.py")
+    }
+    assert named == units
