@@ -4,7 +4,7 @@ Every error the library raises on purpose is an ``AutoRouterError``; the CLI cat
 class once and turns it into one line plus a hint and an exit code, so a user never sees a
 traceback for bad input. Each carries a ``code`` shared by ``--json`` output, the management
 API and the Python API. All of them live in this module, except the two marked with the module
-that owns them: those never leave their HTTP layer as exceptions, only as an HTTP answer.
+that owns them (RoutingError, ApiError): those leave their HTTP layer only as an HTTP answer.
 
     AutoRouterError
     ├── ConfigError                 a configuration file cannot be used (exit 78)
@@ -36,9 +36,9 @@ that owns them: those never leave their HTTP layer as exceptions, only as an HTT
     └── ApiError                    [proxy.admin._base] bad input to the management API (bad
                                     JSON, a field of the wrong type); answered with its status
 
-Internal exceptions are not ``AutoRouterError``: each is raised and caught inside the package
-named in brackets and never reaches a caller (were one to escape, it would be a bug, shown as
-a traceback). They are drawn here so that this is the whole list.
+Internal exceptions are not ``AutoRouterError``: each lives in the module named in brackets
+and is caught by the modules named beside it, so none reaches a caller (one that escaped would
+be a bug, shown as a traceback). They are drawn here so that this is the whole list.
 
     Exception
     ├── Failure                     [proxy.classify] internal: an attempt failed before the
