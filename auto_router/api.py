@@ -6,6 +6,7 @@
     manager.provider_manager.advance_to_next_provider("qwen")
 
 Everything here reads and changes the same persisted state as the CLI, launcher and proxy.
+docs/python-api.md documents it, with examples the tests run.
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
 Every error the library raises on purpose is an ``AutoRouterError``; the CLI catches that base
 class once and turns it into one line plus a hint and an exit code, so a user never sees a
-traceback for bad input.
+traceback for bad input. Each carries a ``code`` shared by ``--json`` output, the management
+API and the Python API. All of them live in this module, except the two marked with the module
+that owns them (RoutingError, ApiError): those leave their HTTP layer only as an HTTP answer.
 
     AutoRouterError
-    ├── ConfigError                 a configuration file cannot be used
+    ├── ConfigError                 a configuration file cannot be used (exit 78)
     │   ├── ConfigSyntaxError       not valid TOML (file, line, column)
     │   ├── ConfigValidationError   valid TOML, wrong shape (file, line, key path)
     │   └── MissingVariableError    ${VAR} names a variable that is not set
@@ -22,11 +24,47 @@ traceback for bad input.
     ├── UnsafeBindError             the proxy would listen off loopback with no admin token
     ├── TranslationError            a request cannot be put into a provider's protocol
     ├── UsageError                  a command line that cannot be carried out as given (exit 2)
+    ├── NoCommandError              ``run``/``env``: no command given nor configured, or no
+    │                               backend at all (exit 64)
+    ├── CommandNotFoundError        ``run``: the command is not on the child's PATH (exit 127)
+    ├── ProtocolMismatchError       ``run``: the agent does not speak the provider's API (64)
+    ├── ProxyStartError             ``run``: the local proxy for the agent did not start (69)
     ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
-    └── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
+    ├── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
+    ├── RoutingError                [proxy.routing] a request names a provider that cannot
+    │                               serve its endpoint; proxy.forward answers it with a 400
+    └── ApiError                    [proxy.admin._base] bad input to the management API (bad
+                                    JSON, a field of the wrong type); answered with its status
+
+Internal exceptions are not ``AutoRouterError``: each lives in the module named in brackets
+and is caught by the modules named beside it, so none reaches a caller (one that escaped would
+be a bug, shown as a traceback). They are drawn here so that this is the whole list.
+
+    Exception
+    ├── Failure                     [proxy.classify] internal: an attempt failed before the
+    │                               client got a byte; proxy.attempts fails over on it, and
+    │                               proxy.relay answers with the last one
+    ├── ClientError                 [proxy.exchange] internal: the request cannot be served as
+    │                               sent; proxy.forward answers it with its status, no failover
+    ├── UpstreamError               [proxy.upstream] internal: aiohttp's and httpx's errors,
+    │   │                           translated once; proxy.attempts, relay and continuation
+    │   │                           turn them into a Failure or a cut stream
+    │   ├── UpstreamTimeout         (-> 504 or failover)
+    │   └── UpstreamConnectionError (-> 502 or failover)
+    └── _Fallback                   [cli.fast] internal: the fast parser gives the command
+                                    line to typer; caught in cli.fast.fast_path
+    ValueError
+    └── ExpansionError              [config.expand] internal: a bad or missing ${VAR}; config,
+                                    launcher.session and redaction turn it into a ConfigError
+                                    (or, redacting, skip the value)
+
+``translate.model.StreamError`` is no exception: it is the event a decoder emits for an error
+inside an upstream stream.
 
 Foreign exceptions (tomlkit, sqlite3, OSError) are translated where they are first met, with
-``raise X(...) from exc``, never further up.
+``raise X(...) from exc``, never further up. ``tests/core/test_errors_tree.py`` checks that the
+drawing is this complete: every exception class the package defines, with its real base class
+and module, and nothing else.
 """
 
 from __future__ import annotations
@@ -136,6 +174,34 @@ class UsageError(AutoRouterError):
 
     code = "USAGE_ERROR"
     exit_code = 2  # what click and argparse use for usage errors
+
+
+class NoCommandError(AutoRouterError):
+    """Nothing to run or export: no command given nor configured, or no backend at all."""
+
+    code = "NO_COMMAND"
+    exit_code = 64  # EX_USAGE
+
+
+class CommandNotFoundError(AutoRouterError):
+    """The command ``run`` would start is not on the child's PATH, or cannot be executed."""
+
+    code = "COMMAND_NOT_FOUND"
+    exit_code = 127  # what a shell answers for a command it cannot find
+
+
+class ProtocolMismatchError(AutoRouterError):
+    """The agent would be pointed at a provider whose API it does not speak."""
+
+    code = "PROTOCOL_MISMATCH"
+    exit_code = 64  # EX_USAGE: the configuration cannot work as asked
+
+
+class ProxyStartError(AutoRouterError):
+    """The local proxy ``run`` starts for an agent exited or did not get ready in time."""
+
+    code = "PROXY_START_FAILED"
+    exit_code = 69  # EX_UNAVAILABLE
 
 
 class UsageLimitError(AutoRouterError):

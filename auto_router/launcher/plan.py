@@ -23,16 +23,11 @@ from pathlib import Path
 
 from ..agents import Agent, FailFastContext, Setup, Target, agent_for, executable_name
 from ..config import BackendConfig, Config, ProviderConfig, ResolvedProvider
-from ..errors import AutoRouterError, ConfigValidationError
+from ..errors import ConfigValidationError, NoCommandError
 from ..limits.scanner import Marker, combine
 from ..rotation.service import Rotator
 from ..secrets import Secret, looks_secret, mask
 from .reach import check_direct
-
-
-class NoCommandError(AutoRouterError):
-    code = "NO_COMMAND"
-    exit_code = 64  # EX_USAGE
 
 
 @dataclass(frozen=True)

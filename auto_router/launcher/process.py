@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
-from ..errors import AutoRouterError
+from ..errors import CommandNotFoundError
 
 FORWARDED_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 #: After the child exits, how long to keep draining output that is still in flight.
@@ -47,11 +47,6 @@ CHUNK: Final = 65536
 
 Feed = Callable[[bytes, str], None]
 Clock = Callable[[], float]
-
-
-class CommandNotFoundError(AutoRouterError):
-    code = "COMMAND_NOT_FOUND"
-    exit_code = 127
 
 
 @dataclass(frozen=True)

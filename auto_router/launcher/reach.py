@@ -19,7 +19,7 @@ from typing import Final
 
 from ..agents import Agent
 from ..config import BackendConfig, Config, ProviderConfig
-from ..errors import AutoRouterError
+from ..errors import ProtocolMismatchError
 from ..providers.serves import serves
 
 #: Provider protocol -> the API family the proxy serves it on.
@@ -34,13 +34,6 @@ _API_NAMES: Final = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Ge
 #: OpenAI-family agent speaking Responses (Codex CLI) is served wherever Chat is.
 _CLIENT: Final = {"openai": "chat", "anthropic": "anthropic", "gemini": "gemini"}
 THROUGH_TRANSLATION: Final = "through translation"
-
-
-class ProtocolMismatchError(AutoRouterError):
-    """The agent would be pointed at a provider whose API it does not speak."""
-
-    code = "PROTOCOL_MISMATCH"
-    exit_code = 64  # EX_USAGE: the configuration cannot work as asked
 
 
 def family_of(provider: ProviderConfig) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from ..agents import Agent, agent_for
-from ..errors import AllProvidersExhaustedError
+from ..errors import AllProvidersExhaustedError, CommandNotFoundError
 from ..limits.cooling import cooling_line
 from ..limits.resets import parse_reset
 from ..limits.scanner import Detection, OutputScanner
@@ -41,7 +41,7 @@ from ..store.attempts import (
     AttemptLog,
 )
 from .plan import ChildPlan, ProxyTarget, plan_child
-from .process import ChildResult, CommandNotFoundError, run_child, stderr_line
+from .process import ChildResult, run_child, stderr_line
 from .reach import Mode, decide, reach
 from .session import ProxySession, open_session
 

@@ -17,17 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AutoRouterError
+from ..errors import ProxyStartError
 from ..paths import Paths
 from ..runs import ProxyRecord, RunEntry, RuntimeDir, pid_alive, port_open
 
 #: How long ``ReadyWatch.wait`` waits for a new proxy (seconds).
 READY_TIMEOUT = 15.0
-
-
-class ProxyStartError(AutoRouterError):
-    code = "PROXY_START_FAILED"
-    exit_code = 69  # EX_UNAVAILABLE
 
 
 class ReadyWatch:

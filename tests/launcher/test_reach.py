@@ -8,8 +8,8 @@ import pytest
 
 from auto_router.agents import AGENTS
 from auto_router.config import Config, ProviderConfig, parse_config
-from auto_router.errors import ConfigValidationError
-from auto_router.launcher.reach import Mode, ProtocolMismatchError, check_direct, decide, reach
+from auto_router.errors import ConfigValidationError, ProtocolMismatchError
+from auto_router.launcher.reach import Mode, check_direct, decide, reach
 from auto_router.paths import Paths
 
 
