@@ -13,7 +13,7 @@ A test checks that each parser accepts exactly the options of its typer command.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._plain import Globals, split_globals
 
@@ -33,17 +33,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
             raise _Fallback(message)
 
     return Parser(prog=f"auto-router {prog}", add_help=False, allow_abbrev=False)
-
-
-class _Context:
-    """What the commands use of ``typer.Context``: the global options and extra arguments."""
-
-    def __init__(self, obj: Globals) -> None:
-        self.obj = obj
-        self.args: list[str] = []
-
-    def find_root(self) -> _Context:
-        return self
 
 
 def _at_least(minimum: float, kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -143,18 +132,11 @@ def _parse(name: str, args: list[str]) -> dict[str, Any]:
 
 
 def _launch(name: str, g: Globals, options: dict[str, Any]) -> int:
-    """``env`` and ``run``: the typer command functions themselves, called directly."""
-    import typer
+    """``env`` and ``run``: the functions the typer commands call, called directly."""
+    from .launch import print_env, run_command
 
-    from .run import env, run
-
-    context = cast(typer.Context, _Context(g))
-    try:
-        if name == "env":
-            env(context, **options)
-        else:
-            command = options.pop("command")
-            run(context, command=command[1:] if command[:1] == ["--"] else command, **options)
-    except typer.Exit as exc:
-        return exc.exit_code
-    return 0
+    if name == "env":
+        print_env(g, **options)
+        return 0
+    command = options.pop("command")
+    return run_command(g, command[1:] if command[:1] == ["--"] else command, **options)
