@@ -35,7 +35,7 @@ def test_provider_types_from_the_url_then_the_agent() -> None:
 def test_backend_credentials_move_to_a_provider_and_the_diff_masks_them(tmp_path: Path) -> None:
     legacy = tmp_path / "llm_config.toml"
     legacy.write_text(
-        "# mine\n[child]\nbackend_type = \"parent\"\n\n[parent]\nbackend_type = \"codex\"\n"
+        '# mine\n[child]\nbackend_type = "parent"\n\n[parent]\nbackend_type = "codex"\n'
         'options = ["-o", "x"]\nopenai_api_key = "sk-literal-0123456789"\n'
         'openai_base_url = "https://openrouter.ai/api/v1"\n'
     )
