@@ -16,9 +16,11 @@ commit) whose ``status``, ``env``, ``run`` and ``--help`` are measured in the sa
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -113,7 +115,7 @@ def main() -> int:
     args = ap.parse_args()
     python = sys.executable
     script = _script(python)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         env = _environment(Path(tmp), script)
         cases = commands(python, script)
         if args.before is not None:
@@ -129,6 +131,7 @@ def main() -> int:
             for name, argv in cases.items():
                 samples[name].append(measure(argv, env))
         load_after = os.getloadavg()[0]
+        stop_managed_proxies(Path(tmp) / "runtime")
     section = render(samples, args.runs, (load_before, load_after))
     print(section)
     if not args.no_write:
@@ -152,12 +155,29 @@ def _environment(tmp: Path, script: str) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     env.update(HOME=str(tmp), XDG_CONFIG_HOME=str(tmp / "config"), XDG_DATA_HOME=str(tmp / "data"))
+    # `run` starts the managed proxy (the warm-up does; the measured runs join it, as an
+    # agent's later runs do): its runtime files go here, not in the user's runtime dir.
+    (tmp / "runtime").mkdir(mode=0o700)
+    env["XDG_RUNTIME_DIR"] = str(tmp / "runtime")
     conf = tmp / "config" / "auto-router"
     conf.mkdir(parents=True)
     (conf / "llm_config.toml").write_text(LLM)
     (conf / "provider_metadata.toml").write_text(META)
     subprocess.run([script, "rotate", "qwen"], env=env, check=True, stdout=subprocess.DEVNULL)
     return env
+
+
+def stop_managed_proxies(runtime: Path) -> None:
+    """End the managed proxy the runs started (it would linger, then write into ``tmp``)."""
+    for record in runtime.glob("*/proxy-*/proxy.json"):
+        pid = json.loads(record.read_text(encoding="utf-8"))["pid"]
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
 
 
 def render(
