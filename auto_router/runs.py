@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
+import importlib
 import json
 import os
 import time
@@ -52,8 +52,29 @@ def runtime_root(paths: Paths) -> Path:
         return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
 
 
+def _sha256_hex(data: bytes) -> str:
+    return str(_SHA256(data).hexdigest())
+
+
+def _builtin_sha256() -> Callable[[bytes], Any]:
+    """CPython's own SHA-256 (``_sha2``, ``_sha256`` before 3.12), else hashlib's: importing
+    hashlib loads OpenSSL, ~3 ms of every run through the proxy, for two digests of a few
+    bytes. The digests are the same; a test checks."""
+    for name in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+_SHA256: Final = _builtin_sha256()
+
+
 def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return _sha256_hex(token.encode())
 
 
 def new_token() -> str:
@@ -116,7 +137,7 @@ class RuntimeDir:
 
     def __init__(self, paths: Paths, root: Path | None = None) -> None:
         self.paths = paths
-        key = hashlib.sha256(str(paths.config_dir.resolve()).encode()).hexdigest()[:16]
+        key = _sha256_hex(str(paths.config_dir.resolve()).encode())[:16]
         self.path = (root or runtime_root(paths)) / f"proxy-{key}"
 
     @property
