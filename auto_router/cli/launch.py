@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..launcher.shells import SHELLS, default_shell, render
 from ._plain import Globals, echo, fail, print_json
 
 
@@ -63,6 +62,7 @@ def print_env(
 ) -> None:
     """The export lines (or one JSON object) for the current provider of ``backend``."""
     from ..launcher.plan import export_for
+    from ..launcher.shells import SHELLS, default_shell, render
 
     chosen_shell = shell or default_shell(os.environ)
     if chosen_shell not in SHELLS:
