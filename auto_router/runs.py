@@ -14,18 +14,16 @@ A launcher registers its run *before* it looks for a proxy, under the lock; the 
 itself only under the same lock after seeing no live run. So a launcher either finds a proxy
 that knows its run, or no proxy at all (and starts one) - never one about to exit.
 
-Only the standard library here: the launcher imports this on every ``run``.
+Only the standard library here: the launcher imports this on every ``run`` through the proxy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
+import importlib
 import json
 import os
-import secrets
-import socket
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -54,12 +52,37 @@ def runtime_root(paths: Paths) -> Path:
         return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
 
 
+def _sha256_hex(data: bytes) -> str:
+    return str(_SHA256(data).hexdigest())
+
+
+def _builtin_sha256() -> Callable[[bytes], Any]:
+    """CPython's own SHA-256 (``_sha2``, ``_sha256`` before 3.12), else hashlib's: importing
+    hashlib loads OpenSSL, ~3 ms of every run through the proxy, for two digests of a few
+    bytes. The digests are the same; a test checks."""
+    for name in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256
+
+
+_SHA256: Final = _builtin_sha256()
+
+
 def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return _sha256_hex(token.encode())
 
 
 def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+    # secrets.token_urlsafe(32), spelled out: the secrets module (hmac, random) costs a
+    # millisecond of every run through the proxy for these two calls.
+    import base64
+
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii")
 
 
 def pid_alive(pid: int) -> bool:
@@ -114,7 +137,7 @@ class RuntimeDir:
 
     def __init__(self, paths: Paths, root: Path | None = None) -> None:
         self.paths = paths
-        key = hashlib.sha256(str(paths.config_dir.resolve()).encode()).hexdigest()[:16]
+        key = _sha256_hex(str(paths.config_dir.resolve()).encode())[:16]
         self.path = (root or runtime_root(paths)) / f"proxy-{key}"
 
     @property
@@ -285,6 +308,8 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     """Does something accept connections on ``host:port``?"""
+    import socket  # here: only a run that finds a recorded proxy asks
+
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True

@@ -17,13 +17,13 @@ inside the functions that use it, so a command pays for no module it does not ru
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from ..errors import UsageError
 from ._plain import (
     Globals,
+    fail,
     format_duration,
     format_time,
     iso,
@@ -72,13 +72,6 @@ def emit(as_json: bool, data: Mapping[str, Any], *lines: str) -> None:
         return
     for line in lines:
         typer.echo(line)
-
-
-def fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
-    """Stop the command: the command line cannot be carried out as given."""
-    error = UsageError(message, hint=hint)
-    error.exit_code = code
-    raise error
 
 
 def parse_since(text: str | None, now: float | None = None) -> float | None:

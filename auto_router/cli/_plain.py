@@ -10,7 +10,7 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import AutoRouterError, ConfigError, UsageError
 from ..paths import Paths, resolve_paths
@@ -52,6 +52,20 @@ class Globals:
             return redactor_for(load_config(self.paths()))
         except AutoRouterError:
             return Redactor()
+
+
+def echo(line: str, *, err: bool = False) -> None:
+    """One line for people, flushed (as ``typer.echo`` does, without importing typer)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
+
+
+def fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
+    """Stop the command: the command line cannot be carried out as given."""
+    error = UsageError(message, hint=hint)
+    error.exit_code = code
+    raise error
 
 
 def print_json(data: Any) -> None:

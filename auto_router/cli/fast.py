@@ -4,16 +4,18 @@
 invocation) and ``proxy`` (long-running) should start about as fast as the interpreter.
 typer 0.29 coerces every parameter that is not a flag through a pydantic ``TypeAdapter``:
 importing pydantic costs more than the interpreter's own start-up, and ~10 MB of resident
-memory for the proxy. So a plain command line of these four commands is parsed here with
-argparse and handed to the same command function typer would call; ``--help``, and anything
-these parsers do not accept, goes through typer, which answers or reports the error as usual.
-A test checks that each parser accepts exactly the options of its typer command.
+memory for the proxy. So a plain command line of these four commands is parsed here and
+handed to the function the typer command calls; ``--help``, and anything these parsers do not
+accept, goes through typer, which answers or reports the error as usual. ``status`` has only
+flags; the usual ``run`` and ``env`` lines are read by ``_quick``, without even argparse, and
+the rest by argparse. Tests check that each parser accepts exactly the options of its typer
+command, and that ``_quick`` reads whatever it accepts as argparse does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._plain import Globals, split_globals
 
@@ -35,17 +37,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return Parser(prog=f"auto-router {prog}", add_help=False, allow_abbrev=False)
 
 
-class _Context:
-    """What the commands use of ``typer.Context``: the global options and extra arguments."""
-
-    def __init__(self, obj: Globals) -> None:
-        self.obj = obj
-        self.args: list[str] = []
-
-    def find_root(self) -> _Context:
-        return self
-
-
 def _at_least(minimum: float, kind: Callable[[str], float]) -> Callable[[str], float]:
     def convert(text: str) -> float:
         value = kind(text)
@@ -54,6 +45,11 @@ def _at_least(minimum: float, kind: Callable[[str], float]) -> Callable[[str], f
         return value
 
     return convert
+
+
+#: The converters of run's numbers, shared by both readers so that they agree.
+_ATTEMPTS = _at_least(1, int)
+_SECONDS = _at_least(0.001, float)
 
 
 def env_parser() -> argparse.ArgumentParser:
@@ -73,11 +69,11 @@ def run_parser() -> argparse.ArgumentParser:
     parser = _parser("run")
     parser.add_argument("--backend", "-b")
     parser.add_argument("--provider")
-    parser.add_argument("--max-attempts", type=_at_least(1, int))
+    parser.add_argument("--max-attempts", type=_ATTEMPTS)
     parser.add_argument("--no-rotate", action="store_true")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--allow-backend-switch", action="store_true")
-    parser.add_argument("--timeout", type=_at_least(0.001, float))
+    parser.add_argument("--timeout", type=_SECONDS)
     proxy_mode = parser.add_mutually_exclusive_group()
     proxy_mode.add_argument("--via-proxy", dest="via_proxy", action="store_true", default=None)
     proxy_mode.add_argument("--direct", dest="via_proxy", action="store_false")
@@ -109,6 +105,41 @@ PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
 }
 
 
+#: ``run`` and ``env`` as ``_quick`` reads them: option -> (dest, converter, constant); a
+#: flag has no converter and stores its constant. ``DEFAULTS`` are the argparse defaults.
+Spec = tuple[str, Callable[[str], Any] | None, Any]
+QUICK: dict[str, dict[str, Spec]] = {
+    "env": {
+        "--backend": ("backend", str, None),
+        "-b": ("backend", str, None),
+        "--provider": ("provider", str, None),
+        "--shell": ("shell", str, None),
+        "--unset": ("unset", None, True),
+        "--reveal": ("reveal", None, True),
+        "--json": ("as_json", None, True),
+    },
+    "run": {
+        "--backend": ("backend", str, None),
+        "-b": ("backend", str, None),
+        "--provider": ("provider", str, None),
+        "--max-attempts": ("max_attempts", _ATTEMPTS, None),
+        "--no-rotate": ("no_rotate", None, True),
+        "--dry-run": ("dry_run", None, True),
+        "--allow-backend-switch": ("allow_backend_switch", None, True),
+        "--timeout": ("timeout", _SECONDS, None),
+        "--via-proxy": ("via_proxy", None, True),
+        "--direct": ("via_proxy", None, False),
+    },
+}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "env": {"backend": None, "provider": None, "shell": None}
+    | dict.fromkeys(("unset", "reveal", "as_json"), False),
+    "run": {"backend": None, "provider": None, "max_attempts": None, "timeout": None}
+    | dict.fromkeys(("no_rotate", "dry_run", "allow_backend_switch"), False)
+    | {"via_proxy": None, "command": []},
+}
+
+
 def fast_path(argv: Sequence[str]) -> int | None:
     """Run a plain ``status``/``env``/``run``/``proxy`` command line and return its exit
     status; ``None`` when typer should parse it instead."""
@@ -136,25 +167,58 @@ def fast_path(argv: Sequence[str]) -> int | None:
 def _parse(name: str, args: list[str]) -> dict[str, Any]:
     flags = FLAGS.get(name)
     if flags is None:
+        if name in QUICK:
+            try:
+                return _quick(name, args)
+            except _Fallback:
+                pass  # an unusual shape: argparse reads it (and leaves errors to typer)
         return vars(PARSERS[name]().parse_args(args))
     if not set(args) <= set(flags):
         raise _Fallback(f"not only flags: {args}")
     return {dest: flag in args for flag, dest in flags.items()}
 
 
-def _launch(name: str, g: Globals, options: dict[str, Any]) -> int:
-    """``env`` and ``run``: the typer command functions themselves, called directly."""
-    import typer
-
-    from .run import env, run
-
-    context = cast(typer.Context, _Context(g))
-    try:
-        if name == "env":
-            env(context, **options)
+def _quick(name: str, args: list[str]) -> dict[str, Any]:
+    """The usual shapes of a ``run``/``env`` command line (``--opt VALUE``, ``--opt=VALUE``,
+    ``-b VALUE``, flags, then ``--`` or the command's first word), read without argparse:
+    importing it and building a parser cost a few ms of every agent invocation. Anything
+    else raises ``_Fallback``; what this accepts, argparse reads the same (a test checks)."""
+    spec, options, seen = QUICK[name], dict(DEFAULTS[name]), set()
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if name == "run" and (arg == "-" or not arg.startswith("-") or arg == "--"):
+            options["command"] = args[index:]  # with its "--", as argparse's REMAINDER
+            return options
+        key, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if key not in spec or (spec[key][0] == "via_proxy" and "via_proxy" in seen):
+            raise _Fallback(arg)
+        dest, convert, constant = spec[key]
+        if convert is None:
+            if equals:
+                raise _Fallback(arg)
+            options[dest] = constant
         else:
-            command = options.pop("command")
-            run(context, command=command[1:] if command[:1] == ["--"] else command, **options)
-    except typer.Exit as exc:
-        return exc.exit_code
-    return 0
+            if not equals:
+                index += 1
+                if index == len(args) or args[index].startswith("-"):
+                    raise _Fallback(arg)
+                value = args[index]
+            try:
+                options[dest] = convert(value)
+            except ValueError:
+                raise _Fallback(arg) from None
+        seen.add(dest)
+        index += 1
+    return options
+
+
+def _launch(name: str, g: Globals, options: dict[str, Any]) -> int:
+    """``env`` and ``run``: the functions the typer commands call, called directly."""
+    from .launch import print_env, run_command
+
+    if name == "env":
+        print_env(g, **options)
+        return 0
+    command = options.pop("command")
+    return run_command(g, command[1:] if command[:1] == ["--"] else command, **options)

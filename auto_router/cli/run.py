@@ -1,15 +1,18 @@
-"""``auto-router run`` and ``auto-router env``: launch a command on the backend's providers."""
+"""``auto-router run`` and ``auto-router env`` as typer commands: their options and ``--help``.
+
+A plain command line of either is parsed by ``fast.py`` without typer; both paths call the
+same functions in ``launch.py``, which do the work.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Annotated
 
 import typer
 
-from ..launcher.shells import SHELLS, default_shell, render
-from ._common import JsonOption, emit, fail, globals_of
+from ..launcher.shells import SHELLS
+from ._common import JsonOption, globals_of
+from .launch import print_env, run_command
 
 #: Everything after ``--`` (or after the first word that is not an option) is the command.
 RUN_CONTEXT = {
@@ -96,27 +99,19 @@ def run(
 
     Example: auto-router run -- claude
     """
-    from ..launcher.runner import Launcher, RunOptions
-
-    argv = [*(command or []), *ctx.args]
-    options = RunOptions(
+    code = run_command(
+        globals_of(ctx),
+        [*(command or []), *ctx.args],
         backend=backend,
         provider=provider,
-        command=tuple(argv) if argv else None,
         max_attempts=max_attempts,
-        rotate=not no_rotate,
+        no_rotate=no_rotate,
+        dry_run=dry_run,
         allow_backend_switch=allow_backend_switch,
         timeout=timeout,
         via_proxy=via_proxy,
     )
-    launcher = Launcher(globals_of(ctx).rotator(), environ=os.environ)
-    if dry_run:
-        for line in launcher.dry_run(options):
-            typer.echo(line)
-        return
-    sys.stdout.flush()
-    result = launcher.run(options)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(code)
 
 
 def env(
@@ -138,28 +133,12 @@ def env(
     as_json: JsonOption = False,
 ) -> None:
     """Print export lines for the current provider: eval "$(auto-router env)"."""
-    from ..launcher.plan import export_for
-
-    chosen_shell = shell or default_shell(os.environ)
-    if chosen_shell not in SHELLS:
-        fail(f"unknown shell {chosen_shell!r}", hint=f"use one of: {', '.join(SHELLS)}", code=2)
-    export = export_for(globals_of(ctx).rotator(), backend, provider, os.environ)
-    where = f"{export.backend}/{export.provider}" if export.provider else export.backend
-    header = [f"auto-router: {where} ({export.agent.title})"]
-    if export.args:
-        header.append(f"{export.agent.title} also needs these arguments: " + " ".join(export.args))
-    on_terminal = sys.stdout.isatty() and not reveal
-    masked = export.secret_names if on_terminal else ()
-    if as_json:
-        variables = {k: "****" if k in masked else v for k, v in export.variables.items()}
-        data = {"backend": export.backend, "provider": export.provider, "agent": export.agent.name}
-        emit(True, {**data, "variables": variables, "args": list(export.args)})
-        return
-    for line in render(chosen_shell, export.variables, unset=unset, masked=masked, header=header):
-        typer.echo(line)
-    if on_terminal and not unset and export.secret_names:
-        typer.echo(
-            'auto-router: secret values masked on a terminal; use eval "$(auto-router env)" '
-            "or --reveal",
-            err=True,
-        )
+    print_env(
+        globals_of(ctx),
+        backend=backend,
+        provider=provider,
+        shell=shell,
+        unset=unset,
+        reveal=reveal,
+        as_json=as_json,
+    )

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import tempfile
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,7 +192,7 @@ class Launcher:
 
     def run(self, options: RunOptions) -> RunResult:
         choice = self.first_choice(options)
-        run_id = uuid.uuid4().hex[:12]
+        run_id = os.urandom(6).hex()  # as random as uuid4().hex[:12], without uuid's imports
         mode = self.mode(options, choice)
         session = self._open(options, choice, mode, run_id) if mode.via_proxy else None
         try:

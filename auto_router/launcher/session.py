@@ -13,15 +13,19 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..config.expand import ExpansionError, expand
 from ..errors import MissingVariableError
-from ..runs import RunEntry, new_token
 from ..secrets import Secret
 from .plan import ProxyTarget
-from .spawn import Joined, join, leave
+
+if TYPE_CHECKING:
+    from .spawn import Joined
+
+# ``spawn`` (and the run registry, sockets and hashing under it) is imported only by a run
+# that joins the managed proxy: a direct run, a dry run and ``[launcher] proxy_url`` never do.
 
 
 @dataclass
@@ -37,6 +41,8 @@ class ProxySession:
         """Leave the proxy; the summary line of the run's failovers, if any."""
         if self.joined is None:
             return None
+        from .spawn import leave
+
         events = self.joined.runtime.events(self.joined.token)
         leave(self.joined)
         ready = self.joined.ready
@@ -66,6 +72,9 @@ def open_session(
                 ) from None
         target = ProxyTarget(settings.proxy_url.rstrip("/"), Secret(token), family, model)
         return ProxySession(target)
+    from ..runs import RunEntry, new_token
+    from .spawn import join
+
     token = new_token()
     entry = RunEntry(run_id=run_id, backend=backend, pid=os.getpid(), started_at=time.time())
     joined = join(config.paths, token, entry)

@@ -9,7 +9,6 @@ it and, when it was the last, exits.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -110,6 +109,8 @@ def start_proxy(
 ) -> tuple[ProxyRecord, ReadyWatch]:
     """Bind a free loopback port, hand the socket to a new proxy process (its own session:
     a Ctrl-C for the agent does not reach it) and return at once."""
+    import socket  # here: a run that finds its proxy running never binds one
+
     runtime.ensure()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

@@ -18,7 +18,6 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..durations import DURATION, parse_duration
 
@@ -91,6 +90,9 @@ def _clock(match: re.Match[str], now: float, tz: dt.tzinfo | None) -> float | No
         return None
     zone = tz
     if match.group("zone"):
+        # Imported here: zoneinfo loads sysconfig (~4 ms), and every `run` imports this module.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
         try:
             zone = ZoneInfo(match.group("zone"))
         except (ZoneInfoNotFoundError, ValueError):
