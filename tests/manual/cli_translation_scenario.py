@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.proxy.fakes import FakeUpstream, Reply, Seen, Stream
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen, Stream
 
 #: Shell-like tools of the agents, and arguments that make each print a marker.
 SHELL_TOOLS = {
