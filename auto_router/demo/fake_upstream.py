@@ -43,7 +43,7 @@ __all__ = [
 class FakeUpstream:
     """``with FakeUpstream(script) as up:`` serves on ``up.url`` (with ``/v1``) until the end."""
 
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(self, script: Script | None = None, port: int = 0) -> None:
         self.script: Script = FakeProvider() if script is None else script
         self.seen: list[Seen] = []
         self.closed_by_peer = threading.Event()
@@ -53,7 +53,7 @@ class FakeUpstream:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         self._sock = sock
         self.port = sock.getsockname()[1]
 
