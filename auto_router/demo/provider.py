@@ -18,6 +18,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -206,8 +207,15 @@ def _text_of(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def _done(result: str) -> Turn:
-    return None, "DONE: " + result.strip()[:200]
+def _round_trip(
+    body: dict[str, Any], results: list[str], call: Callable[[str], dict[str, Any]]
+) -> Turn:
+    """``DONE: <the last result>`` once a tool result came back; else ``call(name)`` of the
+    shell tool the request offers (text ``""``: the provider's own), or no call at all."""
+    if results:
+        return None, "DONE: " + results[-1].strip()[:200]
+    name = next((name for name in tool_names(body) if name in SHELL_TOOLS), None)
+    return (None, "") if name is None else (call(name), "")
 
 
 def tool_names(body: dict[str, Any]) -> list[str]:
@@ -222,20 +230,15 @@ def tool_names(body: dict[str, Any]) -> list[str]:
     return found
 
 
-def _shell_tool(body: dict[str, Any]) -> str | None:
-    return next((name for name in tool_names(body) if name in SHELL_TOOLS), None)
-
-
 def chat_turn(body: dict[str, Any]) -> Turn:
-    """(the tool call to make, or ``None``; the text to say, ``""`` for the default)."""
+    """(the tool call to make, or ``None``; the text to say) for a chat request."""
     messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
-    results = [m for m in messages if m.get("role") == "tool"]
-    if results:
-        return _done(_text_of(results[-1].get("content")))
-    name = _shell_tool(body)
-    if name is None:
-        return None, ""
-    return {"id": "call_fake_1", "name": name, "arguments": json.dumps(SHELL_TOOLS[name])}, ""
+    results = [_text_of(m.get("content")) for m in messages if m.get("role") == "tool"]
+    return _round_trip(body, results, _chat_call)
+
+
+def _chat_call(name: str) -> dict[str, Any]:
+    return {"id": "call_fake_1", "name": name, "arguments": json.dumps(SHELL_TOOLS[name])}
 
 
 def anthropic_turn(body: dict[str, Any]) -> Turn:
@@ -247,13 +250,12 @@ def anthropic_turn(body: dict[str, Any]) -> Turn:
         for b in m["content"]
         if isinstance(b, dict)
     ]
-    results = [b for b in blocks if b.get("type") == "tool_result"]
-    if results:
-        return _done(_text_of(results[-1].get("content")))
-    name = _shell_tool(body)
-    if name is None:
-        return None, ""
-    return {"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": SHELL_TOOLS[name]}, ""
+    results = [_text_of(b.get("content")) for b in blocks if b.get("type") == "tool_result"]
+    return _round_trip(body, results, _tool_use)
+
+
+def _tool_use(name: str) -> dict[str, Any]:
+    return {"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": SHELL_TOOLS[name]}
 
 
 def gemini_turn(body: dict[str, Any]) -> Turn:
@@ -265,10 +267,11 @@ def gemini_turn(body: dict[str, Any]) -> Turn:
         for part in content.get("parts") or []
         if isinstance(part, dict)
     ]
-    results = [p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)]
-    if results:
-        return _done(json.dumps(results[-1].get("response")))
-    name = _shell_tool(body)
-    if name is None:
-        return None, ""
-    return {"functionCall": {"name": name, "args": SHELL_TOOLS[name]}}, ""
+    responses = [
+        p["functionResponse"] for p in parts if isinstance(p.get("functionResponse"), dict)
+    ]
+    return _round_trip(body, [json.dumps(r.get("response")) for r in responses], _function_call)
+
+
+def _function_call(name: str) -> dict[str, Any]:
+    return {"functionCall": {"name": name, "args": SHELL_TOOLS[name]}}
