@@ -51,7 +51,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_provider import REPLY_TEXT, TOOL_MARKER, FakeProvider
+from fake_provider import REPLY_TEXT, TOOL_MARKER
+from fake_provider import ProviderServer as FakeProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 

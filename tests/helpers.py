@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from auto_router.demo.fake_upstream import free_port
 
 
 class FakeClock:
@@ -99,3 +107,41 @@ def converse_on_terminal(
         pass
     os.close(master)
     return code, seen.decode(errors="replace")
+
+
+@contextlib.contextmanager
+def uvicorn_thread(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
+    """Run uvicorn with ``config`` in a thread until the block ends; yields the server."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@contextlib.contextmanager
+def serve(app: ASGIApp) -> Iterator[str]:
+    """Run ``app`` on uvicorn (uvloop + httptools) on a free port; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="on",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+    )
+    with uvicorn_thread(config):
+        yield f"http://127.0.0.1:{port}"

@@ -4,70 +4,39 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from auto_router.config import ProviderConfig
+from auto_router.demo.fake_upstream import Action, FakeUpstream, Hang, Reply, Seen, free_port
 from auto_router.providers.health import check_configured_provider, check_provider
 
 KEY = "sk-test-secret-key-abcdef123456"
 
 
-class Upstream:
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.seen: list[dict[str, str]] = []
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                upstream.seen.append({k.lower(): v for k, v in self.headers.items()})
-                if self.path.startswith("/hang"):
-                    upstream.release.wait(30)
-                    return
-                status, body = upstream.answer(self.path, self.headers)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def answer(self, path: str, headers: object) -> tuple[int, object]:
-        auth = headers.get("authorization") or headers.get("x-api-key")
-        if path.startswith("/boom"):
-            return 503, {"error": "overloaded"}
-        if path.startswith("/notjson"):
-            return 200, {"hello": "world"}
-        if auth not in (f"Bearer {KEY}", KEY):
-            return 401, {"error": {"message": "invalid key"}}
-        return 200, {"object": "list", "data": [{"id": "m-1"}, {"id": "m-2"}, {"id": "m-3"}]}
+def model_list(seen: Seen) -> Action:
+    """A provider's model list; a wrong key gets 401, ``/boom`` 503, ``/notjson`` something
+    else than a list, and ``/hang`` no answer at all."""
+    if seen.path.startswith("/hang"):
+        return Hang()
+    if seen.path.startswith("/boom"):
+        return Reply(503, {"error": "overloaded"})
+    if seen.path.startswith("/notjson"):
+        return Reply(200, {"hello": "world"})
+    if seen.key()[1] != KEY:
+        return Reply(401, {"error": {"message": "invalid key"}})
+    return Reply(body={"object": "list", "data": [{"id": "m-1"}, {"id": "m-2"}, {"id": "m-3"}]})
 
 
 @pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    server.thread.start()
-    yield server
-    server.release.set()
-    server.server.shutdown()
-    server.server.server_close()
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream(model_list) as fake:
+        yield fake
 
 
 def _provider(base_url: str, key: str | None = KEY, type: str = "openai") -> ProviderConfig:
@@ -75,27 +44,27 @@ def _provider(base_url: str, key: str | None = KEY, type: str = "openai") -> Pro
 
 
 def _refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
-def test_healthy_openai_provider(upstream: Upstream) -> None:
+def test_healthy_openai_provider(upstream: FakeUpstream) -> None:
     with httpx.Client() as client:
-        result = check_provider(_provider(upstream.url + "/v1").resolve({}), client)
+        result = check_provider(_provider(upstream.root + "/v1").resolve({}), client)
     assert result.healthy and result.status_code == 200 and result.models == 3
     assert result.model_ids == ("m-1", "m-2", "m-3")
     assert result.latency_ms is not None and result.latency_ms >= 0
-    assert upstream.seen[-1]["authorization"] == f"Bearer {KEY}"
+    assert upstream.seen[-1].headers["authorization"] == f"Bearer {KEY}"
 
 
-def test_anthropic_sends_x_api_key(upstream: Upstream) -> None:
+def test_anthropic_sends_x_api_key(upstream: FakeUpstream) -> None:
     with httpx.Client() as client:
-        result = check_provider(_provider(upstream.url, type="anthropic").resolve({}), client)
+        result = check_provider(_provider(upstream.root, type="anthropic").resolve({}), client)
     assert result.healthy, result
-    assert result.url == upstream.url + "/v1/models"
-    assert upstream.seen[-1]["x-api-key"] == KEY and "anthropic-version" in upstream.seen[-1]
+    assert result.url == upstream.root + "/v1/models"
+    assert (
+        upstream.seen[-1].headers["x-api-key"] == KEY
+        and "anthropic-version" in upstream.seen[-1].headers
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,18 +76,20 @@ def test_anthropic_sends_x_api_key(upstream: Upstream) -> None:
     ],
 )
 def test_unhealthy_answers(
-    upstream: Upstream, path: str, key: str, status: int, error: str
+    upstream: FakeUpstream, path: str, key: str, status: int, error: str
 ) -> None:
     with httpx.Client() as client:
-        result = check_provider(_provider(upstream.url + path, key).resolve({}), client)
+        result = check_provider(_provider(upstream.root + path, key).resolve({}), client)
     assert not result.healthy and result.status_code == status
     assert error in (result.error or "")
 
 
-def test_refused_connection_and_timeout(upstream: Upstream) -> None:
+def test_refused_connection_and_timeout(upstream: FakeUpstream) -> None:
     with httpx.Client() as client:
         refused = check_provider(_provider(_refused_url()).resolve({}), client)
-        hung = check_provider(_provider(upstream.url + "/hang/v1").resolve({}), client, timeout=0.3)
+        hung = check_provider(
+            _provider(upstream.root + "/hang/v1").resolve({}), client, timeout=0.3
+        )
     assert not refused.healthy and refused.status_code is None
     assert "refused" in (refused.error or "")
     assert not hung.healthy and hung.error == "timed out"
@@ -155,10 +126,10 @@ def _cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
     return done
 
 
-def test_provider_test_and_models_cli(upstream: Upstream, tmp_path: Path) -> None:
+def test_provider_test_and_models_cli(upstream: FakeUpstream, tmp_path: Path) -> None:
     (tmp_path / "provider_metadata.toml").write_text(
-        f'[q.good]\nbase_url = "{upstream.url}/v1"\napi_key = "${{TEST_KEY}}"\n\n'
-        f'[q.bad]\nbase_url = "{upstream.url}/v1"\napi_key = "wrong-but-literal-key"\n\n'
+        f'[q.good]\nbase_url = "{upstream.root}/v1"\napi_key = "${{TEST_KEY}}"\n\n'
+        f'[q.bad]\nbase_url = "{upstream.root}/v1"\napi_key = "wrong-but-literal-key"\n\n'
         f'[q.down]\nbase_url = "{_refused_url()}"\n'
     )
     good = _cli(tmp_path, "provider", "test", "q/good", TEST_KEY=KEY)

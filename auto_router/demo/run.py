@@ -22,18 +22,30 @@ from typing import TextIO
 
 import httpx
 
-from .fake_upstream import FakeProvider, free_port, serve
+from .fake_upstream import FakeProvider, FakeUpstream, free_port
+from .provider import Behaviour
 
-PROVIDERS = (
-    FakeProvider("alpha", "rate-limited", retry_after=3600),
-    FakeProvider("beta", "rate-limited", retry_after=600),
-    FakeProvider("gamma", "ok"),
+#: The three fake providers: (name, behaviour, Retry-After in seconds).
+PROVIDERS: tuple[tuple[str, Behaviour, int], ...] = (
+    ("alpha", "rate-limited", 3600),
+    ("beta", "rate-limited", 600),
+    ("gamma", "ok", 5),
 )
 
 
-def write_demo_config(directory: Path, urls: Sequence[str]) -> None:
+def demo_providers() -> list[FakeProvider]:
+    """Fresh fakes for one run: each answers ``Hello from <name>.`` when it works."""
+    return [
+        FakeProvider(name, behaviour, text=f"Hello from {name}.", pieces=None, retry_after=wait)
+        for name, behaviour, wait in PROVIDERS
+    ]
+
+
+def write_demo_config(
+    directory: Path, providers: Sequence[FakeProvider], urls: Sequence[str]
+) -> None:
     """The configuration a user would write for three providers of one backend."""
-    names = [p.name for p in PROVIDERS]
+    names = [p.name for p in providers]
     directory.joinpath("llm_config.toml").write_text(
         "# Written by `auto-router demo`: one backend, three providers on localhost.\n"
         "[backends.demo]\n"
@@ -47,7 +59,7 @@ def write_demo_config(directory: Path, urls: Sequence[str]) -> None:
     tables = [
         f'[demo.{p.name}]\ndescription = "fake provider: {p.behaviour}"\n'
         f'base_url = "{url}"\napi_key = "demo-key-{p.name}-0123456789"\n'
-        for p, url in zip(PROVIDERS, urls, strict=True)
+        for p, url in zip(providers, urls, strict=True)
     ]
     directory.joinpath("provider_metadata.toml").write_text("\n".join(tables), encoding="utf-8")
 
@@ -147,11 +159,12 @@ def run_demo(out: TextIO, directory: Path | None = None, *, proxy: bool = True) 
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ar-demo-")))
         directory.mkdir(parents=True, exist_ok=True)
-        urls = [stack.enter_context(serve(p)) for p in PROVIDERS]
-        write_demo_config(directory, urls)
+        providers = demo_providers()
+        urls = [stack.enter_context(FakeUpstream(p)).url for p in providers]
+        write_demo_config(directory, providers, urls)
         demo = Demo(directory, out)
         demo.say(
-            f"Fake providers on localhost: {', '.join(p.name for p in PROVIDERS)} "
+            f"Fake providers on localhost: {', '.join(p.name for p in providers)} "
             "(alpha and beta answer 429: quota exceeded; gamma works)."
         )
         demo.say(f"Configuration written to {directory}")

@@ -13,13 +13,16 @@ FIXTURES = Path(__file__).resolve().parents[1] / "editing" / "fixtures"
 
 
 class Runner:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, tmp: Path) -> None:
         self.home = home
+        #: The command's ``TMPDIR``: what it keeps there (an abandoned edit) goes with the test.
+        self.tmp = tmp
 
     def __call__(
         self, *args: str, env: dict[str, str] | None = None, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("AUTO_ROUTER")}
+        environ["TMPDIR"] = str(self.tmp)
         environ.update(env or {})
         result = subprocess.run(
             [sys.executable, "-m", "auto_router", "--config-dir", str(self.home), *args],
@@ -42,5 +45,7 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    return Runner(home)
+def run(
+    home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    return Runner(home, tmp_path_factory.mktemp("tmpdir"))

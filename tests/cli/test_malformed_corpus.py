@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.proxy.fakes import free_port
+from auto_router.demo.fake_upstream import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LLM = "llm_config.toml"

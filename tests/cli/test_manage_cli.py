@@ -270,3 +270,6 @@ def test_config_edit_valid_invalid_and_noninteractive(run: Run, home: Path, tmp_
     assert same.returncode == 0 and "no changes" in same.stdout
     broken = run("config", "edit", env={"EDITOR": "false"})
     assert broken.returncode != 0 and "exited with status" in broken.stderr
+    # Only the abandoned invalid edit is kept (for the user to recover); the failed one is not.
+    kept = list(run.tmp.iterdir())
+    assert len(kept) == 1 and "ghost" in (kept[0] / "llm_config.toml").read_text()

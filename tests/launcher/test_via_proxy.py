@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
+from auto_router.demo.wire import chat_completion
 from auto_router.paths import Paths
 from auto_router.runs import RuntimeDir, pid_alive
-from tests.proxy.fakes import FakeUpstream, Reply, Seen, chat_completion
 
 from .conftest import Home
 from .terminal import terminal

@@ -17,9 +17,10 @@ import httpx
 import openai
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
+from auto_router.demo.wire import chat_completion
 from auto_router.paths import Paths
 from auto_router.runs import ProxyRecord, RuntimeDir, pid_alive
-from tests.proxy.fakes import FakeUpstream, Reply, Seen, chat_completion
 
 pytestmark = pytest.mark.integration
 

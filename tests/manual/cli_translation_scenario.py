@@ -21,116 +21,31 @@ that for all four CLIs). Nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from tests.proxy.fakes import FakeUpstream, Reply, Seen, Stream
-
-#: Shell-like tools of the agents, and arguments that make each print a marker.
-SHELL_TOOLS = {
-    "Bash": {"command": "echo hello-from-tool", "description": "print a marker"},
-    "shell": {"command": ["echo", "hello-from-tool"]},
-    "run_shell_command": {"command": "echo hello-from-tool"},
-}
-LIMITED = Reply(429, {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
-                {"retry-after": "3600"})  # fmt: skip
+from auto_router.demo.fake_upstream import Action, FakeProvider, FakeUpstream, Script, Seen
 
 
-def pick_tool(names: list[str]) -> tuple[str, dict[str, Any]] | None:
-    for name in names:
-        if name in SHELL_TOOLS:
-            return name, SHELL_TOOLS[name]
-    return None
+def printed(provider: FakeProvider) -> Script:
+    """``provider``, printing each request it answers."""
 
+    def script(seen: Seen) -> Action:
+        action = provider(seen)
+        entry = provider.requests[-1]
+        what = f"{entry['status']}, tools {entry['tools']}, answered {entry.get('turn', '-')!r}"
+        print(f"[fake {provider.name}] {seen.method} {seen.path}: {what}", flush=True)
+        return action
 
-def chat_script(seen: Seen) -> Reply | Stream:
-    data = seen.json()
-    messages = data.get("messages", [])
-    results = [m for m in messages if m.get("role") == "tool"]
-    tool = pick_tool([t["function"]["name"] for t in data.get("tools", []) if "function" in t])
-    report(seen, f"{len(messages)} messages, {len(results)} tool results")
-    if tool and not results:
-        call = {"index": 0, "id": "call_1", "type": "function",
-                "function": {"name": tool[0], "arguments": json.dumps(tool[1])}}  # fmt: skip
-        delta: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [call]}
-        finish = "tool_calls"
-    else:
-        text = "DONE: " + (
-            str(results[-1].get("content"))[:80] if results else "hello from the fake"
-        )
-        delta, finish = {"role": "assistant", "content": text}, "stop"
-    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-    if data.get("stream"):
-        base = {
-            "id": "chatcmpl-x",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "fake",
-        }
-        return Stream([
-            json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}),
-            json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}),
-            json.dumps({**base, "choices": [], "usage": usage}),
-            "[DONE]",
-        ])  # fmt: skip
-    message = {k: v for k, v in delta.items() if k != "tool_calls" or v}
-    for call in message.get("tool_calls", []):
-        call.pop("index", None)
-    return Reply(body={"id": "chatcmpl-x", "object": "chat.completion", "created": 1, "model": "fake",
-                       "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                       "usage": usage})  # fmt: skip
-
-
-def anthropic_script(seen: Seen) -> Reply | Stream:
-    data = seen.json()
-    messages = data.get("messages", [])
-    results = [b for m in messages if isinstance(m.get("content"), list)
-               for b in m["content"] if b.get("type") == "tool_result"]  # fmt: skip
-    tool = pick_tool([t.get("name", "") for t in data.get("tools", [])])
-    report(seen, f"{len(messages)} messages, {len(results)} tool results")
-    if tool and not results:
-        block: dict[str, Any] = {
-            "type": "tool_use",
-            "id": "toolu_1",
-            "name": tool[0],
-            "input": tool[1],
-        }
-        stop = "tool_use"
-    else:
-        content = results[-1].get("content") if results else "hello from the fake"
-        block, stop = {"type": "text", "text": f"DONE: {str(content)[:80]}"}, "end_turn"
-    message = {"id": "msg_x", "type": "message", "role": "assistant", "model": "fake", "content": [block],
-               "stop_reason": stop, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}}  # fmt: skip
-    if not data.get("stream"):
-        return Reply(body=message)
-    start = {**message, "content": [], "stop_reason": None}
-    opened = {**block, "input": {}} if block["type"] == "tool_use" else {"type": "text", "text": ""}
-    delta = ({"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-             if block["type"] == "tool_use" else {"type": "text_delta", "text": block["text"]})  # fmt: skip
-    events = [
-        ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opened}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                           "usage": {"output_tokens": 5}}),
-        ("message_stop", {"type": "message_stop"}),
-    ]  # fmt: skip
-    return Stream([json.dumps(e) for _, e in events], event_names=[n for n, _ in events])
+    return script
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def report(seen: Seen, what: str) -> None:
-    print(f"[fake] {seen.method} {seen.path}: {what}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--upstream", choices=("chat", "anthropic"), default="chat")
     ap.add_argument("--port", type=int, default=3001)
     args = ap.parse_args(argv)
-    script = chat_script if args.upstream == "chat" else anthropic_script
     kind = "openai" if args.upstream == "chat" else "anthropic"
-    home = Path(tempfile.mkdtemp(prefix="auto-router-scenario-"))
-    with FakeUpstream(lambda seen: LIMITED) as one, FakeUpstream(script) as two:
+    limited = FakeProvider("limited", "rate-limited", retry_after=3600)
+    answering = FakeProvider("ok", text="hello from the fake", pieces=None, tools=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="auto-router-scenario-") as directory,
+        FakeUpstream(printed(limited)) as one,
+        FakeUpstream(printed(answering)) as two,
+    ):
+        home = Path(directory)
         first, second = (one.url, two.url) if kind == "openai" else (one.root, two.root)
         (home / "llm_config.toml").write_text(
             '[backends.pool]\nproviders = ["limited", "ok"]\n\n[message_backend]\ndefault = "pool"\n'

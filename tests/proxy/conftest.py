@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 from auto_router.proxy.attempts import Pacing
 from tests.helpers import FakeClock as Clock
-
-from .fakes import FakeUpstream
 
 
 @pytest.fixture

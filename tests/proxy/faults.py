@@ -13,18 +13,17 @@ import threading
 from collections import Counter
 from typing import Any
 
-from .fakes import (
+from auto_router.demo.fake_upstream import (
     Action,
     Close,
+    FakeProvider,
     Hang,
     Reply,
     Reset,
     Seen,
     Stream,
-    chat_chunks,
-    chat_completion,
-    default_script,
 )
+from auto_router.demo.wire import chat_chunks, chat_completion
 
 #: The complete answer of every fake stream, and how the faulty one splits it.
 ANSWER = "Hello world, how are you?"
@@ -130,7 +129,7 @@ def default_or_stream(seen: Seen) -> Action:
         if data.get("stream"):
             return Stream(_chat_stream(data["model"], WORDS))
         return Reply(body=chat_completion(data["model"], ANSWER))
-    return default_script(seen)
+    return FakeProvider()(seen)
 
 
 def continuing(*, accepts_prefill: bool = True) -> Any:
@@ -139,7 +138,7 @@ def continuing(*, accepts_prefill: bool = True) -> Any:
 
     def script(seen: Seen) -> Action:
         if not seen.path.endswith("/chat/completions"):
-            return default_script(seen)
+            return FakeProvider()(seen)
         data = seen.json()
         last = data["messages"][-1]
         if last.get("role") != "assistant":

@@ -14,9 +14,9 @@ import weakref
 import aiohttp
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Stream
+from auto_router.demo.wire import chat_chunks
 from auto_router.proxy.upstream import AiohttpUpstream, Timeouts, UpstreamConnectionError
-
-from .fakes import FakeUpstream, Stream, chat_chunks
 
 pytestmark = pytest.mark.anyio
 

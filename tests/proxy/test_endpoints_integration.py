@@ -14,13 +14,14 @@ import httpx
 import openai
 import pytest
 
+from auto_router.demo.fake_upstream import Action, FakeUpstream, Hang, Reply, Seen, Stream
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 from auto_router.store.requests import RequestFilter, RequestRecord, read_requests
+from tests.helpers import serve
 
 from . import wire
 from .conftest import Clock, make_app, two_providers, write_config
-from .fakes import Action, FakeUpstream, Hang, Reply, Seen, Stream, serve
 
 pytestmark = pytest.mark.integration
 

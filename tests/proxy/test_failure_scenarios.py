@@ -16,13 +16,14 @@ import httpx
 import openai
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Seen, Stream
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 from auto_router.store.requests import RequestFilter, read_requests
+from tests.helpers import serve
 
 from . import wire
 from .conftest import Clock, Pauses, make_app, write_config
-from .fakes import FakeUpstream, Seen, Stream, serve
 from .faults import ANSWER, Faults, continuing
 
 pytestmark = pytest.mark.integration

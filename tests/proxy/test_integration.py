@@ -16,22 +16,22 @@ import httpx
 import openai
 import pytest
 
-from auto_router.paths import Paths
-from auto_router.rotation.service import Rotator
-
-from .conftest import Clock, make_app, two_providers, write_config
-from .fakes import (
+from auto_router.demo.fake_upstream import (
     Close,
+    FakeProvider,
     FakeUpstream,
     Hang,
     Reply,
     Seen,
     Stream,
-    chat_chunks,
-    default_script,
     free_port,
-    serve,
 )
+from auto_router.demo.wire import chat_chunks
+from auto_router.paths import Paths
+from auto_router.rotation.service import Rotator
+from tests.helpers import serve
+
+from .conftest import Clock, make_app, two_providers, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -327,7 +327,7 @@ def test_non_loopback_bind_without_admin_token_is_refused(home: Paths) -> None:
 def test_cli_proxy_with_adhoc_upstream(tmp_path: object) -> None:
     port = free_port()
     env = {**os.environ, "MY_KEY": "sk-adhoc-secret-key-42", "AUTO_ROUTER_HOME": str(tmp_path)}
-    with FakeUpstream(default_script) as up:
+    with FakeUpstream(FakeProvider()) as up:
         proc = subprocess.Popen(
             [sys.executable, "-m", "auto_router", "proxy", "--port", str(port),
              "--upstream", up.url, "--api-key-env", "MY_KEY", "--log-json"],

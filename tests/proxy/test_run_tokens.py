@@ -10,11 +10,12 @@ import anthropic
 import httpx
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.paths import Paths
 from auto_router.runs import RunEntry, RuntimeDir, RunTokens, new_token
+from tests.helpers import serve
 
 from .conftest import make_app, write_config
-from .fakes import FakeUpstream, Reply, Seen, serve
 
 pytestmark = pytest.mark.integration
 

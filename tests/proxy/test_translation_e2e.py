@@ -13,10 +13,11 @@ import httpx
 import openai
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen, Stream
 from auto_router.paths import Paths
+from tests.helpers import serve
 
 from .conftest import make_app, write_config
-from .fakes import FakeUpstream, Reply, Seen, Stream, serve
 
 LIMITED = Reply(429, {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}})
 WEATHER_SCHEMA = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen, free_port
 from auto_router.paths import Paths
-from tests.proxy.fakes import FakeUpstream, Reply, Seen, free_port
 
 from .conftest import CHAT, Upstreams, client_for, error_of, write_config
 

@@ -7,9 +7,10 @@ import httpx
 import openai
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyOptions, create_app
-from tests.proxy.fakes import FakeUpstream, serve
+from tests.helpers import serve
 
 from .conftest import ADMIN_TOKEN, texts, write_config
 

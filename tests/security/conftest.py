@@ -5,18 +5,16 @@ headers, real shells and real subprocesses."""
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
+from auto_router.demo.fake_upstream import FakeUpstream, free_port
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 from auto_router.proxy.server import uvicorn_config
-from tests.proxy.fakes import FakeUpstream, free_port
+from tests.helpers import uvicorn_thread
 
 KEY_ONE = "sk-one-secret-key-123456"
 
@@ -61,19 +59,8 @@ def make_app(paths: Paths, **kwargs: object) -> ProxyApp:
 def running(app: ProxyApp, host: str = "127.0.0.1") -> Iterator[int]:
     """``app`` on uvicorn exactly as ``auto-router proxy`` runs it; yields the port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, host, port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the proxy did not start")
-        time.sleep(0.01)
-    try:
+    with uvicorn_thread(uvicorn_config(app, host, port)):
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture

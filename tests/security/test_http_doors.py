@@ -9,8 +9,8 @@ import httpx
 import openai
 import pytest
 
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.paths import Paths
-from tests.proxy.fakes import FakeUpstream, Reply, Seen
 
 from .conftest import KEY_ONE, configure, make_app, running
 

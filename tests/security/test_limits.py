@@ -13,11 +13,11 @@ import openai
 import pytest
 import structlog
 
+from auto_router.demo.fake_upstream import FakeUpstream
 from auto_router.paths import Paths
 from auto_router.proxy.gate import MAX_HEADER_BYTES
 from auto_router.proxy.logs import configure_logging
 from auto_router.proxy.upstream import Timeouts, UpstreamResponse
-from tests.proxy.fakes import FakeUpstream
 
 from .conftest import KEY_ONE, configure, make_app, running
 

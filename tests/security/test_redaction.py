@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.proxy.fakes import FakeUpstream, Reply, Seen, free_port
+from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen, free_port
 
 pytestmark = pytest.mark.integration
 
