@@ -8,6 +8,7 @@ from typing import Any
 
 from ._util import integer, new_id, sub
 from .anthropic import FINISH_IN, FINISH_OUT, build_usage, parse_usage
+from .decoder import BaseDecoder
 from .model import (
     STOP,
     Event,
@@ -22,43 +23,18 @@ from .model import (
     UsageUpdate,
     merge_usage,
 )
-from .sse import SSEParser, named_event
+from .sse import named_event
 
 
-class StreamDecoder:
+class StreamDecoder(BaseDecoder):
     """Anthropic's ``message_start`` ... ``message_stop`` events -> internal events."""
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
-        self._finish = STOP
-        self._done = False
+        super().__init__()
         #: content block index -> tool index, for ``input_json_delta``.
         self._tools: dict[int, int] = {}
 
-    def feed(self, chunk: bytes) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.feed(chunk):
-            self._event(data, events)
-        return events
-
-    def close(self) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.close():
-            self._event(data, events)
-        if not self._done:
-            self._done = True
-            events.append(Finish(self._finish))
-        return events
-
-    def _event(self, data: str, events: list[Event]) -> None:
-        if self._done:
-            return
-        try:
-            event = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
-            return
+    def _object(self, event: dict[str, Any], events: list[Event]) -> None:
         kind = event.get("type")
         if kind == "content_block_delta":
             self._delta(event, events)
@@ -80,12 +56,10 @@ class StreamDecoder:
                     update.input = None
                 events.append(UsageUpdate(update))
         elif kind == "message_stop":
-            self._done = True
-            events.append(Finish(self._finish))
+            self._end(events)
         elif kind == "error":
             error = sub(event, "error")
-            self._done = True
-            events.append(StreamError(str(error.get("message") or "upstream error")))
+            self._fail(events, str(error.get("message") or "upstream error"))
 
     def _block_start(self, event: dict[str, Any], events: list[Event]) -> None:
         block = event.get("content_block")

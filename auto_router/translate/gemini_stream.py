@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ._util import args_object, new_id
+from .decoder import BaseDecoder
 from .gemini import FINISH_OUT, build_usage, finish_in, parse_usage
 from .model import (
     STOP,
@@ -23,47 +24,25 @@ from .model import (
     UsageUpdate,
     merge_usage,
 )
-from .sse import SSEParser, data_event, dumps
+from .sse import data_event, dumps
 
 
-class StreamDecoder:
+class StreamDecoder(BaseDecoder):
     """``alt=sse`` chunks (each a whole GenerateContentResponse) -> internal events."""
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._started = False
-        self._done = False
         self._calls = 0
-        self._finish: str | None = None
 
-    def feed(self, chunk: bytes) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.feed(chunk):
-            self._event(data, events)
-        return events
+    def _reason(self) -> str:
+        # Gemini says STOP after a function call; the other protocols say "tool calls".
+        finish = self._finish or STOP
+        return TOOL_CALLS if finish == STOP and self._calls else finish
 
-    def close(self) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.close():
-            self._event(data, events)
-        if not self._done:
-            self._done = True
-            finish = self._finish or STOP
-            events.append(Finish(TOOL_CALLS if finish == STOP and self._calls else finish))
-        return events
-
-    def _event(self, data: str, events: list[Event]) -> None:
-        if self._done:
-            return
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(chunk, dict):
-            return
+    def _object(self, chunk: dict[str, Any], events: list[Event]) -> None:
         if isinstance(chunk.get("error"), dict):
-            self._done = True
-            events.append(StreamError(str(chunk["error"].get("message") or "upstream error")))
+            self._fail(events, str(chunk["error"].get("message") or "upstream error"))
             return
         if not self._started:
             self._started = True
