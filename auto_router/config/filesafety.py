@@ -78,14 +78,7 @@ def read_regular(path: Path) -> bytes | None:
 
 def decode(data: bytes, path: Path) -> str:
     """UTF-8 text of a configuration file; a BOM or invalid bytes name the line."""
-    if data.startswith(_BOM):
-        raise ConfigSyntaxError(
-            "the file starts with a UTF-8 byte order mark (BOM)",
-            path=path,
-            line=1,
-            column=1,
-            hint="remove the UTF-8 BOM (save the file as UTF-8 without BOM)",
-        )
+    reject_bom(data, path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -93,6 +86,20 @@ def decode(data: bytes, path: Path) -> str:
         raise ConfigSyntaxError(
             f"not UTF-8 text (byte {data[exc.start]:#04x})", path=path, line=line
         ) from None
+
+
+def reject_bom(start: bytes | str, path: Path) -> None:
+    """``ConfigSyntaxError`` when a file starts with a UTF-8 byte order mark, as bytes read
+    from disk or as text from elsewhere (an edit): tomli refuses it without saying why."""
+    bom = start.startswith(_BOM) if isinstance(start, bytes) else start.startswith("\ufeff")
+    if bom:
+        raise ConfigSyntaxError(
+            "the file starts with a UTF-8 byte order mark (BOM)",
+            path=path,
+            line=1,
+            column=1,
+            hint="remove the UTF-8 BOM (save the file as UTF-8 without BOM)",
+        )
 
 
 def read_text(path: Path) -> str | None:
