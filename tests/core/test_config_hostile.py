@@ -151,6 +151,11 @@ def test_a_bom_is_named(paths: Paths) -> None:
     assert "byte order mark" in str(error) and error.hint and "remove the UTF-8 BOM" in error.hint
 
 
+def test_a_bom_is_named_before_bytes_that_are_not_utf8(paths: Paths) -> None:
+    paths.llm_config.write_bytes(b"\xef\xbb\xbf" + LLM.encode() + b"# \xff\n")
+    assert "byte order mark" in str(refused(paths))
+
+
 def test_a_bom_in_text_from_elsewhere_is_named_the_same(tmp_path: Path) -> None:
     """Text that did not come through the byte reader (an edit) meets the same check."""
     with pytest.raises(ConfigSyntaxError) as caught:
