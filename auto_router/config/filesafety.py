@@ -324,13 +324,7 @@ def _write_journal(journal: Path, entries: list[dict[str, str]]) -> None:
 
     text = json.dumps({"version": 1, "files": entries})
     temp, _ = _write_temp(journal, text, False, follow=False)
-    try:
-        os.replace(temp, journal)
-        _fsync_directory(journal.parent)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise ConfigError(_os_reason(exc, "cannot write file"), path=journal) from None
+    _put_in_place(temp, journal, journal)
 
 
 def atomic_write(path: Path, text: str, *, secret: bool = False) -> None:
@@ -340,6 +334,12 @@ def atomic_write(path: Path, text: str, *, secret: bool = False) -> None:
     that ``secret`` removes group and other permissions. A symlink is followed, not replaced.
     """
     temp, target = _write_temp(path, text, secret)
+    _put_in_place(temp, target, path)
+
+
+def _put_in_place(temp: Path, target: Path, path: Path) -> None:
+    """Rename the written ``temp`` over ``target`` durably; on failure the temp file goes
+    and the error names ``path`` (the name the caller gave, not a symlink's target)."""
     try:
         os.replace(temp, target)
         _fsync_directory(target.parent)
