@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 # ruff: noqa: E501
-"""CPU per upstream chunk of the three stream decoders, in process (no sockets, no proxy).
+"""CPU per chunk of the stream decoders and encoders, in process (no sockets, no proxy).
 
-A translated stream goes through ``stream_decoder(upstream).feed`` once per upstream chunk,
-so this is the decoders' share of a translated stream's cost. For comparing two versions,
-run it with each tree first on ``PYTHONPATH``, alternating:
+A translated stream goes through ``stream_decoder(upstream).feed`` once per upstream chunk
+and ``stream_encoder(client).encode`` once per decoded batch, so these are translation's
+share of a translated stream's cost. For comparing two versions, run it with each tree
+first on ``PYTHONPATH``, alternating:
 
-    PYTHONPATH=<tree> python benchmarks/bench_decoders.py [--rounds 7]
+    PYTHONPATH=<tree> python benchmarks/bench_streams.py [--rounds 7]
 
-Prints a Markdown table: best of ``--rounds`` of the microseconds per chunk of a 20-chunk
-text stream fed one chunk at a time, then closed (the ``close`` and the finish/usage chunks
-are counted in the per-chunk figure).
+Prints two Markdown tables, best of ``--rounds`` in CPU microseconds per chunk: each
+upstream's 20-chunk text stream decoded one chunk at a time, then closed (``close`` and the
+finish/usage chunks count in the per-chunk figure); and the Chat stream's decoded events
+encoded for each client protocol, one chunk's events at a time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import functools
 import json
 import time
 import timeit
+from collections.abc import Callable
+from typing import Any
 
 from auto_router import translate
 
@@ -86,21 +90,37 @@ def decode(upstream: str, chunks: list[bytes]) -> int:
     return count + len(decoder.close())
 
 
+def encode(client: str, batches: list[list[Any]]) -> int:
+    encoder = translate.stream_encoder(client, "m", include_usage=True)
+    return sum(len(encoder.encode(events)) for events in batches)
+
+
+def best(run: Callable[[], int], args: argparse.Namespace, chunks: int) -> float:
+    # CPU time, not wall time: several processes share two cores here.
+    times = timeit.repeat(run, number=args.number, repeat=args.rounds, timer=time.process_time)
+    return min(times) / args.number / chunks * 1e6
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--number", type=int, default=2000, help="streams per round")
     args = ap.parse_args(argv)
     print(f"<!-- {translate.__file__} -->")
-    print(f"| upstream | chunks | events | CPU us per chunk (best of {args.rounds}) |")
+    print(f"| upstream (decoder) | chunks | events | CPU us per chunk (best of {args.rounds}) |")
     print("|---|---|---|---|")
     for upstream, chunks in STREAMS.items():
         events = decode(upstream, chunks)
-        run = functools.partial(decode, upstream, chunks)
-        # CPU time, not wall time: several processes share two cores here.
-        times = timeit.repeat(run, number=args.number, repeat=args.rounds, timer=time.process_time)
-        best = min(times) / args.number / len(chunks) * 1e6
-        print(f"| {upstream} | {len(chunks)} | {events} | {best:.3f} |", flush=True)
+        cost = best(functools.partial(decode, upstream, chunks), args, len(chunks))
+        print(f"| {upstream} | {len(chunks)} | {events} | {cost:.3f} |", flush=True)
+    decoder = translate.stream_decoder("chat")
+    batches = [decoder.feed(chunk) for chunk in STREAMS["chat"]] + [decoder.close()]
+    print(f"\n| client (encoder) | chunks | bytes | CPU us per chunk (best of {args.rounds}) |")
+    print("|---|---|---|---|")
+    for client in ("chat", "responses", "anthropic", "gemini"):
+        size = encode(client, batches)
+        cost = best(functools.partial(encode, client, batches), args, len(batches))
+        print(f"| {client} | {len(batches)} | {size} | {cost:.3f} |", flush=True)
     return 0
 
 
