@@ -8,22 +8,19 @@ from typing import Any
 
 from ._util import integer, new_id, sub
 from .anthropic import FINISH_IN, FINISH_OUT, build_usage, parse_usage
-from .decoder import BaseDecoder
 from .model import (
     STOP,
     Event,
-    Finish,
     Start,
-    StreamError,
     TextDelta,
     ThinkingDelta,
     ToolDelta,
     ToolStart,
-    Usage,
     UsageUpdate,
     merge_usage,
 )
 from .sse import named_event
+from .stream import BaseDecoder, BaseEncoder
 
 
 class StreamDecoder(BaseDecoder):
@@ -91,56 +88,40 @@ class StreamDecoder(BaseDecoder):
             events.append(ThinkingDelta("", str(delta.get("signature") or "")))
 
 
-class StreamEncoder:
+class StreamEncoder(BaseEncoder):
     """Internal events -> ``message_start``, ``content_block_*``, ``message_delta``, stop."""
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         self._model = model
-        self._started = False
-        self._done = False
         self.content_block = -1
         #: "text", "thinking", "tool" or None: the open content block.
         self._open: str | None = None
         #: tool index -> content block index.
         self._tools: dict[int, int] = {}
-        self._usage = Usage()
 
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if self._done:
-                break
-            if not self._started and not isinstance(event, StreamError):
-                out.append(self._start(event))
-            if isinstance(event, TextDelta):
-                if event.text:
-                    out.append(self._ensure("text"))
-                    delta = {"type": "text_delta", "text": event.text}
-                    out.append(self._delta(delta))
-            elif isinstance(event, ThinkingDelta):
-                out.append(self._thinking(event))
-            elif isinstance(event, ToolStart):
-                out.append(self._close())
-                self.content_block += 1
-                self._open = "tool"
-                self._tools[event.index] = self.content_block
-                block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
-                out.append(self._event("content_block_start", content_block=block))
-            elif isinstance(event, ToolDelta):
-                delta = {"type": "input_json_delta", "partial_json": event.arguments}
-                out.append(self._delta(delta, self._tools.get(event.index, self.content_block)))
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                error = {"type": "api_error", "message": event.message}
-                out.append(named_event("error", {"type": "error", "error": error}))
-        return b"".join(out)
+    def _text(self, event: TextDelta) -> bytes:
+        if not event.text:
+            return b""
+        return self._ensure("text") + self._delta({"type": "text_delta", "text": event.text})
 
-    def _start(self, event: Event) -> bytes:
-        self._started = True
+    def _tool_start(self, event: ToolStart) -> bytes:
+        closed = self._close()
+        self.content_block += 1
+        self._open = "tool"
+        self._tools[event.index] = self.content_block
+        block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
+        return closed + self._event("content_block_start", content_block=block)
+
+    def _tool_delta(self, event: ToolDelta) -> bytes:
+        delta = {"type": "input_json_delta", "partial_json": event.arguments}
+        return self._delta(delta, self._tools.get(event.index, self.content_block))
+
+    def _error(self, message: str) -> bytes:
+        error = {"type": "api_error", "message": message}
+        return named_event("error", {"type": "error", "error": error})
+
+    def _begin(self, event: Event) -> bytes:
         if isinstance(event, UsageUpdate):
             merge_usage(self._usage, event.usage)
         upstream_id = event.id if isinstance(event, Start) else None
@@ -196,7 +177,6 @@ class StreamEncoder:
         return named_event(name, {"type": name, **fields})
 
     def _finish(self, reason: str) -> bytes:
-        self._done = True
         delta = {"stop_reason": FINISH_OUT.get(reason, "end_turn"), "stop_sequence": None}
         return b"".join(
             (

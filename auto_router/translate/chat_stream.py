@@ -8,21 +8,9 @@ from typing import Any
 
 from ._util import integer, new_id, sub
 from .chat import FINISH_IN, build_usage, parse_usage
-from .decoder import BaseDecoder
-from .model import (
-    Event,
-    Finish,
-    Start,
-    StreamError,
-    TextDelta,
-    ThinkingDelta,
-    ToolDelta,
-    ToolStart,
-    Usage,
-    UsageUpdate,
-    merge_usage,
-)
+from .model import Event, Start, TextDelta, ThinkingDelta, ToolDelta, ToolStart, UsageUpdate
 from .sse import data_event
+from .stream import BaseDecoder, BaseEncoder
 
 
 class StreamDecoder(BaseDecoder):
@@ -87,51 +75,41 @@ class StreamDecoder(BaseDecoder):
             events.append(ToolDelta(index, arguments))
 
 
-class StreamEncoder:
+class StreamEncoder(BaseEncoder):
     """Internal events -> Chat Completions chunks and the closing ``data: [DONE]``."""
 
     def __init__(self, model: str, *, include_usage: bool = False) -> None:
+        super().__init__()
         self._model = model
         self._include_usage = include_usage
         self._id = new_id("chatcmpl-")
         self._created = int(time.time())
-        self._started = False
-        self._usage = Usage()
-        self._done = False
 
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if self._done:
-                break
-            if not self._started and not isinstance(event, StreamError):
-                self._started = True
-                out.append(self._chunk({"role": "assistant", "content": ""}))
-            if isinstance(event, TextDelta):
-                out.append(self._chunk({"content": event.text}))
-            elif isinstance(event, ThinkingDelta):
-                if event.text:
-                    out.append(self._chunk({"reasoning_content": event.text}))
-            elif isinstance(event, ToolStart):
-                call = {
-                    "index": event.index,
-                    "id": event.id,
-                    "type": "function",
-                    "function": {"name": event.name, "arguments": ""},
-                }
-                out.append(self._chunk({"tool_calls": [call]}))
-            elif isinstance(event, ToolDelta):
-                call = {"index": event.index, "function": {"arguments": event.arguments}}
-                out.append(self._chunk({"tool_calls": [call]}))
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                error = {"message": event.message, "type": "api_error", "code": "upstream_error"}
-                out.append(data_event({"error": error}))
-        return b"".join(out)
+    def _begin(self, event: Event) -> bytes:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def _text(self, event: TextDelta) -> bytes:
+        return self._chunk({"content": event.text})
+
+    def _thinking(self, event: ThinkingDelta) -> bytes:
+        return self._chunk({"reasoning_content": event.text}) if event.text else b""
+
+    def _tool_start(self, event: ToolStart) -> bytes:
+        call = {
+            "index": event.index,
+            "id": event.id,
+            "type": "function",
+            "function": {"name": event.name, "arguments": ""},
+        }
+        return self._chunk({"tool_calls": [call]})
+
+    def _tool_delta(self, event: ToolDelta) -> bytes:
+        call = {"index": event.index, "function": {"arguments": event.arguments}}
+        return self._chunk({"tool_calls": [call]})
+
+    def _error(self, message: str) -> bytes:
+        error = {"message": message, "type": "api_error", "code": "upstream_error"}
+        return data_event({"error": error})
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         return data_event(
@@ -145,7 +123,6 @@ class StreamEncoder:
         )
 
     def _finish(self, reason: str) -> bytes:
-        self._done = True
         out = [self._chunk({}, reason)]
         if self._include_usage:
             out.append(

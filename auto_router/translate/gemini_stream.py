@@ -7,24 +7,20 @@ import json
 from typing import Any
 
 from ._util import args_object, new_id
-from .decoder import BaseDecoder
 from .gemini import FINISH_OUT, build_usage, finish_in, parse_usage
 from .model import (
     STOP,
     TOOL_CALLS,
     Event,
-    Finish,
     Start,
-    StreamError,
     TextDelta,
     ThinkingDelta,
     ToolDelta,
     ToolStart,
-    Usage,
     UsageUpdate,
-    merge_usage,
 )
 from .sse import data_event, dumps
+from .stream import BaseDecoder, BaseEncoder
 
 
 class StreamDecoder(BaseDecoder):
@@ -74,7 +70,7 @@ class StreamDecoder(BaseDecoder):
             self._finish = finish_in(reason, False)
 
 
-class StreamEncoder:
+class StreamEncoder(BaseEncoder):
     """Internal events -> Gemini chunks (``alt=sse`` events, or one JSON array).
 
     A function call is sent whole, as Gemini does: its argument deltas are gathered until
@@ -82,42 +78,37 @@ class StreamEncoder:
     """
 
     def __init__(self, model: str, *, sse: bool = True) -> None:
+        super().__init__()
         self._model = model
         self._sse = sse
         self._id = new_id("")
         self._sent = 0
         self._calls: dict[int, list[str]] = {}
         self._names: dict[int, str] = {}
-        self._usage = Usage()
-        self._done = False
 
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if self._done:
-                break
-            if isinstance(event, TextDelta | ThinkingDelta):
-                if event.text:
-                    out.append(self._flush_calls())
-                    part: dict[str, Any] = {"text": event.text}
-                    if isinstance(event, ThinkingDelta):
-                        part["thought"] = True
-                    out.append(self._chunk([part]))
-            elif isinstance(event, ToolStart):
-                out.append(self._flush_calls())
-                self._calls[event.index] = []
-                self._names[event.index] = event.name
-            elif isinstance(event, ToolDelta):
-                self._calls.setdefault(event.index, []).append(event.arguments)
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                error = {"code": 502, "message": event.message, "status": "UNAVAILABLE"}
-                out.append(self._frame({"error": error}) + (b"" if self._sse else b"]"))
-        return b"".join(out)
+    def _text(self, event: TextDelta | ThinkingDelta) -> bytes:
+        if not event.text:
+            return b""
+        part: dict[str, Any] = {"text": event.text}
+        if isinstance(event, ThinkingDelta):
+            part["thought"] = True
+        return self._flush_calls() + self._chunk([part])
+
+    _thinking = _text
+
+    def _tool_start(self, event: ToolStart) -> bytes:
+        flushed = self._flush_calls()
+        self._calls[event.index] = []
+        self._names[event.index] = event.name
+        return flushed
+
+    def _tool_delta(self, event: ToolDelta) -> bytes:
+        self._calls.setdefault(event.index, []).append(event.arguments)
+        return b""
+
+    def _error(self, message: str) -> bytes:
+        error = {"code": 502, "message": message, "status": "UNAVAILABLE"}
+        return self._frame({"error": error}) + (b"" if self._sse else b"]")
 
     def _call_parts(self) -> list[dict[str, Any]]:
         parts = [
@@ -148,7 +139,6 @@ class StreamEncoder:
         return (b"[" if self._sent == 1 else b",\r\n") + text
 
     def _finish(self, reason: str) -> bytes:
-        self._done = True
         parts = self._call_parts() or [{"text": ""}]
         extra = {
             "candidate": {"finishReason": FINISH_OUT.get(reason, "STOP")},

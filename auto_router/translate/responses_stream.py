@@ -10,18 +10,7 @@ import time
 from typing import Any
 
 from ._util import new_id
-from .model import (
-    Event,
-    Finish,
-    StreamError,
-    TextDelta,
-    ThinkingDelta,
-    ToolDelta,
-    ToolStart,
-    Usage,
-    UsageUpdate,
-    merge_usage,
-)
+from .model import Event, TextDelta, ThinkingDelta, ToolDelta, ToolStart
 from .responses import (
     call_item,
     finish_envelope,
@@ -31,9 +20,10 @@ from .responses import (
     text_part,
 )
 from .sse import named_event
+from .stream import BaseEncoder
 
 
-class StreamEncoder:
+class StreamEncoder(BaseEncoder):
     """Internal events -> ``response.created`` ... ``response.completed``.
 
     Each delta goes out at once; the text and arguments are also kept (only until the
@@ -42,6 +32,7 @@ class StreamEncoder:
     """
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         self._model = model
         self._seq = 0
         self._envelope = response_envelope(new_id("resp_"), model, int(time.time()), "in_progress")
@@ -49,39 +40,15 @@ class StreamEncoder:
         #: The open output item: kind, its index, its accumulated text/arguments.
         self._open: tuple[str, int, list[str]] | None = None
         self._tools: dict[int, tuple[int, list[str]]] = {}
-        self._usage = Usage()
-        self._started = False
-        self._done = False
+        self._created = False
 
     def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        if not self._started:
-            self._started = True
-            out.append(self._emit("response.created", response=dict(self._envelope)))
-            out.append(self._emit("response.in_progress", response=dict(self._envelope)))
-        for event in events:
-            if self._done:
-                break
-            if isinstance(event, TextDelta):
-                if event.text:
-                    out.append(self._text(event.text))
-            elif isinstance(event, ThinkingDelta):
-                if event.text:
-                    out.append(self._reasoning(event.text))
-            elif isinstance(event, ToolStart):
-                out.append(self._tool_start(event))
-            elif isinstance(event, ToolDelta):
-                out.append(self._tool_delta(event))
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                out.append(
-                    self._emit("error", code="upstream_error", message=event.message, param=None)
-                )
-        return b"".join(out)
+        if self._created:
+            return super().encode(events)
+        self._created = True  # the response exists from the first call, even an error's
+        opening = self._emit("response.created", response=dict(self._envelope))
+        opening += self._emit("response.in_progress", response=dict(self._envelope))
+        return opening + super().encode(events)
 
     def _emit(self, name: str, **fields: Any) -> bytes:
         event = named_event(name, {"type": name, "sequence_number": self._seq, **fields})
@@ -91,51 +58,50 @@ class StreamEncoder:
     def _item_id(self) -> str:
         return str(self._output[self._open[1]]["id"]) if self._open else ""
 
-    def _text(self, text: str) -> bytes:
+    def _text(self, event: TextDelta) -> bytes:
+        if not event.text:
+            return b""
         out = b""
         if self._open is None or self._open[0] != "message":
-            out = self._close()
             item = message_item(new_id("msg_"), None, "in_progress")
-            out += self._add(item, "message")
-            out += self._emit(
-                "response.content_part.added",
-                item_id=item["id"],
-                output_index=len(self._output) - 1,
-                content_index=0,
-                part=text_part(""),
+            index = {"content_index": 0}
+            out = self._open_item(
+                item, "message", "response.content_part.added", index, text_part("")
             )
-        assert self._open is not None
-        self._open[2].append(text)
-        return out + self._emit(
-            "response.output_text.delta",
-            item_id=self._item_id(),
-            output_index=self._open[1],
-            content_index=0,
-            delta=text,
-            logprobs=[],
+        return out + self._append(
+            event.text, "response.output_text.delta", {"content_index": 0}, logprobs=[]
         )
 
-    def _reasoning(self, text: str) -> bytes:
+    def _thinking(self, event: ThinkingDelta) -> bytes:
+        if not event.text:
+            return b""
         out = b""
         if self._open is None or self._open[0] != "reasoning":
-            out = self._close()
             item = reasoning_item(new_id("rs_"), None)
-            out += self._add(item, "reasoning")
-            out += self._emit(
-                "response.reasoning_summary_part.added",
-                item_id=item["id"],
-                output_index=len(self._output) - 1,
-                summary_index=0,
-                part={"type": "summary_text", "text": ""},
-            )
+            part = {"type": "summary_text", "text": ""}
+            index = {"summary_index": 0}
+            added = "response.reasoning_summary_part.added"
+            out = self._open_item(item, "reasoning", added, index, part)
+        return out + self._append(
+            event.text, "response.reasoning_summary_text.delta", {"summary_index": 0}
+        )
+
+    def _open_item(
+        self, item: dict[str, Any], kind: str, added: str, index: dict[str, int], part: Any
+    ) -> bytes:
+        """Close the open item, then open ``item`` with its first (empty) part."""
+        out = self._close() + self._add(item, kind)
+        output_index = len(self._output) - 1
+        return out + self._emit(
+            added, item_id=item["id"], output_index=output_index, **index, part=part
+        )
+
+    def _append(self, text: str, name: str, index: dict[str, int], **tail: Any) -> bytes:
+        """A delta of the open item's text (kept for its ``*.done`` events)."""
         assert self._open is not None
         self._open[2].append(text)
-        return out + self._emit(
-            "response.reasoning_summary_text.delta",
-            item_id=self._item_id(),
-            output_index=self._open[1],
-            summary_index=0,
-            delta=text,
+        return self._emit(
+            name, item_id=self._item_id(), output_index=self._open[1], **index, delta=text, **tail
         )
 
     def _tool_start(self, event: ToolStart) -> bytes:
@@ -198,8 +164,10 @@ class StreamEncoder:
             item["status"] = "completed"
         return out + self._emit("response.output_item.done", output_index=index, item=item)
 
+    def _error(self, message: str) -> bytes:
+        return self._emit("error", code="upstream_error", message=message, param=None)
+
     def _finish(self, reason: str) -> bytes:
-        self._done = True
         out = self._close()
         envelope = finish_envelope(dict(self._envelope), reason, self._usage)
         envelope["output"] = self._output

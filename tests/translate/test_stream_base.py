@@ -1,5 +1,5 @@
-"""The stream decoders' shared ending (``translate/decoder.py``): a stream ends once, where
-its protocol says it ends, and nothing an upstream sends after that end reaches the client."""
+"""What the stream decoders and encoders share (``translate/stream.py``): a stream ends once,
+where its protocol says it ends, and nothing sent after that end reaches the client."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auto_router import translate
-from auto_router.translate.model import Event, Finish, StreamError, TextDelta
+from auto_router.translate.model import Event, Finish, Start, StreamError, TextDelta
+from auto_router.translate.sse import SSEParser
 
 from .helpers import sse
 
@@ -103,3 +104,62 @@ def test_any_split_of_a_stream_decodes_as_the_whole(
     assert events == expected
     assert texts(events) == words
     assert sum(isinstance(e, Finish) for e in events) == 1
+
+
+# ------------------------------------------------------------------- encoders
+
+CLIENTS = ["chat", "responses", "anthropic", "gemini"]
+
+
+def names(wire: bytes) -> list[str]:
+    """Each SSE event's name, or the ``object``/``type`` its data names, or ``error``."""
+    out = []
+    for name, data in SSEParser().feed(wire):
+        body = json.loads(data) if data != "[DONE]" else {"type": "[DONE]"}
+        out.append(name or body.get("type") or body.get("object") or next(iter(body)))
+    return out
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("end", [Finish("stop"), StreamError("boom")])
+def test_nothing_is_written_after_the_end(client: str, end: Event) -> None:
+    encoder = translate.stream_encoder(client, "m")
+    wire = encoder.encode([Start("x", "m"), TextDelta("a"), end, TextDelta("late"), end])
+    assert b"late" not in wire
+    assert wire.count(b"boom") <= 1
+    assert encoder.encode([TextDelta("later"), Finish("stop")]) == b""
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_the_finish_is_written_once(client: str) -> None:
+    encoder = translate.stream_encoder(client, "m")
+    once = names(encoder.encode([TextDelta("a"), Finish("stop"), Finish("stop")]))
+    again = translate.stream_encoder(client, "m")
+    assert names(again.encode([TextDelta("a"), Finish("stop")])) == once
+
+
+@pytest.mark.parametrize(
+    ("client", "expected"),
+    [
+        ("chat", ["error"]),  # no opening role chunk before an error
+        ("anthropic", ["error"]),  # no message_start
+        ("gemini", ["error"]),
+        # A Responses stream exists from the first call: created, in progress, then the error.
+        ("responses", ["response.created", "response.in_progress", "error"]),
+    ],
+)
+def test_an_error_first_comes_without_the_protocols_opening(
+    client: str, expected: list[str]
+) -> None:
+    encoder = translate.stream_encoder(client, "m")
+    assert names(encoder.encode([StreamError("boom")])) == expected
+
+
+@pytest.mark.parametrize("client", ["chat", "anthropic"])
+def test_the_opening_comes_once_before_the_first_event(client: str) -> None:
+    encoder = translate.stream_encoder(client, "m")
+    first = names(encoder.encode([TextDelta("a")]))
+    second = names(encoder.encode([TextDelta("b")]))
+    opening = {"chat": "chat.completion.chunk", "anthropic": "message_start"}[client]
+    assert first[0] == opening and len(first) > len(second)
+    assert "message_start" not in second
