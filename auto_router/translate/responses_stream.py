@@ -68,8 +68,14 @@ class StreamEncoder(BaseEncoder):
             out = self._open_item(
                 item, "message", "response.content_part.added", index, text_part("")
             )
-        return out + self._append(
-            event.text, "response.output_text.delta", {"content_index": 0}, logprobs=[]
+        iid, at = self._append(event.text)
+        return out + self._emit(
+            "response.output_text.delta",
+            item_id=iid,
+            output_index=at,
+            content_index=0,
+            delta=event.text,
+            logprobs=[],
         )
 
     def _thinking(self, event: ThinkingDelta) -> bytes:
@@ -82,9 +88,10 @@ class StreamEncoder(BaseEncoder):
             index = {"summary_index": 0}
             added = "response.reasoning_summary_part.added"
             out = self._open_item(item, "reasoning", added, index, part)
-        return out + self._append(
-            event.text, "response.reasoning_summary_text.delta", {"summary_index": 0}
-        )
+        text = event.text
+        iid, at = self._append(text)
+        name = "response.reasoning_summary_text.delta"
+        return out + self._emit(name, item_id=iid, output_index=at, summary_index=0, delta=text)
 
     def _open_item(
         self, item: dict[str, Any], kind: str, added: str, index: dict[str, int], part: Any
@@ -96,13 +103,12 @@ class StreamEncoder(BaseEncoder):
             added, item_id=item["id"], output_index=output_index, **index, part=part
         )
 
-    def _append(self, text: str, name: str, index: dict[str, int], **tail: Any) -> bytes:
-        """A delta of the open item's text (kept for its ``*.done`` events)."""
+    def _append(self, text: str) -> tuple[str, int]:
+        """Keep ``text`` for the open item's ``*.done`` events; its id and output index."""
         assert self._open is not None
-        self._open[2].append(text)
-        return self._emit(
-            name, item_id=self._item_id(), output_index=self._open[1], **index, delta=text, **tail
-        )
+        _, index, parts = self._open
+        parts.append(text)
+        return self._output[index]["id"], index
 
     def _tool_start(self, event: ToolStart) -> bytes:
         out = self._close()
