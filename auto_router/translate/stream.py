@@ -48,30 +48,29 @@ class BaseDecoder:
         self._finish: str | None = None
 
     def feed(self, chunk: bytes) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.feed(chunk):
-            self._data(data, events)
-        return events
+        return self._decode(self._sse.feed(chunk))
 
     def close(self) -> list[Event]:
         """The events of an unterminated last SSE event, then the finish if none came."""
-        events: list[Event] = []
-        for _, data in self._sse.close():
-            self._data(data, events)
+        events = self._decode(self._sse.close())
         if not self._done:
             self._end(events)
         return events
 
-    def _data(self, data: str, events: list[Event]) -> None:
-        if self._done:
-            return  # nothing after the end counts
-        try:
-            decoded = json.loads(data)
-        except ValueError:
-            self._not_json(data, events)
-            return
-        if isinstance(decoded, dict):
-            self._object(decoded, events)
+    def _decode(self, pairs: list[tuple[str | None, str]]) -> list[Event]:
+        # One loop per chunk, one protocol call per event: this runs for every chunk.
+        events: list[Event] = []
+        for _, data in pairs:
+            if self._done:
+                break  # nothing after the end counts
+            try:
+                decoded = json.loads(data)
+            except ValueError:
+                self._not_json(data, events)
+                continue
+            if isinstance(decoded, dict):
+                self._object(decoded, events)
+        return events
 
     def _end(self, events: list[Event]) -> None:
         self._done = True
