@@ -16,16 +16,14 @@ from .stream import BaseDecoder, BaseEncoder
 class StreamDecoder(BaseDecoder):
     """Chat Completions chunks -> internal events, one upstream chunk at a time."""
 
+    _end_data = "[DONE]"
+
     def __init__(self) -> None:
         super().__init__()
         self._started = False
         #: (upstream index, call id) of the call open at each upstream index -> our index.
         self._calls: dict[int, tuple[str | None, int]] = {}
         self._count = -1
-
-    def _not_json(self, data: str, events: list[Event]) -> None:
-        if data.strip() == "[DONE]":
-            self._end(events)
 
     def _object(self, chunk: dict[str, Any], events: list[Event]) -> None:
         if "error" in chunk and "choices" not in chunk:

@@ -3,8 +3,8 @@
 
 A decoder (``chat_stream``, ``anthropic_stream``, ``gemini_stream``) turns upstream SSE
 into internal events. It only reads the objects: ``_object`` turns one decoded event into
-internal events, ``_not_json`` sees the data that is not JSON (Chat's ``[DONE]``), ``_reason``
-names the finish of a stream that ends without saying how.
+internal events, ``_end_data`` names the data that ends a stream (Chat's ``[DONE]``), and
+``_reason`` the finish of a stream that ends without saying how.
 
 An encoder (those three and ``responses_stream``) turns internal events into a client's
 bytes. It writes one method per event kind (``_text``, ``_thinking``, ``_tool_start``,
@@ -41,6 +41,9 @@ from .sse import SSEParser
 class BaseDecoder:
     """Upstream SSE chunks -> internal events; the stream ends once (a finish or an error)."""
 
+    #: The data that ends the stream and is not JSON (Chat's ``[DONE]``), if there is one.
+    _end_data: ClassVar[str | None] = None
+
     def __init__(self) -> None:
         self._sse = SSEParser()
         self._done = False
@@ -60,14 +63,18 @@ class BaseDecoder:
     def _decode(self, pairs: list[tuple[str | None, str]]) -> list[Event]:
         # One loop per chunk, one protocol call per event: this runs for every chunk.
         events: list[Event] = []
+        end = self._end_data
         for _, data in pairs:
             if self._done:
                 break  # nothing after the end counts
+            # Before json.loads: its error for "[DONE]" costs more than the whole check.
+            if end is not None and data.strip() == end:
+                self._end(events)
+                break
             try:
                 decoded = json.loads(data)
             except ValueError:
-                self._not_json(data, events)
-                continue
+                continue  # not JSON: a keep-alive, a comment a server invented
             if isinstance(decoded, dict):
                 self._object(decoded, events)
         return events
@@ -82,9 +89,6 @@ class BaseDecoder:
 
     def _reason(self) -> str:
         return self._finish or STOP
-
-    def _not_json(self, data: str, events: list[Event]) -> None:
-        """Data that is not JSON is skipped (a keep-alive, a comment a server invented)."""
 
     def _object(self, data: dict[str, Any], events: list[Event]) -> None:
         raise NotImplementedError
