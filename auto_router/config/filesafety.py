@@ -78,14 +78,7 @@ def read_regular(path: Path) -> bytes | None:
 
 def decode(data: bytes, path: Path) -> str:
     """UTF-8 text of a configuration file; a BOM or invalid bytes name the line."""
-    if data.startswith(_BOM):
-        raise ConfigSyntaxError(
-            "the file starts with a UTF-8 byte order mark (BOM)",
-            path=path,
-            line=1,
-            column=1,
-            hint="remove the UTF-8 BOM (save the file as UTF-8 without BOM)",
-        )
+    reject_bom(data, path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -93,6 +86,20 @@ def decode(data: bytes, path: Path) -> str:
         raise ConfigSyntaxError(
             f"not UTF-8 text (byte {data[exc.start]:#04x})", path=path, line=line
         ) from None
+
+
+def reject_bom(start: bytes | str, path: Path) -> None:
+    """``ConfigSyntaxError`` when a file starts with a UTF-8 byte order mark, as bytes read
+    from disk or as text from elsewhere (an edit): tomli refuses it without saying why."""
+    bom = start.startswith(_BOM) if isinstance(start, bytes) else start.startswith("\ufeff")
+    if bom:
+        raise ConfigSyntaxError(
+            "the file starts with a UTF-8 byte order mark (BOM)",
+            path=path,
+            line=1,
+            column=1,
+            hint="remove the UTF-8 BOM (save the file as UTF-8 without BOM)",
+        )
 
 
 def read_text(path: Path) -> str | None:
@@ -317,13 +324,7 @@ def _write_journal(journal: Path, entries: list[dict[str, str]]) -> None:
 
     text = json.dumps({"version": 1, "files": entries})
     temp, _ = _write_temp(journal, text, False, follow=False)
-    try:
-        os.replace(temp, journal)
-        _fsync_directory(journal.parent)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise ConfigError(_os_reason(exc, "cannot write file"), path=journal) from None
+    _put_in_place(temp, journal, journal)
 
 
 def atomic_write(path: Path, text: str, *, secret: bool = False) -> None:
@@ -333,6 +334,12 @@ def atomic_write(path: Path, text: str, *, secret: bool = False) -> None:
     that ``secret`` removes group and other permissions. A symlink is followed, not replaced.
     """
     temp, target = _write_temp(path, text, secret)
+    _put_in_place(temp, target, path)
+
+
+def _put_in_place(temp: Path, target: Path, path: Path) -> None:
+    """Rename the written ``temp`` over ``target`` durably; on failure the temp file goes
+    and the error names ``path`` (the name the caller gave, not a symlink's target)."""
     try:
         os.replace(temp, target)
         _fsync_directory(target.parent)

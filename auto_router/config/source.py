@@ -18,7 +18,7 @@ from typing import Any, Final
 import tomli
 
 from ..errors import ConfigSyntaxError
-from .filesafety import read_text
+from .filesafety import read_text, reject_bom
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _END = re.compile(r"\(at end of document\)")
@@ -96,14 +96,7 @@ def split_dotted(key: str) -> Key:
 
 def parse_toml(text: str, path: Path) -> TomlSource:
     """Parse ``text``; a syntax error becomes ``ConfigSyntaxError`` with line and column."""
-    if text.startswith("\ufeff"):
-        raise ConfigSyntaxError(
-            "the file starts with a UTF-8 byte order mark (BOM)",
-            path=path,
-            line=1,
-            column=1,
-            hint="remove the UTF-8 BOM (save the file as UTF-8 without BOM)",
-        )
+    reject_bom(text, path)
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:

@@ -2,5 +2,6 @@
 
 ``markers`` are the texts an agent prints at a limit, ``scanner`` finds them in a child's
 output, ``resets`` reads a reset time out of a message, ``upstream`` reads an upstream's
-failure, and ``cooling`` writes the line shown when every provider is cooling down.
+failure, ``phrases`` holds the reset-time patterns those two share, and ``cooling`` writes
+the line shown when every provider is cooling down.
 """

@@ -9,7 +9,8 @@ Understood, case-insensitively, with the clock injected:
   5 minutes``, ``retry after 30 seconds``, ``Retry-After: 30``, ``"resets_in_seconds": 120``;
 - timestamps: ``resets at 2025-06-01T15:00:00Z`` (ISO 8601).
 
-The latest mention in the output wins (it is the freshest).
+The latest mention in the output wins (it is the freshest). The duration phrases and
+seconds fields are shared with the proxy's reader, in ``phrases``.
 """
 
 from __future__ import annotations
@@ -19,18 +20,9 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from ..durations import DURATION, parse_duration
+from ..durations import parse_duration
+from .phrases import PROSE_DURATION, SECONDS_FIELDS
 
-_DURATION_PHRASES: Final = re.compile(
-    r"(?:resets?|retry|try again|available again|wait)\s+(?:after|in)\s+(?:about\s+)?"
-    rf"(?P<duration>{DURATION})",
-    re.IGNORECASE,
-)
-_SECONDS_FIELDS: Final = re.compile(
-    r"(?:retry-after\s*:\s*|\"?(?:resets_in_seconds|retry_after|retryDelay)\"?\s*[:=]\s*\"?)"
-    r"(?P<seconds>\d+(?:\.\d+)?)s?\b",
-    re.IGNORECASE,
-)
 _CLOCK: Final = re.compile(
     r"resets?\s+(?:at\s+)?(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?"
     r"(?![\d:])(?:\s*\((?P<zone>[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)*)\))?",
@@ -50,11 +42,11 @@ def parse_reset_in_line(line: str, now: float, tz: dt.tzinfo | None = None) -> f
         value = _iso(match.group("iso"), tz)
         if value is not None:
             found.append((match.start(), value))
-    for match in _DURATION_PHRASES.finditer(line):
+    for match in PROSE_DURATION.finditer(line):
         seconds = parse_duration(match.group("duration"))
         if seconds is not None:
             found.append((match.start(), now + seconds))
-    for match in _SECONDS_FIELDS.finditer(line):
+    for match in SECONDS_FIELDS.finditer(line):
         found.append((match.start(), now + float(match.group("seconds"))))
     for match in _CLOCK.finditer(line):
         if any(start == match.start() for start, _ in found):

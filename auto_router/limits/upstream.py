@@ -8,12 +8,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from ..durations import DURATION, parse_duration
-
-_TRY_AGAIN: Final = re.compile(
-    rf"(?:try again|retry|reset[s]?)\s+(?:after|in)\s+({DURATION})", re.I
-)
-_RETRY_DELAY: Final = re.compile(r'"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"')
+from ..durations import parse_duration
+from .phrases import BODY_DURATION, RETRY_DELAY
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -88,12 +84,12 @@ def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | Non
     limited = ratelimit_reset(headers, now)
     if limited is not None:
         return limited
-    delay = _RETRY_DELAY.search(body)
+    delay = RETRY_DELAY.search(body)
     if delay:
-        return now + float(delay.group(1))
-    words = _TRY_AGAIN.search(body)
+        return now + float(delay.group("seconds"))
+    words = BODY_DURATION.search(body)
     if words:
-        seconds = parse_duration(words.group(1))
+        seconds = parse_duration(words.group("duration"))
         if seconds:
             return now + seconds
     return None

@@ -1,18 +1,44 @@
 """The schema, as an ordered list of named migrations.
 
 Each migration runs once per database, inside the transaction that records its name in
-``_migrations``. Never edit a migration that has shipped: add a new one.
+``_migrations``. Never edit a migration that has shipped: add a new one, as the next
+``@migration``-decorated function. As in simonw/llm, a migration's name is its function's
+name, written once: ``m006_something`` is recorded as ``006_something`` (without the ``m``,
+the names databases in use have recorded since the first release).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from typing import Final
 
 Migration = Callable[[sqlite3.Connection], None]
 
+#: (recorded name, function), in the order they run: filled by ``@migration`` below.
+MIGRATIONS: Final[list[tuple[str, Migration]]] = []
 
+
+def migration(function: Migration) -> Migration:
+    """Register ``function`` as the next migration, named by its function name.
+
+    The name must be ``m<NNN>_<words>`` with NNN the next number, so that a migration
+    inserted, renamed out of order or registered twice fails at import, not in a database.
+    """
+    name = function.__name__
+    found = re.fullmatch(r"m(\d{3})_\w+", name)
+    if found is None:
+        raise ValueError(f"a migration is named m<NNN>_<words>, not {name!r}")
+    if int(found.group(1)) != len(MIGRATIONS) + 1:
+        raise ValueError(
+            f"migration {name!r} is out of order: the next is {len(MIGRATIONS) + 1:03d}"
+        )
+    MIGRATIONS.append((name.removeprefix("m"), function))
+    return function
+
+
+@migration
 def m001_rotation_state(db: sqlite3.Connection) -> None:
     db.execute(
         """
@@ -43,6 +69,7 @@ def m001_rotation_state(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
 def m002_run_attempts(db: sqlite3.Connection) -> None:
     """One row per child process ``auto-router run`` started (see store/attempts.py)."""
     db.execute(
@@ -68,6 +95,7 @@ def m002_run_attempts(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX run_attempts_run ON run_attempts (run_id, attempt)")
 
 
+@migration
 def m003_proxy_requests(db: sqlite3.Connection) -> None:
     db.execute(
         """
@@ -99,24 +127,17 @@ def m003_proxy_requests(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX proxy_requests_provider ON proxy_requests (backend, provider, ts)")
 
 
+@migration
 def m004_circuit_breaker(db: sqlite3.Connection) -> None:
     """Per provider: failures in a row, and until when its circuit breaker is open."""
     db.execute("ALTER TABLE provider_state ADD COLUMN streak INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE provider_state ADD COLUMN circuit_until REAL")
 
 
+@migration
 def m005_request_run_id(db: sqlite3.Connection) -> None:
     """The ``auto-router run`` a proxied request came from (through its run token)."""
     db.execute("ALTER TABLE proxy_requests ADD COLUMN run_id TEXT")
     db.execute(
         "CREATE INDEX proxy_requests_run ON proxy_requests (run_id) WHERE run_id IS NOT NULL"
     )
-
-
-MIGRATIONS: Final[list[tuple[str, Migration]]] = [
-    ("001_rotation_state", m001_rotation_state),
-    ("002_run_attempts", m002_run_attempts),
-    ("003_proxy_requests", m003_proxy_requests),
-    ("004_circuit_breaker", m004_circuit_breaker),
-    ("005_request_run_id", m005_request_run_id),
-]

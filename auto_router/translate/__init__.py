@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from . import anthropic, anthropic_stream, chat, gemini, gemini_stream, responses
+from . import (
+    anthropic,
+    anthropic_stream,
+    chat,
+    chat_stream,
+    gemini,
+    gemini_stream,
+    responses,
+    responses_stream,
+)
 from .model import Event, Request
 
 __all__ = [
@@ -90,7 +99,7 @@ def translate_response(
 
 def stream_decoder(upstream: str) -> Decoder:
     if upstream == "chat":
-        return chat.StreamDecoder()
+        return chat_stream.StreamDecoder()
     if upstream == "anthropic":
         return anthropic_stream.StreamDecoder()
     return gemini_stream.StreamDecoder()
@@ -100,9 +109,9 @@ def stream_encoder(
     client: str, model: str, *, include_usage: bool = False, sse: bool = True
 ) -> Encoder:
     if client == "chat":
-        return chat.StreamEncoder(model, include_usage=include_usage)
+        return chat_stream.StreamEncoder(model, include_usage=include_usage)
     if client == "responses":
-        return responses.StreamEncoder(model)
+        return responses_stream.StreamEncoder(model)
     if client == "anthropic":
         return anthropic_stream.StreamEncoder(model)
     return gemini_stream.StreamEncoder(model, sse=sse)

@@ -11,54 +11,27 @@ from .anthropic import FINISH_IN, FINISH_OUT, build_usage, parse_usage
 from .model import (
     STOP,
     Event,
-    Finish,
     Start,
-    StreamError,
     TextDelta,
     ThinkingDelta,
     ToolDelta,
     ToolStart,
-    Usage,
     UsageUpdate,
     merge_usage,
 )
-from .sse import SSEParser, named_event
+from .sse import named_event
+from .stream import BaseDecoder, BaseEncoder
 
 
-class StreamDecoder:
+class StreamDecoder(BaseDecoder):
     """Anthropic's ``message_start`` ... ``message_stop`` events -> internal events."""
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
-        self._finish = STOP
-        self._done = False
+        super().__init__()
         #: content block index -> tool index, for ``input_json_delta``.
         self._tools: dict[int, int] = {}
 
-    def feed(self, chunk: bytes) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.feed(chunk):
-            self._event(data, events)
-        return events
-
-    def close(self) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.close():
-            self._event(data, events)
-        if not self._done:
-            self._done = True
-            events.append(Finish(self._finish))
-        return events
-
-    def _event(self, data: str, events: list[Event]) -> None:
-        if self._done:
-            return
-        try:
-            event = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
-            return
+    def _object(self, event: dict[str, Any], events: list[Event]) -> None:
         kind = event.get("type")
         if kind == "content_block_delta":
             self._delta(event, events)
@@ -80,12 +53,10 @@ class StreamDecoder:
                     update.input = None
                 events.append(UsageUpdate(update))
         elif kind == "message_stop":
-            self._done = True
-            events.append(Finish(self._finish))
+            self._end(events)
         elif kind == "error":
             error = sub(event, "error")
-            self._done = True
-            events.append(StreamError(str(error.get("message") or "upstream error")))
+            self._fail(events, str(error.get("message") or "upstream error"))
 
     def _block_start(self, event: dict[str, Any], events: list[Event]) -> None:
         block = event.get("content_block")
@@ -117,56 +88,40 @@ class StreamDecoder:
             events.append(ThinkingDelta("", str(delta.get("signature") or "")))
 
 
-class StreamEncoder:
+class StreamEncoder(BaseEncoder):
     """Internal events -> ``message_start``, ``content_block_*``, ``message_delta``, stop."""
 
     def __init__(self, model: str) -> None:
+        super().__init__()
         self._model = model
-        self._started = False
-        self._done = False
         self.content_block = -1
         #: "text", "thinking", "tool" or None: the open content block.
         self._open: str | None = None
         #: tool index -> content block index.
         self._tools: dict[int, int] = {}
-        self._usage = Usage()
 
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if self._done:
-                break
-            if not self._started and not isinstance(event, StreamError):
-                out.append(self._start(event))
-            if isinstance(event, TextDelta):
-                if event.text:
-                    out.append(self._ensure("text"))
-                    delta = {"type": "text_delta", "text": event.text}
-                    out.append(self._delta(delta))
-            elif isinstance(event, ThinkingDelta):
-                out.append(self._thinking(event))
-            elif isinstance(event, ToolStart):
-                out.append(self._close())
-                self.content_block += 1
-                self._open = "tool"
-                self._tools[event.index] = self.content_block
-                block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
-                out.append(self._event("content_block_start", content_block=block))
-            elif isinstance(event, ToolDelta):
-                delta = {"type": "input_json_delta", "partial_json": event.arguments}
-                out.append(self._delta(delta, self._tools.get(event.index, self.content_block)))
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                error = {"type": "api_error", "message": event.message}
-                out.append(named_event("error", {"type": "error", "error": error}))
-        return b"".join(out)
+    def _text(self, event: TextDelta) -> bytes:
+        if not event.text:
+            return b""
+        return self._ensure("text") + self._delta({"type": "text_delta", "text": event.text})
 
-    def _start(self, event: Event) -> bytes:
-        self._started = True
+    def _tool_start(self, event: ToolStart) -> bytes:
+        closed = self._close()
+        self.content_block += 1
+        self._open = "tool"
+        self._tools[event.index] = self.content_block
+        block = {"type": "tool_use", "id": event.id, "name": event.name, "input": {}}
+        return closed + self._event("content_block_start", content_block=block)
+
+    def _tool_delta(self, event: ToolDelta) -> bytes:
+        delta = {"type": "input_json_delta", "partial_json": event.arguments}
+        return self._delta(delta, self._tools.get(event.index, self.content_block))
+
+    def _error(self, message: str) -> bytes:
+        error = {"type": "api_error", "message": message}
+        return named_event("error", {"type": "error", "error": error})
+
+    def _begin(self, event: Event) -> bytes:
         if isinstance(event, UsageUpdate):
             merge_usage(self._usage, event.usage)
         upstream_id = event.id if isinstance(event, Start) else None
@@ -222,7 +177,6 @@ class StreamEncoder:
         return named_event(name, {"type": name, **fields})
 
     def _finish(self, reason: str) -> bytes:
-        self._done = True
         delta = {"stop_reason": FINISH_OUT.get(reason, "end_turn"), "stop_sequence": None}
         return b"".join(
             (

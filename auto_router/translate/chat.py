@@ -1,4 +1,7 @@
-"""OpenAI Chat Completions <-> the internal shape: requests, responses, stream transducers."""
+"""OpenAI Chat Completions <-> the internal shape: requests and answers.
+
+The stream decoder and encoder are in ``chat_stream.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +13,19 @@ from ._util import integer, items, new_id, number, obj, split_data_url, sub, tex
 from .model import (
     STOP,
     TOOL_CALLS,
-    Event,
-    Finish,
     Image,
     Message,
     Part,
     Request,
     Response,
-    Start,
-    StreamError,
     Text,
-    TextDelta,
     Thinking,
-    ThinkingDelta,
     Tool,
     ToolCall,
-    ToolDelta,
     ToolResult,
-    ToolStart,
     Usage,
-    UsageUpdate,
     budget_to_effort,
-    merge_usage,
 )
-from .sse import SSEParser, data_event
 
 #: Request fields understood here; any other top-level field is reported as dropped.
 _KNOWN: Final = frozenset(
@@ -55,7 +47,7 @@ _KNOWN: Final = frozenset(
         "n",
     }
 )
-_FINISH_IN: Final = {"function_call": TOOL_CALLS}
+FINISH_IN: Final = {"function_call": TOOL_CALLS}
 
 # ------------------------------------------------------------------ requests
 
@@ -294,7 +286,7 @@ def parse_response(data: dict[str, Any]) -> Response:
         id=str(data.get("id") or new_id("chatcmpl-")),
         model=str(data.get("model") or ""),
         parts=parts,
-        finish=_FINISH_IN.get(finish, finish),
+        finish=FINISH_IN.get(finish, finish),
         usage=parse_usage(data.get("usage")),
     )
 
@@ -312,171 +304,3 @@ def build_response(resp: Response, model: str) -> dict[str, Any]:
         "choices": [{"index": 0, "message": message, "finish_reason": resp.finish}],
         "usage": build_usage(resp.usage),
     }
-
-
-# ------------------------------------------------------------------- streams
-
-
-class StreamDecoder:
-    """Chat Completions chunks -> internal events, one upstream chunk at a time."""
-
-    def __init__(self) -> None:
-        self._sse = SSEParser()
-        self._started = False
-        self._finish: str | None = None
-        self._done = False
-        #: (upstream index, call id) of the call open at each upstream index -> our index.
-        self._calls: dict[int, tuple[str | None, int]] = {}
-        self._count = -1
-
-    def feed(self, chunk: bytes) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.feed(chunk):
-            self._event(data, events)
-        return events
-
-    def close(self) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.close():
-            self._event(data, events)
-        if not self._done:
-            self._done = True
-            events.append(Finish(self._finish or STOP))
-        return events
-
-    def _event(self, data: str, events: list[Event]) -> None:
-        if self._done:
-            return
-        if data.strip() == "[DONE]":
-            self._done = True
-            events.append(Finish(self._finish or STOP))
-            return
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(chunk, dict):
-            return
-        if "error" in chunk and "choices" not in chunk:
-            error = chunk["error"]
-            message = error.get("message") if isinstance(error, dict) else error
-            self._done = True
-            events.append(StreamError(str(message)))
-            return
-        if not self._started:
-            self._started = True
-            events.append(Start(chunk.get("id"), chunk.get("model")))
-        for choice in chunk.get("choices") or []:
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                self._choice(choice, events)
-        if isinstance(chunk.get("usage"), dict):
-            events.append(UsageUpdate(parse_usage(chunk["usage"])))
-
-    def _choice(self, choice: dict[str, Any], events: list[Event]) -> None:
-        delta = choice.get("delta")
-        if isinstance(delta, dict):
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
-                events.append(ThinkingDelta(reasoning))
-            content = delta.get("content")
-            if isinstance(content, str) and content:
-                events.append(TextDelta(content))
-            for call in delta.get("tool_calls") or []:
-                if isinstance(call, dict):
-                    self._tool(call, events)
-        finish = choice.get("finish_reason")
-        if isinstance(finish, str):
-            self._finish = _FINISH_IN.get(finish, finish)
-
-    def _tool(self, call: dict[str, Any], events: list[Event]) -> None:
-        upstream = integer(call.get("index")) or 0
-        function = sub(call, "function")
-        call_id = call.get("id") if isinstance(call.get("id"), str) else None
-        open_call = self._calls.get(upstream)
-        # A new id at a known index: a server that numbers parallel calls all 0.
-        if open_call is None or (call_id and open_call[0] and call_id != open_call[0]):
-            index = self._count = self._count + 1
-            self._calls[upstream] = (call_id, index)
-            events.append(ToolStart(index, call_id or new_id("call_"), function.get("name") or ""))
-        else:
-            index = open_call[1]
-        arguments = function.get("arguments")
-        if isinstance(arguments, str) and arguments:
-            events.append(ToolDelta(index, arguments))
-
-
-class StreamEncoder:
-    """Internal events -> Chat Completions chunks and the closing ``data: [DONE]``."""
-
-    def __init__(self, model: str, *, include_usage: bool = False) -> None:
-        self._model = model
-        self._include_usage = include_usage
-        self._id = new_id("chatcmpl-")
-        self._created = int(time.time())
-        self._started = False
-        self._usage = Usage()
-        self._done = False
-
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if self._done:
-                break
-            if not self._started and not isinstance(event, StreamError):
-                self._started = True
-                out.append(self._chunk({"role": "assistant", "content": ""}))
-            if isinstance(event, TextDelta):
-                out.append(self._chunk({"content": event.text}))
-            elif isinstance(event, ThinkingDelta):
-                if event.text:
-                    out.append(self._chunk({"reasoning_content": event.text}))
-            elif isinstance(event, ToolStart):
-                call = {
-                    "index": event.index,
-                    "id": event.id,
-                    "type": "function",
-                    "function": {"name": event.name, "arguments": ""},
-                }
-                out.append(self._chunk({"tool_calls": [call]}))
-            elif isinstance(event, ToolDelta):
-                call = {"index": event.index, "function": {"arguments": event.arguments}}
-                out.append(self._chunk({"tool_calls": [call]}))
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                error = {"message": event.message, "type": "api_error", "code": "upstream_error"}
-                out.append(data_event({"error": error}))
-        return b"".join(out)
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return data_event(
-            {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-        )
-
-    def _finish(self, reason: str) -> bytes:
-        self._done = True
-        out = [self._chunk({}, reason)]
-        if self._include_usage:
-            out.append(
-                data_event(
-                    {
-                        "id": self._id,
-                        "object": "chat.completion.chunk",
-                        "created": self._created,
-                        "model": self._model,
-                        "choices": [],
-                        "usage": build_usage(self._usage),
-                    }
-                )
-            )
-        out.append(b"data: [DONE]\n\n")
-        return b"".join(out)

@@ -12,58 +12,33 @@ from .model import (
     STOP,
     TOOL_CALLS,
     Event,
-    Finish,
     Start,
-    StreamError,
     TextDelta,
     ThinkingDelta,
     ToolDelta,
     ToolStart,
-    Usage,
     UsageUpdate,
-    merge_usage,
 )
-from .sse import SSEParser, data_event, dumps
+from .sse import data_event, dumps
+from .stream import BaseDecoder, BaseEncoder
 
 
-class StreamDecoder:
+class StreamDecoder(BaseDecoder):
     """``alt=sse`` chunks (each a whole GenerateContentResponse) -> internal events."""
 
     def __init__(self) -> None:
-        self._sse = SSEParser()
+        super().__init__()
         self._started = False
-        self._done = False
         self._calls = 0
-        self._finish: str | None = None
 
-    def feed(self, chunk: bytes) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.feed(chunk):
-            self._event(data, events)
-        return events
+    def _reason(self) -> str:
+        # Gemini says STOP after a function call; the other protocols say "tool calls".
+        finish = self._finish or STOP
+        return TOOL_CALLS if finish == STOP and self._calls else finish
 
-    def close(self) -> list[Event]:
-        events: list[Event] = []
-        for _, data in self._sse.close():
-            self._event(data, events)
-        if not self._done:
-            self._done = True
-            finish = self._finish or STOP
-            events.append(Finish(TOOL_CALLS if finish == STOP and self._calls else finish))
-        return events
-
-    def _event(self, data: str, events: list[Event]) -> None:
-        if self._done:
-            return
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            return
-        if not isinstance(chunk, dict):
-            return
+    def _object(self, chunk: dict[str, Any], events: list[Event]) -> None:
         if isinstance(chunk.get("error"), dict):
-            self._done = True
-            events.append(StreamError(str(chunk["error"].get("message") or "upstream error")))
+            self._fail(events, str(chunk["error"].get("message") or "upstream error"))
             return
         if not self._started:
             self._started = True
@@ -95,7 +70,7 @@ class StreamDecoder:
             self._finish = finish_in(reason, False)
 
 
-class StreamEncoder:
+class StreamEncoder(BaseEncoder):
     """Internal events -> Gemini chunks (``alt=sse`` events, or one JSON array).
 
     A function call is sent whole, as Gemini does: its argument deltas are gathered until
@@ -103,42 +78,37 @@ class StreamEncoder:
     """
 
     def __init__(self, model: str, *, sse: bool = True) -> None:
+        super().__init__()
         self._model = model
         self._sse = sse
         self._id = new_id("")
         self._sent = 0
         self._calls: dict[int, list[str]] = {}
         self._names: dict[int, str] = {}
-        self._usage = Usage()
-        self._done = False
 
-    def encode(self, events: list[Event]) -> bytes:
-        out: list[bytes] = []
-        for event in events:
-            if self._done:
-                break
-            if isinstance(event, TextDelta | ThinkingDelta):
-                if event.text:
-                    out.append(self._flush_calls())
-                    part: dict[str, Any] = {"text": event.text}
-                    if isinstance(event, ThinkingDelta):
-                        part["thought"] = True
-                    out.append(self._chunk([part]))
-            elif isinstance(event, ToolStart):
-                out.append(self._flush_calls())
-                self._calls[event.index] = []
-                self._names[event.index] = event.name
-            elif isinstance(event, ToolDelta):
-                self._calls.setdefault(event.index, []).append(event.arguments)
-            elif isinstance(event, UsageUpdate):
-                merge_usage(self._usage, event.usage)
-            elif isinstance(event, Finish):
-                out.append(self._finish(event.reason))
-            elif isinstance(event, StreamError):
-                self._done = True
-                error = {"code": 502, "message": event.message, "status": "UNAVAILABLE"}
-                out.append(self._frame({"error": error}) + (b"" if self._sse else b"]"))
-        return b"".join(out)
+    def _text(self, event: TextDelta | ThinkingDelta) -> bytes:
+        if not event.text:
+            return b""
+        part: dict[str, Any] = {"text": event.text}
+        if isinstance(event, ThinkingDelta):
+            part["thought"] = True
+        return self._flush_calls() + self._chunk([part])
+
+    _thinking = _text
+
+    def _tool_start(self, event: ToolStart) -> bytes:
+        flushed = self._flush_calls()
+        self._calls[event.index] = []
+        self._names[event.index] = event.name
+        return flushed
+
+    def _tool_delta(self, event: ToolDelta) -> bytes:
+        self._calls.setdefault(event.index, []).append(event.arguments)
+        return b""
+
+    def _error(self, message: str) -> bytes:
+        error = {"code": 502, "message": message, "status": "UNAVAILABLE"}
+        return self._frame({"error": error}) + (b"" if self._sse else b"]")
 
     def _call_parts(self) -> list[dict[str, Any]]:
         parts = [
@@ -169,7 +139,6 @@ class StreamEncoder:
         return (b"[" if self._sent == 1 else b",\r\n") + text
 
     def _finish(self, reason: str) -> bytes:
-        self._done = True
         parts = self._call_parts() or [{"text": ""}]
         extra = {
             "candidate": {"finishReason": FINISH_OUT.get(reason, "STOP")},

@@ -17,6 +17,7 @@ import pytest
 from auto_router import editing
 from auto_router.config import load_config, parse_proxy_settings
 from auto_router.config.filesafety import JOURNAL_NAME, read_regular
+from auto_router.config.source import parse_toml
 from auto_router.config.values import MAX_SECONDS
 from auto_router.errors import ConfigError, ConfigSyntaxError, ConfigValidationError
 from auto_router.paths import Paths
@@ -147,6 +148,20 @@ def test_a_bom_is_named(paths: Paths) -> None:
     paths.llm_config.write_bytes(b"\xef\xbb\xbf" + LLM.encode())
     error = refused(paths)
     assert isinstance(error, ConfigSyntaxError)
+    assert "byte order mark" in str(error) and error.hint and "remove the UTF-8 BOM" in error.hint
+
+
+def test_a_bom_is_named_before_bytes_that_are_not_utf8(paths: Paths) -> None:
+    paths.llm_config.write_bytes(b"\xef\xbb\xbf" + LLM.encode() + b"# \xff\n")
+    assert "byte order mark" in str(refused(paths))
+
+
+def test_a_bom_in_text_from_elsewhere_is_named_the_same(tmp_path: Path) -> None:
+    """Text that did not come through the byte reader (an edit) meets the same check."""
+    with pytest.raises(ConfigSyntaxError) as caught:
+        parse_toml("\ufeff" + LLM, tmp_path / "llm_config.toml")
+    error = caught.value
+    assert (error.line, error.column) == (1, 1)
     assert "byte order mark" in str(error) and error.hint and "remove the UTF-8 BOM" in error.hint
 
 
