@@ -10,7 +10,7 @@ import pytest
 
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
-from auto_router.proxy.attempts import Pacing
+from auto_router.proxy.failover import Pacing
 from tests.helpers import FakeClock as Clock
 
 from .fakes import FakeUpstream
