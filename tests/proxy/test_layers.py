@@ -27,10 +27,11 @@ from auto_router.proxy.failover import Failover
 from auto_router.proxy.httpx_upstream import HttpxUpstream
 from auto_router.proxy.recording import Recorder
 from auto_router.proxy.routing import Plan, Target
-from auto_router.store.requests import FailedAttempt
+from auto_router.store.requests import FailedAttempt, RequestFilter, read_requests
 
 from .conftest import Clock, Pauses, make_app, write_config
-from .test_forward import LLM, META
+from .test_forward import LLM, META, client_for
+from .test_forward import Recorder as Upstreams
 
 pytestmark = pytest.mark.anyio
 
@@ -267,3 +268,63 @@ async def test_a_continuation_is_the_next_candidate_that_streams(
     assert done is None
     assert [p for p, _ in rec.attempts.asked] == ["two"]  # type: ignore[attr-defined]
     assert ex.failed == [FailedAttempt("qwen", "two", 200, "not a stream")]
+
+
+# ------------------------------------------------- the layers together, on a stream
+
+
+def chunk(text: str, finish: str | None = None) -> bytes:
+    delta = {"content": text} if text else {}
+    event = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+class Cut(httpx.AsyncByteStream):
+    """A stream that sends its chunks, then breaks (a connection reset)."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.chunks:
+            yield part
+        raise httpx.ReadError("connection reset by peer")
+
+
+THREE = """
+[backends.qwen]
+providers = ["one", "two", "three"]
+[message_backend]
+default = "qwen"
+"""
+THREE_META = "".join(
+    f'[qwen.{name}]\nbase_url = "https://{name}.example/v1"\napi_key = "sk-{name}-key-1234567"\n'
+    f"prefill = {'true' if name != 'one' else 'false'}\n"
+    for name in ("one", "two", "three")
+)
+
+
+async def test_a_break_continued_past_a_refusal_is_noted_on_the_break(
+    home: Paths, clock: Clock
+) -> None:
+    write_config(home, THREE, THREE_META)
+    sse = {"content-type": "text/event-stream"}
+    rec = Upstreams(
+        {
+            "one.example": lambda r: httpx.Response(
+                200, headers=sse, stream=Cut([chunk("Hello"), chunk(" world")])
+            ),
+            "two.example": lambda r: httpx.Response(400, json={"error": {"message": "no"}}),
+            "three.example": lambda r: httpx.Response(
+                200, headers=sse, content=chunk("!", "stop") + b"data: [DONE]\n\n"
+            ),
+        }
+    )
+    async with client_for(home, rec, clock) as (client, _):
+        resp = await client.post("/v1/chat/completions", json={**BODY, "stream": True})
+    assert resp.status_code == 200 and b'"!"' in resp.content
+    (row,) = read_requests(home, RequestFilter(limit=10))
+    assert [(f.provider, f.status) for f in row.failed] == [("one", None), ("two", 400)]
+    broke, refused = row.failed
+    assert broke.reason.endswith("; continued on qwen/three")
+    assert refused.reason == "continuation refused: HTTP 400"
