@@ -143,19 +143,26 @@ class Proxy:
         data = _parse(ex, body, path_model)
         if self.request_log is not None and self.request_log.settings.bodies:
             ex.request_body = body
+        plan = self._plan(snap, ex, want_backend, want_provider)
+        ex.backend = ex.routed = plan.backend
+        call = Call(scope["method"], body, data, forwarded, scope.get("query_string", b""))
+        await self._forward(send, ex, snap, plan, call)
+
+    def _plan(
+        self, snap: Snapshot, ex: Exchange, want_backend: str | None, want_provider: str | None
+    ) -> Plan:
+        """The route: which providers, in which order (the headers, the model map, the
+        rotation state); a request that names what cannot serve it is the client's error."""
         try:
             backend = self.router.backend_for(snap, want_backend, ex.client_model)
             pinned = self.router.pinned_for(snap, want_backend, want_provider, ex.client_model)
-            plan = self.router.plan(backend, endpoint.plan_family, pinned)
+            return self.router.plan(backend, ex.endpoint.plan_family, pinned)
         except RoutingError as exc:
             raise ClientError(400, exc.message, code=exc.code) from None
         except NotFoundError as exc:
             raise ClientError(404 if want_provider else 400, exc.message, code=exc.code) from None
         except AutoRouterError as exc:
             raise ClientError(503, exc.message, code=exc.code) from None
-        ex.backend = ex.routed = plan.backend
-        call = Call(scope["method"], body, data, forwarded, scope.get("query_string", b""))
-        await self._forward(send, ex, snap, plan, call)
 
     async def _forward(
         self, send: Send, ex: Exchange, snap: Snapshot, plan: Plan, call: Call
