@@ -151,43 +151,32 @@ class Attempts:
     ) -> Outcome:
         """Send ``call`` to ``target`` (asking for ``model``): an ``Answer``, or a ``Failure``
         (with ``retry`` when one more try may work, ``wait`` when a short wait would)."""
-        try:
-            return await self._attempt(target, ex, call, model, may_retry, may_wait)
+        try:  # the helpers raise ``Failure``; the caller gets it as a value
+            if target.broken:
+                raise Failure(f"not usable: {target.broken}", kind="config")
+            url, headers, body, sender = upstream_request(target, ex, call, self.upstream, model)
+            try:
+                resp = await sender.send(
+                    call.method, url, headers, body, target.timeouts, stream=ex.stream
+                )
+            except UpstreamError as exc:
+                raise _outage(exc, may_retry) from None
+            if resp.status >= 400:
+                try:
+                    error = await resp.read()
+                except UpstreamError as exc:
+                    error = str(exc).encode()
+                self._judge(target, resp, error, may_retry, may_wait)
+                return Answer(target, resp, error)  # a client error (400, 404, 422...)
+            if ex.stream:
+                return Answer(target, resp, None, await _first_event(target, resp, may_retry))
+            try:
+                payload = await resp.read()
+            except UpstreamError as exc:
+                raise _outage(exc, may_retry) from None
+            return Answer(target, resp, payload)
         except Failure as exc:
             return exc
-
-    async def _attempt(
-        self,
-        target: Target,
-        ex: Exchange,
-        call: Call,
-        model: str | None,
-        may_retry: bool,
-        may_wait: float,
-    ) -> Answer:
-        if target.broken:
-            raise Failure(f"not usable: {target.broken}", kind="config")
-        url, headers, body, sender = upstream_request(target, ex, call, self.upstream, model)
-        try:
-            resp = await sender.send(
-                call.method, url, headers, body, target.timeouts, stream=ex.stream
-            )
-        except UpstreamError as exc:
-            raise _outage(exc, may_retry) from None
-        if resp.status >= 400:
-            try:
-                error = await resp.read()
-            except UpstreamError as exc:
-                error = str(exc).encode()
-            self._judge(target, resp, error, may_retry, may_wait)
-            return Answer(target, resp, error)  # a client error (400, 404, 422...)
-        if ex.stream:
-            return Answer(target, resp, None, await _first_event(target, resp, may_retry))
-        try:
-            payload = await resp.read()
-        except UpstreamError as exc:
-            raise _outage(exc, may_retry) from None
-        return Answer(target, resp, payload)
 
     def _judge(
         self,
