@@ -28,6 +28,7 @@ from auto_router.proxy.httpx_upstream import HttpxUpstream
 from auto_router.proxy.recording import Recorder
 from auto_router.proxy.routing import Plan, Target
 from auto_router.store.requests import FailedAttempt, RequestFilter, read_requests
+from tests.test_layout import package_imports
 
 from .conftest import Clock, Pauses, make_app, write_config
 from .test_forward import LLM, META, client_for
@@ -79,6 +80,29 @@ async def upstream() -> AsyncIterator[Callable[[httpx.MockTransport], HttpxUpstr
     yield make
     for client in opened:
         await client.aclose()
+
+
+# ------------------------------------------------------------ the arrows, down only
+
+#: The request path top down; each module may import only the ones after it in this list.
+PATH = ("forward", "failover", "recording", "attempts", "upstream")
+#: Answering the client: they answer from what they are given, so they import none of the
+#: layers that plan, walk the plan or write (the outcome types of ``attempts`` only).
+ANSWERING = ("relay", "continuation", "runs")
+
+
+def test_the_request_path_imports_point_down() -> None:
+    imported: dict[str, set[str]] = {}
+    for imp in package_imports():
+        if imp.source.startswith("auto_router.proxy.") and imp.target.startswith(
+            "auto_router.proxy."
+        ):
+            imported.setdefault(imp.source.split(".")[2], set()).add(imp.target.split(".")[2])
+    for n, layer in enumerate(PATH):
+        above = set(PATH[:n])
+        assert not imported.get(layer, set()) & above, f"{layer} imports a layer above it"
+    for module in ANSWERING:
+        assert not imported.get(module, set()) & {"forward", "failover", "recording"}, module
 
 
 # -------------------------------------------------------------- the attempt layer
