@@ -1,9 +1,10 @@
 """The ASGI app: a small dispatcher for the data path in front of a Starlette app.
 
-Data-path requests (``POST /v1/chat/completions`` ...) go straight to ``Proxy.handle``
-through a dict lookup; everything else (``/health``, probes, the management API that
-``create_app(extra_routes=...)`` adds) goes to Starlette. Resources (the upstream
-session, the request-log thread) are opened in the Starlette lifespan.
+Data-path requests (``POST /v1/chat/completions`` ...) go straight to ``Proxy.handle`` with
+the endpoint the gate resolved (``endpoints.resolve``, once per request); everything else
+(``/health``, probes, the management API that ``create_app(extra_routes=...)`` adds) goes to
+Starlette. Resources (the upstream session, the request-log thread) are opened in the
+Starlette lifespan.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ from ..config import BackendConfig, Config, ProviderConfig, parse_proxy_settings
 from ..config.proxy import ADMIN_TOKEN_ENV, ProxySettings
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
-from ..rotation.service import ConfigSource, Rotator
+from ..rotation.service import ConfigSource, Rotator, status_label
 from ..rotation.state import MemoryStateStore, SQLiteStateStore, StateStore
 from ..runs import RunTokens
 from ..secrets import Secret
 from .admin import admin_routes
-from .attempts import Pacing
-from .endpoints import ANTHROPIC_MODELS, GEMINI_METHODS, GEMINI_PREFIXES, MODELS, POST_ROUTES
-from .forward import Proxy, Receive, Scope, Send
+from .asgi import ENDPOINT, Receive, Scope, Send
+from .endpoints import Resolved
+from .failover import Pacing
+from .forward import Proxy
 from .gate import Gate
 from .reqlog import RequestLog
 from .routing import Router, adhoc_targets
@@ -48,6 +50,8 @@ from .services import Services, services_of
 from .upstream import AiohttpUpstream, Upstream
 
 ADHOC_BACKEND = "upstream"
+#: Scope key: the exception ``_internal_error`` logged and answered (Starlette re-raises it).
+_ANSWERED: Final = "auto_router.answered"
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -102,26 +106,18 @@ class ProxyApp:
         await self.gate(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            method = scope["method"]
-            path = scope["path"]
-            if method == "POST":
-                endpoint = POST_ROUTES.get(path)
-                if endpoint is not None:
-                    await self.proxy.handle(scope, receive, send, endpoint)
-                    return
-                if path.startswith(GEMINI_PREFIXES):
-                    model, _, action = path.split("/models/", 1)[1].rpartition(":")
-                    gemini = GEMINI_METHODS.get(action)
-                    if gemini is not None and model:
-                        await self.proxy.handle(scope, receive, send, gemini, model)
-                        return
-            elif method == "GET" and path in ("/v1/models", "/models"):
-                anthropic = any(name == b"anthropic-version" for name, _ in scope["headers"])
-                endpoint = ANTHROPIC_MODELS if anthropic else MODELS
-                await self.proxy.handle(scope, receive, send, endpoint)
-                return
-        await self.starlette(scope, receive, send)
+        # The gate resolved the endpoint (``None``: not the data path) and left it here.
+        found: Resolved | None = scope.get(ENDPOINT)
+        if found is not None and scope["type"] == "http":
+            await self.proxy.handle(scope, receive, send, found.endpoint, found.path_model)
+            return
+        try:
+            await self.starlette(scope, receive, send)
+        except Exception as exc:
+            # Starlette re-raises what its handler already logged and answered: stop it
+            # here, or the gate would log it again under another request id.
+            if scope.get(_ANSWERED) is not exc:
+                raise
 
 
 def create_app(
@@ -290,7 +286,7 @@ async def health(request: Request) -> Response:
                     {
                         "name": p.name,
                         "type": p.type,
-                        "status": _provider_status(p.enabled, p.current, p.cooldown_until),
+                        "status": status_label(p.enabled, p.current, p.cooldown_until),
                         "cooldown_until": p.cooldown_until,
                         "last_error": p.state.last_error if p.cooling else None,
                         "circuit": p.circuit,
@@ -305,14 +301,6 @@ async def health(request: Request) -> Response:
     if reload_error is not None:
         body["config_error"] = str(reload_error)
     return JSONResponse(body)
-
-
-def _provider_status(enabled: bool, current: bool, cooldown_until: float | None) -> str:
-    if not enabled:
-        return "disabled"
-    if cooldown_until is not None:
-        return "cooling"
-    return "current" if current else "ready"
 
 
 async def root(request: Request) -> Response:
@@ -366,6 +354,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
         error=f"{type(exc).__name__}: {exc}",
         exc_info=exc,
     )
+    request.scope[_ANSWERED] = exc
     message = f"internal error (request id {request_id})"
     return JSONResponse(
         {"error": {"message": message, "type": "api_error", "code": "internal_error"}},

@@ -1,32 +1,21 @@
-"""The attempt loop: one request, the plan's candidates in order, until one answers.
+"""The attempt layer: one request to one provider, and what came of it (an ``Outcome``).
 
-Before the first byte goes to the client a failure is still free to handle (docs/proxy.md,
-"Failure handling", has the whole table):
-
-* a transient failure (refused, reset, 500/502/503) is tried once more on the same provider
-  after a short jittered pause, then the next candidate has a go;
-* a 429 that asks to wait no longer than ``max_retry_wait`` is waited out once;
-* a usage limit cools the provider down (rotation), an outage counts toward its circuit
-  breaker, a context-length error goes to a candidate with a larger window;
-* a request error (400, 404, content policy) goes back unchanged, never retried.
-
-No provider gets more than ``Pacing.per_window`` attempts within ``Pacing.window`` seconds,
-and a request never makes more than ``max_attempts``. A stream's first event is read before
-answering (within ``first_token`` seconds), so a failure there still fails over.
+An attempt sends, reads the answer's status (and a stream's first event, within
+``first_token`` seconds, so a failure there still fails over) and judges an error
+(``classify``). It returns an ``Answer`` or a ``Failure`` and writes nothing: not the rotation
+state, not the request's record (``Exchange``, read here, never written). A ``Failure`` says
+what the state must remember (``Failure.count``); the recording layer above writes it, and the
+failover layer above that decides what comes next (docs/proxy.md, "Failure handling").
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from ..config.proxy import ProxySettings
 from ..errors import TranslationError
-from ..store.requests import FailedAttempt
 from . import translation
 from .classify import (
     CONTEXT,
@@ -34,6 +23,7 @@ from .classify import (
     OUTAGE,
     PASS,
     TRANSIENT_STATUSES,
+    Count,
     Failure,
     classify,
     failure,
@@ -41,25 +31,10 @@ from .classify import (
 from .endpoints import GEMINI
 from .errors import error_body
 from .exchange import Call, Exchange, without_key
-from .recording import Recorder
-from .routing import Plan, Target
+from .routing import Target
 from .streams import first_event_in, malformed
 from .translation import Route, Translation
 from .upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
-
-
-@dataclass(frozen=True)
-class Pacing:
-    """The waits of the retry rules. Tests make them short; production keeps the defaults."""
-
-    #: The pause before retrying a transient failure: uniform in this range (seconds).
-    retry_pause: tuple[float, float] = (0.25, 1.0)
-    #: Never more than ``per_window`` attempts on one provider within ``window`` seconds.
-    per_window: int = 3
-    window: float = 3.0
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    monotonic: Callable[[], float] = time.monotonic
-    jitter: Callable[[float, float], float] = field(default=random.uniform)
 
 
 @dataclass(slots=True)
@@ -70,21 +45,32 @@ class Answer:
     resp: UpstreamResponse
     #: The body (non-streaming, or an error passed back); ``None``: a stream to relay.
     payload: bytes | None
+    #: A stream's head, up to its first whole event (read before answering).
+    head: bytes = b""
+
+
+#: What an attempt returns.
+Outcome = Answer | Failure
+
+
+def upstream_model(target: Target, ex: Exchange) -> str | None:
+    """The model ``target`` is asked for: its ``model_map`` / ``model``, else (on another
+    backend than the routed one) that backend's model, else the client's."""
+    model = ex.client_model
+    found = target.upstream_model(model)
+    if found is None:
+        other_backend = target.backend != ex.routed
+        found = (target.backend_model if other_backend else None) or model
+    return found
 
 
 def upstream_request(
-    target: Target, ex: Exchange, call: Call, upstream: Upstream
+    target: Target, ex: Exchange, call: Call, upstream: Upstream, upstream_model: str | None
 ) -> tuple[str, list[tuple[str, str]], bytes | None, Upstream | Translation]:
-    """The URL, headers and body of ``call`` for ``target``, and what sends it (sets
-    ``ex.upstream_model``). A provider of another protocol gets the request in its own,
-    sent through a ``Translation`` whose answer reads as the client's protocol."""
+    """The URL, headers and body of ``call`` for ``target`` (asked for ``upstream_model``),
+    and what sends it. A provider of another protocol gets the request in its own, sent
+    through a ``Translation`` whose answer reads as the client's protocol."""
     endpoint = ex.endpoint
-    model = ex.client_model
-    upstream_model = target.upstream_model(model)
-    if upstream_model is None:
-        other_backend = target.backend != ex.routed
-        upstream_model = (target.backend_model if other_backend else None) or model
-    ex.upstream_model = upstream_model
     route = target.translate.get(endpoint.name)
     if route is not None:  # the translation hook; None (the common case) = untranslated
         bridge = _translation(route, ex, call, upstream_model, upstream)
@@ -147,153 +133,52 @@ def _translation(
 
 
 class Attempts:
-    """Sends a request to the candidates of a plan, recording what happens to each."""
+    """Makes single attempts (the layer above walks the plan and writes what came of them)."""
 
-    def __init__(
-        self,
-        upstream: Upstream,
-        recorder: Recorder,
-        clock: Callable[[], float],
-        pacing: Pacing | None = None,
-    ) -> None:
+    def __init__(self, upstream: Upstream, clock: Callable[[], float]) -> None:
         self.upstream = upstream
-        self.recorder = recorder
         self.clock = clock
-        self.pacing = pacing or Pacing()
-
-    async def run(
-        self, ex: Exchange, plan: Plan, call: Call, settings: ProxySettings
-    ) -> Answer | Failure | None:
-        """Try the candidates in turn: the first answer, else the last failure."""
-        last: Failure | None = None
-        window: int | None = None  # after a context-length error: only larger windows
-        for target in plan.candidates:
-            if ex.attempts >= settings.max_attempts:
-                break
-            if window is not None and (target.context_window or 0) <= window:
-                continue
-            probe = (target.backend, target.provider) in plan.probes
-            if probe and not await self.recorder.claim_probe(target):
-                continue  # another request is probing it; this one goes on
-            try:
-                return await self._on_provider(target, ex, call, settings, probe)
-            except Failure as exc:
-                last = exc
-                if exc.kind == CONTEXT:
-                    window = max(window or 0, target.context_window or 0)
-        return last
-
-    async def _on_provider(
-        self, target: Target, ex: Exchange, call: Call, settings: ProxySettings, probe: bool
-    ) -> Answer:
-        """Attempts on one provider: the first, one retry of a transient failure, one wait."""
-        tries: list[float] = []
-        retried = waited = probe  # a probe is a single request
-        while True:
-            ex.attempts += 1
-            ex.provider, ex.backend = target.provider, target.backend
-            tries.append(self.pacing.monotonic())
-            may_wait = settings.max_retry_wait if not waited else 0.0
-            try:
-                return await self.attempt(
-                    target, ex, call, may_retry=not retried, may_wait=may_wait
-                )
-            except Failure as exc:
-                ex.failed.append(
-                    FailedAttempt(target.backend, target.provider, exc.status, exc.reason)
-                )
-                if ex.attempts >= settings.max_attempts or not (exc.retry or exc.wait is not None):
-                    raise
-                if exc.wait is not None:
-                    waited, pause = True, exc.wait
-                else:
-                    retried, pause = True, self.pacing.jitter(*self.pacing.retry_pause)
-                await self.pacing.sleep(max(pause, self._spacing(tries)))
-
-    def _spacing(self, tries: list[float]) -> float:
-        """How long to wait so that one provider never sees too many attempts too fast."""
-        pacing = self.pacing
-        if len(tries) < pacing.per_window:
-            return 0.0
-        return max(0.0, tries[-pacing.per_window] + pacing.window - pacing.monotonic())
 
     async def attempt(
         self,
         target: Target,
         ex: Exchange,
         call: Call,
+        model: str | None,
         *,
         may_retry: bool = False,
         may_wait: float = 0.0,
-    ) -> Answer:
-        """Send to ``target``; raise ``Failure`` when it should be tried again or skipped."""
-        if target.broken:
-            raise Failure(f"not usable: {target.broken}", kind="config")
-        url, headers, body, sender = upstream_request(target, ex, call, self.upstream)
-        try:
-            resp = await sender.send(
-                call.method, url, headers, body, target.timeouts, stream=ex.stream
-            )
-        except UpstreamError as exc:
-            raise await self._outage(target, exc, may_retry) from None
-        if resp.status >= 400:
+    ) -> Outcome:
+        """Send ``call`` to ``target`` (asking for ``model``): an ``Answer``, or a ``Failure``
+        (with ``retry`` when one more try may work, ``wait`` when a short wait would)."""
+        try:  # the helpers raise ``Failure``; the caller gets it as a value
+            if target.broken:
+                raise Failure(f"not usable: {target.broken}", kind="config")
+            url, headers, body, sender = upstream_request(target, ex, call, self.upstream, model)
             try:
-                error = await resp.read()
+                resp = await sender.send(
+                    call.method, url, headers, body, target.timeouts, stream=ex.stream
+                )
             except UpstreamError as exc:
-                error = str(exc).encode()
-            await self._judge(target, resp, error, may_retry, may_wait)
-            return Answer(target, resp, error)  # a client error (400, 404, 422...)
-        if ex.stream:
-            ex.response_body = await self._first_event(target, resp, may_retry)
-            return Answer(target, resp, None)
-        try:
-            payload = await resp.read()
-        except UpstreamError as exc:
-            raise await self._outage(target, exc, may_retry) from None
-        return Answer(target, resp, payload)
+                raise _outage(exc, may_retry) from None
+            if resp.status >= 400:
+                try:
+                    error = await resp.read()
+                except UpstreamError as exc:
+                    error = str(exc).encode()
+                self._judge(target, resp, error, may_retry, may_wait)
+                return Answer(target, resp, error)  # a client error (400, 404, 422...)
+            if ex.stream:
+                return Answer(target, resp, None, await _first_event(target, resp, may_retry))
+            try:
+                payload = await resp.read()
+            except UpstreamError as exc:
+                raise _outage(exc, may_retry) from None
+            return Answer(target, resp, payload)
+        except Failure as exc:
+            return exc
 
-    async def _first_event(self, target: Target, resp: UpstreamResponse, may_retry: bool) -> bytes:
-        """The stream's head up to its first event, read before answering (so a failure there
-        still fails over), within the provider's first-token limit."""
-        sse = "event-stream" in (resp.header("content-type") or "")
-        parts: list[bytes] = []
-        try:
-            async with asyncio.timeout(target.timeouts.first_token):
-                while True:
-                    chunk = await resp.readany()
-                    if not chunk:
-                        break
-                    parts.append(chunk)
-                    if not sse or first_event_in(b"".join(parts)):
-                        break
-        except (UpstreamError, TimeoutError) as exc:
-            await resp.abort()
-            if not isinstance(exc, UpstreamError):
-                exc = UpstreamTimeout("no first token within the first-token limit")
-            raise await self._outage(target, exc, may_retry) from None
-        except asyncio.CancelledError:  # the client went away: close the upstream too
-            await resp.abort()
-            raise
-        head = b"".join(parts)
-        if not head or (sse and malformed(head)):
-            await resp.abort()
-            reason = (
-                "the upstream stream ended before any data"
-                if not head
-                else "the upstream stream began with a malformed event"
-            )
-            await self.recorder.failed(target, reason, outage=True)
-            raise Failure(reason, kind="connection", retry=may_retry)
-        return head
-
-    async def _outage(self, target: Target, exc: UpstreamError, may_retry: bool) -> Failure:
-        opened = await self.recorder.failed(target, str(exc), outage=True)
-        # A timeout is not retried here: it has already cost the client its full length.
-        retry = may_retry and not opened and exc.kind == "connection"
-        reason = f"{exc} (circuit opened)" if opened else str(exc)
-        return Failure(reason, kind=exc.kind, retry=retry)
-
-    async def _judge(
+    def _judge(
         self,
         target: Target,
         resp: UpstreamResponse,
@@ -312,10 +197,51 @@ class Attempts:
             wait = None if verdict.until is None else verdict.until - now
             if wait is not None and wait <= may_wait:
                 raise failure(resp, error, verdict, wait=max(wait, 0.0))
-            await self.recorder.usage_limit(target, verdict.until, verdict.reason)
-            raise failure(resp, error, verdict)
-        opened = await self.recorder.failed(target, verdict.reason, outage=verdict.kind == OUTAGE)
-        if opened:
-            verdict = replace(verdict, reason=f"{verdict.reason} (circuit opened)")
-        retry = may_retry and not opened and resp.status in TRANSIENT_STATUSES
-        raise failure(resp, error, verdict, retry=retry)
+            count = Count(LIMIT, verdict.reason, verdict.until)
+            raise failure(resp, error, verdict, count=count)
+        # OUTAGE counts toward the circuit breaker; FAILOVER (408) is counted, not held.
+        count = Count(verdict.kind, verdict.reason)
+        retry = may_retry and resp.status in TRANSIENT_STATUSES
+        raise failure(resp, error, verdict, retry=retry, count=count)
+
+
+async def _first_event(target: Target, resp: UpstreamResponse, may_retry: bool) -> bytes:
+    """The stream's head up to its first event, read before answering (so a failure there
+    still fails over), within the provider's first-token limit."""
+    sse = "event-stream" in (resp.header("content-type") or "")
+    parts: list[bytes] = []
+    try:
+        async with asyncio.timeout(target.timeouts.first_token):
+            while True:
+                chunk = await resp.readany()
+                if not chunk:
+                    break
+                parts.append(chunk)
+                if not sse or first_event_in(b"".join(parts)):
+                    break
+    except (UpstreamError, TimeoutError) as exc:
+        await resp.abort()
+        if not isinstance(exc, UpstreamError):
+            exc = UpstreamTimeout("no first token within the first-token limit")
+        raise _outage(exc, may_retry) from None
+    except asyncio.CancelledError:  # the client went away: close the upstream too
+        await resp.abort()
+        raise
+    head = b"".join(parts)
+    if not head or (sse and malformed(head)):
+        await resp.abort()
+        reason = (
+            "the upstream stream ended before any data"
+            if not head
+            else "the upstream stream began with a malformed event"
+        )
+        # Counted as an outage, but retried even when it opens the circuit (as it always was).
+        count = Count(OUTAGE, reason, trips=False)
+        raise Failure(reason, kind="connection", retry=may_retry, count=count)
+    return head
+
+
+def _outage(exc: UpstreamError, may_retry: bool) -> Failure:
+    # A timeout is not retried here: it has already cost the client its full length.
+    retry = may_retry and exc.kind == "connection"
+    return Failure(str(exc), kind=exc.kind, retry=retry, count=Count(OUTAGE, str(exc)))

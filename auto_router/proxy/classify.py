@@ -1,7 +1,8 @@
 """What an upstream error status means for the request: pass it back, or try elsewhere.
 
-Pure functions over the status, the error body and the headers; the attempt loop acts on
-the verdict (state writes, retries, failover).
+Pure functions over the status, the error body and the headers. The attempt layer turns a
+verdict into a ``Failure`` that says what the rotation state must remember of it (``Count``);
+the recording layer writes that, and the failover layer acts on the rest (retries, failover).
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ class Verdict:
     until: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Count:
+    """What the rotation state must remember of a failed attempt (``recording`` writes it)."""
+
+    #: ``LIMIT``: a usage limit until ``until``; ``OUTAGE``: a failure toward the circuit
+    #: breaker; ``FAILOVER``: a failure that does not count toward it.
+    kind: str
+    reason: str
+    until: float | None = None
+    #: Whether a circuit this failure opens cancels the retry (and is named in the reason).
+    trips: bool = True
+
+
 class Failure(Exception):
     """An attempt that failed before the first byte reached the client."""
 
@@ -57,6 +71,7 @@ class Failure(Exception):
         retry: bool = False,
         wait: float | None = None,
         passback: bool = False,
+        count: Count | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -70,6 +85,14 @@ class Failure(Exception):
         self.wait = wait
         #: When nothing else answers, the client gets this error exactly as it came.
         self.passback = passback
+        #: What the rotation state must remember (``None``: nothing).
+        self.count = count
+
+    def tripped(self) -> None:
+        """The failure opened its provider's circuit: no retry there, and the reason says so."""
+        self.retry = False
+        self.reason = f"{self.reason} (circuit opened)"
+        self.args = (self.reason,)
 
 
 def classify(

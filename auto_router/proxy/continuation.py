@@ -7,6 +7,9 @@ event), the next candidate that accepts a prefill is asked to continue the answe
 events are relayed as the rest of the same answer. If none can, the client gets the
 protocol's error event: never a truncated answer presented as complete, and never the
 continuation's own error in place of the real one.
+
+``StreamRelay`` only relays: ``pump`` returns what broke, and the layer above records it and
+finds the continuation (``Failover.resume``), which it hands back through ``resume``.
 """
 
 from __future__ import annotations
@@ -18,15 +21,12 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from ..config.proxy import ProxySettings
-from ..store.requests import FailedAttempt
-from .attempts import Answer, Attempts
-from .classify import Failure
+from .asgi import Send
+from .attempts import Answer
 from .errors import stream_error_event
-from .exchange import Call, Exchange, Send, response_headers, token_usage
-from .recording import Recorder
+from .exchange import Call, Exchange, response_headers, token_usage
 from .relay import Disconnect
-from .routing import Plan, Target
+from .routing import Target
 from .streams import Continuation, Framer, finished, needs_done, partial_answer, prefill_body
 from .upstream import UpstreamError, UpstreamResponse
 
@@ -45,32 +45,24 @@ class Leg:
 
 
 class StreamRelay:
-    """Relays one streamed answer, continuing it on another provider when it breaks."""
+    """Relays one streamed answer, leg by leg: the first provider's, then each continuation's.
 
-    def __init__(
-        self,
-        send: Send,
-        ex: Exchange,
-        plan: Plan,
-        call: Call,
-        settings: ProxySettings,
-        attempts: Attempts,
-        recorder: Recorder,
-    ) -> None:
+    ``open`` answers with the first leg, ``pump`` relays a leg until it ends or breaks,
+    ``prefill`` makes the request a continuation sends, ``resume`` relays the continuation's
+    answer as the rest, and ``finish`` or ``fail`` ends the stream; ``close`` always runs.
+    """
+
+    def __init__(self, send: Send, ex: Exchange) -> None:
         self.send = send
         self.ex = ex
-        self.plan = plan
-        self.call = call
-        self.settings = settings
-        self.attempts = attempts
-        self.recorder = recorder
         self.sent: list[bytes] = []
         self.gone = Disconnect()
+        self._watcher: asyncio.Future[None] | None = None
 
-    async def run(self, done: Answer) -> None:
+    async def open(self, done: Answer) -> Leg:
+        """Answer with ``done``'s headers and first events, and watch for the client leaving."""
         ex = self.ex
-        first = ex.response_body or b""
-        ex.response_body = None
+        first = done.head
         ex.status = done.resp.status
         headers = response_headers(done.resp, done.target.key, ex.upstream_model)
         await self.send({"type": "http.response.start", "status": ex.status, "headers": headers})
@@ -79,42 +71,55 @@ class StreamRelay:
         ex.ttfb = time.perf_counter() - ex.started
         assert ex.receive is not None
         self.gone.resp = leg.resp
-        watcher = asyncio.ensure_future(self.gone.watch(ex.receive))
-        try:
-            await self._relay(leg)
-        finally:
-            watcher.cancel()
+        self._watcher = asyncio.ensure_future(self.gone.watch(ex.receive))
+        return leg
 
-    async def _relay(self, leg: Leg) -> None:
-        ex = self.ex
-        while True:
-            broken = await self._pump(leg)
-            if self.gone.happened:
-                ex.status, ex.error = 499, "client disconnected mid-stream"
-                return
-            if broken is None:
-                break
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+    async def pump(self, leg: Leg) -> str | None:
+        """Relay ``leg`` to its end: what broke (the leg is aborted), else ``None`` (the answer
+        is whole, or the client went away: ``finish`` tells which)."""
+        broken = await self._pump(leg)
+        if self.gone.happened:
+            self.ex.status, self.ex.error = 499, "client disconnected mid-stream"
+            return None
+        if broken is not None:
             await leg.resp.abort()
             log.warning("upstream stream broke", provider=leg.target.key, error=broken)
-            reason = f"stream broke after the first byte: {broken}"
-            ex.failed.append(FailedAttempt(leg.target.backend, leg.target.provider, None, reason))
-            self.recorder.spawn(self._failed(leg.target, reason))
-            following = await self._continue(leg.target)
-            if following is None:
-                await self._fail(f"upstream stream broke: {broken}", reason)
-                return
-            leg = following
-            self.gone.resp = leg.resp
-            note = f"{reason}; continued on {leg.target.key}"
-            ex.failed[-1] = replace(ex.failed[-1], reason=note)
+        return broken
+
+    async def finish(self, leg: Leg) -> None:
+        """The answer is whole: end the stream (``[DONE]`` first where the client expects it)."""
+        if self.gone.happened:
+            return
         tail = b"".join(self.sent[-2:])
-        if needs_done(ex.endpoint.name, tail):
+        if needs_done(self.ex.endpoint.name, tail):
             await self._emit(leg, b"data: [DONE]\n\n")
         await leg.resp.release()
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _failed(self, target: Target, reason: str) -> None:
-        await self.recorder.failed(target, reason, outage=True)
+    def prefill(self, call: Call) -> tuple[Call, Continuation] | None:
+        """The request a continuation sends (``call`` plus the partial answer as a prefill),
+        and the rewrite of its events; ``None`` when the answer cannot be continued."""
+        if call.data is None:
+            return None
+        endpoint = self.ex.endpoint.name
+        partial = partial_answer(endpoint, b"".join(self.sent))
+        if partial is None:
+            return None  # tool calls, thinking, or nothing to continue from
+        data = prefill_body(call.data, partial)
+        body = json.dumps(data, ensure_ascii=False).encode()
+        return replace(call, body=body, data=data), Continuation(endpoint, partial)
+
+    async def resume(self, done: Answer, rewrite: Continuation) -> Leg:
+        """Relay ``done`` (a continuation's stream) as the rest of the same answer."""
+        first = done.head
+        leg = Leg(done.target, done.resp, Framer(first), rewrite)
+        await self._emit(leg, first[: len(first) - len(leg.framer.pending)])
+        self.gone.resp = leg.resp
+        return leg
 
     async def _pump(self, leg: Leg) -> str | None:
         """Relay ``leg`` to its end: ``None`` when the answer is whole, else what broke."""
@@ -156,59 +161,10 @@ class StreamRelay:
         self.sent.append(events)
         await self.send({"type": "http.response.body", "body": events, "more_body": True})
 
-    async def _fail(self, message: str, reason: str) -> None:
+    async def fail(self, message: str, reason: str) -> None:
+        """Nothing could continue: end the stream with the protocol's error event."""
         ex = self.ex
         ex.error = reason
         tail = self.sent[-1] if self.sent else b""
         event = stream_error_event(ex.endpoint.error_format, message, tail=tail)
         await self.send({"type": "http.response.body", "body": event, "more_body": False})
-
-    async def _continue(self, broke: Target) -> Leg | None:
-        """The next candidate that takes the partial answer as a prefill, streaming."""
-        ex, settings = self.ex, self.settings
-        if not settings.continue_streams or self.call.data is None:
-            return None
-        partial = partial_answer(ex.endpoint.name, b"".join(self.sent))
-        if partial is None:
-            return None  # tool calls, thinking, or nothing to continue from
-        data = prefill_body(self.call.data, partial)
-        call = replace(self.call, body=json.dumps(data, ensure_ascii=False).encode(), data=data)
-        candidates = self.plan.candidates
-        start = candidates.index(broke) + 1 if broke in candidates else 0
-        for target in candidates[start:]:
-            if ex.attempts >= settings.max_attempts:
-                break
-            if not target.prefill or (target.backend, target.provider) in self.plan.probes:
-                continue
-            leg = await self._try(target, call)
-            if leg is not None:
-                leg.rewrite = Continuation(ex.endpoint.name, partial)
-                first = leg.framer.pending
-                leg.framer = Framer(first)
-                await self._emit(leg, first[: len(first) - len(leg.framer.pending)])
-                return leg
-        return None
-
-    async def _try(self, target: Target, call: Call) -> Leg | None:
-        ex = self.ex
-        ex.attempts += 1
-        ex.provider, ex.backend = target.provider, target.backend
-        try:
-            done = await self.attempts.attempt(target, ex, call)
-        except Failure as exc:
-            ex.failed.append(FailedAttempt(target.backend, target.provider, exc.status, exc.reason))
-            return None
-        status = done.resp.status
-        if done.payload is not None or "event-stream" not in (
-            done.resp.header("content-type") or ""
-        ):  # an error passed back (the prefill was refused), or no stream at all
-            if done.payload is None:
-                await done.resp.abort()
-            reason = f"continuation refused: HTTP {status}" if status >= 400 else "not a stream"
-            ex.failed.append(FailedAttempt(target.backend, target.provider, status, reason))
-            return None
-        head = ex.response_body or b""
-        ex.response_body = None
-        framer = Framer()
-        framer.pending = head  # emitted by the caller, through the continuation's rewrite
-        return Leg(target, done.resp, framer)

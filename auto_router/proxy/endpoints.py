@@ -1,9 +1,11 @@
-"""The endpoints the proxy serves, and which provider protocols can answer each."""
+"""The endpoints the proxy serves, which provider protocols can answer each, and which one a
+request is for (``resolve``, called once per request by the gate)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 #: Endpoint families: the wire protocol a client speaks on an endpoint.
 OPENAI: Final = "openai"
@@ -98,3 +100,35 @@ FIXED_URL_ENDPOINTS: Final = (
     COUNT_TOKENS,
     ANTHROPIC_MODELS,
 )
+
+
+class Resolved(NamedTuple):
+    """The data-path endpoint a request is for, and the model its path names (Gemini)."""
+
+    endpoint: Endpoint
+    path_model: str | None = None
+
+
+def resolve(method: str, path: str, headers: Iterable[tuple[bytes, bytes]]) -> Resolved | None:
+    """The endpoint of a data-path request; ``None`` for anything else (``/health``, the
+    management API, unknown paths), which Starlette serves."""
+    if method == "POST":
+        found = _POST_RESOLVED.get(path)
+        if found is not None:
+            return found
+        if path.startswith(GEMINI_PREFIXES):
+            model, _, action = path.split("/models/", 1)[1].rpartition(":")
+            gemini = GEMINI_METHODS.get(action)
+            if gemini is not None and model:
+                return Resolved(gemini, model)
+    elif method == "GET" and path in ("/v1/models", "/models"):
+        # An Anthropic client sends ``anthropic-version``; it gets Anthropic's model list.
+        anthropic = any(name == b"anthropic-version" for name, _ in headers)
+        return _ANTHROPIC_MODELS if anthropic else _MODELS
+    return None
+
+
+# Built once: the common request allocates no ``Resolved`` of its own.
+_POST_RESOLVED: Final = {path: Resolved(endpoint) for path, endpoint in POST_ROUTES.items()}
+_MODELS: Final = Resolved(MODELS)
+_ANTHROPIC_MODELS: Final = Resolved(ANTHROPIC_MODELS)

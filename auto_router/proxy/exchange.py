@@ -2,7 +2,7 @@
 
 ``Exchange`` is the record of one request (what the request log and the log line get);
 ``Call`` is what every attempt sends. The helpers here are the small, allocation-light
-pieces the attempt loop and the relay share.
+pieces the layers of the request path share.
 """
 
 from __future__ import annotations
@@ -10,19 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..runs import RunEntry
 from ..store.requests import FailedAttempt
+from .asgi import Receive, Send
 from .endpoints import Endpoint
 from .upstream import UpstreamResponse
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 #: Client request headers never forwarded upstream (hop-by-hop, credentials, cookies, ours).
 DROP_REQUEST: Final = frozenset(

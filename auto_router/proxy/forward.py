@@ -1,13 +1,21 @@
 """The data path: one client request -> providers in order -> one response, with failover.
 
-Plain ASGI (no Request/Response objects) because this runs for every request. This module
-reads the client's request and decides where it may go; the rest lives in one module per
-responsibility:
+Plain ASGI (no Request/Response objects) because this runs for every request. The path is
+layered as httpx layers ``send`` -> redirects -> a single request -> the transport; each
+layer calls only the one below it, and gets back what happened:
 
-* ``attempts``: the attempt loop (candidates in order, retries, failover);
-* ``classify``: what an upstream error means (pass back, usage limit, outage);
-* ``relay``: answering the client (a body, a stream, the error when nothing answered);
-* ``recording``: rotation state writes and the request log.
+* ``forward`` (here, the top): reads the client's request, plans its route (``Router``:
+  which providers, in which order), and answers from what the layers below return; when a
+  stream breaks it asks the failover layer for the continuation;
+* ``failover``: walks the plan (retries, waits, probes, context windows, the budget) and
+  returns the answer or the last failure;
+* ``recording``: makes each attempt through the layer below and writes what its outcome
+  says (rotation state, the request's record and log line);
+* ``attempts``: one request to one provider -> an ``Answer`` or a ``Failure``; no writes;
+* ``upstream``: the HTTP client (the transport; tests inject their own).
+
+Beside them: ``classify`` (what an upstream error means), ``relay`` and ``continuation``
+(answering the client: a body, a stream, the error when nothing answered).
 """
 
 from __future__ import annotations
@@ -25,22 +33,13 @@ import structlog
 from ..errors import AutoRouterError, NotFoundError
 from ..rotation.service import Rotator
 from ..runs import RunTokens
-from .attempts import Answer, Attempts, Pacing
-from .continuation import StreamRelay
+from .asgi import Receive, Scope, Send
+from .attempts import Answer, Attempts
+from .continuation import Leg, StreamRelay
 from .endpoints import GEMINI, Endpoint
 from .errors import error_body
-from .exchange import (
-    DROP_REQUEST,
-    Call,
-    ClientError,
-    Exchange,
-    Receive,
-    Scope,
-    Send,
-    read_body,
-    respond,
-    token_usage,
-)
+from .exchange import DROP_REQUEST, Call, ClientError, Exchange, read_body, respond
+from .failover import Failover, Pacing, is_sse
 from .recording import Recorder
 from .relay import Guard, answer, exhausted, relay
 from .reqlog import RequestLog
@@ -49,7 +48,7 @@ from .runs import answer_cooling, bare_token
 from .streams import CONTINUABLE
 from .upstream import Upstream
 
-__all__ = ["Proxy", "Receive", "Scope", "Send", "token_usage"]
+__all__ = ["Proxy"]
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -77,8 +76,9 @@ class Proxy:
         self.upstream = upstream
         self.request_log = request_log
         self.clock = clock
-        self.recorder = Recorder(router, rotator, request_log, clock, run_tokens)
-        self.attempts = Attempts(upstream, self.recorder, clock, pacing)
+        attempts = Attempts(upstream, clock)
+        self.recorder = Recorder(router, rotator, attempts, request_log, clock, run_tokens)
+        self.failover = Failover(self.recorder, pacing)
 
     async def drain(self) -> None:
         """Wait for background state writes (shutdown, tests)."""
@@ -143,19 +143,26 @@ class Proxy:
         data = _parse(ex, body, path_model)
         if self.request_log is not None and self.request_log.settings.bodies:
             ex.request_body = body
+        plan = self._plan(snap, ex, want_backend, want_provider)
+        ex.backend = ex.routed = plan.backend
+        call = Call(scope["method"], body, data, forwarded, scope.get("query_string", b""))
+        await self._forward(send, ex, snap, plan, call)
+
+    def _plan(
+        self, snap: Snapshot, ex: Exchange, want_backend: str | None, want_provider: str | None
+    ) -> Plan:
+        """The route: which providers, in which order (the headers, the model map, the
+        rotation state); a request that names what cannot serve it is the client's error."""
         try:
             backend = self.router.backend_for(snap, want_backend, ex.client_model)
             pinned = self.router.pinned_for(snap, want_backend, want_provider, ex.client_model)
-            plan = self.router.plan(backend, endpoint.plan_family, pinned)
+            return self.router.plan(backend, ex.endpoint.plan_family, pinned)
         except RoutingError as exc:
             raise ClientError(400, exc.message, code=exc.code) from None
         except NotFoundError as exc:
             raise ClientError(404 if want_provider else 400, exc.message, code=exc.code) from None
         except AutoRouterError as exc:
             raise ClientError(503, exc.message, code=exc.code) from None
-        ex.backend = ex.routed = plan.backend
-        call = Call(scope["method"], body, data, forwarded, scope.get("query_string", b""))
-        await self._forward(send, ex, snap, plan, call)
 
     async def _forward(
         self, send: Send, ex: Exchange, snap: Snapshot, plan: Plan, call: Call
@@ -164,7 +171,7 @@ class Proxy:
         # upstream request). The watcher only starts if the wait lasts: no task per request.
         guard = Guard(ex.receive)
         try:
-            done = await self.attempts.run(ex, plan, call, snap.settings)
+            done = await self.failover.run(ex, plan, call, snap.settings)
         except asyncio.CancelledError:
             if not guard.fired:
                 raise
@@ -174,26 +181,61 @@ class Proxy:
         finally:
             guard.stop()
         if not isinstance(done, Answer):
-            if ex.run is not None and await answer_cooling(send, ex, plan, self.router, self.clock):
+            fresh = self._replan(plan, ex)  # when a provider frees up, for the error
+            now = self.clock()
+            if ex.run is not None and await answer_cooling(send, ex, plan, fresh, now):
                 return
-            await exhausted(send, ex, plan, done, self.router, self.clock)
+            await exhausted(send, ex, plan, done, fresh, now)
             return
         if done.resp.status < 400:
             await self.recorder.succeeded(done.target, plan, ex)
         if ex.stream and done.payload is None:
-            if ex.endpoint.name in CONTINUABLE and _is_sse(done):
-                relayer = StreamRelay(
-                    send, ex, plan, call, snap.settings, self.attempts, self.recorder
-                )
-                await relayer.run(done)
+            if ex.endpoint.name in CONTINUABLE and is_sse(done):
+                await self._stream(send, ex, plan, call, snap, done)
             else:
-                await relay(send, ex, done, self.recorder)
+                broke = await relay(send, ex, done)
+                if broke is not None:
+                    self.recorder.stream_broke(done.target, broke)
         else:
             await answer(send, ex, done)
 
+    def _replan(self, plan: Plan, ex: Exchange) -> Plan | None:
+        try:
+            return self.router.plan(plan.backend, ex.endpoint.plan_family)
+        except AutoRouterError:
+            return None
 
-def _is_sse(done: Answer) -> bool:
-    return "event-stream" in (done.resp.header("content-type") or "")
+    async def _stream(
+        self, send: Send, ex: Exchange, plan: Plan, call: Call, snap: Snapshot, done: Answer
+    ) -> None:
+        """Relay a stream; each time it breaks, record it and relay a continuation, if any."""
+        relayer = StreamRelay(send, ex)
+        leg = await relayer.open(done)
+        try:
+            while (broken := await relayer.pump(leg)) is not None:
+                reason = f"stream broke after the first byte: {broken}"
+                entry = self.recorder.broke(ex, leg.target, reason)
+                following = await self._resume(relayer, ex, plan, call, snap, leg)
+                if following is None:
+                    await relayer.fail(f"upstream stream broke: {broken}", reason)
+                    return
+                leg = following
+                self.recorder.resumed(ex, entry, leg.target)
+            await relayer.finish(leg)
+        finally:
+            relayer.close()
+
+    async def _resume(
+        self, relayer: StreamRelay, ex: Exchange, plan: Plan, call: Call, snap: Snapshot, leg: Leg
+    ) -> Leg | None:
+        """The continuation of a broken stream: the next candidate, given the partial answer."""
+        settings = snap.settings
+        prefill = relayer.prefill(call) if settings.continue_streams else None
+        if prefill is None:
+            return None
+        resumed, rewrite = prefill
+        done = await self.failover.resume(ex, plan, resumed, settings, leg.target)
+        return None if done is None else await relayer.resume(done, rewrite)
 
 
 def _parse(ex: Exchange, body: bytes, path_model: str | None) -> dict[str, Any] | None:

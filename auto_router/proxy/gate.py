@@ -28,21 +28,16 @@ microseconds of the proxy's ~200-400 us per request.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import structlog
 
 from ..config.proxy import ProxySettings
 from ..redaction import Redactor
-from .endpoints import GEMINI_PREFIXES, POST_ROUTES
+from .asgi import ENDPOINT, ASGIApp, Message, Receive, Scope, Send
+from .endpoints import resolve
 from .errors import error_body
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -52,19 +47,6 @@ _LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "[::1]", "ip6-localhost")
 _CORS_METHODS: Final = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
 _JSON: Final = (b"content-type", b"application/json")
 _CLOSE: Final = (b"connection", b"close")
-
-
-def error_format_of(method: str, path: str) -> str | None:
-    """The client protocol of a data-path request (its errors' shape); ``None`` otherwise."""
-    if method == "POST":
-        endpoint = POST_ROUTES.get(path)
-        if endpoint is not None:
-            return endpoint.error_format
-        if path.startswith(GEMINI_PREFIXES):
-            return "gemini"
-    elif method == "GET" and path in ("/v1/models", "/models"):
-        return "openai"
-    return None
 
 
 def host_names(
@@ -124,7 +106,10 @@ class Gate:
             await self.app(scope, receive, send)
             return
         settings = self._settings()
-        fmt = error_format_of(scope.get("method", "GET"), scope["path"])
+        found = scope[ENDPOINT] = resolve(
+            scope.get("method", "GET"), scope["path"], scope["headers"]
+        )
+        fmt = found.endpoint.error_format if found is not None else None
         headers = scope["headers"]
         if len(headers) > MAX_HEADERS:
             await self._refuse(scope, send, fmt, 431, "too many request headers", "headers")

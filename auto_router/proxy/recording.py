@@ -1,4 +1,10 @@
-"""What the data path writes down: rotation state (shared with every process) and the logs.
+"""The recording layer: what the data path writes down, from the outcomes of its attempts.
+
+Two things are written: the rotation state (shared with every process: usage limits, the
+circuit breakers, the last success) and the request's record (``Exchange``: the log line and
+the request log row). ``Recorder.attempt`` makes one attempt through the attempt layer below
+and writes what its outcome says; the layers above hand it what they saw themselves (a
+stream that broke after the first byte, a refused continuation). Nothing below calls up here.
 
 State writes run in a thread (SQLite may wait for another process's lock). Writes that
 change nothing are skipped, so a plain successful request costs no write at all.
@@ -9,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import structlog
@@ -17,8 +24,10 @@ from ..errors import AutoRouterError
 from ..rotation.policy import OPEN
 from ..rotation.service import Rotator
 from ..runs import RunTokens
-from ..store.requests import RequestRecord
-from .exchange import Exchange
+from ..store.requests import FailedAttempt, RequestRecord
+from .attempts import Attempts, Outcome, upstream_model
+from .classify import LIMIT, OUTAGE, Failure
+from .exchange import Call, Exchange
 from .reqlog import RequestLog, redact_body
 from .routing import Plan, Router, Target
 from .runs import failover_event
@@ -28,22 +37,83 @@ T = TypeVar("T")
 
 
 class Recorder:
-    """State writes and request logging for the proxy."""
+    """State writes and request logging for the proxy, around the attempts it makes."""
 
     def __init__(
         self,
         router: Router,
         rotator: Rotator,
+        attempts: Attempts,
         request_log: RequestLog | None,
         clock: Callable[[], float],
         run_tokens: RunTokens | None = None,
     ) -> None:
         self.router = router
+        self.attempts = attempts
         self.run_tokens = run_tokens
         self.rotator = rotator
         self.request_log = request_log
         self.clock = clock
         self._background: set[asyncio.Task[Any]] = set()
+
+    # ---------------------------------------------------------------- attempts
+
+    async def attempt(
+        self,
+        ex: Exchange,
+        target: Target,
+        call: Call,
+        *,
+        may_retry: bool = False,
+        may_wait: float = 0.0,
+    ) -> Outcome:
+        """One attempt on ``target``, and what it says written to the state and ``ex``."""
+        ex.attempts += 1
+        ex.provider, ex.backend = target.provider, target.backend
+        model = upstream_model(target, ex)
+        if target.broken is None:  # a provider that cannot be used is never asked
+            ex.upstream_model = model
+        done = await self.attempts.attempt(
+            target, ex, call, model, may_retry=may_retry, may_wait=may_wait
+        )
+        if isinstance(done, Failure):
+            await self.settle(target, done)
+            ex.failed.append(
+                FailedAttempt(target.backend, target.provider, done.status, done.reason)
+            )
+        return done
+
+    async def settle(self, target: Target, failure: Failure) -> None:
+        """Write what ``failure.count`` says; a circuit it opens cancels its retry."""
+        count = failure.count
+        if count is None:
+            return
+        if count.kind == LIMIT:
+            await self.usage_limit(target, count.until, count.reason)
+            return
+        opened = await self.failed(target, count.reason, outage=count.kind == OUTAGE)
+        if opened and count.trips:
+            failure.tripped()
+
+    def refused(self, ex: Exchange, target: Target, status: int, reason: str) -> None:
+        """A continuation that answered, but not with a stream that continues the answer."""
+        ex.failed.append(FailedAttempt(target.backend, target.provider, status, reason))
+
+    def broke(self, ex: Exchange, target: Target, reason: str) -> int:
+        """A stream broke after the first byte: listed, and counted as an outage (in the
+        background: the client is waiting for the rest). The entry's index, for ``resumed``."""
+        ex.failed.append(FailedAttempt(target.backend, target.provider, None, reason))
+        self.stream_broke(target, reason)
+        return len(ex.failed) - 1
+
+    def resumed(self, ex: Exchange, entry: int, target: Target) -> None:
+        """The break at ``entry`` was continued on ``target``: its reason says so."""
+        broke = ex.failed[entry]
+        ex.failed[entry] = replace(broke, reason=f"{broke.reason}; continued on {target.key}")
+
+    def stream_broke(self, target: Target, reason: str) -> None:
+        """Count a stream that broke after the first byte as an outage, in the background."""
+        self.spawn(self.failed(target, reason, outage=True))
 
     # ------------------------------------------------------------------- state
 

@@ -2,35 +2,34 @@
 
 Streamed chunks go out the moment they arrive. After the first byte a failure can no
 longer become an HTTP status: the stream ends with an error event in the client
-protocol's own format.
+protocol's own format, and ``relay`` returns what broke, for the layer above to record.
+These functions answer from what they are given (the outcome, a fresh plan); they never
+plan, attempt or write the rotation state themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from ..errors import AllProvidersExhaustedError, AutoRouterError
+from ..errors import AllProvidersExhaustedError
+from .asgi import Receive, Send
 from .attempts import Answer
 from .classify import Failure
 from .errors import error_body, stream_error_event, upstream_error_body
 from .exchange import (
     JSON_TYPE,
     Exchange,
-    Receive,
-    Send,
     iso,
     respond,
     response_headers,
     summary,
     token_usage,
 )
-from .recording import Recorder
-from .routing import Plan, Router
+from .routing import Plan
 from .upstream import UpstreamError, UpstreamResponse
 
 log = structlog.get_logger("auto_router.proxy")
@@ -56,11 +55,11 @@ async def answer(send: Send, ex: Exchange, done: Answer) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-async def relay(send: Send, ex: Exchange, done: Answer, recorder: Recorder) -> None:
-    """Relay a stream whose first chunk (``ex.response_body``) was read before answering."""
+async def relay(send: Send, ex: Exchange, done: Answer) -> str | None:
+    """Relay a stream whose first chunk (``done.head``) was read before answering; what broke
+    after the first byte (the client got an error event), else ``None``."""
     resp, target = done.resp, done.target
-    first = ex.response_body or b""
-    ex.response_body = None
+    first = done.head
     ex.status = resp.status
     headers = response_headers(resp, target.key, ex.upstream_model)
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
@@ -81,7 +80,7 @@ async def relay(send: Send, ex: Exchange, done: Answer, recorder: Recorder) -> N
     except UpstreamError as exc:
         if gone.happened:
             ex.status, ex.error = 499, "client disconnected mid-stream"
-            return
+            return None
         ex.error = f"stream broke after the first byte: {exc}"
         log.warning("upstream stream broke", provider=target.key, error=str(exc))
         await resp.abort()
@@ -90,28 +89,24 @@ async def relay(send: Send, ex: Exchange, done: Answer, recorder: Recorder) -> N
         sse = fmt != "gemini" or "event-stream" in (resp.header("content-type") or "")
         event = stream_error_event(fmt, f"upstream stream broke: {exc}", tail=sent, sse=sse)
         await send({"type": "http.response.body", "body": event, "more_body": False})
-        recorder.spawn(recorder.failed(target, ex.error, outage=True))
-        return
+        return ex.error
     finally:
         watcher.cancel()
         ex.usage = token_usage(head, tail[0][-8192:] + tail[1])
     if gone.happened:
         ex.status, ex.error = 499, "client disconnected mid-stream"
-        return
+        return None
     await resp.release()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return None
 
 
 async def exhausted(
-    send: Send,
-    ex: Exchange,
-    plan: Plan,
-    last: Failure | None,
-    router: Router,
-    clock: Callable[[], float],
+    send: Send, ex: Exchange, plan: Plan, last: Failure | None, fresh: Plan | None, now: float
 ) -> None:
     """Nothing answered: the one failure as it was (or one the client must see as it came,
-    like a context-length error no larger window could take), else a 503 listing them."""
+    like a context-length error no larger window could take), else a 503 listing them.
+    ``fresh`` is the plan made again now (``None``: it could not be), for when to retry."""
     fmt = ex.endpoint.error_format
     tried = {(f.backend, f.provider) for f in ex.failed}
     if last is not None and (
@@ -119,13 +114,7 @@ async def exhausted(
     ):
         await _only_failure(send, ex, last)
         return
-    earliest = None
-    try:
-        fresh = router.plan(plan.backend, ex.endpoint.plan_family)
-        if not fresh.candidates:
-            earliest = fresh.earliest
-    except AutoRouterError:
-        pass
+    earliest = fresh.earliest if fresh is not None and not fresh.candidates else None
     earliest = earliest or (plan.earliest if not plan.candidates else None)
     message = AllProvidersExhaustedError(plan.backends, earliest).message
     if ex.failed:
@@ -142,7 +131,7 @@ async def exhausted(
     }
     headers: list[tuple[bytes, bytes]] = []
     if available is not None:
-        retry = max(1, int(available - clock() + 0.999))
+        retry = max(1, int(available - now + 0.999))
         extra["retry_after"] = retry
         headers.append((b"retry-after", str(retry).encode()))
     ex.status, ex.error = 503, message

@@ -8,14 +8,13 @@ with ``Retry-After`` and the line ``run`` prints (instead of the generic 503).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ..errors import AutoRouterError
 from ..limits.cooling import cooling_line
+from .asgi import Send
 from .errors import error_body
-from .exchange import Exchange, Send, respond
-from .routing import Plan, Router
+from .exchange import Exchange, respond
+from .routing import Plan
 
 
 def bare_token(credential: str | None) -> str | None:
@@ -36,18 +35,14 @@ def failover_event(ex: Exchange) -> dict[str, Any]:
 
 
 async def answer_cooling(
-    send: Send, ex: Exchange, plan: Plan, router: Router, clock: Callable[[], float]
+    send: Send, ex: Exchange, plan: Plan, fresh: Plan | None, now: float
 ) -> bool:
-    """When every provider of the run's backend is cooling down, answer the agent's own 429
-    with ``Retry-After`` and the cooling line; ``False`` when some provider is usable."""
-    try:
-        fresh = router.plan(plan.backend, ex.endpoint.plan_family)
-    except AutoRouterError:
-        return False
-    if fresh.candidates:
+    """When every provider of the run's backend is cooling down (``fresh``: the plan made
+    again now), answer the agent's own 429 with ``Retry-After`` and the cooling line;
+    ``False`` when some provider is usable (or the plan could not be made)."""
+    if fresh is None or fresh.candidates:
         return False
     earliest = fresh.earliest
-    now = clock()
     available = earliest.available_at if earliest is not None else None
     name = (earliest.provider or earliest.backend) if earliest is not None else None
     message = cooling_line(plan.backend, name, available, now)

@@ -5,9 +5,9 @@ Two touch points in the data path, nothing else:
 * ``routing.build_targets`` stores on each ``Target`` the endpoints it serves through
   translation (``Target.translate``: endpoint name -> ``Route``), and registers the target
   for the other families' translatable endpoints (``Endpoint.plan_family``);
-* ``forward.Proxy._attempt`` asks ``prepare(...)`` for the URL, body and headers to send
-  when the endpoint has a route, and sends through the returned ``Translation`` instead of
-  the upstream client (``(bridge or self.upstream).send(...)``). Its response keeps the
+* ``attempts.upstream_request`` asks ``prepare(...)`` for the URL, body and headers to send
+  when the endpoint has a route, and the attempt sends through the returned ``Translation``
+  instead of the upstream client (``sender.send(...)``). Its response keeps the
   upstream status; its error bodies stay raw (failover and usage-limit detection see what
   the provider said; ``errors.upstream_error_body`` then writes them in the client's
   format); its JSON body and stream come out in the client's protocol, chunk by chunk. A

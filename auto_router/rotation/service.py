@@ -130,6 +130,16 @@ class ProviderStatus:
         return self.cooldown_until is not None
 
 
+def status_label(enabled: bool, current: bool, cooldown_until: float | None) -> str:
+    """A provider's place in rotation in one word (``/health``, ``provider list --json``):
+    ``disabled``, ``cooling``, ``current`` or ``ready``."""
+    if not enabled:
+        return "disabled"
+    if cooldown_until is not None:
+        return "cooling"
+    return "current" if current else "ready"
+
+
 @dataclass(frozen=True)
 class BackendStatus:
     name: str

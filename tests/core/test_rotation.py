@@ -21,6 +21,7 @@ from auto_router.rotation.policy import (
     reset,
     set_current,
 )
+from auto_router.rotation.service import status_label
 
 NAMES = ("a", "b", "c")
 NOW = 1000.0
@@ -168,3 +169,19 @@ def test_choose_raises_with_the_earliest_time_when_nothing_is_left() -> None:
     assert (info.value.earliest.backend, info.value.earliest.provider) == ("gemini", "g1")
     assert "the earliest, gemini/g1, is available again at" in str(info.value)
     assert info.value.exit_code == 75
+
+
+@pytest.mark.parametrize(
+    ("enabled", "current", "cooldown_until", "label"),
+    [
+        (False, True, NOW, "disabled"),  # disabled wins over everything
+        (True, True, NOW, "cooling"),  # a cooldown wins over being current
+        (True, True, None, "current"),
+        (True, False, None, "ready"),
+    ],
+)
+def test_status_label(
+    enabled: bool, current: bool, cooldown_until: float | None, label: str
+) -> None:
+    """The one word ``/health`` and ``provider list --json`` both show."""
+    assert status_label(enabled, current, cooldown_until) == label

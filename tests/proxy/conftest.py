@@ -11,7 +11,7 @@ import pytest
 from auto_router.demo.fake_upstream import FakeUpstream
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
-from auto_router.proxy.attempts import Pacing
+from auto_router.proxy.failover import Pacing
 from tests.helpers import FakeClock as Clock
 
 

@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from auto_router.paths import Paths
-from auto_router.proxy.attempts import Attempts
-from auto_router.proxy.httpx_upstream import HttpxUpstream
+from auto_router.proxy.failover import Failover
 from auto_router.rotation.policy import BackendState, claim_probe, record_failure, record_success
 from auto_router.rotation.service import Rotator
 
@@ -107,11 +106,11 @@ async def test_a_retry_and_a_wait_on_one_provider(home: Paths, clock: Clock) -> 
 
 def test_never_more_than_three_attempts_in_three_seconds() -> None:
     pauses = Pauses()
-    attempts = Attempts(HttpxUpstream(), None, lambda: 0.0, pauses.pacing())  # type: ignore[arg-type]
+    failover = Failover(None, pauses.pacing())  # type: ignore[arg-type]
     pauses.now = 1.0
-    assert attempts._spacing([0.0, 0.5]) == 0.0  # a third attempt may go now
-    assert attempts._spacing([0.0, 0.5, 0.75]) == 2.0  # a fourth waits until 3 s after the 1st
-    assert attempts._spacing([-5.0, 0.5, 0.75]) == 0.0
+    assert failover._spacing([0.0, 0.5]) == 0.0  # a third attempt may go now
+    assert failover._spacing([0.0, 0.5, 0.75]) == 2.0  # a fourth waits until 3 s after the 1st
+    assert failover._spacing([-5.0, 0.5, 0.75]) == 0.0
 
 
 async def test_a_bad_request_is_never_retried(home: Paths, clock: Clock) -> None:

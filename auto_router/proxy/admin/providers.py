@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ...config import ProviderConfig
 from ...errors import AutoRouterError
 from ...providers.views import masked_table, provider_as_json
-from ...rotation.service import ProviderStatus, Rotator
+from ...rotation.service import ProviderStatus, Rotator, status_label
 from ._base import (
     ApiError,
     Body,
@@ -32,14 +32,6 @@ from ._base import (
 
 if TYPE_CHECKING:
     from ...editing import EditResult
-
-
-def status_label(enabled: bool, current: bool, cooldown_until: float | None) -> str:
-    if not enabled:
-        return "disabled"
-    if cooldown_until is not None:
-        return "cooling"
-    return "current" if current else "ready"
 
 
 def provider_row(provider: ProviderConfig, status: ProviderStatus | None) -> dict[str, Any]:
