@@ -103,6 +103,11 @@ class FakeUpstream:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            # Shutdown cancels idle keep-alive connections. Python 3.11's start_server callback
+            # calls task.exception() on a cancelled task and logs a traceback; ending quietly
+            # here keeps the demo's and the real-agent scripts' output clean.
+            return
         finally:
             self.connections_closed += 1
             writer.close()

@@ -139,3 +139,22 @@ def test_gemini_native_endpoints(fake: tuple[str, Path]) -> None:
         ("x-goog-api-key", "gemini-x", 200),
         ("x-goog-api-key", "gemini-x", 429),
     ]
+
+
+def test_the_fake_stops_quietly_with_a_keep_alive_connection_open() -> None:
+    """Stopping with an idle keep-alive connection prints nothing (Python 3.11 logged a
+    traceback for each cancelled connection, in the demo's and the real agents' output)."""
+    script = (
+        "import http.client\n"
+        "from auto_router.demo.fake_upstream import FakeUpstream\n"
+        "from auto_router.demo.provider import FakeProvider\n"
+        "with FakeUpstream(FakeProvider()) as up:\n"
+        "    c = http.client.HTTPConnection('127.0.0.1', up.port)\n"
+        "    c.request('GET', '/v1/models')\n"
+        "    assert c.getresponse().read()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
