@@ -102,7 +102,9 @@ class Redactor:
     def found(self, value: bytes) -> bool:
         """Whether ``value`` holds a credential or a long piece of one (what ``binary``
         masks); a cheap test first, the hot path's (response headers)."""
-        return self._bytes is not None and self.binary(value) is not value
+        if self._bytes is None or self._screen.clean_bytes(value):
+            return False
+        return self.binary(value) is not value
 
     def leaks(self, value: str) -> bool:
         return self.text(value) != value
@@ -156,15 +158,17 @@ class _Screen:
         self._rest_bytes = re.compile(alternation.encode()) if rest else None
 
     def clean(self, value: str) -> bool:
-        step = _STRIDE  # the slices are shorter toward the end: zip stops at the last sample
-        samples = zip(value[0::step], value[1::step], value[2::step], value[3::step], strict=False)
+        # zip stops at the shortest slice, the last whole sample; no strict= (a keyword
+        # argument sends zip down a slow path: +0.6 us here)
+        step = _STRIDE
+        samples = zip(value[0::step], value[1::step], value[2::step], value[3::step])  # noqa: B905
         if not self._grams.isdisjoint(samples):
             return False
         return self._rest is None or self._rest.search(value) is None
 
     def clean_bytes(self, value: bytes) -> bool:
         step = _STRIDE
-        samples = zip(value[0::step], value[1::step], value[2::step], value[3::step], strict=False)
+        samples = zip(value[0::step], value[1::step], value[2::step], value[3::step])  # noqa: B905
         if not self._byte_grams.isdisjoint(samples):
             return False
         return self._rest_bytes is None or self._rest_bytes.search(value) is None
