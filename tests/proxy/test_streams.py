@@ -71,6 +71,8 @@ _PIECES = st.sampled_from(
         b'"prompt_tokens": 7',
         b'"output_tokens":3',
         b'"totalTokenCount" : 12',
+        b'"completion_tokens": 5',
+        b'"candidatesTokenCount":4',
         b"oken",
         b'"finish_reason":"stop"',
         b"message_stop",
@@ -116,3 +118,9 @@ def test_a_broken_line_after_good_ones_is_found() -> None:
     assert malformed(good + b'data: {"a":\n\n')
     assert malformed(b'data: {"a":\n\n' + good)
     assert malformed(good.replace(b"\n\n", b"\r\n\r\n") + b"data: oops\r\n\r\n")
+
+
+def test_usage_names_found_whatever_comes_first() -> None:
+    # The regex starts a little before the first "oken": far enough for the longest name.
+    assert token_usage(b'{"completion_tokens": 5, "prompt_tokens": 2}') == (2, 5, 7)
+    assert token_usage(b'{"candidatesTokenCount":4,"promptTokenCount":1}') == (1, 4, 5)
