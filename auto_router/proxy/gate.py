@@ -71,6 +71,45 @@ def host_names(
     return frozenset(a.lower().encode("latin-1") for a in allowed)
 
 
+def _host_refusal(
+    headers: list[tuple[bytes, bytes]], named: dict[bytes, bytes], allowed: frozenset[bytes]
+) -> Refusal | None:
+    """Too many headers, or a ``Host`` that does not name this server (DNS rebinding)."""
+    if len(headers) > MAX_HEADERS:
+        return _TOO_MANY_HEADERS
+    host = named.get(b"host")
+    if host is None or host.lower() not in allowed:
+        return _FORBIDDEN_HOST
+    return None
+
+
+def _origin(
+    named: dict[bytes, bytes], settings: ProxySettings, allowed: frozenset[bytes]
+) -> tuple[bytes | None, Refusal | None]:
+    """A browser's request: the origin to answer with CORS headers, or why it is refused.
+
+    Agents and SDKs send neither ``Origin`` nor ``Sec-Fetch-Site``: one lookup each."""
+    origin = named.get(b"origin")
+    site = named.get(b"sec-fetch-site")
+    if origin is None and site != b"cross-site":
+        return None, None
+    if origin is not None:
+        origin = origin.lower()
+        if origin.decode("latin-1") in settings.allowed_origins:
+            return origin, None
+    if site == b"cross-site" or not _own_origin(origin, allowed):
+        return None, _FORBIDDEN_ORIGIN
+    return None, None
+
+
+def _length_refused(named: dict[bytes, bytes], limit: int) -> bool:
+    """A declared body length over ``limit`` (or not a number): refused before any read.
+
+    A chunked body has no length to check: ``_read_limited`` reads it up to the limit."""
+    length = named.get(b"content-length")
+    return length is not None and (not length.isdigit() or int(length) > limit)
+
+
 def _own_origin(origin: bytes | None, allowed: frozenset[bytes]) -> bool:
     return origin is not None and origin.startswith(b"http://") and origin[7:] in allowed
 
@@ -80,8 +119,29 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+#: Why a request is refused: HTTP status, message, error code.
+Refusal = tuple[int, str, str]
+_TOO_MANY_HEADERS: Final = (431, "too many request headers", "headers")
+_FORBIDDEN_HOST: Final = (
+    403,
+    "this Host is not served here (DNS rebinding protection)",
+    "forbidden_host",
+)
+_FORBIDDEN_ORIGIN: Final = (
+    403,
+    "browser requests from other origins are refused",
+    "forbidden_origin",
+)
+
+
 class Gate:
-    """ASGI middleware: refuse what must not reach a handler, redact what leaves."""
+    """ASGI middleware: refuse what must not reach a handler, redact what leaves.
+
+    ``__call__`` runs the checks in order, one function each: the header count and the
+    Host allowlist (``_host_refusal``), the browser origin (``_origin``), the CORS preflight
+    (``_preflight``), the body limit (``_length_refused``, or ``_read_limited`` for a
+    chunked body), then the app, an exception in it answered by ``_internal``.
+    """
 
     def __init__(
         self,
@@ -95,10 +155,14 @@ class Gate:
         #: Names given to ``bind`` (``--host``): served like the loopback names.
         self.bound: tuple[str, ...] = ()
         self._hosts: dict[tuple[Any, ...], frozenset[bytes]] = {}
+        #: The last (settings, server, names) looked up: requests of one server and one
+        #: configuration skip building the cache key.
+        self._last: tuple[ProxySettings, Any, frozenset[bytes]] | None = None
 
     def bind(self, host: str) -> None:
         self.bound = (host,)
         self._hosts.clear()
+        self._last = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -111,67 +175,47 @@ class Gate:
         )
         fmt = found.endpoint.error_format if found is not None else None
         headers = scope["headers"]
-        if len(headers) > MAX_HEADERS:
-            await self._refuse(scope, send, fmt, 431, "too many request headers", "headers")
-            return
         # One C-level pass; a repeated name keeps its last value (a browser cannot repeat
         # Host, and a repeated Origin or Sec-Fetch-Site only matters to a browser page).
-        named = dict(headers)
-        host = named.get(b"host")
-        origin = named.get(b"origin")
-        site = named.get(b"sec-fetch-site")
-        if host is not None:
-            host = host.lower()
-        if origin is not None:
-            origin = origin.lower()
+        named = dict(headers) if len(headers) <= MAX_HEADERS else {}
         allowed = self._allowed(scope, settings)
-        if host is None or host not in allowed:
-            message = "this Host is not served here (DNS rebinding protection)"
-            await self._refuse(scope, send, fmt, 403, message, "forbidden_host")
-            return
-        cors: bytes | None = None
-        if origin is not None or site == b"cross-site":
-            if origin is not None and origin.decode("latin-1") in settings.allowed_origins:
-                cors = origin
-            elif site == b"cross-site" or not _own_origin(origin, allowed):
-                message = "browser requests from other origins are refused"
-                await self._refuse(scope, send, fmt, 403, message, "forbidden_origin")
-                return
-        if kind == "websocket":
+        refusal = _host_refusal(headers, named, allowed)
+        cors, refusal = _origin(named, settings, allowed) if refusal is None else (None, refusal)
+        if refusal is not None:
+            await self._refuse(scope, send, fmt, *refusal)
+        elif kind == "websocket":
             await self.app(scope, receive, send)
-            return
-        if cors is not None and scope["method"] == "OPTIONS":
+        elif cors is not None and scope["method"] == "OPTIONS":
             await _preflight(scope, send, cors)
-            return
-        limit = settings.max_body_bytes
-        length = named.get(b"content-length")
-        if length is not None:
-            if not length.isdigit() or int(length) > limit:
-                await self._too_large(scope, send, fmt, limit)
-                return
-        elif b"transfer-encoding" in named:
-            body = await _read_limited(receive, limit)
-            if body is None:
-                await self._too_large(scope, send, fmt, limit)
-                return
-            receive = _replay(body, receive)
-        out = _Outgoing(send, self._redactor(), cors, everything=fmt is None)
-        try:
-            await self.app(scope, receive, out)
-        except Exception as exc:
-            await self._internal(scope, out, fmt, exc)
+        elif _length_refused(named, settings.max_body_bytes):
+            await self._too_large(scope, send, fmt, settings.max_body_bytes)
+        else:
+            if b"content-length" not in named and b"transfer-encoding" in named:
+                body = await _read_limited(receive, settings.max_body_bytes)
+                if body is None:
+                    await self._too_large(scope, send, fmt, settings.max_body_bytes)
+                    return
+                receive = _replay(body, receive)
+            out = _Outgoing(send, self._redactor(), cors, everything=fmt is None)
+            try:
+                await self.app(scope, receive, out)
+            except Exception as exc:
+                await self._internal(scope, out, fmt, exc)
 
     def _allowed(self, scope: Scope, settings: ProxySettings) -> frozenset[bytes]:
         server = scope.get("server")
-        if server is not None:
-            server = tuple(server)  # some servers give a list
-        key = (server, settings.allowed_hosts, self.bound)
+        last = self._last
+        if last is not None and last[0] is settings and last[1] == server:
+            return last[2]
+        key_server = tuple(server) if server is not None else None  # some servers give a list
+        key = (key_server, settings.allowed_hosts, self.bound)
         found = self._hosts.get(key)
         if found is None:
             if len(self._hosts) > 64:  # a server reached on many addresses; keep it bounded
                 self._hosts.clear()
-            found = host_names(server, self.bound, settings.allowed_hosts)
+            found = host_names(key_server, self.bound, settings.allowed_hosts)
             self._hosts[key] = found
+        self._last = (settings, server, found)
         return found
 
     async def _refuse(
@@ -251,7 +295,8 @@ class _Outgoing:
                     (b"access-control-allow-origin", self._cors),
                     (b"vary", b"origin"),
                 ]
-            message = {**message, "headers": headers}
+            if headers is not message.get("headers", ()):  # else the message goes as it came
+                message = {**message, "headers": headers}
             if self._everything or (message["status"] >= 400 and redactor):
                 self._hold, self._start = True, message
                 return

@@ -32,29 +32,53 @@ def first_event_in(head: bytes) -> bool:
     end = _boundary(head)
     if end < 0:
         return False
-    for line in head[:end].splitlines():
-        if line.startswith(b"data:") and b'"ping"' not in line:
+    # The lines that start with ``data:`` (at 0 or after a CR or LF, as splitlines cuts),
+    # found by C-level searches instead of splitting the whole head into lines.
+    start = 0 if head.startswith(b"data:") else _data_line(head, 0, end)
+    while 0 <= start < end:
+        stop = _line_end(head, start, end)
+        if b'"ping"' not in head[start:stop]:
             return True
+        start = _data_line(head, stop, end)
     return False
+
+
+def _data_line(data: bytes, start: int, end: int) -> int:
+    """Where the next line starting with ``data:`` begins (-1: none before ``end``)."""
+    found = _DATA_LINE.search(data, start, end)
+    return found.end() - 5 if found else -1
+
+
+def _line_end(data: bytes, start: int, end: int) -> int:
+    """The end of the line at ``start`` (a CR or LF, as ``splitlines`` cuts; else ``end``)."""
+    lf = data.find(b"\n", start, end)
+    stop = end if lf < 0 else lf
+    cr = data.find(b"\r", start, stop)  # looked for only before the LF: no long scan
+    return stop if cr < 0 else cr
 
 
 def _boundary(data: bytes) -> int:
     """The end of the last whole event in ``data`` (-1: none)."""
+    if data.endswith(b"\n\n"):  # the usual chunk; spares a scan for a CRLF boundary
+        return len(data)
     lf = data.rfind(b"\n\n")
     crlf = data.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
 
 
-#: A ``data:`` line that is not ``[DONE]`` nor one whole JSON object or array (one C-level
-#: search per chunk: the relay never parses JSON on the way).
-_BAD_DATA: Final = re.compile(
-    rb"^data:[ \t]*+(?!\r?$|\[DONE\][ \t]*\r?$|\{.*\}[ \t]*\r?$|\[.*\][ \t]*\r?$)", re.M
-)
+#: A ``data:`` line that is not ``[DONE]`` nor one whole JSON object or array. One search
+#: per chunk, no JSON parsing: ``_BAD_NEXT`` starts with the literal ``\ndata:``, which the
+#: regex engine finds by a fast scan (a ``^`` under ``re.M`` is tried at every byte: ~50 us
+#: for a 20-event chunk), and ``_BAD_FIRST`` checks a chunk's first line.
+_GOOD: Final = rb"(?!\r?$|\[DONE\][ \t]*\r?$|\{.*\}[ \t]*\r?$|\[.*\][ \t]*\r?$)"
+_BAD_FIRST: Final = re.compile(rb"data:[ \t]*+" + _GOOD, re.M)
+_BAD_NEXT: Final = re.compile(rb"\ndata:[ \t]*+" + _GOOD, re.M)
+_DATA_LINE: Final = re.compile(rb"[\r\n]data:")
 
 
 def malformed(events: bytes) -> bool:
     """Whether a ``data:`` line is not one whole JSON value (cheap: no parsing)."""
-    return _BAD_DATA.search(events) is not None
+    return _BAD_FIRST.match(events) is not None or _BAD_NEXT.search(events) is not None
 
 
 class Framer:
@@ -71,27 +95,28 @@ class Framer:
         data = self.pending + chunk if self.pending else chunk
         if data.endswith(b"\n\n"):  # the usual chunk: whole events, nothing to keep
             self.pending = b""
-            return None if _BAD_DATA.search(data) else data
+            return None if malformed(data) else data
         end = _boundary(data)
         if end < 0:
             self.pending = data
             return b""
         whole, self.pending = data[:end], data[end:]
-        return None if _BAD_DATA.search(whole) else whole
+        return None if malformed(whole) else whole
 
 
 def finished(endpoint: str, tail: bytes) -> bool:
     """Whether a stream that ended cleanly carried a whole answer (not a truncated one)."""
+    # ``rfind``: the final event is at the end, so the search stops at once.
     if endpoint == CHAT:
-        return _DONE in tail or _FINISHED.search(tail) is not None
+        return tail.rfind(_DONE) >= 0 or _FINISHED.search(tail) is not None
     if endpoint == MESSAGES:
-        return b"message_stop" in tail
+        return tail.rfind(b"message_stop") >= 0
     return True
 
 
 def needs_done(endpoint: str, tail: bytes) -> bool:
     """A chat stream that finished without ``[DONE]``: the proxy adds it, as clients expect."""
-    return endpoint == CHAT and _DONE not in tail
+    return endpoint == CHAT and tail.rfind(_DONE) < 0
 
 
 def _events(sent: bytes) -> list[dict[str, Any]]:
