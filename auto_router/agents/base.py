@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..limits.markers import Marker
 from ..secrets import Secret
@@ -56,8 +56,7 @@ class Setup:
         )
 
 
-@dataclass(frozen=True)
-class FailFastContext:
+class FailFastContext(NamedTuple):
     """What a fail-fast knob may use: a private temporary directory and the parent env."""
 
     workdir: Path

@@ -32,9 +32,8 @@ import termios
 import time
 import tty
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import FrameType
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..errors import CommandNotFoundError
 
@@ -49,8 +48,7 @@ Feed = Callable[[bytes, str], None]
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True)
-class ChildResult:
+class ChildResult(NamedTuple):
     exit_code: int
     #: The signal that ended the child, if one did.
     signal: int | None

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..agents import Agent, agent_for
 from ..errors import AllProvidersExhaustedError, CommandNotFoundError
@@ -69,8 +69,7 @@ class RunOptions:
     via_proxy: bool | None = None
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     exit_code: int
     run_id: str
     attempts: tuple[Attempt, ...]
