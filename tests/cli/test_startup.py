@@ -149,3 +149,11 @@ def test_joining_a_running_proxy_asks_for_no_name_resolution() -> None:
             [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
         )
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def test_a_run_that_hits_no_limit_loads_no_reset_phrases(three_providers: Path) -> None:
+    # The reset-time phrases (and their regular expressions) are for an attempt that hit a
+    # usage limit; tests/launcher check that such an attempt still reads its reset time.
+    found = modules(three_providers, "run", "--no-rotate", "--", sys.executable, "-c", "pass")
+    assert "auto_router.launcher.runner" in found  # the probe did run the launcher
+    assert not found & {"auto_router.limits.resets", "auto_router.limits.phrases"}
