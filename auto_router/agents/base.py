@@ -21,8 +21,7 @@ from ..limits.markers import Marker
 from ..secrets import Secret
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Where the child should send its requests (values expanded; the key stays a Secret)."""
 
     backend: str
@@ -73,8 +72,7 @@ def _no_fail_fast(context: FailFastContext, setup: Setup) -> Setup:
     return Setup()
 
 
-@dataclass(frozen=True)
-class Agent:
+class Agent(NamedTuple):
     """One coding-agent CLI auto-router knows."""
 
     name: str

@@ -18,7 +18,6 @@ import datetime as dt
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -51,8 +50,7 @@ Notify = Callable[[str], None]
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(NamedTuple):
     backend: str | None = None
     provider: str | None = None
     #: The explicit command after ``--``; ``None`` runs the provider's/backend's command.
