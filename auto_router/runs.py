@@ -27,9 +27,8 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .paths import APP_NAME, Paths
 
@@ -111,8 +110,7 @@ def _not_zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
-@dataclass(frozen=True)
-class RunEntry:
+class RunEntry(NamedTuple):
     """One launcher's registration: what its token stands for."""
 
     run_id: str
@@ -121,8 +119,7 @@ class RunEntry:
     started_at: float
 
 
-@dataclass(frozen=True)
-class ProxyRecord:
+class ProxyRecord(NamedTuple):
     """The content of ``proxy.json``."""
 
     pid: int
@@ -176,7 +173,7 @@ class RuntimeDir:
             return None  # missing or damaged: treated as no proxy (and replaced)
 
     def write_proxy(self, record: ProxyRecord) -> None:
-        _write_private(self.path / RUNTIME_FILE, asdict(record))
+        _write_private(self.path / RUNTIME_FILE, record._asdict())
 
     def clear_proxy(self, pid: int | None = None) -> None:
         """Remove ``proxy.json`` (only if it still names ``pid``, when given)."""
@@ -190,7 +187,7 @@ class RuntimeDir:
 
     def register(self, token: str, entry: RunEntry) -> None:
         self.ensure()
-        _write_private(self.runs / f"{token_digest(token)}.json", asdict(entry))
+        _write_private(self.runs / f"{token_digest(token)}.json", entry._asdict())
 
     def unregister(self, token: str) -> None:
         digest = token_digest(token)
@@ -310,8 +307,13 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     """Does something accept connections on ``host:port``?"""
     import socket  # here: only a run that finds a recorded proxy asks
 
+    # A plain IPv4 connect, not create_connection: its getaddrinfo encodes the host with the
+    # "idna" codec, whose import (stringprep, unicodedata) cost ~3 ms of every run that
+    # joins a running proxy. The host is a loopback address, never a name to resolve.
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect((host, port))
             return True
     except OSError:
         return False

@@ -15,14 +15,13 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..limits.markers import Marker
 from ..secrets import Secret
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Where the child should send its requests (values expanded; the key stays a Secret)."""
 
     backend: str
@@ -56,8 +55,7 @@ class Setup:
         )
 
 
-@dataclass(frozen=True)
-class FailFastContext:
+class FailFastContext(NamedTuple):
     """What a fail-fast knob may use: a private temporary directory and the parent env."""
 
     workdir: Path
@@ -74,8 +72,7 @@ def _no_fail_fast(context: FailFastContext, setup: Setup) -> Setup:
     return Setup()
 
 
-@dataclass(frozen=True)
-class Agent:
+class Agent(NamedTuple):
     """One coding-agent CLI auto-router knows."""
 
     name: str

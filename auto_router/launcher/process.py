@@ -25,16 +25,12 @@ import os
 import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import time
-import tty
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import FrameType
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..errors import CommandNotFoundError
 
@@ -49,8 +45,7 @@ Feed = Callable[[bytes, str], None]
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True)
-class ChildResult:
+class ChildResult(NamedTuple):
     exit_code: int
     #: The signal that ended the child, if one did.
     signal: int | None
@@ -286,6 +281,9 @@ class _PipeChild(_Child):
 
 class _PtyChild(_Child):
     def run(self) -> ChildResult:
+        import termios  # here: only a run on a terminal uses a PTY
+        import tty
+
         started = self.monotonic()
         saved = termios.tcgetattr(self.stdin_fd)
         master, slave = os.openpty()
@@ -396,6 +394,9 @@ def _status_of(returncode: int) -> int:
 
 
 def _copy_winsize(source_fd: int, target_fd: int) -> None:
+    import struct
+    import termios
+
     packed = fcntl.ioctl(source_fd, termios.TIOCGWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
     fcntl.ioctl(target_fd, termios.TIOCSWINSZ, packed)
 

@@ -14,8 +14,7 @@ provider of the backend is reachable through it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..agents import Agent
 from ..config import BackendConfig, Config, ProviderConfig
@@ -40,8 +39,7 @@ def family_of(provider: ProviderConfig) -> str:
     return FAMILY.get(provider.protocol, "openai")
 
 
-@dataclass(frozen=True)
-class Reach:
+class Reach(NamedTuple):
     """How ``agent`` can reach one provider."""
 
     direct: bool
@@ -118,8 +116,7 @@ def check_direct(agent: Agent, provider: ProviderConfig, *, translate: bool = Tr
     )
 
 
-@dataclass(frozen=True)
-class Mode:
+class Mode(NamedTuple):
     via_proxy: bool
     #: The API family the agent speaks to the proxy.
     family: str | None

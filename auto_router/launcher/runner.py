@@ -18,14 +18,12 @@ import datetime as dt
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..agents import Agent, agent_for
 from ..errors import AllProvidersExhaustedError, CommandNotFoundError
 from ..limits.cooling import cooling_line
-from ..limits.resets import parse_reset
 from ..limits.scanner import Detection, OutputScanner
 from ..rotation.policy import DIRECT
 from ..rotation.service import Choice, Rotator
@@ -52,8 +50,7 @@ Notify = Callable[[str], None]
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(NamedTuple):
     backend: str | None = None
     provider: str | None = None
     #: The explicit command after ``--``; ``None`` runs the provider's/backend's command.
@@ -69,8 +66,7 @@ class RunOptions:
     via_proxy: bool | None = None
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     exit_code: int
     run_id: str
     attempts: tuple[Attempt, ...]
@@ -339,9 +335,7 @@ class Launcher:
                 self.log.add(attempt)
                 raise
         detection = self._judge(scanner, result, choice)
-        reset_at = (
-            parse_reset(scanner.text_tail(), self.clock(), self.tz) if detection.limit else None
-        )
+        reset_at = self._reset_at(scanner) if detection.limit else None
         attempt = dataclasses.replace(
             attempt,
             outcome=_outcome(result, detection),
@@ -370,6 +364,14 @@ class Launcher:
             stdout_fd=stdout_fd,
             stderr_fd=stderr_fd,
         )
+
+    def _reset_at(self, scanner: OutputScanner) -> float | None:
+        """When the limit the child reported resets, if its output says."""
+        # Here, not at import: the reset-phrase tables (a dozen regular expressions, ~3 ms)
+        # matter only to an attempt that hit a limit.
+        from ..limits.resets import parse_reset
+
+        return parse_reset(scanner.text_tail(), self.clock(), self.tz)
 
     @staticmethod
     def _judge(scanner: OutputScanner, result: ChildResult, choice: Choice) -> Detection:

@@ -13,8 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import ProxyStartError
 from ..paths import Paths
@@ -60,8 +60,7 @@ class ReadyWatch:
         return self._done.is_set() and not self.line.startswith("ready ")
 
 
-@dataclass(frozen=True)
-class Joined:
+class Joined(NamedTuple):
     """A run registered with a proxy."""
 
     url: str

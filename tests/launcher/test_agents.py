@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from auto_router.agents import AGENTS, FailFastContext, Setup, Target, agent_for
+from auto_router.agents import AGENTS, TABLE, FailFastContext, Setup, Target, agent_for
 from auto_router.agents.codex import KEY_VARIABLE, PROVIDER_ID
 from auto_router.config import BackendConfig
 from auto_router.errors import ConfigValidationError
@@ -234,6 +237,9 @@ def test_unreadable_settings_file_turns_the_knob_off(tmp_path: Path) -> None:
         (BackendConfig("gemini"), ["python", "script.py"], "gemini"),  # backend name
         (BackendConfig("qwen-openrouter"), None, "qwen"),
         (BackendConfig("scripts"), ["python"], "generic"),
+        (BackendConfig("x"), ["claude-code"], "claude"),  # any executable of the table
+        (BackendConfig("gemini-cli"), None, "gemini"),  # a backend named like an executable
+        (BackendConfig("codex_work"), ["python"], "codex"),  # the backend name's head
     ],
 )
 def test_agent_for(backend: BackendConfig, argv: list[str] | None, expected: str) -> None:
@@ -243,3 +249,26 @@ def test_agent_for(backend: BackendConfig, argv: list[str] | None, expected: str
 def test_unknown_agent_key_is_a_config_error() -> None:
     with pytest.raises(ConfigValidationError, match="unknown agent 'nope'"):
         agent_for(BackendConfig("x", agent="nope"), None)
+
+
+def test_the_table_names_each_module_with_its_own_executables() -> None:
+    # The table lets `agent_for` match an executable without importing every agent module.
+    for name, (module, executables) in TABLE.items():
+        agent = importlib.import_module(f"auto_router.agents.{module}").AGENT
+        assert (agent.name, agent.executables) == (name, executables)
+        assert AGENTS[name] is agent
+
+
+def test_a_lookup_imports_only_that_agent() -> None:
+    probe = (
+        "import sys\n"
+        "from auto_router.agents import AGENTS, agent_for\n"
+        "from auto_router.config import BackendConfig\n"
+        "assert 'qwen' in AGENTS and 'nope' not in AGENTS and len(AGENTS) == 6\n"
+        "agent_for(BackendConfig('x'), ['claude'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('auto_router.agents.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['auto_router.agents.base', 'auto_router.agents.claude']", (
+        done.stderr
+    )

@@ -205,3 +205,17 @@ def test_utf8_split_across_chunks_is_decoded() -> None:
 def test_marker_object_is_hashable_and_labelled() -> None:
     marker = Marker("re:abc", name="abc")
     assert marker.label == "abc" and hash(marker)
+
+
+@pytest.mark.parametrize(
+    ("agent", "message"),
+    [("qwen", "[API Error: 429 quota]"), ("claude", "API Error: Request rejected (429)")],
+)
+def test_error_text_markers_allow_a_border_or_quote_before_the_message(
+    agent: str, message: str
+) -> None:
+    marker = next(m for m in AGENTS[agent].markers if m.label.endswith("(error text)"))
+    for prefix in ("", "│ ", "│", "  ", '"', "'", ">"):
+        assert marker.search_line(prefix + message), prefix
+    for prefix in ("x", "┃", "-"):
+        assert not marker.search_line(prefix + message), prefix
