@@ -155,8 +155,9 @@ async def _only_failure(send: Send, ex: Exchange, last: Failure) -> None:
     await respond(send, status, error_body(fmt, status, last.reason, code=last.kind))
 
 
-#: How long the upstreams may think before a watcher starts looking for a client that went
-#: away (seconds). Shorter waits, the common case, create no task at all.
+#: How long the upstreams may think (``Guard``), or a stream may last (``Disconnect``),
+#: before a watcher starts looking for a client that went away (seconds). Shorter ones, the
+#: common case, create no task at all.
 WATCH_AFTER: float = 0.2
 
 
