@@ -54,13 +54,15 @@ class Deadline:
     ``CancelledError`` into a timeout.
     """
 
-    __slots__ = ("_handle", "_loop", "_stopped", "_task", "at", "expired")
+    __slots__ = ("_cancelling", "_handle", "_loop", "_ours", "_stopped", "_task", "at", "expired")
 
     def __init__(self, at: float) -> None:
         self._loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None, "a deadline cancels the task that made it"
         self._task = task
+        self._cancelling = task.cancelling()  # cancellations asked before this deadline
+        self._ours = False
         self.at: float | None = at
         self.expired = False
         self._stopped = False
@@ -92,15 +94,16 @@ class Deadline:
         self._task.cancel()
 
     def stop(self) -> bool:
-        """Disarm; ``True`` when it fired (its cancellation is taken back, as
-        ``asyncio.timeout`` does on the way out). Calling it again changes nothing."""
+        """Disarm; ``True`` when it fired and its cancellation was the only one (taken
+        back, as ``asyncio.timeout`` does: a cancellation from elsewhere, the client gone or
+        the server stopping, wins). Calling it again changes nothing."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
         if self.expired and not self._stopped:
-            self._task.uncancel()
+            self._ours = self._task.uncancel() <= self._cancelling
         self._stopped = True
-        return self.expired
+        return self._ours
 
 
 class UpstreamError(Exception):

@@ -50,6 +50,17 @@ async def test_a_deadline_that_passes_cancels_and_is_taken_back() -> None:
     await _turns()  # and the task goes on
 
 
+async def test_a_cancellation_from_elsewhere_is_not_taken_for_a_timeout() -> None:
+    task = asyncio.current_task()
+    assert task is not None
+    deadline = Deadline(asyncio.get_running_loop().time())
+    await _cancelled()  # the deadline fired...
+    task.cancel()  # ...and the server is stopping too
+    assert deadline.stop() is False  # the caller re-raises: not a timeout
+    await _cancelled()  # the server's cancellation is still delivered
+    assert task.uncancel() == 0
+
+
 async def test_a_pushed_deadline_waits_for_the_new_time() -> None:
     deadline = Deadline(asyncio.get_running_loop().time())  # due at once...
     deadline.push(3600)  # ...but moved an hour on before the timer fired
