@@ -34,7 +34,7 @@ from .exchange import Call, Exchange, without_key
 from .routing import Target
 from .streams import first_event_in, malformed
 from .translation import Route, Translation
-from .upstream import Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
+from .upstream import Deadline, Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
 
 
 @dataclass(slots=True)
@@ -209,25 +209,48 @@ async def _first_event(target: Target, resp: UpstreamResponse, may_retry: bool) 
     """The stream's head up to its first event, read before answering (so a failure there
     still fails over), within the provider's first-token limit."""
     sse = "event-stream" in (resp.header("content-type") or "")
+    limits = target.timeouts
+    # The client's socket limit is the larger of first-token and idle. When it is the
+    # first-token one it already bounds the first read, the common whole head: a deadline
+    # of our own is armed only for a shorter limit, or for a head that comes in pieces.
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline = (
+        None if limits.first_token >= limits.stream_read else Deadline.after(limits.first_token)
+    )
     parts: list[bytes] = []
     try:
-        async with asyncio.timeout(target.timeouts.first_token):
-            while True:
-                chunk = await resp.readany()
-                if not chunk:
-                    break
-                parts.append(chunk)
-                if not sse or first_event_in(b"".join(parts)):
-                    break
-    except (UpstreamError, TimeoutError) as exc:
+        while True:
+            chunk = await resp.readany()
+            if not chunk:
+                break
+            parts.append(chunk)
+            if not sse or first_event_in(b"".join(parts)):
+                break
+            if deadline is None:
+                deadline = Deadline(started + limits.first_token)
+    except UpstreamError as exc:
         await resp.abort()
-        if not isinstance(exc, UpstreamError):
-            exc = UpstreamTimeout("no first token within the first-token limit")
+        if exc.kind == "timeout":  # the socket limit, here the first-token one
+            exc = UpstreamTimeout(_NO_FIRST_TOKEN)
         raise _outage(exc, may_retry) from None
-    except asyncio.CancelledError:  # the client went away: close the upstream too
+    except asyncio.CancelledError:  # our deadline, or the client went away: close the upstream
+        expired = deadline is not None and deadline.stop()
         await resp.abort()
-        raise
-    head = b"".join(parts)
+        if not expired:
+            raise
+        raise _outage(UpstreamTimeout(_NO_FIRST_TOKEN), may_retry) from None
+    finally:
+        if deadline is not None:
+            deadline.stop()
+    return await _checked_head(resp, b"".join(parts), sse, may_retry)
+
+
+_NO_FIRST_TOKEN = "no first token within the first-token limit"
+
+
+async def _checked_head(resp: UpstreamResponse, head: bytes, sse: bool, may_retry: bool) -> bytes:
+    """``head``, unless it is empty or malformed (then the attempt failed)."""
     if not head or (sse and malformed(head)):
         await resp.abort()
         reason = (

@@ -28,7 +28,7 @@ from .exchange import Call, Exchange, response_headers, token_usage
 from .relay import Disconnect
 from .routing import Target
 from .streams import Continuation, Framer, finished, needs_done, partial_answer, prefill_body
-from .upstream import UpstreamError, UpstreamResponse
+from .upstream import Deadline, UpstreamError, UpstreamResponse
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -57,7 +57,6 @@ class StreamRelay:
         self.ex = ex
         self.sent: list[bytes] = []
         self.gone = Disconnect()
-        self._watcher: asyncio.Future[None] | None = None
 
     async def open(self, done: Answer) -> Leg:
         """Answer with ``done``'s headers and first events, and watch for the client leaving."""
@@ -71,12 +70,11 @@ class StreamRelay:
         ex.ttfb = time.perf_counter() - ex.started
         assert ex.receive is not None
         self.gone.resp = leg.resp
-        self._watcher = asyncio.ensure_future(self.gone.watch(ex.receive))
+        self.gone.arm(ex.receive)
         return leg
 
     def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
+        self.gone.stop()
 
     async def pump(self, leg: Leg) -> str | None:
         """Relay ``leg`` to its end: what broke (the leg is aborted), else ``None`` (the answer
@@ -124,30 +122,38 @@ class StreamRelay:
     async def _pump(self, leg: Leg) -> str | None:
         """Relay ``leg`` to its end: ``None`` when the answer is whole, else what broke."""
         timeouts = leg.target.timeouts
-        idle = timeouts.idle if timeouts.idle < timeouts.stream_read else None
+        idle = timeouts.idle
+        # The socket limit is the (longer) first-token one: hold idle here, with one timer
+        # for the whole leg (pushed before each read, held while the client is written to).
+        deadline = Deadline.after(idle) if idle < timeouts.stream_read else None
+        readany, feed = leg.resp.readany, leg.framer.feed
         try:
             while True:
-                if idle is None:
-                    chunk = await leg.resp.readany()
-                else:  # the socket limit is the (longer) first-token one: hold idle here
-                    async with asyncio.timeout(idle):
-                        chunk = await leg.resp.readany()
+                if deadline is not None:
+                    deadline.push(idle)
+                    chunk = await readany()
+                    deadline.hold()
+                else:
+                    chunk = await readany()
                 if not chunk:
                     break
-                whole = leg.framer.feed(chunk)
+                whole = feed(chunk)
                 if whole is None:
                     return "the upstream sent a malformed event"
                 if whole:
                     await self._emit(leg, whole)
         except UpstreamError as exc:
             return str(exc)
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.stop():
+                raise
             return f"no data for {idle:g}s"
         finally:
-            self.ex.usage = token_usage(leg.head, b"".join(self.sent[-2:])[-8192:])
-        if leg.framer.pending.strip() or not finished(
-            self.ex.endpoint.name, b"".join(self.sent[-2:])
-        ):
+            if deadline is not None:
+                deadline.stop()
+            tail = b"".join(self.sent[-2:])
+            self.ex.usage = token_usage(leg.head, tail[-8192:])
+        if leg.framer.pending.strip() or not finished(self.ex.endpoint.name, tail):
             return "the upstream stream ended before the answer was complete"
         return None
 

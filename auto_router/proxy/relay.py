@@ -69,7 +69,7 @@ async def relay(send: Send, ex: Exchange, done: Answer) -> str | None:
     tail: list[bytes] = [b"", b""]
     gone = Disconnect(resp)
     assert ex.receive is not None
-    watcher = asyncio.ensure_future(gone.watch(ex.receive))
+    gone.arm(ex.receive)
     try:
         while True:
             chunk = await resp.readany()
@@ -91,7 +91,7 @@ async def relay(send: Send, ex: Exchange, done: Answer) -> str | None:
         await send({"type": "http.response.body", "body": event, "more_body": False})
         return ex.error
     finally:
-        watcher.cancel()
+        gone.stop()
         ex.usage = token_usage(head, tail[0][-8192:] + tail[1])
     if gone.happened:
         ex.status, ex.error = 499, "client disconnected mid-stream"
@@ -155,8 +155,9 @@ async def _only_failure(send: Send, ex: Exchange, last: Failure) -> None:
     await respond(send, status, error_body(fmt, status, last.reason, code=last.kind))
 
 
-#: How long the upstreams may think before a watcher starts looking for a client that went
-#: away (seconds). Shorter waits, the common case, create no task at all.
+#: How long the upstreams may think (``Guard``), or a stream may last (``Disconnect``),
+#: before a watcher starts looking for a client that went away (seconds). Shorter ones, the
+#: common case, create no task at all.
 WATCH_AFTER: float = 0.2
 
 
@@ -206,13 +207,38 @@ class Guard:
 
 class Disconnect:
     """Watches ``receive`` during a stream; on ``http.disconnect`` aborts the upstream
-    (``resp``: the one being relayed now, which a continuation replaces)."""
+    (``resp``: the one being relayed now, which a continuation replaces).
 
-    __slots__ = ("happened", "resp")
+    Like ``Guard``, a timer arms it (``arm``): only a stream that lasts ``WATCH_AFTER``
+    seconds gets a task waiting on ``receive()``, so a short stream costs one timer, not a
+    task. The server drops what is sent to a client that left, so a client gone sooner is
+    noticed when the watcher starts (at once: the server already holds the disconnect) and
+    the upstream is aborted then, at most ``WATCH_AFTER`` later.
+    """
+
+    __slots__ = ("_task", "_timer", "happened", "resp")
 
     def __init__(self, resp: UpstreamResponse | None = None) -> None:
         self.happened = False
         self.resp = resp
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def arm(self, receive: Receive) -> None:
+        """Start watching ``receive`` once the stream has lasted ``WATCH_AFTER`` seconds."""
+        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER, self._start, receive)
+
+    def _start(self, receive: Receive) -> None:
+        self._timer = None
+        self._task = asyncio.ensure_future(self.watch(receive))
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
     async def watch(self, receive: Receive) -> None:
         while True:

@@ -43,6 +43,69 @@ class Timeouts:
         return max(self.first_token, self.idle)
 
 
+class Deadline:
+    """Cancels the task that made it once the loop's clock passes ``at``: what
+    ``asyncio.timeout`` does, for the stream path, without a context object per read.
+
+    One timer serves a deadline moved on every chunk (the idle limit): ``push`` moves it by
+    an assignment, ``hold`` suspends it (while the relay writes to the client, which is
+    not the upstream's time), and the timer re-arms itself only when it fires early or
+    was held. ``stop`` disarms it and says whether it fired; the caller then turns its
+    ``CancelledError`` into a timeout.
+    """
+
+    __slots__ = ("_cancelling", "_handle", "_loop", "_ours", "_stopped", "_task", "at", "expired")
+
+    def __init__(self, at: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None, "a deadline cancels the task that made it"
+        self._task = task
+        self._cancelling = task.cancelling()  # cancellations asked before this deadline
+        self._ours = False
+        self.at: float | None = at
+        self.expired = False
+        self._stopped = False
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(at, self._fire)
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(asyncio.get_running_loop().time() + seconds)
+
+    def push(self, seconds: float) -> None:
+        """The deadline is now ``seconds`` from now."""
+        self.at = at = self._loop.time() + seconds
+        if self._handle is None and not self._stopped:  # it fired while held
+            self._handle = self._loop.call_at(at, self._fire)
+
+    def hold(self) -> None:
+        """No deadline until the next ``push``."""
+        self.at = None
+
+    def _fire(self) -> None:
+        at = self.at
+        self._handle = None
+        if at is None:  # held: ``push`` re-arms it
+            return
+        if self._loop.time() < at:  # pushed since it was armed: wait for the rest
+            self._handle = self._loop.call_at(at, self._fire)
+            return
+        self.expired = True
+        self._task.cancel()
+
+    def stop(self) -> bool:
+        """Disarm; ``True`` when it fired and its cancellation was the only one (taken
+        back, as ``asyncio.timeout`` does: a cancellation from elsewhere, the client gone or
+        the server stopping, wins). Calling it again changes nothing."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self.expired and not self._stopped:
+            self._ours = self._task.uncancel() <= self._cancelling
+        self._stopped = True
+        return self._ours
+
+
 class UpstreamError(Exception):
     """The upstream could not be reached or stopped answering."""
 
@@ -189,20 +252,29 @@ class AiohttpUpstream:
         timeout = self._timeouts.get((timeouts, stream))
         if timeout is None:
             timeout = self._timeouts[(timeouts, stream)] = _client_timeout(timeouts, stream)
+        # The head of a stream comes quickly, or the provider is stuck. Without a shorter
+        # header limit the client's socket limit (``stream_read``) already bounds the wait.
+        deadline = (
+            Deadline.after(timeouts.header)
+            if stream and timeouts.header < timeouts.stream_read
+            else None
+        )
         try:
-            request = session.request(
+            resp = await session.request(
                 method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
             )
-            if stream:  # the head of a stream comes quickly, or the provider is stuck
-                async with asyncio.timeout(timeouts.header):
-                    resp = await request
-            else:
-                resp = await request
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.stop():
+                raise
+            raise UpstreamTimeout("upstream timed out waiting for the response head") from None
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             what = "response head" if stream else "answer"
             raise UpstreamTimeout(f"upstream timed out waiting for the {what}") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise UpstreamConnectionError(f"cannot reach upstream: {_describe(exc)}") from exc
+        finally:
+            if deadline is not None:
+                deadline.stop()
         return _AiohttpResponse(resp)
 
 
