@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -123,7 +125,8 @@ class _Upstream:
 
 
 def _configured(upstream: _Upstream) -> ProxyOptions:
-    home = Path(tempfile.mkdtemp())
+    home = Path(tempfile.mkdtemp(prefix="bench-hotpath-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # nothing left in /tmp
     (home / "llm_config.toml").write_text(
         '[backends.q]\nproviders = ["a"]\n[message_backend]\ndefault = "q"\n'
         "[proxy.request_log]\nenabled = false\n"

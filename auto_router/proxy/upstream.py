@@ -29,7 +29,7 @@ class Timeouts:
     connect: float = 10.0
     #: Streams: to the response head.
     header: float = 30.0
-    #: Streams: from the head to the first event (enforced by the attempt loop).
+    #: Streams: from the head to the first event (enforced by ``attempts``).
     first_token: float = 60.0
     #: Streams: the longest gap between two chunks.
     idle: float = 60.0
@@ -38,8 +38,8 @@ class Timeouts:
 
     @property
     def stream_read(self) -> float:
-        """The socket read limit of a stream: the larger of first-token and idle (the
-        attempt loop and the relay hold the smaller one themselves when they differ)."""
+        """The socket read limit of a stream: the larger of first-token and idle
+        (``attempts`` and the relay hold the smaller one themselves when they differ)."""
         return max(self.first_token, self.idle)
 
 
