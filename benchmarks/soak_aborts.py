@@ -79,9 +79,10 @@ def start_upstream(port: int) -> None:
 
 
 def abort_once(port: int) -> None:
+    # The Host a real client sends (with the port): the gate refuses any other (issue 8).
     request = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
-        b"content-type: application/json\r\n"
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n".encode()
+        + b"content-type: application/json\r\n"
         + f"content-length: {len(BODY)}\r\n\r\n".encode()
         + BODY
     )
