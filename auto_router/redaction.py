@@ -95,16 +95,15 @@ class Redactor:
         """``value`` masked as ``text`` masks it (decoded as UTF-8 only when it may leak)."""
         if self._bytes is None or not value or self._screen.clean_bytes(value):
             return value
-        masked = self._mask(value.decode("utf-8", "replace"))
+        text = value.decode("utf-8", "replace")
+        masked = self._mask(text)
         # Unchanged text: the bytes as they came (an invalid UTF-8 byte is not rewritten).
-        return value if masked == value.decode("utf-8", "replace") else masked.encode()
+        return value if masked == text else masked.encode()
 
     def found(self, value: bytes) -> bool:
         """Whether ``value`` holds a credential or a long piece of one (what ``binary``
         masks); a cheap test first, the hot path's (response headers)."""
-        if self._bytes is None or self._screen.clean_bytes(value):
-            return False
-        return self.binary(value) is not value
+        return self.binary(value) is not value  # ``binary`` screens first
 
     def leaks(self, value: str) -> bool:
         return self.text(value) != value

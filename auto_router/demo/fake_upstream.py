@@ -47,7 +47,6 @@ class FakeUpstream:
         self.script: Script = FakeProvider() if script is None else script
         self.seen: list[Seen] = []
         self.closed_by_peer = threading.Event()
-        self.connections_closed = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -109,7 +108,6 @@ class FakeUpstream:
             # here keeps the demo's and the real-agent scripts' output clean.
             return
         finally:
-            self.connections_closed += 1
             writer.close()
 
     async def _act(

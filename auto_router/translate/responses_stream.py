@@ -55,9 +55,6 @@ class StreamEncoder(BaseEncoder):
         self._seq += 1
         return event
 
-    def _item_id(self) -> str:
-        return str(self._output[self._open[1]]["id"]) if self._open else ""
-
     def _text(self, event: TextDelta) -> bytes:
         if not event.text:
             return b""
