@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -28,6 +30,17 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def require_program(name: str, install: str) -> None:
+    """Skip, with the reason, when a system program a test runs is missing; under CI=true
+    fail instead, since .ci/run installs it (a skip there would hide a missing install)."""
+    if shutil.which(name) is not None:
+        return
+    reason = f"{name} is not installed ({install})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}: .ci/run should have installed it")
+    pytest.skip(reason)
 
 
 def write_config(directory: Path, llm: str, metadata: str = "") -> Path:

@@ -13,6 +13,7 @@ import pytest
 
 from auto_router.errors import InvalidIdentifierError
 from auto_router.launcher.shells import export_lines, unset_lines
+from tests.helpers import require_program
 
 HOSTILE = {
     "QUOTES": "it's \"double\" and 'single' \\ back\\slash",
@@ -40,8 +41,7 @@ def _probe(shell: str, names: list[str]) -> str:
 
 
 def _run_in(shell: str, script: str, names: list[str]) -> dict[str, str]:
-    if shutil.which(shell) is None:
-        pytest.fail(f"{shell} is not installed (apt-get install -y {shell})")
+    require_program(shell, f"apt-get install -y {shell}")
     probe = _probe(shell, names)
     argv = {
         "bash": ["bash", "--norc", "--noprofile", "-c", f'eval "$1"; {probe}', "bash", script],
