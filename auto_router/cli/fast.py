@@ -53,32 +53,51 @@ _SECONDS = _at_least(0.001, float)
 
 
 def env_parser() -> argparse.ArgumentParser:
-    parser = _parser("env")
-    parser.add_argument("--backend", "-b")
-    parser.add_argument("--provider")
-    parser.add_argument("--shell")
-    parser.add_argument("--unset", action="store_true")
-    parser.add_argument("--reveal", action="store_true")
-    parser.add_argument("--json", dest="as_json", action="store_true")
-    return parser
+    return _spec_parser("env")
 
 
 def run_parser() -> argparse.ArgumentParser:
     import argparse
 
-    parser = _parser("run")
-    parser.add_argument("--backend", "-b")
-    parser.add_argument("--provider")
-    parser.add_argument("--max-attempts", type=_ATTEMPTS)
-    parser.add_argument("--no-rotate", action="store_true")
-    parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--allow-backend-switch", action="store_true")
-    parser.add_argument("--timeout", type=_SECONDS)
-    proxy_mode = parser.add_mutually_exclusive_group()
-    proxy_mode.add_argument("--via-proxy", dest="via_proxy", action="store_true", default=None)
-    proxy_mode.add_argument("--direct", dest="via_proxy", action="store_false")
+    parser = _spec_parser("run")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     return parser
+
+
+def _spec_parser(name: str) -> argparse.ArgumentParser:
+    """The argparse form of ``QUICK[name]``: one table, so both readers know one set of
+    options. A destination set by two flags (``--via-proxy``/``--direct``) is a
+    mutually exclusive pair whose default is ``None``."""
+    parser = _parser(name)
+    for dest, names in _options_by_dest(name).items():
+        _, convert, _ = QUICK[name][names[0]]
+        if convert is not None:
+            parser.add_argument(*names, dest=dest, type=convert)
+        elif len(names) == 1:
+            parser.add_argument(names[0], dest=dest, action="store_true")
+        else:
+            group = parser.add_mutually_exclusive_group()
+            for option in names:
+                constant = QUICK[name][option][2]
+                group.add_argument(option, dest=dest, action="store_const", const=constant)
+    return parser
+
+
+def _options_by_dest(name: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for option, (dest, _, _) in QUICK[name].items():
+        found.setdefault(dest, []).append(option)
+    return found
+
+
+def _defaults(name: str) -> dict[str, Any]:
+    """What argparse gives an option left out: ``None`` for a value or a flag pair, else
+    ``False``."""
+    defaults: dict[str, Any] = {}
+    for dest, names in _options_by_dest(name).items():
+        has_value = QUICK[name][names[0]][1] is not None
+        defaults[dest] = None if has_value or len(names) > 1 else False
+    return defaults | ({"command": []} if name == "run" else {})
 
 
 def proxy_parser() -> argparse.ArgumentParser:
@@ -105,8 +124,9 @@ PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
 }
 
 
-#: ``run`` and ``env`` as ``_quick`` reads them: option -> (dest, converter, constant); a
-#: flag has no converter and stores its constant. ``DEFAULTS`` are the argparse defaults.
+#: ``run`` and ``env``: option -> (dest, converter, constant); a flag has no converter and
+#: stores its constant. ``_quick`` reads these, and their argparse parsers are built from
+#: them; ``DEFAULTS`` are what argparse gives the options left out.
 Spec = tuple[str, Callable[[str], Any] | None, Any]
 QUICK: dict[str, dict[str, Spec]] = {
     "env": {
@@ -131,13 +151,7 @@ QUICK: dict[str, dict[str, Spec]] = {
         "--direct": ("via_proxy", None, False),
     },
 }
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "env": {"backend": None, "provider": None, "shell": None}
-    | dict.fromkeys(("unset", "reveal", "as_json"), False),
-    "run": {"backend": None, "provider": None, "max_attempts": None, "timeout": None}
-    | dict.fromkeys(("no_rotate", "dry_run", "allow_backend_switch"), False)
-    | {"via_proxy": None, "command": []},
-}
+DEFAULTS: dict[str, dict[str, Any]] = {name: _defaults(name) for name in QUICK}
 
 
 def fast_path(argv: Sequence[str]) -> int | None:
