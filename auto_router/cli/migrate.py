@@ -1,4 +1,5 @@
-"""``auto-router migrate``: import auto-coder, qwen-providers.toml and provider-router .env."""
+"""``auto-router migrate``: import auto-coder, qwen-providers.toml, a provider-router .env,
+claude-code-router's config.json and cc-switch's providers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ._common import JsonOption, globals_of, print_json
+
+#: What an option given without a path stands for: that tool's default file.
+_DEFAULT = "\0default"
 
 if TYPE_CHECKING:
     from ..migrate import Plan, Sources
@@ -36,6 +40,27 @@ def migrate_command(
     env_backend: Annotated[
         str, typer.Option("--env-backend", help="Backend for the .env's providers.")
     ] = "qwen",
+    claude_code_router: Annotated[
+        str | None,
+        typer.Option(
+            "--claude-code-router",
+            flag_value=_DEFAULT,
+            metavar="[PATH]",
+            help="claude-code-router's config.json (default: ~/.claude-code-router/config.json).",
+        ),
+    ] = None,
+    ccr_backend: Annotated[
+        str, typer.Option("--ccr-backend", help="Backend for claude-code-router's providers.")
+    ] = "claude",
+    cc_switch: Annotated[
+        str | None,
+        typer.Option(
+            "--cc-switch",
+            flag_value=_DEFAULT,
+            metavar="[PATH]",
+            help="cc-switch's cc-switch.db or config.json (default: the one in ~/.cc-switch).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the diff; write nothing.")
     ] = False,
@@ -44,12 +69,23 @@ def migrate_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Import the configuration of auto-coder and the Node provider router."""
+    """Import the configuration of auto-coder, the Node provider router, claude-code-router
+    or cc-switch. auto-coder's files replace the configuration (--force); the providers of
+    claude-code-router and cc-switch are added to it."""
     from ..migrate import apply_migration, plan_migration
 
     paths = globals_of(ctx).paths()
-    sources = _sources(source_dir, llm_config, provider_metadata, qwen_providers, env_file)
-    plan = plan_migration(paths, replace(sources, env_backend=env_backend))
+    others = claude_code_router is not None or cc_switch is not None
+    legacy = (source_dir, llm_config, provider_metadata, qwen_providers, env_file)
+    sources = _sources(*legacy) if not others or any(legacy) else _no_legacy()
+    sources = replace(
+        sources,
+        env_backend=env_backend,
+        claude_code_router=_ccr_path(claude_code_router),
+        ccr_backend=ccr_backend,
+        cc_switch=_cc_switch_path(cc_switch),
+    )
+    plan = plan_migration(paths, sources)
     written: list[str] = []
     warnings: list[str] = []
     if plan.changes and not dry_run:
@@ -70,6 +106,28 @@ def migrate_command(
         )
         return
     _echo(plan, paths, dry_run, written, warnings)
+
+
+def _ccr_path(value: str | None) -> Path | None:
+    from ..migrate.claude_code_router import DEFAULT_PATH
+
+    if value is None:
+        return None
+    return DEFAULT_PATH.expanduser() if value == _DEFAULT else Path(value)
+
+
+def _cc_switch_path(value: str | None) -> Path | None:
+    from ..migrate.cc_switch import default_source
+
+    if value is None:
+        return None
+    return default_source() if value == _DEFAULT else Path(value)
+
+
+def _no_legacy() -> Sources:
+    from ..migrate import Sources
+
+    return Sources()
 
 
 def _sources(
