@@ -119,16 +119,14 @@ def _database_rows(path: Path) -> list[Row]:
         with sqlite3.connect(uri, uri=True) as db:
             columns = {r[1] for r in db.execute("PRAGMA table_info(providers)")}
             if not {"id", "app_type", "name", "settings_config"} <= columns:
-                raise ConfigError(
-                    "not a cc-switch database: it has no providers table", path=path
-                )
+                raise ConfigError("not a cc-switch database: it has no providers table", path=path)
             meta = "meta" if "meta" in columns else "'{}'"
             current = "is_current" if "is_current" in columns else "0"
             order = "COALESCE(sort_index, 999999), created_at ASC, id ASC"
             if "sort_index" not in columns:
                 order = "id ASC"
             found = db.execute(
-                f"SELECT id, app_type, name, settings_config, {meta}, {current} "  # noqa: S608
+                f"SELECT id, app_type, name, settings_config, {meta}, {current} "
                 f"FROM providers WHERE app_type IN ('claude', 'codex', 'gemini') ORDER BY {order}"
             ).fetchall()
     except sqlite3.Error as exc:
@@ -275,7 +273,8 @@ def _codex(row: Row, where: str, notes: list[str]) -> dict[str, Any] | None:
     section = providers.get(active) if isinstance(providers, dict) and active else None
     section = section if isinstance(section, dict) else {}
     base_url = section.get("base_url") or config.get("base_url")
-    auth = settings.get("auth") if isinstance(settings.get("auth"), dict) else {}
+    found = settings.get("auth")
+    auth: Mapping[str, Any] = found if isinstance(found, dict) else {}
     key = auth.get("OPENAI_API_KEY") or section.get("experimental_bearer_token")
     key = key or config.get("experimental_bearer_token")
     if not key and isinstance(section.get("env_key"), str):

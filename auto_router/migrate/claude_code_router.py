@@ -163,7 +163,7 @@ def _provider(
     key = raw.get("api_key") or raw.get("apiKey")
     if isinstance(key, str) and key:
         settings["api_key"] = _interpolate(key)
-    model = (chosen or models or [None])[0]
+    model = next(iter(chosen or models), None)
     if model:
         settings["model"] = model
     others = [m for m in dict.fromkeys([*models, *chosen]) if m != model]
@@ -226,8 +226,10 @@ def _interpolate(text: str) -> str:
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
-        return "${" + name + "}" if name and _NAME.fullmatch(name) else match.group(0).replace(
-            "$", "$$"
+        return (
+            "${" + name + "}"
+            if name and _NAME.fullmatch(name)
+            else match.group(0).replace("$", "$$")
         )
 
     return _VARIABLE.sub(one, text)
@@ -251,6 +253,6 @@ def _pin_routes(
             continue
         if pin_model(docs, model, f"{backend}/{name}", label, notes):
             notes.append(
-                f"{label}: Router.{route} -> [proxy.models] {model!r} = \"{backend}/{name}\" "
+                f'{label}: Router.{route} -> [proxy.models] {model!r} = "{backend}/{name}" '
                 f"(chosen by model name here, not for {_WHEN[route]})"
             )

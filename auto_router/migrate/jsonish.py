@@ -82,7 +82,7 @@ def _string_end(text: str, start: int) -> int:
 def _double_quoted(single: str) -> str:
     """``'it\\'s "x"'`` -> ``"it's \\"x\\""``."""
     body = single[1:-1] if len(single) > 1 and single.endswith("'") else single[1:]
-    body = re.sub(r'\\(.)|"', lambda m: ('\\"' if m.group(0) == '"' else _unescape(m)), body)
+    body = re.sub(r'\\(.)|"', lambda m: '\\"' if m.group(0) == '"' else _unescape(m), body)
     return f'"{body}"'
 
 
