@@ -7,7 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from ._common import JsonOption, globals_of, print_json
 
@@ -17,6 +19,24 @@ _DEFAULT = "\0default"
 if TYPE_CHECKING:
     from ..migrate import Plan, Sources
     from ..paths import Paths
+
+
+class MigrateCommand(TyperCommand):
+    """``--claude-code-router`` and ``--cc-switch`` take an optional path: given alone (last,
+    or before another option) they mean that tool's default file. typer has no optional
+    option values (it drops click's ``flag_value``), so the command line is completed here."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        completed: list[str] = []
+        for index, arg in enumerate(args):
+            completed.append(arg)
+            following = args[index + 1] if index + 1 < len(args) else None
+            if arg in _OPTIONAL_PATHS and (following is None or following.startswith("-")):
+                completed.append(_DEFAULT)
+        return super().parse_args(ctx, completed)
+
+
+_OPTIONAL_PATHS = frozenset({"--claude-code-router", "--cc-switch"})
 
 
 def migrate_command(
@@ -44,7 +64,6 @@ def migrate_command(
         str | None,
         typer.Option(
             "--claude-code-router",
-            flag_value=_DEFAULT,
             metavar="[PATH]",
             help="claude-code-router's config.json (default: ~/.claude-code-router/config.json).",
         ),
@@ -56,7 +75,6 @@ def migrate_command(
         str | None,
         typer.Option(
             "--cc-switch",
-            flag_value=_DEFAULT,
             metavar="[PATH]",
             help="cc-switch's cc-switch.db or config.json (default: the one in ~/.cc-switch).",
         ),
