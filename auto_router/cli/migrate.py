@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand
 
@@ -26,7 +25,7 @@ class MigrateCommand(TyperCommand):
     or before another option) they mean that tool's default file. typer has no optional
     option values (it drops click's ``flag_value``), so the command line is completed here."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         completed: list[str] = []
         for index, arg in enumerate(args):
             completed.append(arg)
@@ -39,52 +38,56 @@ class MigrateCommand(TyperCommand):
 _OPTIONAL_PATHS = frozenset({"--claude-code-router", "--cc-switch"})
 
 
+_From = Annotated[
+    Path | None, typer.Option("--from", help="auto-coder's directory (default: ~/.auto-coder).")
+]
+_LlmConfig = Annotated[Path | None, typer.Option("--llm-config", help="A legacy llm_config.toml.")]
+_Metadata = Annotated[
+    Path | None, typer.Option("--provider-metadata", help="A legacy provider_metadata.toml.")
+]
+_Qwen = Annotated[
+    Path | None, typer.Option("--qwen-providers", help="A legacy qwen-providers.toml.")
+]
+_EnvFile = Annotated[Path | None, typer.Option("--env-file", help="A provider-router .env file.")]
+_EnvBackend = Annotated[
+    str, typer.Option("--env-backend", help="Backend for the .env's providers.")
+]
+_Ccr = Annotated[
+    str | None,
+    typer.Option(
+        "--claude-code-router",
+        metavar="[PATH]",
+        help="claude-code-router's config.json (default: ~/.claude-code-router/config.json).",
+    ),
+]
+_CcrBackend = Annotated[
+    str, typer.Option("--ccr-backend", help="Backend for claude-code-router's providers.")
+]
+_CcSwitch = Annotated[
+    str | None,
+    typer.Option(
+        "--cc-switch",
+        metavar="[PATH]",
+        help="cc-switch's cc-switch.db or config.json (default: the one in ~/.cc-switch).",
+    ),
+]
+_DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the diff; write nothing.")]
+_Force = Annotated[bool, typer.Option("--force", help="Replace existing files (kept as .bak).")]
+
+
 def migrate_command(
     ctx: typer.Context,
-    source_dir: Annotated[
-        Path | None,
-        typer.Option("--from", help="auto-coder's directory (default: ~/.auto-coder)."),
-    ] = None,
-    llm_config: Annotated[
-        Path | None, typer.Option("--llm-config", help="A legacy llm_config.toml.")
-    ] = None,
-    provider_metadata: Annotated[
-        Path | None, typer.Option("--provider-metadata", help="A legacy provider_metadata.toml.")
-    ] = None,
-    qwen_providers: Annotated[
-        Path | None, typer.Option("--qwen-providers", help="A legacy qwen-providers.toml.")
-    ] = None,
-    env_file: Annotated[
-        Path | None, typer.Option("--env-file", help="A provider-router .env file.")
-    ] = None,
-    env_backend: Annotated[
-        str, typer.Option("--env-backend", help="Backend for the .env's providers.")
-    ] = "qwen",
-    claude_code_router: Annotated[
-        str | None,
-        typer.Option(
-            "--claude-code-router",
-            metavar="[PATH]",
-            help="claude-code-router's config.json (default: ~/.claude-code-router/config.json).",
-        ),
-    ] = None,
-    ccr_backend: Annotated[
-        str, typer.Option("--ccr-backend", help="Backend for claude-code-router's providers.")
-    ] = "claude",
-    cc_switch: Annotated[
-        str | None,
-        typer.Option(
-            "--cc-switch",
-            metavar="[PATH]",
-            help="cc-switch's cc-switch.db or config.json (default: the one in ~/.cc-switch).",
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the diff; write nothing.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace existing files (kept as .bak).")
-    ] = False,
+    source_dir: _From = None,
+    llm_config: _LlmConfig = None,
+    provider_metadata: _Metadata = None,
+    qwen_providers: _Qwen = None,
+    env_file: _EnvFile = None,
+    env_backend: _EnvBackend = "qwen",
+    claude_code_router: _Ccr = None,
+    ccr_backend: _CcrBackend = "claude",
+    cc_switch: _CcSwitch = None,
+    dry_run: _DryRun = False,
+    force: _Force = False,
     as_json: JsonOption = False,
 ) -> None:
     """Import the configuration of auto-coder, the Node provider router, claude-code-router
