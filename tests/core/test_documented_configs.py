@@ -74,10 +74,12 @@ REFERENCE_FRAGMENTS = {
 NEEDS_P17KINDS: dict[str, str] = {
     # qwen-openrouter and qwen-dashscope are OPENAI_BASE_URL + OPENAI_API_KEY only: the proxy
     # calls api.openai.com instead of the URL in OPENAI_BASE_URL.
-    "docs/python-api.md:48+63": "agent variables as the endpoint",
+    "docs/python-api.md#1": "agent variables as the endpoint",
     # providers with `command = "uvx"`: the proxy calls api.openai.com for them.
-    "auto-coder-qwen-provider-management.md:30+41": "command providers direct only",
-    "auto-coder-qwen-provider-management.md:291+303": "command providers direct only",
+    "auto-coder-qwen-provider-management.md#1": "command providers direct only",
+    "auto-coder-qwen-provider-management.md#2": "command providers direct only",
+    # cc-switch's Claude providers, ANTHROPIC_* only: translated to api.openai.com.
+    "docs/migrating.md#2": "agent variables as the endpoint",
 }
 
 
@@ -88,6 +90,8 @@ class Example:
     meta: str
     #: auto-coder's legacy layout: imported with ``auto-router migrate`` first.
     legacy: bool = False
+    #: Where the example starts in its document.
+    line: int | None = None
 
     @property
     def text(self) -> str:
@@ -112,24 +116,22 @@ def _has_tables(text: str) -> bool:
 
 
 def _markdown_examples(path: Path, label: str, fragments: dict[str, str]) -> Iterator[Example]:
+    """The document's examples, named ``<file>#<n>`` (n-th example: stabler than a line)."""
     text = path.read_text(encoding="utf-8")
-    pending: Example | None = None
+    found: list[tuple[int, str, str]] = []  # (line, llm, meta)
     for match in _BLOCK.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
-        where = f"{label}:{line}"
         before = text[: match.start()].rstrip().splitlines()
-        if (before and before[-1].startswith("<!-- fragment")) or where in fragments:
+        if (before and before[-1].startswith("<!-- fragment")) or f"{label}:{line}" in fragments:
             continue
         llm, meta = _split(match.group(1))
-        if pending is not None and not _has_tables(llm) and not _has_tables(pending.meta):
-            yield Example(pending.where + "+" + str(line), pending.llm, meta)
-            pending = None
-            continue
-        if pending is not None:
-            yield pending
-        pending = Example(where, llm, meta)
-    if pending is not None:
-        yield pending
+        last = found[-1] if found else None
+        if last and not _has_tables(llm) and not _has_tables(last[2]) and _has_tables(last[1]):
+            found[-1] = (last[0], last[1], meta)  # the two files, shown one after the other
+        else:
+            found.append((line, llm, meta))
+    for n, (line, llm, meta) in enumerate(found, start=1):
+        yield Example(f"{label}#{n}", llm, meta, line=line)
 
 
 def examples() -> list[Example]:
@@ -270,16 +272,16 @@ def _proxy_hosts(config: Config) -> dict[str, set[str]]:
 
 def test_the_examples_are_found() -> None:
     found = [e.where for e in examples()]
-    assert "README.md:41+52" in found and "config" in found
+    assert "README.md#1" in found and "config" in found
     assert "auto_router/config/starter_files" in found
-    assert "docs/configuration.md:27" not in found  # marked <!-- fragment -->
+    assert "docs/configuration.md#1" not in found  # both blocks marked <!-- fragment -->
     if not REFERENCE.is_dir():
         message = f"auto-coder's documentation is not at {REFERENCE}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)  # .ci/run's checkout has shared/ beside it
         pytest.skip(message)
     assert "auto-coder-llm_config.example.toml" in found
-    assert "auto-coder-qwen-provider-management.md:30+41" in found
+    assert "auto-coder-qwen-provider-management.md#2" in found
 
 
 @pytest.mark.parametrize("example", _params())
@@ -300,4 +302,4 @@ def test_documented_configuration_calls_only_hosts_it_names(
             unnamed = called - _named_hosts(meta, providers[key])
             if unnamed:
                 problems.append(f"{side}: {key} would call {sorted(unnamed)}")
-    assert not problems, "\n".join(problems)
+    assert not problems, f"the example at line {example.line}:\n" + "\n".join(problems)
