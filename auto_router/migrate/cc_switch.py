@@ -288,7 +288,7 @@ def _codex(row: Row, where: str, notes: list[str]) -> dict[str, Any] | None:
     if isinstance(key, str) and key:
         result["api_key"] = key
     if isinstance(config.get("model"), str):
-        result["model"] = config["model"]
+        result["model"] = config["model"].replace("$", "$$")
     api_format = row.meta.get("apiFormat") if isinstance(row.meta, dict) else None
     result["responses"] = section.get("wire_api") != "chat" and api_format != "openai_chat"
     _codex_leftovers(config, section, auth, where, notes)

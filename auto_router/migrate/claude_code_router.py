@@ -165,7 +165,7 @@ def _provider(
         settings["api_key"] = _interpolate(key)
     model = next(iter(chosen or models), None)
     if model:
-        settings["model"] = model
+        settings["model"] = model.replace("$", "$$")  # model is ${VAR}-expanded here
     others = [m for m in dict.fromkeys([*models, *chosen]) if m != model]
     if others:
         settings["model_map"] = {m: m for m in others}
