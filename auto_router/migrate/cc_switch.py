@@ -290,7 +290,8 @@ def _codex(row: Row, where: str, notes: list[str]) -> dict[str, Any] | None:
     if isinstance(config.get("model"), str):
         result["model"] = config["model"].replace("$", "$$")
     api_format = row.meta.get("apiFormat") if isinstance(row.meta, dict) else None
-    result["responses"] = section.get("wire_api") != "chat" and api_format != "openai_chat"
+    if section.get("wire_api") != "chat" and api_format != "openai_chat":
+        result["responses"] = True  # Codex speaks Responses to it (cc-switch's template)
     _codex_leftovers(config, section, auth, where, notes)
     return result
 
