@@ -151,7 +151,8 @@ def _provider(
         notes.append(f"{where} not imported: it has no api_base_url")
         return None
     kind, enabled = _kind(raw.get("transformer"), where, notes)
-    models = [m for m in raw.get("models") or [] if isinstance(m, str) and m]
+    listed = raw.get("models")
+    models = [m for m in listed if isinstance(m, str) and m] if isinstance(listed, list) else []
     chosen = [m for p, m in routes.values() if p.lower() == original.lower()]
     settings: dict[str, Any] = {
         "description": f"imported from claude-code-router ({original})",
@@ -189,7 +190,7 @@ def _kind(transformer: Any, where: str, notes: list[str]) -> tuple[str, bool]:
         notes.append(f"{where}: transformer not imported: expected an object")
         return kind, enabled
     for scope, value in transformer.items():
-        uses = value if scope == "use" else (value or {}).get("use", [])
+        uses = value if scope == "use" else value.get("use") if isinstance(value, dict) else None
         for use in uses if isinstance(uses, list) else []:
             name = str(use[0] if isinstance(use, list) and use else use)
             options = isinstance(use, list) and len(use) > 1

@@ -280,3 +280,82 @@ def test_cc_switch_database_without_providers_table(tmp_path: Path) -> None:
 def test_a_named_source_that_is_missing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         plan_migration(_starter(tmp_path), Sources(cc_switch=tmp_path / "none.db"))
+
+
+# ------------------------------------------------------------------ hostile shapes
+
+_CCR_SHAPES = [
+    '{"Providers": {"a": 1}}',
+    '{"Router": []}',
+    '{"Providers": [{"name": 5}], "Router": {"default": 5}}',
+    '{"Providers": [{"name": "x", "api_base_url": "https://h/v1", "models": "abc"}]}',
+    '{"Providers": [{"name": "x", "api_base_url": 7, "api_key": ["k"]}]}',
+    '{"Providers": [{"name": "x", "api_base_url": "u", "transformer": {"use": "gemini"}}]}',
+    '{"Providers": [{"name": "x", "api_base_url": "u", "transformer": {"m": 5, "use": [[]]}}]}',
+    '{"Providers": [{"name": "\\u0000", "api_base_url": "https://h/v1"}]}',
+    '{"Providers": [{"name": "a", "api_base_url": "https://h"},'
+    ' {"name": "A", "api_base_url": "https://h"}], "Router": {"default": "a,m", "think": "A,m"}}',
+    "[" * 100000,
+    '{"API_TIMEOUT_MS": true, "Router": {"longContext": ","}}',
+    "",
+]
+
+
+@pytest.mark.parametrize("text", _CCR_SHAPES)
+def test_ccr_hostile_shapes_end_in_a_plan_or_one_error(tmp_path: Path, text: str) -> None:
+    source = tmp_path / "config.json"
+    source.write_text(text)
+    paths = _starter(tmp_path)
+    try:
+        apply_migration(paths, plan_migration(paths, Sources(claude_code_router=source)))
+    except ConfigError as exc:
+        assert exc.path in (source, None) or str(source) in str(exc)
+    else:
+        load_config(paths)
+
+
+def _cc_switch_variant(tmp_path: Path, change: str) -> Path:
+    data = json.loads(CC_SWITCH_JSON.read_text())
+    zai = data["claude"]["providers"]["8f7e2c1a-zai"]
+    packy = data["codex"]["providers"]["aa11-packy"]
+    if change == "settings is a string":
+        zai["settingsConfig"] = "env"
+    elif change == "env values of every kind":
+        zai["settingsConfig"]["env"] = {"A_LIST": [1], "A_DICT": {}, "NULL": None, "lower": "x"}
+    elif change == "auth and config of the wrong type":
+        packy["settingsConfig"] = {"auth": "k", "config": 5}
+    elif change == "model_providers of the wrong type":
+        packy["settingsConfig"]["config"] = 'model_provider = "x"\nmodel_providers = 3\n'
+    elif change == "meta is a list":
+        zai["meta"] = ["apiFormat"]
+    elif change == "providers is a list":
+        data["gemini"]["providers"] = []
+    elif change == "createdAt is text":
+        zai["createdAt"] = "yesterday"
+    source = tmp_path / "config.json"
+    source.write_text(json.dumps(data))
+    return source
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "settings is a string",
+        "env values of every kind",
+        "auth and config of the wrong type",
+        "model_providers of the wrong type",
+        "meta is a list",
+        "providers is a list",
+        "createdAt is text",
+    ],
+)
+def test_cc_switch_hostile_shapes_end_in_a_plan_or_one_error(tmp_path: Path, change: str) -> None:
+    source = _cc_switch_variant(tmp_path, change)
+    paths = _starter(tmp_path)
+    try:
+        plan = plan_migration(paths, Sources(cc_switch=source))
+    except ConfigError as exc:
+        assert exc.path == source
+        return
+    apply_migration(paths, plan)
+    load_config(paths)
