@@ -16,7 +16,7 @@ from .config_cmds import config_app
 from .config_edit import edit_command as config_edit_command
 from .demo import demo_command
 from .history import history_command
-from .migrate import migrate_command
+from .migrate import MigrateCommand, migrate_command
 from .models import models_command
 from .providers import provider_app
 from .proxy_cmds import proxy, requests, stats
@@ -71,4 +71,4 @@ app.add_typer(backend_app, name="backend")
 app.command("models")(models_command)
 app.add_typer(config_app, name="config")
 config_app.command("edit")(config_edit_command)
-app.command("migrate")(migrate_command)
+app.command("migrate", cls=MigrateCommand)(migrate_command)

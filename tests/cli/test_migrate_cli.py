@@ -123,3 +123,57 @@ def test_migrate_provider_router_env(run: Run, tmp_path: Path) -> None:
 def test_nothing_to_migrate_is_an_error(run: Run, tmp_path: Path) -> None:
     done = run("migrate", "--from", str(tmp_path / "missing"))
     assert done.returncode != 0 and "nothing to migrate" in done.stderr
+
+
+# ------------------------------------------------- claude-code-router and cc-switch
+
+CCR = Path(__file__).resolve().parents[1] / "migrate" / "fixtures" / "ccr-config.json"
+SECRETS = ("sk-deepseek-literal-0123456789", "ccr-secret-0123456789", "kimi-literal-token")
+
+
+def test_ccr_default_path_dry_run_then_apply(run: Run, home: Path, tmp_path: Path) -> None:
+    user = tmp_path / "user"
+    (user / ".claude-code-router").mkdir(parents=True)
+    shutil.copyfile(CCR, user / ".claude-code-router" / "config.json")
+    before = (home / "provider_metadata.toml").read_bytes()
+    dry = run("migrate", "--claude-code-router", "--dry-run", env={"HOME": str(user)})
+    assert dry.returncode == 0, dry.stderr
+    assert "+[claude.deepseek]" in dry.stdout and "Router.longContextThreshold" in dry.stdout
+    assert all(s not in dry.stdout + dry.stderr for s in SECRETS)
+    assert (home / "provider_metadata.toml").read_bytes() == before
+    done = run("migrate", "--claude-code-router", "--json", env={"HOME": str(user)})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["changes"] and len(report["written"]) == 2
+    assert all(s not in done.stdout for s in SECRETS)
+    names = [p.name for p in load_config(Paths(home, home)).providers_of("claude")]
+    # the backend existed: its providers first, then the imported ones, Router.default first
+    assert names[names.index("deepseek") - 1 :][:3] == ["anthropic-main", "deepseek", "openrouter"]
+    # the user's files were added to, not replaced: their own providers are still there
+    assert (home / "provider_metadata.toml").read_bytes().startswith(before.rstrip(b"\n"))
+
+
+def test_cc_switch_default_database(run: Run, home: Path, tmp_path: Path) -> None:
+    from tests.migrate.cc_switch_db import CC_SWITCH_JSON, cc_switch_database
+
+    user = tmp_path / "user"
+    (user / ".cc-switch").mkdir(parents=True)
+    cc_switch_database(CC_SWITCH_JSON, user / ".cc-switch" / "cc-switch.db")
+    shutil.copyfile(CC_SWITCH_JSON, user / ".cc-switch" / "config.json.migrated")
+    done = run("migrate", "--cc-switch", env={"HOME": str(user)})
+    assert done.returncode == 0, done.stderr
+    assert "cc-switch.db" in done.stdout and "Claude Official" in done.stdout
+    assert all(s not in done.stdout + done.stderr for s in SECRETS)
+    checked = run("config", "validate")
+    assert checked.returncode == 0, checked.stderr
+    config = load_config(Paths(home, home))
+    assert [p.name for p in config.providers_of("codex")] == ["packycode", "team-gateway"]
+
+
+def test_malformed_sources_are_one_line_with_file_and_line(run: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "config.json"
+    bad.write_text('{\n  "Providers": [\n    {"name": "a",, }\n  ]\n}\n')
+    done = run("migrate", "--claude-code-router", str(bad))
+    assert done.returncode == 78 and f"{bad}:3: invalid JSON" in done.stderr
+    missing = run("migrate", "--cc-switch", env={"HOME": str(tmp_path / "nobody")})
+    assert missing.returncode == 78 and "no such file" in missing.stderr
