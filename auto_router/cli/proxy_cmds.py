@@ -77,10 +77,12 @@ def run_proxy(
     log_json: bool,
     request_log: bool | None,
 ) -> None:
+    from ..config.values import http_url
     from ..paths import resolve_paths
     from ..proxy.app import ProxyOptions, create_app
     from ..proxy.logs import configure_logging
     from ..proxy.server import serve
+    from ..runs import ADMIN_TOKEN_PREFIX, RuntimeDir, new_token
     from ..secrets import Secret
 
     key = None
@@ -91,18 +93,38 @@ def run_proxy(
         if not value:
             raise UsageError(f"{api_key_env} is not set", hint=f"export {api_key_env}=...")
         key = Secret(value)
+    if upstream is not None:
+        try:
+            http_url(upstream)
+        except ValueError as exc:
+            raise UsageError(f"--upstream: {exc}") from None
+    token = new_token(ADMIN_TOKEN_PREFIX)
     options = ProxyOptions(
         paths=resolve_paths(config_dir) if upstream is None or request_log else None,
         backend=backend,
         upstream=upstream,
         upstream_api_key=key,
         request_log=request_log,
+        admin_token=Secret(token),
     )
     app = create_app(options)
     services = app.services
     configure_logging(json=log_json, redactor=lambda: services.redactors.current)
     settings = services.settings
-    serve(app, host or settings.host, port or settings.port)
+    host, port = host or settings.host, port or settings.port
+    if settings.admin_token is not None:
+        services.admin_token = None  # the configured token is the one
+        serve(app, host, port)
+        return
+    # No admin token configured: the one made above opens the management API, kept where
+    # the user's CLI and scripts find it (as Jupyter keeps its own), printed nowhere.
+    runtime = RuntimeDir(options.paths or resolve_paths(config_dir))
+    path = runtime.write_token(port, token)
+    typer.echo(f"token file: {path}", err=True)
+    try:
+        serve(app, host, port)
+    finally:
+        runtime.remove_token(port, token)
 
 
 def stats(
