@@ -365,9 +365,9 @@ def test_edits_and_the_management_api_refuse_a_bad_base_url(
     before = home.provider_metadata.read_text()
     env = {**os.environ, "AUTO_ROUTER_HOME": str(home.config_dir)}
     for url in ("//127.0.0.1/v1", "file:///etc/passwd"):
+        argv = ["provider", "edit", "qwen/one", "--set", f"base_url={url}"]
         edit = subprocess.run(
-            [sys.executable, "-m", "auto_router", "provider", "edit", "qwen/one"]
-            + ["--set", f"base_url={url}"],
+            [sys.executable, "-m", "auto_router", *argv],
             capture_output=True,
             text=True,
             env=env,
