@@ -405,6 +405,25 @@ def test_a_bad_upstream_url_is_a_usage_error_not_an_internal_error(tmp_path: Pat
         env={**os.environ, "AUTO_ROUTER_HOME": str(tmp_path)},
         timeout=60,
     )
-    assert result.returncode == 64 or result.returncode == 2, result.stderr
+    assert result.returncode == 2, result.stderr  # a usage error
     assert "--upstream: expected an http:// or https:// URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_base_url_from_a_variable_is_checked_once_expanded(
+    home: Paths, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``base_url = "${BASE}"`` passes the load-time check; ``//127.0.0.1/v1`` in the variable
+    used to reach aiohttp's AssertionError ("internal proxy error", a traceback)."""
+    monkeypatch.setenv("AR_TEST_BASE", "//127.0.0.1/v1")
+    configure(home, "${AR_TEST_BASE}")
+    with running(make_app(home)) as port:
+        chat = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=20,
+        )
+    assert chat.status_code in (502, 503), chat.text
+    assert "internal" not in chat.text
+    assert "expected an http:// or https:// URL with a host" in chat.text
+    assert upstream.seen == []
