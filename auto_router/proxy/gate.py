@@ -97,7 +97,9 @@ def _origin(
     Agents and SDKs send neither ``Origin`` nor ``Sec-Fetch-Site``: one lookup each. Off the
     data path (the management API, ``/health``) only ``same-origin`` and ``none`` (typed in
     the address bar) pass: a page on another localhost port is ``same-site`` and its simple
-    GET carries no ``Origin`` (Fetch Metadata, https://www.w3.org/TR/fetch-metadata/)."""
+    GET carries no ``Origin``. (Fetch Metadata, https://www.w3.org/TR/fetch-metadata/ and
+    https://developer.mozilla.org/docs/Web/HTTP/Headers/Sec-Fetch-Site: browsers send it
+    to potentially trustworthy URLs, which loopback ones are.)"""
     origin = named.get(b"origin")
     site = named.get(b"sec-fetch-site")
     if origin is None and (site is None or site in _OWN_SITES):
