@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -121,10 +122,19 @@ def run_proxy(
     runtime = RuntimeDir(options.paths or resolve_paths(config_dir))
     path = runtime.write_token(port, token)
     typer.echo(f"token file: {path}", err=True)
+    # uvicorn re-raises the SIGTERM it shut down for once its handlers are restored
+    # (uvicorn/server.py, ``capture_signals``): ours turns it into SystemExit, so the
+    # ``finally`` removes the file where the default action would kill the process first.
+    previous = signal.signal(signal.SIGTERM, _exit_for_signal)
     try:
         serve(app, host, port)
     finally:
         runtime.remove_token(port, token)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_for_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def stats(

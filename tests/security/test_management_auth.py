@@ -246,7 +246,8 @@ def test_a_standalone_proxy_makes_a_token_and_keeps_it_in_a_private_file(
     assert ATTACKER_URL in (home / "provider_metadata.toml").read_text()
 
 
-def test_the_token_file_goes_with_the_proxy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_token_file_goes_with_the_proxy(tmp_path: Path, stop: signal.Signals) -> None:
     with FakeUpstream() as upstream:
         home = write_home(tmp_path / "home", upstream.url)
         port = free_port()
@@ -261,8 +262,8 @@ def test_the_token_file_goes_with_the_proxy(tmp_path: Path) -> None:
         _wait_up(port, proc)
         token_file = RuntimeDir(Paths(home, home)).token_file(port)
         assert token_file.exists()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) in (0, 130)  # 130: stopped by Ctrl-C
+        proc.send_signal(stop)
+        assert proc.wait(30) in (0, 128 + stop)  # 130 for Ctrl-C, 143 for SIGTERM
         assert not token_file.exists()
 
 
