@@ -2,9 +2,9 @@
 
 Each is POST-only (a GET is what a page can make a browser send without a preflight), and
 like every management endpoint needs the admin token. These use httpx (a one-off
-``AsyncClient`` per call, imported on first use), never the
-proxy's data-path session, so a slow provider check cannot hold up proxied traffic. Every
-check has a timeout, and the whole batch a deadline.
+``AsyncClient`` per call, imported on first use), never the proxy's data-path session, so a
+slow provider check cannot hold up proxied traffic. Every check has a timeout, and the whole
+batch a deadline.
 """
 
 from __future__ import annotations
