@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,6 +15,7 @@ from ..errors import UsageError
 from ._common import JsonOption, fail, globals_of, iso, parse_since, print_json
 
 if TYPE_CHECKING:
+    from ..runs import RuntimeDir
     from ..store.requests import ProviderStats, RequestRecord
 
 
@@ -120,6 +121,13 @@ def run_proxy(
     # No admin token configured: the one made above opens the management API, kept where
     # the user's CLI and scripts find it (as Jupyter keeps its own), printed nowhere.
     runtime = RuntimeDir(options.paths or resolve_paths(config_dir))
+    _serve_with_token_file(lambda: serve(app, host, port), runtime, port, token)
+
+
+def _serve_with_token_file(
+    serve: Callable[[], None], runtime: RuntimeDir, port: int, token: str
+) -> None:
+    """``serve()`` with ``token`` in the 0600 token file for ``port``, removed at the end."""
     path = runtime.write_token(port, token)
     typer.echo(f"token file: {path}", err=True)
     # uvicorn re-raises the SIGTERM it shut down for once its handlers are restored
@@ -127,7 +135,7 @@ def run_proxy(
     # ``finally`` removes the file where the default action would kill the process first.
     previous = signal.signal(signal.SIGTERM, _exit_for_signal)
     try:
-        serve(app, host, port)
+        serve()
     finally:
         runtime.remove_token(port, token)
         signal.signal(signal.SIGTERM, previous)
