@@ -4,7 +4,8 @@ One directory per user and configuration (``proxy-<hash of the config dir>``) in
 platformdirs runtime dir (``AUTO_ROUTER_HOME/run`` with the override), mode 0700::
 
     lock           flock'ed by whoever starts, reuses or retires the proxy
-    proxy.json     pid, port and url of the running proxy (0600)
+    proxy.json     pid, port, url and management API token of the running proxy (0600)
+    admin-<port>.token  the management API token of ``auto-router proxy`` on that port (0600)
     proxy.log      the proxy's stderr
     runs/<h>.json  one per launcher using the proxy: run id, backend, pid; ``h`` is the
                    SHA-256 of the run's token, so the token itself is never written
@@ -38,6 +39,11 @@ LOG_FILE: Final = "proxy.log"
 RUNS_DIR: Final = "runs"
 #: A token is ``arr_`` plus 32 random bytes, URL-safe: easy to spot, impossible to guess.
 TOKEN_PREFIX: Final = "arr_"
+#: A management API token made at start-up: ``ara_`` plus 32 random bytes.
+ADMIN_TOKEN_PREFIX: Final = "ara_"
+#: How the launcher hands the managed proxy its management token (not argv: other users can
+#: read a process's command line, never its environment).
+ADMIN_TOKEN_VARIABLE: Final = "AUTO_ROUTER_MANAGED_ADMIN_TOKEN"
 
 
 def runtime_root(paths: Paths) -> Path:
@@ -76,12 +82,12 @@ def token_digest(token: str) -> str:
     return _sha256_hex(token.encode())
 
 
-def new_token() -> str:
+def new_token(prefix: str = TOKEN_PREFIX) -> str:
     # secrets.token_urlsafe(32), spelled out: the secrets module (hmac, random) costs a
     # millisecond of every run through the proxy for these two calls.
     import base64
 
-    return TOKEN_PREFIX + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii")
+    return prefix + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii")
 
 
 def pid_alive(pid: int) -> bool:
@@ -127,6 +133,8 @@ class ProxyRecord(NamedTuple):
     url: str
     config_dir: str
     started_at: float
+    #: The management API's token (a ``proxy.json`` written before there was one: none).
+    admin_token: str = ""
 
 
 class RuntimeDir:
@@ -182,6 +190,45 @@ class RuntimeDir:
             return
         with contextlib.suppress(FileNotFoundError):
             (self.path / RUNTIME_FILE).unlink()
+
+    # ------------------------------------------------------------- management tokens
+
+    def token_file(self, port: int) -> Path:
+        """Where ``auto-router proxy`` on ``port`` keeps its management API token."""
+        return self.path / f"admin-{port}.token"
+
+    def write_token(self, port: int, token: str) -> Path:
+        """Write the token file (0600, in the 0700 runtime directory); returns its path."""
+        self.ensure()
+        path = self.token_file(port)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, token.encode() + b"\n")
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        return path
+
+    def admin_token(self, port: int) -> str | None:
+        """The management token of this configuration's proxy on ``port``: the run's proxy
+        (``proxy.json``), else ``auto-router proxy`` (its token file); ``None`` if neither."""
+        record = self.read_proxy()
+        if record is not None and record.port == port and record.admin_token:
+            return record.admin_token
+        return self._file_token(port)
+
+    def remove_token(self, port: int, token: str) -> None:
+        """Remove the token file if it still holds ``token`` (a later proxy's stays)."""
+        if self._file_token(port) == token:
+            with contextlib.suppress(FileNotFoundError):
+                self.token_file(port).unlink()
+
+    def _file_token(self, port: int) -> str | None:
+        try:
+            return self.token_file(port).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
 
     # ------------------------------------------------------------- runs
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ from ..errors import UsageError
 from ._common import JsonOption, fail, globals_of, iso, parse_since, print_json
 
 if TYPE_CHECKING:
+    from ..runs import RuntimeDir
     from ..store.requests import ProviderStats, RequestRecord
 
 
@@ -77,10 +79,12 @@ def run_proxy(
     log_json: bool,
     request_log: bool | None,
 ) -> None:
+    from ..config.values import http_url
     from ..paths import resolve_paths
     from ..proxy.app import ProxyOptions, create_app
     from ..proxy.logs import configure_logging
     from ..proxy.server import serve
+    from ..runs import ADMIN_TOKEN_PREFIX, RuntimeDir, new_token
     from ..secrets import Secret
 
     key = None
@@ -91,18 +95,54 @@ def run_proxy(
         if not value:
             raise UsageError(f"{api_key_env} is not set", hint=f"export {api_key_env}=...")
         key = Secret(value)
+    if upstream is not None:
+        try:
+            http_url(upstream)
+        except ValueError as exc:
+            raise UsageError(f"--upstream: {exc}") from None
+    token = new_token(ADMIN_TOKEN_PREFIX)
     options = ProxyOptions(
         paths=resolve_paths(config_dir) if upstream is None or request_log else None,
         backend=backend,
         upstream=upstream,
         upstream_api_key=key,
         request_log=request_log,
+        admin_token=Secret(token),
     )
     app = create_app(options)
     services = app.services
     configure_logging(json=log_json, redactor=lambda: services.redactors.current)
     settings = services.settings
-    serve(app, host or settings.host, port or settings.port)
+    host, port = host or settings.host, port or settings.port
+    if settings.admin_token is not None:
+        services.admin_token = None  # the configured token is the one
+        serve(app, host, port)
+        return
+    # No admin token configured: the one made above opens the management API, kept where
+    # the user's CLI and scripts find it (as Jupyter keeps its own), printed nowhere.
+    runtime = RuntimeDir(options.paths or resolve_paths(config_dir))
+    _serve_with_token_file(lambda: serve(app, host, port), runtime, port, token)
+
+
+def _serve_with_token_file(
+    serve: Callable[[], None], runtime: RuntimeDir, port: int, token: str
+) -> None:
+    """``serve()`` with ``token`` in the 0600 token file for ``port``, removed at the end."""
+    path = runtime.write_token(port, token)
+    typer.echo(f"token file: {path}", err=True)
+    # uvicorn re-raises the SIGTERM it shut down for once its handlers are restored
+    # (uvicorn/server.py, ``capture_signals``): ours turns it into SystemExit, so the
+    # ``finally`` removes the file where the default action would kill the process first.
+    previous = signal.signal(signal.SIGTERM, _exit_for_signal)
+    try:
+        serve()
+    finally:
+        runtime.remove_token(port, token)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_for_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def stats(

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from ..errors import ConfigValidationError
 from ..paths import Paths
+from . import values
 from .expand import ExpansionError, references
 from .identifiers import IDENTIFIER_RULE, is_identifier
 from .model import (
@@ -164,7 +165,7 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "description": as_str,
     "command": as_str,
     "args": str_list,
-    "base_url": as_str,
+    "base_url": values.http_url,
     "api_key": as_str,
     "model": as_str,
     "headers": str_table,

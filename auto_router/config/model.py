@@ -12,11 +12,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from ..errors import BackendNotFoundError, MissingVariableError, ProviderNotFoundError
+from ..errors import (
+    BackendNotFoundError,
+    ConfigValidationError,
+    MissingVariableError,
+    ProviderNotFoundError,
+)
 from ..paths import Paths
 from ..secrets import Secret
 from .expand import ExpansionError, expand
 from .proxy import ProxySettings
+from .values import http_url
 
 #: Provider types. The Node router's names are OpenAI-compatible presets.
 PROVIDER_TYPES: Final = (
@@ -137,7 +143,7 @@ class ProviderConfig:
         api_key = optional("api_key", self.api_key)
         return ResolvedProvider(
             config=self,
-            base_url=optional("base_url", self.base_url),
+            base_url=self._expanded_url(optional("base_url", self.base_url)),
             api_key=Secret(api_key) if api_key else None,
             model=optional("model", self.model),
             command=optional("command", self.command),
@@ -149,6 +155,21 @@ class ProviderConfig:
             api_version=optional("api_version", self.api_version),
             deployment=optional("deployment", self.deployment),
         )
+
+    def _expanded_url(self, url: str | None) -> str | None:
+        """A ``base_url`` built from ``${VAR}`` is checked here, once its value is known (a
+        literal one was checked at load time)."""
+        if url is None or url == self.base_url:
+            return url
+        try:
+            return http_url(url)
+        except ValueError as exc:
+            raise ConfigValidationError(
+                f"{exc} (after expanding {self.base_url!r})",
+                path=self.source,
+                line=self.line,
+                key_path=f"[{self.backend}.{self.name}].base_url",
+            ) from None
 
 
 @dataclass(frozen=True)

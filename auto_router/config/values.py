@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 #: The longest duration any setting may hold: 366 days. Long enough for any real cooldown or
 #: timeout, and ``now + MAX_SECONDS`` is a timestamp every platform can represent.
@@ -25,6 +26,24 @@ def as_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {describe(value)}")
     return value
+
+
+def http_url(value: Any) -> str:
+    """A ``base_url``: ``http(s)://`` with a host. ``file:``, ``unix:`` and ``gopher:`` are no
+    provider, and aiohttp asserts on ``//host/v1`` (an "internal proxy error"). A value with a
+    ``${VAR}`` reference is only known where it is expanded, and passes here."""
+    text = as_str(value)
+    if "$" in text:
+        return text
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no port
+    except ValueError:
+        parts = None
+    odd = any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or odd:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {text!r}")
+    return text
 
 
 def as_bool(value: Any) -> bool:

@@ -18,7 +18,16 @@ from typing import NamedTuple
 
 from ..errors import ProxyStartError
 from ..paths import Paths
-from ..runs import ProxyRecord, RunEntry, RuntimeDir, pid_alive, port_open
+from ..runs import (
+    ADMIN_TOKEN_PREFIX,
+    ADMIN_TOKEN_VARIABLE,
+    ProxyRecord,
+    RunEntry,
+    RuntimeDir,
+    new_token,
+    pid_alive,
+    port_open,
+)
 
 #: How long ``ReadyWatch.wait`` waits for a new proxy (seconds).
 READY_TIMEOUT = 15.0
@@ -117,6 +126,9 @@ def start_proxy(
         sock.listen(1024)
         port = sock.getsockname()[1]
         log_fd = os.open(runtime.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # The management API's token: in the proxy's environment (readable by this user
+        # only) and in proxy.json (0600), where the CLI finds it.
+        admin_token = new_token(ADMIN_TOKEN_PREFIX)
         try:
             proc = subprocess.Popen(
                 [
@@ -134,6 +146,7 @@ def start_proxy(
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
+                env={**os.environ, ADMIN_TOKEN_VARIABLE: admin_token},
                 stderr=log_fd,
                 start_new_session=True,
                 pass_fds=(sock.fileno(),),
@@ -150,5 +163,6 @@ def start_proxy(
         url=f"http://127.0.0.1:{port}",
         config_dir=str(paths.config_dir),
         started_at=time.time(),
+        admin_token=admin_token,
     )
     return record, ReadyWatch(proc, runtime.log_path)

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from tomlkit.items import SingleKey, Table
 
 from ..config.identifiers import is_identifier
+from ..config.values import http_url
 from ..editing import Documents, rename_headers, set_key
 from .tables import add_provider_table, type_for
 
@@ -64,7 +65,7 @@ def convert_backends(docs: Documents, original: str, path: Path | None, notes: l
             for key in (key_name, url_name):
                 if key in table:
                     del table[key]
-        providers = _move_credentials(docs, name, agent, raw, creds)
+        providers = _move_credentials(docs, name, agent, raw, creds, notes)
         if providers:
             existing = list(table.get("providers", []))
             set_key(table, "providers", existing + [p for p in providers if p not in existing])
@@ -78,14 +79,17 @@ def _move_credentials(
     agent: str,
     raw: Mapping[str, Any],
     creds: list[tuple[str | None, str | None]],
+    notes: list[str],
 ) -> list[str]:
     """One provider table per (key, URL) pair of backend ``name``; their names."""
     providers: list[str] = []
     for api_key, base_url in creds:
         provider = _unique(_name_from_url(base_url), providers)
         settings: dict[str, Any] = {"type": type_for(agent, base_url)}
-        if base_url:
+        if base_url and _is_url(base_url):
             settings["base_url"] = base_url
+        elif base_url:  # a placeholder ("your-api-base-url-here"): no valid base_url
+            notes.append(f"[{name}]: base_url {base_url!r} is no http(s) URL, left out")
         if api_key:
             settings["api_key"] = api_key
         if settings["type"] == "azure-openai":
@@ -98,6 +102,14 @@ def _move_credentials(
         add_provider_table(docs, name, provider, settings)
         providers.append(provider)
     return providers
+
+
+def _is_url(text: str) -> bool:
+    try:
+        http_url(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _legacy_backends(data: Mapping[str, Any]) -> list[str]:

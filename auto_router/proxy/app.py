@@ -90,6 +90,10 @@ class ProxyOptions:
     #: The managed proxy of ``auto-router run --via-proxy``: only registered runs (or the
     #: client/admin tokens) may use the data path, and a run's token picks its backend.
     run_tokens: RunTokens | None = None
+    #: A management API token besides ``[proxy] admin_token``: the managed proxy's (from
+    #: its runtime file), the one ``auto-router proxy`` generates. With neither, the
+    #: management API refuses every request.
+    admin_token: Secret | None = field(default=None, repr=False)
 
 
 class ProxyApp:
@@ -129,7 +133,7 @@ def create_app(
     upstream = options.upstream_client or AiohttpUpstream()
     settings = router.snapshot().settings
     redactors = RedactorCache(
-        [options.upstream_api_key.reveal()] if options.upstream_api_key else ()
+        [s.reveal() for s in (options.upstream_api_key, options.admin_token) if s is not None]
     )
     redactors.get(router.snapshot().config)
     request_log = (
@@ -160,6 +164,7 @@ def create_app(
         started_at=options.clock(),
         adhoc=options.upstream is not None,
         redactors=redactors,
+        admin_token=options.admin_token,
     )
 
     starlette = _starlette(services, upstream, extra_routes)

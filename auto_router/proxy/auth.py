@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -64,14 +64,16 @@ def token_matches(presented: str | None, expected: Secret) -> bool:
     )
 
 
-def admin_error(request: Request, settings: ProxySettings) -> Response | None:
+def admin_error(request: Request, tokens: Iterable[Secret | None]) -> Response | None:
     """``None`` when the request may use the management API, else the 401 to send.
 
-    With no admin token configured the proxy only listens on loopback (``check_bind``),
-    so local management calls are allowed then.
+    ``tokens`` are the admin tokens in force: the configured one and the one the proxy was
+    started with (the managed proxy's, kept in its 0600 ``proxy.json``; the one
+    ``auto-router proxy`` writes to its 0600 token file). With none, nothing is allowed:
+    a loopback address is no defence against another local user.
     """
-    token = settings.admin_token
-    if token is None or token_matches(presented_token(request), token):
+    presented = presented_token(request)
+    if any(t is not None and token_matches(presented, t) for t in tokens):
         return None
     return JSONResponse(
         {
@@ -79,6 +81,9 @@ def admin_error(request: Request, settings: ProxySettings) -> Response | None:
                 "message": "the management API needs Authorization: Bearer <admin token>",
                 "type": "authentication_error",
                 "code": "UNAUTHORIZED",
+                "hint": "the token is [proxy] admin_token, or the one in the proxy's token "
+                "file (`auto-router proxy` prints its path; a run's proxy keeps it in "
+                "proxy.json)",
             }
         },
         status_code=401,
@@ -89,13 +94,16 @@ def admin_error(request: Request, settings: ProxySettings) -> Response | None:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def admin_only(settings_of: Callable[[Request], ProxySettings]) -> Callable[[Endpoint], Endpoint]:
-    """Decorator for management endpoints: ``@admin_only(lambda r: services_of(r).settings)``."""
+def admin_only(
+    tokens_of: Callable[[Request], Iterable[Secret | None]],
+) -> Callable[[Endpoint], Endpoint]:
+    """Decorator for management endpoints:
+    ``@admin_only(lambda r: services_of(r).admin_tokens)``."""
 
     def wrap(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
-            refused = admin_error(request, settings_of(request))
+            refused = admin_error(request, tokens_of(request))
             return refused if refused is not None else await endpoint(request)
 
         return guarded

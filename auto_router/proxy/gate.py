@@ -7,9 +7,10 @@ handler runs for a request that fails one of these checks:
   connection reached, the name it was started with, the loopback names, each with the
   bound port, plus ``[proxy] allowed_hosts``. A DNS-rebinding page (its own name resolving to
   127.0.0.1) sends its own name and gets a 403, whatever its ``Origin`` says.
-* **Browsers.** An ``Origin`` other than the proxy's own, or ``Sec-Fetch-Site: cross-site``,
-  is refused unless ``[proxy] allowed_origins`` names it; only then are CORS headers sent.
-  Agents and SDKs send neither header.
+* **Browsers.** An ``Origin`` other than the proxy's own, or ``Sec-Fetch-Site: cross-site``
+  (off the data path: anything but ``same-origin`` or ``none``), is refused unless
+  ``[proxy] allowed_origins`` names it; only then are CORS headers sent. Agents and SDKs
+  send neither header.
 * **Sizes.** Bodies over ``[proxy] max_body_bytes`` get a 413 in the client's own protocol
   before they are read; more than ``MAX_HEADERS`` headers get a 431. (The size of the
   request head, ``MAX_HEADER_BYTES``, is bounded by the server protocol while it is read:
@@ -47,6 +48,8 @@ _LOOPBACK_NAMES: Final = ("localhost", "127.0.0.1", "[::1]", "ip6-localhost")
 _CORS_METHODS: Final = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
 _JSON: Final = (b"content-type", b"application/json")
 _CLOSE: Final = (b"connection", b"close")
+#: ``Sec-Fetch-Site`` values of a request the proxy's own page or the user made.
+_OWN_SITES: Final = (b"same-origin", b"none")
 
 
 def host_names(
@@ -84,20 +87,30 @@ def _host_refusal(
 
 
 def _origin(
-    named: dict[bytes, bytes], settings: ProxySettings, allowed: frozenset[bytes]
+    named: dict[bytes, bytes],
+    settings: ProxySettings,
+    allowed: frozenset[bytes],
+    data_path: bool,
 ) -> tuple[bytes | None, Refusal | None]:
     """A browser's request: the origin to answer with CORS headers, or why it is refused.
 
-    Agents and SDKs send neither ``Origin`` nor ``Sec-Fetch-Site``: one lookup each."""
+    Agents and SDKs send neither ``Origin`` nor ``Sec-Fetch-Site``: one lookup each. Off the
+    data path (the management API, ``/health``) only ``same-origin`` and ``none`` (typed in
+    the address bar) pass: a page on another localhost port is ``same-site`` and its simple
+    GET carries no ``Origin``. (Fetch Metadata, https://www.w3.org/TR/fetch-metadata/ and
+    https://developer.mozilla.org/docs/Web/HTTP/Headers/Sec-Fetch-Site: browsers send it
+    to potentially trustworthy URLs, which loopback ones are.)"""
     origin = named.get(b"origin")
     site = named.get(b"sec-fetch-site")
-    if origin is None and site != b"cross-site":
+    if origin is None and (site is None or site in _OWN_SITES):
         return None, None
     if origin is not None:
         origin = origin.lower()
         if origin.decode("latin-1") in settings.allowed_origins:
             return origin, None
-    if site == b"cross-site" or not _own_origin(origin, allowed):
+    if site == b"cross-site" or (site is not None and site not in _OWN_SITES and not data_path):
+        return None, _FORBIDDEN_ORIGIN
+    if origin is not None and not _own_origin(origin, allowed):
         return None, _FORBIDDEN_ORIGIN
     return None, None
 
@@ -180,7 +193,10 @@ class Gate:
         named = dict(headers) if len(headers) <= MAX_HEADERS else {}
         allowed = self._allowed(scope, settings)
         refusal = _host_refusal(headers, named, allowed)
-        cors, refusal = _origin(named, settings, allowed) if refusal is None else (None, refusal)
+        if refusal is None:
+            cors, refusal = _origin(named, settings, allowed, found is not None)
+        else:
+            cors = None
         if refusal is not None:
             await self._refuse(scope, send, fmt, *refusal)
         elif kind == "websocket":

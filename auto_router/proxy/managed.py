@@ -1,9 +1,11 @@
 """The managed proxy process: ``python -m auto_router.proxy.managed --config-dir DIR``.
 
 Binds a free loopback port, serves the configuration's providers to registered runs only
-(``RunTokens``), prints ``ready <port>`` on stdout once it accepts connections, and exits on
-its own when no launcher using it is alive (a watchdog checks the registered pids, so a
-``kill -9`` of every launcher ends it too). Started by ``spawn.start_proxy``, never by hand.
+(``RunTokens``), opens its management API only to the token the launcher put in its
+environment and in ``proxy.json``, prints ``ready <port>`` on stdout once it accepts
+connections, and exits on its own when no launcher using it is alive (a watchdog checks the
+registered pids, so a ``kill -9`` of every launcher ends it too). Started by
+``spawn.start_proxy``, never by hand.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from pathlib import Path
 
 from ..paths import Paths
-from ..runs import RuntimeDir, RunTokens
+from ..runs import ADMIN_TOKEN_VARIABLE, RuntimeDir, RunTokens
+from ..secrets import Secret
 
 #: How often the watchdog looks at the registered runs (seconds).
 WATCH_INTERVAL = 0.25
@@ -59,7 +62,12 @@ def serve(
 
     configure_logging()
     tokens = RunTokens(runtime)
-    app = create_app(ProxyOptions(paths=paths, run_tokens=tokens))
+    # The management API's token, from the launcher (also in proxy.json for the CLI);
+    # without it (started by hand) the management API refuses everything.
+    admin = os.environ.pop(ADMIN_TOKEN_VARIABLE, "")
+    app = create_app(
+        ProxyOptions(paths=paths, run_tokens=tokens, admin_token=Secret(admin) if admin else None)
+    )
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

@@ -16,6 +16,7 @@ from ..config.proxy import ProxySettings
 from ..paths import Paths
 from ..redaction import Redactor, RedactorCache
 from ..rotation.service import Rotator
+from ..secrets import Secret
 from .forward import Proxy
 from .reqlog import RequestLog
 from .routing import Router
@@ -33,10 +34,17 @@ class Services:
     started_at: float
     adhoc: bool
     redactors: RedactorCache = field(default_factory=RedactorCache)
+    #: The token the proxy was started with (``ProxyOptions.admin_token``).
+    admin_token: Secret | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> ProxySettings:
         return self.router.snapshot().settings
+
+    @property
+    def admin_tokens(self) -> tuple[Secret | None, Secret | None]:
+        """What opens the management API: the configured token and the start-up one."""
+        return self.settings.admin_token, self.admin_token
 
     @property
     def config(self) -> Config:

@@ -281,7 +281,11 @@ def test_default_applies_when_the_variable_is_empty(tmp_path: Path) -> None:
 
 def test_missing_variable_names_file_provider_and_key(tmp_path: Path) -> None:
     with pytest.raises(MissingVariableError) as info:
-        resolve_one(tmp_path, '[qwen.a]\nbase_url = "x"\nAZURE_API_KEY = "${AZURE_KEY}"\n', {})
+        resolve_one(
+            tmp_path,
+            '[qwen.a]\nbase_url = "https://x.example"\nAZURE_API_KEY = "${AZURE_KEY}"\n',
+            {},
+        )
     message = str(info.value)
     assert str(tmp_path / "provider_metadata.toml") in message
     assert "[qwen.a].AZURE_API_KEY" in message

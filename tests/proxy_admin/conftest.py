@@ -12,6 +12,7 @@ import pytest
 from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 from auto_router.proxy.httpx_upstream import HttpxUpstream
+from auto_router.secrets import Secret
 
 LLM = """\
 # Routing, written by hand. Every comment here must survive API edits.
@@ -59,6 +60,8 @@ SECRETS = (
 )
 
 ADMIN_TOKEN = "admin-token-abcdefghijklmnop"
+#: The token the app is started with (``ProxyOptions.admin_token``), as the CLI would make.
+START_TOKEN = "ara_start-up-token-for-the-tests-0000"
 
 
 @pytest.fixture
@@ -112,11 +115,13 @@ async def client_for(
     paths: Paths,
     upstreams: Upstreams | None = None,
     *,
-    token: str | None = None,
+    token: str | None = START_TOKEN,
     **options: Any,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ProxyApp]]:
-    """The whole app (data path + management API) over ``httpx.ASGITransport``."""
+    """The whole app (data path + management API) over ``httpx.ASGITransport``; the
+    client sends ``token`` (the start-up token unless told; ``""``: none)."""
     options.setdefault("config_interval", 0.0)
+    options.setdefault("admin_token", Secret(START_TOKEN))
     app = create_app(
         ProxyOptions(
             paths=paths,

@@ -8,7 +8,17 @@ import pytest
 
 from auto_router.paths import Paths
 
-from .conftest import ADMIN_TOKEN, CHAT, LLM, SECRETS, Upstreams, client_for, error_of, texts
+from .conftest import (
+    ADMIN_TOKEN,
+    CHAT,
+    LLM,
+    SECRETS,
+    START_TOKEN,
+    Upstreams,
+    client_for,
+    error_of,
+    texts,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +63,7 @@ def with_token(paths: Paths) -> None:
 async def test_admin_token_required_when_configured(configured: Paths) -> None:
     with_token(configured)
     before = texts(configured)
-    async with client_for(configured) as (client, _):
+    async with client_for(configured, token="") as (client, _):
         for method, path, body in READS + WRITES:
             for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": ADMIN_TOKEN}):
                 resp = await client.request(method, path, json=body, headers=headers)
@@ -75,7 +85,7 @@ async def test_admin_token_from_the_environment(
     configured: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AUTO_ROUTER_ADMIN_TOKEN", "env-admin-token-0000")
-    async with client_for(configured) as (client, _):
+    async with client_for(configured, token="") as (client, _):
         assert (await client.get("/v1/settings")).status_code == 401
         resp = await client.get(
             "/v1/settings", headers={"authorization": "Bearer env-admin-token-0000"}
@@ -89,7 +99,7 @@ async def test_client_tokens_do_not_open_the_management_api(configured: Paths) -
         LLM + f'\n[proxy]\nadmin_token = "{ADMIN_TOKEN}"\nclient_tokens = ["client-tok-1"]\n'
     )
     upstreams = Upstreams()
-    async with client_for(configured, upstreams) as (client, _):
+    async with client_for(configured, upstreams, token="") as (client, _):
         client_auth = {"authorization": "Bearer client-tok-1"}
         chat = await client.post("/v1/chat/completions", json=CHAT, headers=client_auth)
         assert chat.status_code == 200
@@ -98,7 +108,23 @@ async def test_client_tokens_do_not_open_the_management_api(configured: Paths) -
         assert resp.status_code == 401
 
 
-async def test_without_a_token_cross_origin_changes_are_refused(configured: Paths) -> None:
+async def test_without_a_configured_token_the_api_is_closed_but_to_the_start_up_one(
+    configured: Paths,
+) -> None:
+    before = texts(configured)
+    async with client_for(configured, token="", admin_token=None) as (client, _):
+        for method, path, body in READS + WRITES:
+            resp = await client.request(method, path, json=body)
+            assert resp.status_code == 401, (method, path, resp.text)
+    assert texts(configured) == before
+    async with client_for(configured, token="") as (client, _):
+        resp = await client.get("/v1/settings")
+        assert resp.status_code == 401 and error_of(resp)["code"] == "UNAUTHORIZED"
+        good = {"authorization": f"Bearer {START_TOKEN}"}
+        assert (await client.get("/v1/settings", headers=good)).status_code == 200
+
+
+async def test_cross_origin_changes_are_refused_even_with_the_token(configured: Paths) -> None:
     before = texts(configured)
     async with client_for(configured) as (client, _):
         evil = {"origin": "http://evil.example"}

@@ -48,7 +48,7 @@ async def test_providers_health_checks_every_enabled_provider(home: Paths) -> No
     with FakeUpstream() as up, FakeUpstream(unauthorized) as bad:
         three_kinds(home, up.url, bad.url)
         async with client_for(home) as (client, _):
-            resp = await client.get("/v1/providers/health", params={"timeout": "5"})
+            resp = await client.post("/v1/providers/health", params={"timeout": "5"})
             assert resp.status_code == 200
             data = resp.json()
             results = {r["provider"]: r for r in data["providers"]}
@@ -62,9 +62,9 @@ async def test_providers_health_checks_every_enabled_provider(home: Paths) -> No
             # the key went to the provider, in the header
             assert up.seen[0].headers["authorization"] == "Bearer sk-up-secret-key-11112222"
 
-            everyone = (await client.get("/v1/providers/health", params={"all": "1"})).json()
+            everyone = (await client.post("/v1/providers/health", params={"all": "1"})).json()
             assert everyone["checked"] == 5
-            resp = await client.get("/v1/providers/health", params={"timeout": "0"})
+            resp = await client.post("/v1/providers/health", params={"timeout": "0"})
             assert resp.status_code == 400 and error_of(resp)["code"] == "VALIDATION_ERROR"
 
 
@@ -79,9 +79,9 @@ async def test_test_and_models_of_one_provider(home: Paths) -> None:
             assert resp.status_code == 200 and resp.json()["healthy"] is False
             assert resp.json()["error"] == "HTTP 401: unauthorized: check the API key"
 
-            resp = await client.get("/v1/providers/qwen/up/models")
+            resp = await client.post("/v1/providers/qwen/up/models")
             assert resp.status_code == 200 and resp.json()["model_ids"] == ["fake-model"]
-            resp = await client.get("/v1/providers/qwen/down/models")
+            resp = await client.post("/v1/providers/qwen/down/models")
             assert resp.status_code == 502
             error = error_of(resp)
             assert error["code"] == "UPSTREAM_ERROR" and "qwen/down" in error["message"]

@@ -116,7 +116,7 @@ def test_steering_live_traffic_through_the_api(home: Paths) -> None:
             health = anonymous.get("/health").json()
             statuses = {p["name"]: p["status"] for p in health["backends"][0]["providers"]}
             assert statuses == {"a": "ready", "b": "ready", "c": "current"}
-            checks = admin.get("/v1/providers/health").json()
+            checks = admin.post("/v1/providers/health").json()
             assert checks["healthy"] is True and checks["checked"] == 3
             admin.close()
             anonymous.close()

@@ -1,9 +1,12 @@
 """The management API of the proxy (see docs/management-api.md).
 
 ``admin_routes()`` is what ``create_app`` mounts next to the data path. Every endpoint needs
-``Authorization: Bearer <admin token>`` when an admin token is configured
-(``AUTO_ROUTER_ADMIN_TOKEN`` or ``[proxy].admin_token``); without one the proxy only listens
-on loopback (``auth.check_bind``) and refuses cross-origin changes. Changes go through the
+``Authorization: Bearer <admin token>``, on every address: the configured one
+(``AUTO_ROUTER_ADMIN_TOKEN`` or ``[proxy].admin_token``) or the one the proxy was started with
+(``ProxyOptions.admin_token``: the managed proxy's, in its 0600 ``proxy.json``; the one
+``auto-router proxy`` generates into a 0600 token file). Loopback is no defence against
+another local user. Endpoints that call a provider with its key (health, ``test``,
+``models``) are POST-only, so no simple browser request reaches them. Changes go through the
 same library as the CLI (``auto_router.editing``, the ``Rotator``) and are seen by the next
 proxied request.
 """
@@ -24,7 +27,7 @@ def admin_routes() -> list[BaseRoute]:
         # providers
         Route("/v1/providers", providers.list_providers, methods=["GET"]),
         Route("/v1/providers", providers.add_provider, methods=["POST"]),
-        Route("/v1/providers/health", checks.providers_health, methods=["GET"]),
+        Route("/v1/providers/health", checks.providers_health, methods=["POST"]),
         Route("/v1/providers/reload", providers.reload_config, methods=["POST"]),
         Route("/v1/providers/templates", checks.list_templates, methods=["GET"]),
         Route(_PROVIDER, providers.show_provider, methods=["GET"]),
@@ -35,7 +38,7 @@ def admin_routes() -> list[BaseRoute]:
         Route(f"{_PROVIDER}/rename", providers.rename_provider, methods=["POST"]),
         Route(f"{_PROVIDER}/reload", providers.reload_config, methods=["POST"]),
         Route(f"{_PROVIDER}/test", checks.test_provider, methods=["POST"]),
-        Route(f"{_PROVIDER}/models", checks.provider_models, methods=["GET"]),
+        Route(f"{_PROVIDER}/models", checks.provider_models, methods=["POST"]),
         Route(f"{_PROVIDER}/config", providers.get_config, methods=["GET"]),
         Route(f"{_PROVIDER}/config", providers.put_config, methods=["PUT"]),
         # settings and the shared rotation state

@@ -120,14 +120,13 @@ def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def admin_endpoint(handler: Endpoint) -> Endpoint:
-    """Auth (admin token when one is configured) and errors as JSON. Host and browser
+    """Auth (an admin token, always) and errors as JSON. Host and browser
     origin were checked before (``proxy.gate``), and the response is redacted there."""
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         try:
-            settings = services(request).settings
-            refused = admin_error(request, settings)
+            refused = admin_error(request, services(request).admin_tokens)
             if refused is not None:
                 return refused
             return await handler(request)

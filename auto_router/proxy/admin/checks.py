@@ -1,8 +1,10 @@
 """Calls to the providers themselves: health of all, ``test`` one, list one's ``models``.
 
-These use httpx (a one-off ``AsyncClient`` per call, imported on first use), never the
-proxy's data-path session, so a slow provider check cannot hold up proxied traffic. Every
-check has a timeout, and the whole batch a deadline.
+Each is POST-only (a GET is what a page can make a browser send without a preflight), and
+like every management endpoint needs the admin token. These use httpx (a one-off
+``AsyncClient`` per call, imported on first use), never the proxy's data-path session, so a
+slow provider check cannot hold up proxied traffic. Every check has a timeout, and the whole
+batch a deadline.
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ def _timeout(request: Request) -> float:
 
 @admin_endpoint
 async def providers_health(request: Request) -> Response:
-    """``GET /v1/providers/health[?backend=&timeout=&all=]``: enabled providers unless all."""
+    """``POST /v1/providers/health[?backend=&timeout=&all=]``: enabled providers unless all.
+
+    POST, not GET: it makes a key-bearing call to every provider."""
     timeout = _timeout(request)
     backend = request.query_params.get("backend") or None
     everyone = bool(query_bool(request, "all"))
