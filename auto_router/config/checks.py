@@ -16,6 +16,7 @@ from ..errors import ConfigValidationError
 from ..paths import Paths
 from .expand import ExpansionError, references
 from .identifiers import IDENTIFIER_RULE, is_identifier
+from .kinds import with_agent_endpoint
 from .model import (
     BACKEND_SECTIONS,
     PROVIDER_TYPES,
@@ -357,7 +358,7 @@ def _parse_provider(
         extra=MappingProxyType(extra),
         source=path,
         line=source.line_of(where) if source else None,
-        **settings,
+        **with_agent_endpoint(settings, env),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 from ..errors import BackendNotFoundError, MissingVariableError, ProviderNotFoundError
 from ..paths import Paths
 from ..secrets import Secret
+from . import kinds
 from .expand import ExpansionError, expand
 from .proxy import ProxySettings
 
@@ -104,10 +105,30 @@ class ProviderConfig:
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None
     line: int | None = None
+    #: ``type`` was written (else it is the default, ``openai``).
+    explicit_type: bool = False
+    #: Settings filled from the agent variables in ``env``: setting -> variable (``kinds``).
+    derived: Mapping[str, str] = field(default_factory=_empty)
 
     @property
     def key(self) -> str:
         return f"{self.backend}/{self.name}"
+
+    @property
+    def kind(self) -> str:
+        """``api``, ``agent-variables``, ``command`` or ``variables`` (see ``config.kinds``)."""
+        return kinds.kind_of(
+            command=self.command,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            typed=self.explicit_type or self.type != "openai",
+            derived=self.derived,
+        )
+
+    @property
+    def has_api(self) -> bool:
+        """The proxy may call this provider: it has an endpoint the user wrote."""
+        return self.kind in kinds.CALLABLE
 
     @property
     def protocol(self) -> str:
@@ -132,7 +153,8 @@ class ProviderConfig:
                 ) from exc
 
         def optional(key: str, raw: str | None) -> str | None:
-            return None if raw is None else value(key, raw)
+            # a setting filled from an agent variable is reported under that variable
+            return None if raw is None else value(self.derived.get(key, key), raw)
 
         api_key = optional("api_key", self.api_key)
         return ResolvedProvider(
@@ -177,6 +199,11 @@ class ResolvedProvider:
     def exported_env(self) -> dict[str, str]:
         """The UPPERCASE variables with their real values, for a child process only."""
         return {k: v.reveal() for k, v in self.env.items()}
+
+    def passthrough_env(self) -> dict[str, str]:
+        """The UPPERCASE variables an agent pointed at the proxy still gets: all but the
+        endpoint, credential and model variables of any agent (its own point at the proxy)."""
+        return {k: v.reveal() for k, v in self.env.items() if k not in kinds.ENDPOINT_NAMES}
 
 
 @dataclass(frozen=True)

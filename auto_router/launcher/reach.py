@@ -1,10 +1,12 @@
 """Which providers an agent can use, and how: directly, or through the local proxy.
 
 Directly, an agent can only use a provider whose API it speaks (Claude Code cannot talk to an
-OpenAI-type provider). Through the proxy, a provider is reachable when the proxy can call it
-(it has an API, not a ``command``) and either the agent's API family is the provider's, or
-the proxy serves the agent's API for it through translation (``serves.serves``: on unless
-``translate = false`` for the provider or its backend); ``how`` says which.
+OpenAI-type provider). A command or variables-only provider (``config.kinds``) is direct only.
+Through the proxy, a provider is reachable when the proxy can call it (an API provider: a
+``base_url``, a typed key, or agent endpoint variables) and either the agent's API family is
+the provider's, or the proxy serves the agent's API for it through translation
+(``serves.serves``: on unless ``translate = false`` for the provider or its backend); ``how``
+says which.
 
 ``decide`` picks the mode of a run: ``--via-proxy`` / ``--direct``, else the backend's
 ``via_proxy``, else ``[launcher].via_proxy``; ``"auto"`` means the proxy when every enabled
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from ..agents import Agent
-from ..config import BackendConfig, Config, ProviderConfig
+from ..config import BackendConfig, Config, ProviderConfig, kinds
 from ..errors import ProtocolMismatchError
 from ..providers.serves import serves
 
@@ -56,8 +58,9 @@ def reach(agent: Agent, provider: ProviderConfig, *, translate: bool = True) -> 
     """``translate``: the backend's setting (the provider's own ``translate`` wins)."""
     family = family_of(provider)
     speaks = not agent.protocols or family in agent.protocols
-    if provider.command:
-        return Reach(True, False, None, f"{provider.key} is a command, not an API")
+    if not provider.has_api:
+        # Before any proxy branch: the proxy could only call a host the user never wrote.
+        return Reach(True, False, None, _not_an_api(provider))
     through = agent.protocols if agent.proxy_protocols is None else agent.proxy_protocols
     if through and family not in through:
         translated = _translated(agent, provider, through, translate)
@@ -79,13 +82,16 @@ def reach(agent: Agent, provider: ProviderConfig, *, translate: bool = True) -> 
             f"provider of type {provider.type} (translation is off for it: translate = false)"
         )
         return Reach(False, False, None, why)
-    if provider.env:
-        names = ", ".join(sorted(provider.env))
-        why = (
-            f"{provider.key} sets variables for the agent ({names}), which only a direct run passes"
-        )
-        return Reach(True, True, family, "same API", prefer_direct=why)
     return Reach(True, True, family, "same API")
+
+
+def _not_an_api(provider: ProviderConfig) -> str:
+    if provider.kind == kinds.COMMAND:
+        return f"{provider.key} is a command, not an API"
+    return (
+        f"{provider.key} names no API endpoint (no base_url, no type with an api_key, no agent "
+        "endpoint variables), so only a direct run can use its variables"
+    )
 
 
 def _translated(
