@@ -165,7 +165,7 @@ def _fill(
         sources["base_url"] = family.url
     elif base_url is None and family.default_url is not None and _names_endpoint(family, env):
         base_url = family.default_url
-        sources["base_url"] = "the default of " + family.keys[0]
+        sources["base_url"] = f"{family.keys[0]} (the Gemini CLI's default host)"
     if api_key is None:
         name = next((k for k in family.keys if k in env), None)
         if name is not None:
