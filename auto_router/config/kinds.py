@@ -4,7 +4,8 @@ One pure place (strings in, names out) read by the config checks, the launcher, 
 URL rules (``providers.protocols``) and the CLI. The kinds:
 
 - ``api``: the table names an API: a ``base_url``, or an explicit ``type`` with an
-  ``api_key`` (the type's documented default host). Templates always write one of these.
+  ``api_key`` (the type's documented default host), or ``type = "lm-studio"`` (a local
+  server on this machine, no key). Templates always write one of these.
 - ``agent-variables``: the endpoint comes from the UPPERCASE variables an agent reads
   (``ANTHROPIC_BASE_URL`` with ``ANTHROPIC_AUTH_TOKEN``, ...; see ``FAMILIES``). Such a
   provider is an API provider too: the proxy can call it, fail over and translate.
@@ -179,20 +180,26 @@ def _fill(
     return Endpoint(family.type, base_url, api_key, model, sources)
 
 
+#: Types whose default host is this machine (a local server taking no key): the type alone
+#: names it.
+LOCAL_TYPES: Final = frozenset({"lm-studio"})
+
+
 def kind_of(
     *,
     command: str | None,
     base_url: str | None,
     api_key: str | None,
-    typed: bool,
+    type_: str | None,
     derived: Mapping[str, str],
 ) -> str:
-    """The kind of a provider from its settings (after ``endpoint_from`` filled them)."""
+    """The kind of a provider from its settings (after ``endpoint_from`` filled them);
+    ``type_`` is the written type (``None``: the default)."""
     if command:
         return COMMAND
     if "base_url" in derived:
         return AGENT_VARIABLES
-    if base_url or (typed and api_key):
+    if base_url or (type_ is not None and (api_key or type_ in LOCAL_TYPES)):
         return API
     return VARIABLES
 

@@ -121,7 +121,7 @@ class ProviderConfig:
             command=self.command,
             base_url=self.base_url,
             api_key=self.api_key,
-            typed=self.explicit_type or self.type != "openai",
+            type_=self.type if self.explicit_type or self.type != "openai" else None,
             derived=self.derived,
         )
 

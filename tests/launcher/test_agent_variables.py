@@ -128,3 +128,12 @@ def test_a_fake_agent_limited_on_two_of_three_env_only_providers_ends_on_the_thi
     for entry in log:
         assert entry["env"]["ANTHROPIC_API_KEY"] == digest(token(str(entry["provider"])))  # type: ignore[index]
         assert "ANTHROPIC_BASE_URL" not in entry["env"]  # type: ignore[operator]
+
+
+def test_provider_add_from_a_template_on_a_fresh_install_creates_the_backend(home: Home) -> None:
+    added = home.run("provider", "add", "claude/zai", "--template", "anthropic")
+    assert added.returncode == 0, added.stderr
+    assert "added claude/zai" in added.stdout
+    assert "claude/zai: API provider" in home.run("config", "validate").stdout
+    bare = home.run("provider", "add", "other/x", "--set", "base_url=https://x.invalid/v1")
+    assert bare.returncode != 0 and "--create-backend" in bare.stderr
