@@ -145,7 +145,9 @@ def decide(
     reaches = [reach(agent, p, translate=backend.translate) for p in providers]
     families = {r.family for r in reaches if r.proxy}
     usable = bool(reaches) and all(r.proxy for r in reaches) and len(families) == 1
-    soft = next((r.prefer_direct for r in reaches if r.prefer_direct), None)
+    soft = next((r.prefer_direct for r in reaches if r.prefer_direct), None) or _own_variables(
+        providers
+    )
     if usable and soft is not None and setting == "auto":
         return Mode(False, None, f"direct: {soft}")
     if usable:
@@ -159,6 +161,20 @@ def decide(
             hint="run it with --direct, or change the backend's providers",
         )
     return Mode(False, None, f"direct: {why}")
+
+
+def _own_variables(providers: Sequence[ProviderConfig]) -> str | None:
+    """Why ``"auto"`` stays direct when providers set different agent variables (other than
+    their endpoints): through the proxy the agent gets only the current provider's, and the
+    proxy changes providers per request; a direct run gives each attempt its own."""
+    written = [{k: v for k, v in p.env.items() if k not in kinds.ENDPOINT_NAMES} for p in providers]
+    names = sorted({k for env in written for k in env if any(e.get(k) != env[k] for e in written)})
+    if not names:
+        return None
+    return (
+        f"its providers set different variables for the agent ({', '.join(names)}), "
+        "which only a direct run gives each provider"
+    )
 
 
 def _why_not(reaches: Sequence[Reach], families: set[str | None]) -> str:

@@ -157,7 +157,9 @@ def url_of(api: str, root: str) -> str:
     return f"{root}/v1" if api == "openai" else root
 
 
-def provider_table(api: str, kind: str, name: str, root: str, command: str) -> str:
+def provider_table(
+    api: str, kind: str, name: str, root: str, command: str, *, own_flag: bool = False
+) -> str:
     url, key, model = url_of(api, root), key_of(name), f"model-{name}"
     lines = [f"[pool.{name}]"]
     if kind == "api":
@@ -170,7 +172,8 @@ def provider_table(api: str, kind: str, name: str, root: str, command: str) -> s
         lines += [f'command = "{command}"', f'{LONE_KEY[api]} = "{key}"']
     else:
         lines.append(f'{LONE_KEY[api]} = "{key}"')
-    lines.append(f'FAKE_FLAG = "{name}-flag"')  # an agent setting that is no endpoint
+    # an agent setting that is no endpoint: the same for every provider, or each its own
+    lines.append(f'FAKE_FLAG = "{name}-flag"' if own_flag else 'FAKE_FLAG = "on"')
     return "\n".join(lines) + "\n"
 
 
@@ -182,14 +185,14 @@ def write_pool(paths: Paths, tables: Sequence[str]) -> None:
     paths.provider_metadata.write_text("\n".join(tables))
 
 
-def pool(paths: Paths, family: Family, kind: str, roots: Sequence[str]) -> None:
-    write_pool(
-        paths,
-        [
-            provider_table(family.api, kind, n, r, family.command)
-            for n, r in zip(NAMES, roots, strict=True)
-        ],
-    )
+def pool(
+    paths: Paths, family: Family, kind: str, roots: Sequence[str], *, own_flag: bool = False
+) -> None:
+    tables = [
+        provider_table(family.api, kind, n, r, family.command, own_flag=own_flag)
+        for n, r in zip(NAMES, roots, strict=True)
+    ]
+    write_pool(paths, tables)
 
 
 # ------------------------------------------------------------------ what the agent receives
@@ -247,10 +250,10 @@ def test_what_the_agent_receives(paths: Paths, family: Family, kind: str, mode: 
         assert family.model(plan) == "model-one"
         assert key_of("one") not in everything_given(plan)  # no provider key, ever
         assert "one.invalid" not in everything_given(plan)
-        assert plan.overlay["FAKE_FLAG"] == "one-flag"  # its other variables still come
+        assert plan.overlay["FAKE_FLAG"] == "on"  # its other variables still come
         return
     assert plan.provider == "one"
-    assert plan.overlay["FAKE_FLAG"] == "one-flag"
+    assert plan.overlay["FAKE_FLAG"] == "on"
     if has_api:
         assert (family.url(plan) or "").startswith(ROOTS[0]), family.url(plan)
         assert family.key(plan) == key_of("one")
@@ -265,11 +268,22 @@ def test_what_the_agent_receives(paths: Paths, family: Family, kind: str, mode: 
 def test_the_model_is_the_current_providers_while_the_first_cools(
     paths: Paths, family: Family, kind: str
 ) -> None:
-    pool(paths, family, kind, ROOTS)
+    pool(paths, family, kind, ROOTS, own_flag=True)
     Rotator(paths).record_usage_limit("pool", "one", reason="usage limit: test")
     plan, via_proxy = planned(paths, family, True)
     assert via_proxy and family.model(plan) == "model-two"
     assert plan.overlay["FAKE_FLAG"] == "two-flag"
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=[f.agent for f in FAMILIES])
+def test_auto_stays_direct_when_providers_set_different_agent_variables(
+    paths: Paths, family: Family
+) -> None:
+    """Through the proxy the agent would get one provider's variables for every request."""
+    pool(paths, family, "agent-variables", ROOTS, own_flag=True)
+    plan, via_proxy = planned(paths, family, None)
+    assert not via_proxy and plan.provider == "one"
+    assert plan.overlay["FAKE_FLAG"] == "one-flag"
 
 
 # ------------------------------------------------------------------ what the proxy calls

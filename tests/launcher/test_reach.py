@@ -157,8 +157,13 @@ def test_agent_variables_are_an_endpoint_the_proxy_serves() -> None:
         "base_url": "ANTHROPIC_BASE_URL",
         "api_key": "ANTHROPIC_AUTH_TOKEN",
     }
-    found = mode("anth zai")  # its other variable (a timeout) no longer keeps it direct
+    found = mode("zai")  # its other variable (a timeout) reaches the agent through the proxy
     assert (found.via_proxy, found.family) == (True, "anthropic")
+    # ... but one provider's variables are not another's: "auto" stays direct
+    mixed = mode("anth zai")
+    assert not mixed.via_proxy and "different variables for the agent (API_TIMEOUT_MS)" in (
+        mixed.reason
+    )
     assert mode("zai", agent="qwen").via_proxy  # translated
     assert reach(AGENTS["claude"], zai).direct
 
