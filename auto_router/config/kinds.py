@@ -79,6 +79,14 @@ ENDPOINT_NAMES: Final = frozenset(
     {n for f in FAMILIES for n in (f.url, *f.keys, f.model)}
     | {"OPENAI_API_BASE", "ANTHROPIC_API_BASE", "GOOGLE_API_KEY", "GEMINI_BASE_URL"}
     | {"AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"}
+    # Claude Code's per-tier model names: one provider's names; through the proxy they are
+    # that provider's ``model_map`` (``CLAUDE_TIERS``).
+    | {
+        "ANTHROPIC_DEFAULT_OPUS_MODEL",
+        "ANTHROPIC_DEFAULT_SONNET_MODEL",
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+        "ANTHROPIC_SMALL_FAST_MODEL",
+    }
 )
 
 
@@ -109,9 +117,37 @@ def with_agent_endpoint(settings: Mapping[str, Any], env: Mapping[str, str]) -> 
     )
     if found is None:
         return result
+    sources = dict(found.sources)
     result.update(type=found.type, base_url=found.base_url, api_key=found.api_key)
-    result.update(model=found.model, derived=MappingProxyType(dict(found.sources)))
+    tiers = tier_model_map(env) if found.type == "anthropic" else {}
+    if tiers and "model_map" not in settings:
+        result["model_map"] = MappingProxyType(tiers)
+        sources["model_map"] = ", ".join(n for n, _ in CLAUDE_TIERS if n in env)
+    result.update(model=found.model, derived=MappingProxyType(sources))
     return result
+
+
+#: Claude Code's per-tier model variables and the client model names each one replaces
+#: (https://code.claude.com/docs/en/env-vars; cc-switch's presets set them per provider).
+#: Through the proxy they become the provider's ``model_map``, so each provider is asked for
+#: its own tier models whichever provider the agent started on.
+CLAUDE_TIERS: Final = (
+    ("ANTHROPIC_DEFAULT_OPUS_MODEL", "claude-*opus*"),
+    ("ANTHROPIC_DEFAULT_SONNET_MODEL", "claude-*sonnet*"),
+    ("ANTHROPIC_DEFAULT_HAIKU_MODEL", "claude-*haiku*"),
+    ("ANTHROPIC_SMALL_FAST_MODEL", "claude-*haiku*"),
+)
+
+
+def tier_model_map(env: Mapping[str, str]) -> dict[str, str]:
+    """``{"claude-*haiku*": "glm-4.5-air", ...}`` from the tier variables written literally
+    (a ``model_map`` is not ``${VAR}``-expanded)."""
+    found: dict[str, str] = {}
+    for name, pattern in CLAUDE_TIERS:
+        value = env.get(name)
+        if value and "$" not in value:
+            found.setdefault(pattern, value)
+    return found
 
 
 def endpoint_from(

@@ -411,3 +411,32 @@ def test_the_proxy_calls_only_named_hosts_and_a_429_ends_on_the_second(
     assert key == key_of("two")
     if kind == "agent-variables" and family.api == "anthropic":
         assert where == "authorization"  # ANTHROPIC_AUTH_TOKEN is a bearer token
+
+
+def test_each_provider_is_asked_for_its_own_claude_tier_models(
+    paths: Paths, limited_then_ok: tuple[FakeUpstream, FakeUpstream]
+) -> None:
+    """cc-switch presets name a provider's haiku/sonnet models; after a failover the second
+    provider gets its own, not the first's."""
+    one, two = limited_then_ok
+    tables = [
+        provider_table("anthropic", "agent-variables", n, fake.root, "claude")
+        + f'ANTHROPIC_DEFAULT_HAIKU_MODEL = "{n}-small"\n'
+        for n, fake in zip(NAMES, (one, two), strict=True)
+    ]
+    write_pool(paths, tables)
+    recording = Recording()
+    pacing = Pacing(sleep=_no_pause, jitter=lambda low, high: low)
+    options = ProxyOptions(
+        paths=paths, config_interval=0.0, upstream_client=recording, pacing=pacing
+    )
+    body = {
+        "model": "claude-3-5-haiku-latest",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with serve(create_app(options)) as url:
+        response = httpx.post(url + "/v1/messages", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    assert one.seen[0].document()["model"] == "one-small"
+    assert two.seen[0].document()["model"] == "two-small"
