@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from ..secrets import looks_secret
+
 API: Final = "api"
 AGENT_VARIABLES: Final = "agent-variables"
 COMMAND: Final = "command"
@@ -79,6 +81,8 @@ ENDPOINT_NAMES: Final = frozenset(
     {n for f in FAMILIES for n in (f.url, *f.keys, f.model)}
     | {"OPENAI_API_BASE", "ANTHROPIC_API_BASE", "GOOGLE_API_KEY", "GEMINI_BASE_URL"}
     | {"AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"}
+    # headers Claude Code adds to every request: one provider's (a gateway's key, often)
+    | {"ANTHROPIC_CUSTOM_HEADERS"}
     # Claude Code's per-tier model names: one provider's names; through the proxy they are
     # that provider's ``model_map`` (``CLAUDE_TIERS``).
     | {
@@ -88,6 +92,13 @@ ENDPOINT_NAMES: Final = frozenset(
         "ANTHROPIC_SMALL_FAST_MODEL",
     }
 )
+
+
+def passes_through(name: str) -> bool:
+    """May a provider's variable ``name`` reach an agent pointed at the proxy? Not an endpoint,
+    key or model variable, and nothing that looks like a credential: whatever the agent sends
+    may be forwarded to another provider after a failover."""
+    return name not in ENDPOINT_NAMES and not looks_secret(name)
 
 
 @dataclass(frozen=True)

@@ -202,8 +202,9 @@ class ResolvedProvider:
 
     def passthrough_env(self) -> dict[str, str]:
         """The UPPERCASE variables an agent pointed at the proxy still gets: all but the
-        endpoint, credential and model variables of any agent (its own point at the proxy)."""
-        return {k: v.reveal() for k, v in self.env.items() if k not in kinds.ENDPOINT_NAMES}
+        endpoint, credential and model variables of any agent (its own point at the proxy)
+        and anything that looks like a credential (``kinds.passes_through``)."""
+        return {k: v.reveal() for k, v in self.env.items() if kinds.passes_through(k)}
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ def _own_variables(providers: Sequence[ProviderConfig]) -> str | None:
     """Why ``"auto"`` stays direct when providers set different agent variables (other than
     their endpoints): through the proxy the agent gets only the current provider's, and the
     proxy changes providers per request; a direct run gives each attempt its own."""
-    written = [{k: v for k, v in p.env.items() if k not in kinds.ENDPOINT_NAMES} for p in providers]
+    written = [{k: v for k, v in p.env.items() if kinds.passes_through(k)} for p in providers]
     names = sorted({k for env in written for k in env if any(e.get(k) != env[k] for e in written)})
     if not names:
         return None

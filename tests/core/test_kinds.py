@@ -117,6 +117,7 @@ def test_only_variables_that_name_no_endpoint_pass_through_the_proxy() -> None:
         'ANTHROPIC_BASE_URL = "https://gw.invalid"\nANTHROPIC_AUTH_TOKEN = "t"\n'
         'ANTHROPIC_MODEL = "m"\nANTHROPIC_DEFAULT_HAIKU_MODEL = "small"\n'
         'API_TIMEOUT_MS = "600000"\nOPENAI_API_KEY = "other"\n'
+        'ANTHROPIC_CUSTOM_HEADERS = "X-Gw: 1"\nGATEWAY_SECRET = "s"\n'
     )
     assert p.resolve({}).passthrough_env() == {"API_TIMEOUT_MS": "600000"}
 
