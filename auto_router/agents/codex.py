@@ -24,6 +24,10 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
     setup = Setup()
     if target.provider is None:
         return setup  # fallback mode: Codex's own configuration
+    if target.base_url is None and target.api_key is None:
+        # A variables-only provider names no endpoint: Codex keeps its own configuration
+        # (with the provider's variables) rather than one pointed at a host nobody wrote.
+        return setup
     prefix = f"model_providers.{PROVIDER_ID}"
     setup.args += override("model_provider", PROVIDER_ID)
     setup.args += override(f"{prefix}.name", f"auto-router {target.backend}/{target.provider}")

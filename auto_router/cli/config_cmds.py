@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ._common import JsonOption, emit, globals_of, print_json
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 config_app = typer.Typer(help="Where the configuration lives; create, check and show it.")
 
@@ -62,12 +67,29 @@ def validate_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
         raise typer.Exit(exc.exit_code) from None
     warnings = [str(w) for w in config.warnings]
     if as_json:
-        print_json({"valid": True, "errors": [], "warnings": warnings})
+        kinds = {p.key: p.kind for table in config.providers.values() for p in table.values()}
+        print_json({"valid": True, "errors": [], "warnings": warnings, "kinds": kinds})
         return
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     found = ", ".join(str(p) for p in config.files_found) or "no files (empty configuration)"
     typer.echo(f"ok: {found}")
+    for line in provider_kind_lines(config):
+        typer.echo(line)
+
+
+def provider_kind_lines(config: Config) -> list[str]:
+    """One line per provider: its kind, and what came from which agent variable."""
+    from ..config.kinds import DESCRIPTION, derived_lines
+
+    lines = []
+    for table in config.providers.values():
+        for p in table.values():
+            line = f"  {p.key}: {DESCRIPTION[p.kind]}"
+            if p.derived:
+                line += f", type {p.type}: " + ", ".join(derived_lines(p.derived))
+            lines.append(line)
+    return lines
 
 
 @config_app.command("show")

@@ -127,7 +127,18 @@ def show_command(
             typer.echo(f"  {key} = {row[key]}")
     for key, value in {**row["settings"], **row["env"]}.items():
         typer.echo(f"  {key} = {value}")
-    served = row["serves"]
+    _echo_kind(provider, row["serves"])
+
+
+def _echo_kind(provider: ProviderConfig, served: dict[str, Any]) -> None:
+    """The provider's kind, what came from agent variables, and what the proxy serves."""
+    from ..config.kinds import DESCRIPTION, derived_lines
+
+    typer.echo(f"  kind: {DESCRIPTION[provider.kind]}")
+    if provider.derived:
+        typer.echo("  from agent variables: " + ", ".join(derived_lines(provider.derived)))
+    if not provider.has_api:
+        return
     typer.echo(f"  protocol: {served['protocol']}; serves {', '.join(served['native'])} natively")
     typer.echo(
         "  through translation: " + (", ".join(served["translated"]) or "none (translate = false)")

@@ -6,11 +6,11 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..providers.serves import describe, serves
+from ..providers.serves import describe_provider, serves
 from ._plain import Globals, format_time, iso, print_json
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from ..config import Config, ProviderConfig
     from ..rotation.service import BackendStatus, ProviderStatus
 
 
@@ -38,14 +38,18 @@ def show_status(g: Globals, as_json: bool) -> None:
             print("    (no providers: fallback mode, no rotation)")
         for provider in backend.providers:
             print(_provider_line(provider, now))
-            print(f"      {_speaks(config, backend.name, provider.name, describe)}")
+            p = config.provider(backend.name, provider.name)
+            print(f"      {describe_provider(p, translate=_translates(config, p))}")
+
+
+def _translates(config: Config, p: ProviderConfig) -> bool:
+    return p.translate if p.translate is not None else config.backend(p.backend).translate
 
 
 def _speaks(config: Config, backend: str, provider: str, how: Callable[..., Any]) -> Any:
-    """What the provider serves (``describe`` for a line, ``serves`` for JSON)."""
+    """What the provider serves (``serves`` for JSON)."""
     p = config.provider(backend, provider)
-    translate = p.translate if p.translate is not None else config.backend(backend).translate
-    return how(p.protocol, responses=p.responses, translate=translate)
+    return how(p.protocol, responses=p.responses, translate=_translates(config, p))
 
 
 def _backend_line(backend: BackendStatus) -> str:
@@ -95,6 +99,8 @@ def _backend_json(backend: BackendStatus, config: Config) -> dict[str, Any]:
             {
                 "name": p.name,
                 "type": p.type,
+                "kind": config.provider(backend.name, p.name).kind,
+                "derived": dict(config.provider(backend.name, p.name).derived),
                 "serves": dict(
                     zip(
                         ("native", "translated"),

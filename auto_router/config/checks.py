@@ -17,6 +17,7 @@ from ..paths import Paths
 from . import values
 from .expand import ExpansionError, references
 from .identifiers import IDENTIFIER_RULE, is_identifier
+from .kinds import with_agent_endpoint
 from .model import (
     BACKEND_SECTIONS,
     PROVIDER_TYPES,
@@ -358,7 +359,7 @@ def _parse_provider(
         extra=MappingProxyType(extra),
         source=path,
         line=source.line_of(where) if source else None,
-        **settings,
+        **with_agent_endpoint(settings, env),
     )
 
 

@@ -20,6 +20,7 @@ from ..errors import (
 )
 from ..paths import Paths
 from ..secrets import Secret
+from . import kinds
 from .expand import ExpansionError, expand
 from .proxy import ProxySettings
 from .values import http_url
@@ -110,10 +111,30 @@ class ProviderConfig:
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None
     line: int | None = None
+    #: ``type`` was written (else it is the default, ``openai``).
+    explicit_type: bool = False
+    #: Settings filled from the agent variables in ``env``: setting -> variable (``kinds``).
+    derived: Mapping[str, str] = field(default_factory=_empty)
 
     @property
     def key(self) -> str:
         return f"{self.backend}/{self.name}"
+
+    @property
+    def kind(self) -> str:
+        """``api``, ``agent-variables``, ``command`` or ``variables`` (see ``config.kinds``)."""
+        return kinds.kind_of(
+            command=self.command,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            type_=self.type if self.explicit_type or self.type != "openai" else None,
+            derived=self.derived,
+        )
+
+    @property
+    def has_api(self) -> bool:
+        """The proxy may call this provider: it has an endpoint the user wrote."""
+        return self.kind in kinds.CALLABLE
 
     @property
     def protocol(self) -> str:
@@ -138,7 +159,8 @@ class ProviderConfig:
                 ) from exc
 
         def optional(key: str, raw: str | None) -> str | None:
-            return None if raw is None else value(key, raw)
+            # a setting filled from an agent variable is reported under that variable
+            return None if raw is None else value(self.derived.get(key, key), raw)
 
         api_key = optional("api_key", self.api_key)
         return ResolvedProvider(
@@ -198,6 +220,12 @@ class ResolvedProvider:
     def exported_env(self) -> dict[str, str]:
         """The UPPERCASE variables with their real values, for a child process only."""
         return {k: v.reveal() for k, v in self.env.items()}
+
+    def passthrough_env(self) -> dict[str, str]:
+        """The UPPERCASE variables an agent pointed at the proxy still gets: all but the
+        endpoint, credential and model variables of any agent (its own point at the proxy)
+        and anything that looks like a credential (``kinds.passes_through``)."""
+        return {k: v.reveal() for k, v in self.env.items() if kinds.passes_through(k)}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from tomlkit.items import Array
 
 from ..config.identifiers import check_identifier
 from ..errors import (
+    BackendNotFoundError,
     ConfigValidationError,
     EditConflictError,
     NotFoundError,
@@ -66,7 +67,8 @@ def add_provider(
     ``settings`` are lowercase keys (UPPERCASE ones are taken as ``env``); ``template`` fills
     ``type``, ``base_url`` and ``api_key = "${KEY_VAR}"`` first. ``position`` (1-based) inserts
     the provider at that place in the order (default: last). ``create_backend`` creates a
-    missing backend (and adds it to ``[message_backend].order`` when that list is written).
+    missing backend (and adds it to ``[message_backend].order`` when that list is written);
+    so does ``template``.
     """
     check_identifier(backend, "backend name")
     check_identifier(provider, "provider name")
@@ -75,8 +77,9 @@ def add_provider(
 
     def change(docs: Documents) -> None:
         if not docs.backend_exists(backend):
-            if not create_backend:
-                docs.require_backend(backend)
+            # A template names a whole API provider: its backend is made for it (issue 17).
+            if not create_backend and template is None:
+                _missing_backend(docs, backend, provider)
             _create_backend(docs, backend)
         if docs.provider_table(backend, provider) is not None:
             raise ProviderExistsError(
@@ -95,6 +98,15 @@ def add_provider(
             _place_in_order(docs, backend, provider, position)
 
     return edit_config(paths, change)
+
+
+def _missing_backend(docs: Documents, backend: str, provider: str) -> None:
+    known = ", ".join(docs.backend_names()) or "none"
+    raise BackendNotFoundError(
+        f"no backend named {backend!r} (known: {known})",
+        hint=f"create it with this provider: auto-router provider add {backend}/{provider} "
+        "--create-backend ... (or start from a template: --template NAME)",
+    )
 
 
 def _new_provider_values(

@@ -9,7 +9,9 @@ The overlay, later entries winning:
 4. the provider's UPPERCASE variables, ``${VAR}`` expanded.
 
 Through the proxy (``ProxyTarget``) the agent's variables point at the local proxy with the
-run's token; the provider's own variables and keys stay out of the child's environment.
+run's token and name the current provider's model; of the current provider's own variables
+only those that name no endpoint, key or model (``config.kinds.ENDPOINT_NAMES``, and the
+agent's own) reach the child: timeouts and feature flags, never a credential of a provider.
 
 The parent's environment is read, never written: the child gets ``{**environ, **overlay}``.
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..agents import Agent, FailFastContext, Setup, Target, agent_for, executable_name
 from ..config import BackendConfig, Config, ProviderConfig, ResolvedProvider
-from ..errors import ConfigValidationError, NoCommandError
+from ..config.kinds import derived_lines
+from ..errors import ConfigValidationError, MissingVariableError, NoCommandError
 from ..limits.scanner import Marker, combine
 from ..rotation.service import Rotator
 from ..secrets import Secret, looks_secret, mask
@@ -143,24 +146,25 @@ def plan_child(
 ) -> ChildPlan:
     """The command and overlay for one attempt. ``workdir`` holds fail-fast settings files."""
     backend = config.backend(backend_name)
+    notes = derivation_notes(config, backend, provider, proxy is not None)
+    passthrough: dict[str, str] = {}
     if proxy is not None:
+        proxy, passthrough = _through_proxy(backend, provider, proxy, environ)
         provider = None  # the proxy picks providers per request
     resolved = provider.resolve(environ) if provider is not None else None
     explicit = bool(command)
-    if explicit:
-        assert command is not None
-        agent = agent_for(backend, command)
-    else:
-        provisional = (resolved.command,) if resolved is not None and resolved.command else None
-        agent = agent_for(backend, provisional or ((backend.command,) if backend.command else None))
-    argv = tuple(command) if explicit and command else base_command(backend, resolved, agent)
-    if not explicit:
-        agent = agent_for(backend, argv)
+    agent, argv = _agent_and_argv(backend, resolved, command)
     if provider is not None:
         check_direct(agent, provider, translate=backend.translate)
 
     target = proxy.target(backend.name) if proxy is not None else target_of(backend, resolved)
-    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, workdir, target)
+    if resolved is not None:
+        provider_env = resolved.exported_env()
+    else:  # through the proxy: what the agent sets itself points at the proxy
+        provider_env = {k: v for k, v in passthrough.items() if k not in agent.variables}
+    overlay, secret_names, setup = _overlay(
+        backend, resolved, agent, environ, workdir, target, provider_env
+    )
     if proxy is not None:
         overlay["AUTO_ROUTER_PROXY"] = proxy.url
     try:
@@ -182,9 +186,64 @@ def plan_child(
         overlay=overlay,
         secret_names=secret_names,
         markers=markers,
-        notes=tuple(setup.notes),
+        notes=(*notes, *setup.notes),
         explicit_command=explicit,
     )
+
+
+def _agent_and_argv(
+    backend: BackendConfig, resolved: ResolvedProvider | None, command: Sequence[str] | None
+) -> tuple[Agent, tuple[str, ...]]:
+    """The agent and the command line: the one given, else the provider's or backend's."""
+    if command:
+        return agent_for(backend, command), tuple(command)
+    provisional = (resolved.command,) if resolved is not None and resolved.command else None
+    agent = agent_for(backend, provisional or ((backend.command,) if backend.command else None))
+    argv = base_command(backend, resolved, agent)
+    return agent_for(backend, argv), argv
+
+
+def _through_proxy(
+    backend: BackendConfig,
+    current: ProviderConfig | None,
+    proxy: ProxyTarget,
+    environ: Mapping[str, str],
+) -> tuple[ProxyTarget, dict[str, str]]:
+    """The proxy target naming the current provider's model, and that provider's variables
+    that are no endpoint (timeouts, feature flags), which the agent still gets."""
+    resolved = _resolve_quietly(current, environ)
+    model = (resolved.model if resolved is not None else None) or backend.model or proxy.model
+    passthrough = resolved.passthrough_env() if resolved is not None else {}
+    return replace(proxy, model=model), passthrough
+
+
+def _resolve_quietly(
+    provider: ProviderConfig | None, environ: Mapping[str, str]
+) -> ResolvedProvider | None:
+    """The provider expanded, or ``None`` when a variable is missing: through the proxy that
+    only makes this one provider unusable, which the proxy reports per request."""
+    if provider is None:
+        return None
+    try:
+        return provider.resolve(environ)
+    except MissingVariableError:
+        return None
+
+
+def derivation_notes(
+    config: Config, backend: BackendConfig, provider: ProviderConfig | None, via_proxy: bool
+) -> list[str]:
+    """What was read from agent variables, per provider (names of variables, never values):
+    every enabled provider through the proxy, the chosen one directly."""
+    if via_proxy:
+        providers: Sequence[ProviderConfig] = config.enabled_providers_of(backend.name)
+    else:
+        providers = (provider,) if provider is not None else ()
+    return [
+        f"{p.key}: {p.type} endpoint from agent variables ({', '.join(derived_lines(p.derived))})"
+        for p in providers
+        if p.derived
+    ]
 
 
 @dataclass(frozen=True)
@@ -211,7 +270,10 @@ def plan_export(
     command = (resolved.command,) if resolved is not None and resolved.command else None
     agent = agent_for(backend, command or ((backend.command,) if backend.command else None))
     target = target_of(backend, resolved)
-    overlay, secret_names, setup = _overlay(backend, resolved, agent, environ, None, target)
+    provider_env = resolved.exported_env() if resolved is not None else {}
+    overlay, secret_names, setup = _overlay(
+        backend, resolved, agent, environ, None, target, provider_env
+    )
     return ShellExport(
         backend=backend.name,
         provider=resolved.name if resolved is not None else None,
@@ -246,8 +308,10 @@ def _overlay(
     environ: Mapping[str, str],
     workdir: Path | None,
     target: Target,
+    provider_env: Mapping[str, str],
 ) -> tuple[dict[str, str], frozenset[str], Setup]:
-    provider_env = resolved.exported_env() if resolved is not None else {}
+    """``provider_env``: the provider's variables for the child (through the proxy, only
+    those that are no endpoint)."""
     setup = agent.configure(target, frozenset(provider_env))
     if backend.fail_fast and workdir is not None:
         setup = setup.merge(agent.fail_fast(FailFastContext(workdir, environ), setup))

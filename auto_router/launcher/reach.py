@@ -1,10 +1,12 @@
 """Which providers an agent can use, and how: directly, or through the local proxy.
 
 Directly, an agent can only use a provider whose API it speaks (Claude Code cannot talk to an
-OpenAI-type provider). Through the proxy, a provider is reachable when the proxy can call it
-(it has an API, not a ``command``) and either the agent's API family is the provider's, or
-the proxy serves the agent's API for it through translation (``serves.serves``: on unless
-``translate = false`` for the provider or its backend); ``how`` says which.
+OpenAI-type provider). A command or variables-only provider (``config.kinds``) is direct only.
+Through the proxy, a provider is reachable when the proxy can call it (an API provider: a
+``base_url``, a typed key, or agent endpoint variables) and either the agent's API family is
+the provider's, or the proxy serves the agent's API for it through translation
+(``serves.serves``: on unless ``translate = false`` for the provider or its backend); ``how``
+says which.
 
 ``decide`` picks the mode of a run: ``--via-proxy`` / ``--direct``, else the backend's
 ``via_proxy``, else ``[launcher].via_proxy``; ``"auto"`` means the proxy when every enabled
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from ..agents import Agent
-from ..config import BackendConfig, Config, ProviderConfig
+from ..config import BackendConfig, Config, ProviderConfig, kinds
 from ..errors import ProtocolMismatchError
 from ..providers.serves import serves
 
@@ -56,8 +58,9 @@ def reach(agent: Agent, provider: ProviderConfig, *, translate: bool = True) -> 
     """``translate``: the backend's setting (the provider's own ``translate`` wins)."""
     family = family_of(provider)
     speaks = not agent.protocols or family in agent.protocols
-    if provider.command:
-        return Reach(True, False, None, f"{provider.key} is a command, not an API")
+    if not provider.has_api:
+        # Before any proxy branch: the proxy could only call a host the user never wrote.
+        return Reach(True, False, None, _not_an_api(provider))
     through = agent.protocols if agent.proxy_protocols is None else agent.proxy_protocols
     if through and family not in through:
         translated = _translated(agent, provider, through, translate)
@@ -79,13 +82,16 @@ def reach(agent: Agent, provider: ProviderConfig, *, translate: bool = True) -> 
             f"provider of type {provider.type} (translation is off for it: translate = false)"
         )
         return Reach(False, False, None, why)
-    if provider.env:
-        names = ", ".join(sorted(provider.env))
-        why = (
-            f"{provider.key} sets variables for the agent ({names}), which only a direct run passes"
-        )
-        return Reach(True, True, family, "same API", prefer_direct=why)
     return Reach(True, True, family, "same API")
+
+
+def _not_an_api(provider: ProviderConfig) -> str:
+    if provider.kind == kinds.COMMAND:
+        return f"{provider.key} is a command, not an API"
+    return (
+        f"{provider.key} names no API endpoint (no base_url, no type with an api_key, no agent "
+        "endpoint variables), so only a direct run can use its variables"
+    )
 
 
 def _translated(
@@ -139,7 +145,9 @@ def decide(
     reaches = [reach(agent, p, translate=backend.translate) for p in providers]
     families = {r.family for r in reaches if r.proxy}
     usable = bool(reaches) and all(r.proxy for r in reaches) and len(families) == 1
-    soft = next((r.prefer_direct for r in reaches if r.prefer_direct), None)
+    soft = next((r.prefer_direct for r in reaches if r.prefer_direct), None) or _own_variables(
+        providers
+    )
     if usable and soft is not None and setting == "auto":
         return Mode(False, None, f"direct: {soft}")
     if usable:
@@ -153,6 +161,20 @@ def decide(
             hint="run it with --direct, or change the backend's providers",
         )
     return Mode(False, None, f"direct: {why}")
+
+
+def _own_variables(providers: Sequence[ProviderConfig]) -> str | None:
+    """Why ``"auto"`` stays direct when providers set different agent variables (other than
+    their endpoints): through the proxy the agent gets only the current provider's, and the
+    proxy changes providers per request; a direct run gives each attempt its own."""
+    written = [{k: v for k, v in p.env.items() if kinds.passes_through(k)} for p in providers]
+    names = sorted({k for env in written for k in env if any(e.get(k) != env[k] for e in written)})
+    if not names:
+        return None
+    return (
+        f"its providers set different variables for the agent ({', '.join(names)}), "
+        "which only a direct run gives each provider"
+    )
 
 
 def _why_not(reaches: Sequence[Reach], families: set[str | None]) -> str:

@@ -27,7 +27,10 @@ DEFAULT_BASE_URLS: Final = {
 
 
 def base_url(provider: ResolvedProvider) -> str:
-    url = provider.base_url or DEFAULT_BASE_URLS.get(provider.config.type, "")
+    """The provider's URL; a type's default only for an API provider (``config.kinds``): a
+    table of variables alone has no host to call, and none is made up for it (issue 17)."""
+    default = DEFAULT_BASE_URLS.get(provider.config.type, "") if provider.config.has_api else ""
+    url = provider.base_url or default
     return url.rstrip("/")
 
 
@@ -38,7 +41,11 @@ def auth_headers(provider: ResolvedProvider) -> dict[str, str]:
     protocol = provider.config.protocol
     if protocol == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
-        if key:
+        if key and provider.config.derived.get("api_key") == "ANTHROPIC_AUTH_TOKEN":
+            # sent the way Claude Code sends that variable: "Authorization: Bearer <value>"
+            # (https://docs.anthropic.com/en/docs/claude-code/settings, ANTHROPIC_AUTH_TOKEN)
+            headers["authorization"] = f"Bearer {key}"
+        elif key:
             headers["x-api-key"] = key
     elif protocol == "gemini":
         if key:

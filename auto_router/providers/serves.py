@@ -6,7 +6,12 @@ and that ``status`` / ``provider show`` report.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+from ..config import kinds
+
+if TYPE_CHECKING:
+    from ..config import ProviderConfig
 
 #: Client protocols, in the order they are listed.
 ALL: Final = ("chat", "responses", "anthropic", "gemini")
@@ -32,3 +37,14 @@ def describe(protocol: str, *, responses: bool, translate: bool) -> str:
     native, translated = serves(protocol, responses=responses, translate=translate)
     text = "speaks " + ", ".join(native)
     return text + ("; translated: " + ", ".join(translated) if translated else "; no translation")
+
+
+def describe_provider(provider: ProviderConfig, *, translate: bool) -> str:
+    """``describe``'s line for an API provider, what was read from agent variables, or why
+    the proxy never calls it (a command or variables-only provider)."""
+    if not provider.has_api:
+        return kinds.DESCRIPTION[provider.kind]
+    text = describe(provider.protocol, responses=provider.responses, translate=translate)
+    if provider.derived:
+        text += "; from agent variables: " + ", ".join(kinds.derived_lines(provider.derived))
+    return text

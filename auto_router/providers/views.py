@@ -55,6 +55,9 @@ def provider_as_json(provider: ProviderConfig) -> dict[str, Any]:
         "enabled": provider.enabled,
         "description": provider.description,
         "base_url": provider.base_url,
+        "kind": provider.kind,
+        #: settings read from agent variables: setting -> the variable's name (never a value)
+        "derived": dict(provider.derived),
         "settings": settings,
         "env": {k: masked_value(k, v) for k, v in provider.env.items()},
     }

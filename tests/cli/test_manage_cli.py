@@ -63,9 +63,13 @@ def test_provider_add_create_backend_and_typed_settings(run: Run, home: Path) ->
     assert done.returncode == 0, done.stderr
     provider = load_config(Paths(home, home)).provider("codex", "oa")
     assert provider.timeout == 30 and provider.model == "123"
-    missing = run("provider", "add", "nope/x", "--template", "openai")
+    missing = run("provider", "add", "nope/x", "--set", "base_url=https://x.invalid/v1")
     assert missing.returncode != 0
-    assert "no backend named 'nope'" in missing.stderr and "--create-backend" not in missing.stdout
+    assert "no backend named 'nope'" in missing.stderr and "--create-backend" in missing.stderr
+    # a template names a whole API provider: its backend is created (issue 17)
+    templated = run("provider", "add", "claude/zai", "--template", "anthropic")
+    assert templated.returncode == 0, templated.stderr
+    assert load_config(Paths(home, home)).provider("claude", "zai").kind == "api"
 
 
 def test_list_and_show_json_mask_literal_secrets(run: Run, home: Path) -> None:

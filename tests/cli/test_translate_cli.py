@@ -27,6 +27,7 @@ model = "qwen/qwen3-coder"
 
 [pool.claude]
 type = "anthropic"
+api_key = "${ANTHROPIC_API_KEY}"
 
 [pool.codex]
 base_url = "https://api.openai.example/v1"

@@ -21,17 +21,25 @@ def config(llm: str, providers: str) -> Config:
 PROVIDERS = """
 [b.anth]
 type = "anthropic"
+api_key = "sk-ant-0123456789"
 [b.oai]
 type = "openai"
 base_url = "https://api.deepseek.invalid"
 [b.gem]
 type = "gemini"
+api_key = "AIza0123456789"
 [b.cmd]
 command = "uvx"
 args = ["qwen-openai-proxy"]
 [b.envy]
 type = "anthropic"
 CLAUDE_CODE_USE_BEDROCK = "1"
+[b.zai]
+ANTHROPIC_BASE_URL = "https://api.z.invalid/api/anthropic"
+ANTHROPIC_AUTH_TOKEN = "zai-token-0123456789"
+API_TIMEOUT_MS = "3000000"
+[b.keyonly]
+api_key = "sk-0123456789"
 """
 
 
@@ -123,15 +131,41 @@ def test_auto_uses_the_proxy_when_every_provider_is_reachable() -> None:
     assert mode("anth", explicit=False).via_proxy is False  # --direct
 
 
-def test_auto_stays_direct_for_commands_agent_variables_and_mixed_apis() -> None:
+def test_auto_stays_direct_for_commands_variables_only_and_mixed_apis() -> None:
     assert "is a command" in mode("anth cmd", agent="generic").reason
-    envy = mode("anth envy")
+    envy = mode("anth envy")  # a type without a key: variables for the agent, no endpoint
     assert not envy.via_proxy
-    assert "CLAUDE_CODE_USE_BEDROCK" in envy.reason
+    assert "b/envy names no API endpoint" in envy.reason
+    assert "names no API endpoint" in mode("keyonly", agent="qwen").reason
     mixed = mode("oai gem", agent="generic")
     assert not mixed.via_proxy and "different APIs" in mixed.reason
-    # --via-proxy still goes through the proxy with a provider that sets variables
-    assert mode("anth envy", explicit=True).via_proxy
+    # --via-proxy refuses: the proxy could only call a host the user never wrote
+    with pytest.raises(ProtocolMismatchError) as caught:
+        mode("anth envy", explicit=True)
+    assert "names no API endpoint" in caught.value.message
+
+
+def test_agent_variables_are_an_endpoint_the_proxy_serves() -> None:
+    zai = provider("zai")
+    assert (zai.kind, zai.type, zai.base_url) == (
+        "agent-variables",
+        "anthropic",
+        "https://api.z.invalid/api/anthropic",
+    )
+    assert dict(zai.derived) == {
+        "type": "ANTHROPIC_BASE_URL",
+        "base_url": "ANTHROPIC_BASE_URL",
+        "api_key": "ANTHROPIC_AUTH_TOKEN",
+    }
+    found = mode("zai")  # its other variable (a timeout) reaches the agent through the proxy
+    assert (found.via_proxy, found.family) == (True, "anthropic")
+    # ... but one provider's variables are not another's: "auto" stays direct
+    mixed = mode("anth zai")
+    assert not mixed.via_proxy and "different variables for the agent (API_TIMEOUT_MS)" in (
+        mixed.reason
+    )
+    assert mode("zai", agent="qwen").via_proxy  # translated
+    assert reach(AGENTS["claude"], zai).direct
 
 
 def test_auto_uses_the_proxy_for_a_pool_of_another_api() -> None:

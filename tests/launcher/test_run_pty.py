@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 LLM = """
 [backends.claude]
 providers = ["first", "second"]
+via_proxy = false  # direct: the fake agent makes no requests, the launcher rotates
 [message_backend]
 default = "claude"
 """
