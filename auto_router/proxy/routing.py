@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ..config import Config, ProviderConfig, parse_proxy_settings
+from ..config import Config, ProviderConfig, kinds, parse_proxy_settings
 from ..config.proxy import ProxySettings
 from ..errors import (
     AutoRouterError,
@@ -164,6 +164,8 @@ class Router:
                 () if not backend.enabled else tuple(p.name for p in enabled) or (DIRECT,)
             )
             for provider in config.providers_of(name):
+                if not provider.has_api:
+                    continue  # direct only: never in a plan, never an attempt (config.kinds)
                 targets[(name, provider.name)] = MappingProxyType(
                     build_targets(
                         provider,
@@ -289,6 +291,8 @@ class Router:
         provider: ProviderConfig = snap.config.provider(backend, pinned)
         if not provider.enabled:
             raise ProviderNotFoundError(f"provider {provider.key} is disabled")
+        if not provider.has_api:
+            raise RoutingError(f"provider {provider.key} is a {kinds.DESCRIPTION[provider.kind]}")
         target = snap.targets.get((backend, pinned), {}).get(family)
         if target is None:
             raise RoutingError(

@@ -363,3 +363,51 @@ def _first_reply(base: str, proc: subprocess.Popen[bytes]) -> dict[str, object]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def test_a_variables_only_provider_is_skipped_without_spending_an_attempt(home: Paths) -> None:
+    """A table of UPPERCASE variables that name no endpoint is direct-only: the standalone
+    proxy never guesses a host for it, and with one attempt the named provider still answers."""
+    with FakeUpstream() as named:
+        write_config(
+            home,
+            """
+[backends.qwen]
+providers = ["vars", "named"]
+[message_backend]
+default = "qwen"
+[proxy]
+max_attempts = 1
+""",
+            f"""
+[qwen.vars]
+FEATURE_FLAG = "1"
+[qwen.named]
+base_url = "{named.url}"
+api_key = "sk-named-secret-key-123456"
+model = "named-model"
+""",
+        )
+        with serve(make_app(home)) as base:
+            reply = sdk(base).chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
+        assert reply.model == "named-model"
+        assert len(named.seen) == 1
+
+
+def test_a_request_pinned_to_a_variables_only_provider_is_refused(home: Paths) -> None:
+    with FakeUpstream() as named:
+        write_config(
+            home,
+            '[backends.qwen]\nproviders = ["vars", "named"]\n[message_backend]\ndefault = "qwen"\n',
+            f'[qwen.vars]\nFEATURE_FLAG = "1"\n[qwen.named]\nbase_url = "{named.url}"\n'
+            'api_key = "sk-named-secret-key-123456"\n',
+        )
+        with serve(make_app(home)) as base:
+            reply = httpx.post(
+                f"{base}/v1/chat/completions",
+                json={"model": "m", "messages": MESSAGES},
+                headers={"X-Auto-Router-Provider": "vars"},
+            )
+        assert reply.status_code >= 400
+        assert "variables-only provider" in reply.text
+        assert named.seen == []
