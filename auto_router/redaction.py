@@ -91,7 +91,8 @@ class Redactor:
         """``value`` with every credential (or long piece of one) replaced by ``****``."""
         if self._text is None or not value:
             return value
-        if self._screen.clean(value) and "\\u" not in value and "\\/" not in value:
+        # One byte search for the usual line (no backslash); escapes only if there is one.
+        if self._screen.clean(value) and ("\\" not in value or not _escaped(value)):
             return value
         return self._mask(value)
 
@@ -112,7 +113,7 @@ class Redactor:
         """``value`` masked as ``text`` masks it (decoded as UTF-8 only when it may leak)."""
         if self._bytes is None or not value:
             return value
-        if self._screen.clean_bytes(value) and b"\\u" not in value and b"\\/" not in value:
+        if self._screen.clean_bytes(value) and (b"\\" not in value or not _escaped(value)):
             return value
         text = value.decode("utf-8", "replace")
         masked = self._mask(text)
@@ -169,13 +170,18 @@ def _holds_piece(word: str, windows: frozenset[str], size: int) -> bool:
     return any(word[i : i + size] in windows for i in range(len(word) - size + 1))
 
 
+def _escaped(value: str | bytes) -> bool:
+    """Whether ``value`` holds a JSON escape ``_unescaped`` decodes (a client would too)."""
+    if isinstance(value, bytes):
+        return b"\\u" in value or b"\\/" in value
+    return "\\u" in value or "\\/" in value
+
+
 def _unescaped(text: str) -> str:
     """``text`` with the JSON escapes that can spell a key character decoded (``\\u0073``
     -> ``s``, ``\\/`` -> ``/``); a quote or backslash becomes its short escape (how the
     JSON-escaped form of a key spells it), anything else stays escaped."""
-    if "\\u" not in text and "\\/" not in text:
-        return text
-    return _ESCAPE.sub(_canonical, text)
+    return _ESCAPE.sub(_canonical, text) if _escaped(text) else text
 
 
 def _canonical(match: re.Match[str]) -> str:
