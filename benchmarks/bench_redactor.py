@@ -56,9 +56,9 @@ LINES = {
     f'event="request refused" error="invalid api key {KEYS[0][:20]}... (HTTP 401)"',
 }
 
-#: The headers of a real OpenAI chat completion, as the gate sees them (names lowercased).
+#: The headers of a real OpenAI chat completion as the gate sees them: names lowercased,
+#: without those the proxy never relays (``date``, ``server``, ``set-cookie``...), plus its own.
 HEADERS = [
-    (b"date", b"Tue, 01 Dec 2026 22:20:11 GMT"),
     (b"content-type", b"application/json"),
     (b"openai-organization", b"user-q3vyhd8fzkmb1x2n"),
     (b"openai-processing-ms", b"532"),
@@ -72,18 +72,12 @@ HEADERS = [
     (b"x-request-id", b"req_5b2f4e0c8a7d4c21a9d7e2b1f3c4a5d6"),
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains; preload"),
     (b"cf-cache-status", b"DYNAMIC"),
-    (
-        b"set-cookie",
-        b"__cf_bm=Xq9d.8fKz2LmN0pQrS7tUvW3xYz1AbCdEfGhIjKlMn-1764627611-1.0.1.1-Zx8yW7v; "
-        b"path=/; expires=Tue, 01-Dec-26 22:50:11 GMT; domain=.api.openai.com; HttpOnly; "
-        b"Secure; SameSite=None",
-    ),
     (b"x-content-type-options", b"nosniff"),
-    (b"server", b"cloudflare"),
     (b"cf-ray", b"8f3a2b1c4d5e6f70-AMS"),
     (b"alt-svc", b'h3=":443"; ma=86400'),
     (b"x-auto-router-provider", b"upstream/upstream"),
     (b"x-auto-router-model", b"gpt-4o-mini"),
+    (b"content-length", b"1532"),
 ]
 
 
