@@ -137,9 +137,10 @@ class Redactor:
 
     def _header(self, value: bytes) -> bytes:
         assert self._text is not None
-        text = value.decode("latin-1")  # what a header holds, byte for byte
+        # As ``binary`` reads bytes; surrogateescape keeps any other byte as it came.
+        text = value.decode("utf-8", "surrogateescape")
         masked = _HEADER_FRAGMENT.sub(self._header_piece, self._text.sub(MASK, text))
-        return value if masked == text else masked.encode("latin-1")
+        return value if masked == text else masked.encode("utf-8", "surrogateescape")
 
     def _header_piece(self, match: re.Match[str]) -> str:
         word = match.group(0)
