@@ -29,6 +29,8 @@ that owns them (RoutingError, ApiError): those leave their HTTP layer only as an
     ├── CommandNotFoundError        ``run``: the command is not on the child's PATH (exit 127)
     ├── ProtocolMismatchError       ``run``: the agent does not speak the provider's API (64)
     ├── ProxyStartError             ``run``: the local proxy for the agent did not start (69)
+    ├── RuntimeDirError             ``run``: the runtime directory is not private to the user
+    │                               (another owner, a symlink, open to others) (73)
     ├── UsageLimitError             a provider ran out (quota, rate limit, subscription window)
     ├── AllProvidersExhaustedError  every provider of every candidate backend is cooling down
     ├── RoutingError                [proxy.routing] a request names a provider that cannot
@@ -202,6 +204,14 @@ class ProxyStartError(AutoRouterError):
 
     code = "PROXY_START_FAILED"
     exit_code = 69  # EX_UNAVAILABLE
+
+
+class RuntimeDirError(AutoRouterError):
+    """The managed proxy's runtime directory is not the user's own private directory."""
+
+    code = "RUNTIME_DIR_UNSAFE"
+    exit_code = 73  # EX_CANTCREAT
+    hint = "set XDG_RUNTIME_DIR to a directory of yours with mode 0700 (or use --config-dir)"
 
 
 class UsageLimitError(AutoRouterError):

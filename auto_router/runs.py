@@ -1,7 +1,9 @@
 """The managed proxy's runtime directory: who runs it, who uses it, and the lock between them.
 
 One directory per user and configuration (``proxy-<hash of the config dir>``) in the
-platformdirs runtime dir (``AUTO_ROUTER_HOME/run`` with the override), mode 0700::
+runtime root (``runtime_root``: ``AUTO_ROUTER_HOME/run`` with the override, else
+``$XDG_RUNTIME_DIR/auto-router``, else ``<data dir>/run``), every level created 0700 and
+checked (ours, no symlink, nobody else can write) before anything in it is read or written::
 
     lock           flock'ed by whoever starts, reuses or retires the proxy
     proxy.json     pid, port, url and management API token of the running proxy (0600)
@@ -25,12 +27,13 @@ import fcntl
 import importlib
 import json
 import os
+import stat
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from .errors import RuntimeDirError
 from .paths import APP_NAME, Paths
 
 RUNTIME_FILE: Final = "proxy.json"
@@ -44,17 +47,63 @@ ADMIN_TOKEN_PREFIX: Final = "ara_"
 #: How the launcher hands the managed proxy its management token (not argv: other users can
 #: read a process's command line, never its environment).
 ADMIN_TOKEN_VARIABLE: Final = "AUTO_ROUTER_MANAGED_ADMIN_TOKEN"
+#: The login session's private directory (XDG Base Directory spec), when it is set.
+RUNTIME_ENV: Final = "XDG_RUNTIME_DIR"
 
 
-def runtime_root(paths: Paths) -> Path:
-    """``<home>/run`` with the one-directory override, else the platform runtime dir."""
-    if paths.config_dir == paths.data_dir:  # --config-dir or AUTO_ROUTER_HOME
-        return paths.data_dir / "run"
-    import platformdirs
+def runtime_root(paths: Paths, environ: Mapping[str, str] | None = None) -> Path:
+    """Where the managed proxies' directories live: ``<home>/run`` with the one-directory
+    override, else ``$XDG_RUNTIME_DIR/auto-router`` (the login session's private directory),
+    else ``<data dir>/run``. Never a fixed name in a shared temporary directory, which
+    another user could create first (platformdirs falls back to ``$TMPDIR/runtime-<uid>``)."""
+    env = os.environ if environ is None else environ
+    runtime = env.get(RUNTIME_ENV, "")
+    if paths.config_dir != paths.data_dir and os.path.isabs(runtime):
+        return Path(runtime) / APP_NAME
+    return paths.data_dir / "run"
 
-    with warnings.catch_warnings():  # "XDG_RUNTIME_DIR is not set": the fallback is fine
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir(APP_NAME, appauthor=False))
+
+def _check_parent(directory: Path) -> None:
+    """Refuse a parent of the runtime root that another user could rename the root out of."""
+    try:
+        info = os.stat(directory)
+    except OSError as exc:
+        raise RuntimeDirError(f"cannot use {directory}: {exc.strerror}") from exc
+    mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid not in (os.geteuid(), 0):
+        problem = f"it belongs to uid {info.st_uid}"
+    elif mode & 0o022 and not mode & stat.S_ISVTX:
+        problem = f"others can write to it (mode {mode:04o})"
+    else:
+        return
+    raise RuntimeDirError(f"refusing the runtime directory below {directory}: {problem}")
+
+
+def _private_dir(directory: Path) -> None:
+    """Create ``directory`` 0700 if missing, then check it is a real directory of ours that
+    nobody else can write to (read bits of an older one are dropped); else refuse it."""
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+        info = os.lstat(directory)
+    except OSError as exc:
+        raise RuntimeDirError(
+            f"cannot use the runtime directory {directory}: {exc.strerror}"
+        ) from exc
+    mode = stat.S_IMODE(info.st_mode)
+    if stat.S_ISLNK(info.st_mode):
+        problem = "it is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "it is not a directory"
+    elif info.st_uid != os.geteuid():
+        problem = f"it belongs to uid {info.st_uid}, not to you (uid {os.geteuid()})"
+    elif mode & 0o022:
+        problem = f"others can write to it (mode {mode:04o})"
+    else:
+        if mode != 0o700:
+            os.chmod(directory, 0o700)
+        return
+    raise RuntimeDirError(f"refusing the runtime directory {directory}: {problem}")
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -154,11 +203,16 @@ class RuntimeDir:
         return self.path / LOG_FILE
 
     def ensure(self) -> None:
-        self.runs.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for directory in (self.path.parent, self.path, self.runs):
-            with contextlib.suppress(OSError):
-                if directory.stat().st_uid == os.getuid():
-                    directory.chmod(0o700)
+        """Create (0700) and check the root, this configuration's directory and ``runs``;
+        ``RuntimeDirError`` (one line) for any that another user owns or can write to."""
+        root = self.path.parent
+        try:
+            root.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise RuntimeDirError(f"cannot create {root.parent}: {exc.strerror}") from exc
+        _check_parent(root.parent)
+        for directory in (root, self.path, self.runs):
+            _private_dir(directory)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

@@ -32,7 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = (
 
 #: Units whose modules import the standard library alone when they load: the launcher and
 #: ``status`` import them on every command, and ``translate`` is pure by design. (A function may
-#: still import a third-party module when it runs, as ``runs`` does platformdirs' runtime dir.)
+#: still import a third-party module when it runs, as ``paths`` does platformdirs off Linux.)
 STANDARD_LIBRARY_ONLY = frozenset({"errors", "secrets", "durations", "translate", "runs", "limits"})
 
 MAX_MODULE_LINES = 500

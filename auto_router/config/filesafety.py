@@ -12,9 +12,10 @@ them as one. Two mechanisms make it so:
 * **The journal** ``.auto-router-pair.journal`` in the configuration directory. A writer writes
   and fsyncs both new files as temp files, then writes the journal (temp + fsync + rename), then
   renames the temp files over the targets, then deletes the journal. The journal's rename is
-  the commit point: before it a crash leaves the old pair (and temp files, removed by the next
-  edit); after it the next reader or writer finds the journal and finishes the renames (roll
-  forward) before reading. Either way nobody ever reads a mixed pair.
+  the commit point: before it a crash leaves the old pair (and temp files, the journal's too,
+  removed by the next command that takes the exclusive locks: ``remove_orphans``); after it
+  the next reader or writer finds the journal and finishes the renames (roll forward) before
+  reading. Either way nobody ever reads a mixed pair.
 
 Only the standard library: the CLI imports this for every command.
 """
@@ -29,9 +30,12 @@ import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..errors import ConfigError, ConfigSyntaxError
+
+if TYPE_CHECKING:
+    import re
 
 #: How long to wait for another process's edit (or read) to finish before giving up.
 LOCK_TIMEOUT: Final = 30.0
@@ -145,7 +149,9 @@ def read_pair(config_dir: Path, targets: Sequence[Path]) -> tuple[str | None, ..
             if held or attempt or not any(_lock_path(t).exists() for t in targets):
                 return texts
     with lock_files(*targets):
+        since = time.time()
         finish_pending(config_dir, targets)
+        remove_orphans(config_dir, targets, since)
         return tuple(read_text(t) for t in targets)
 
 
@@ -386,13 +392,41 @@ def _write_temp(path: Path, text: str, secret: bool, *, follow: bool = True) -> 
     return Path(temp_name), target
 
 
-def remove_stale_temp_files(path: Path) -> None:
-    """Temp files left by a writer that died before its commit point (safe: we hold the
-    exclusive lock every writer takes, and any pending journal was finished first)."""
-    target = Path(os.path.realpath(path))
-    with contextlib.suppress(OSError):
-        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-            leftover.unlink()
+#: The random part ``tempfile.mkstemp`` puts between our prefix and ``.tmp``.
+_TEMP_PART: Final = "[a-z0-9_]{8}"
+
+
+def remove_orphans(config_dir: Path, targets: Sequence[Path], since: float) -> None:
+    """Temp files left by writers killed before their commit point: the two files' and the
+    journal's (a kill between the journal's temp file and its rename left 1-3 of those).
+
+    Hold the exclusive locks (every writer takes them, and any pending journal was finished
+    first, so no temp file is in use). Removed are only names of the exact form ``_write_temp``
+    makes, regular files (a symlink is never followed nor removed) owned by this user and
+    last modified before ``since``, when the locks were taken.
+    """
+    import re  # only writers need it: loading stays cheap to import
+
+    where: dict[Path, list[str]] = {Path(os.path.realpath(config_dir)): [JOURNAL_NAME]}
+    for path in targets:
+        target = Path(os.path.realpath(path))
+        where.setdefault(target.parent, []).append(target.name)
+    for directory, names in where.items():
+        alternation = "|".join(re.escape(name) for name in names)
+        pattern = re.compile(rf"\.(?:{alternation})\.{_TEMP_PART}\.tmp")
+        _remove_matching(directory, pattern, since)
+
+
+def _remove_matching(directory: Path, pattern: re.Pattern[str], since: float) -> None:
+    me = os.geteuid()
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if not pattern.fullmatch(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and info.st_uid == me and info.st_mtime < since:
+                    os.unlink(entry.path)  # unlink never follows a symlink either
 
 
 def _fsync_directory(directory: Path) -> None:

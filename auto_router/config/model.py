@@ -97,8 +97,9 @@ class ProviderConfig:
     first_token_timeout: float | None = None
     #: Tokens the provider's model accepts: a context-length error tries a larger one.
     context_window: int | None = None
-    #: An OpenAI-compatible provider that continues a trailing assistant message.
-    prefill: bool = False
+    #: Continues a trailing assistant message (a cut stream's rest); ``None``: as the type
+    #: does (``takes_prefill``: on for the Anthropic protocol, docs/proxy.md).
+    prefill: bool | None = None
     api_version: str | None = None
     deployment: str | None = None
     #: Client model name (exact, or a glob like ``claude-*haiku*``) -> the model sent upstream.
@@ -139,6 +140,10 @@ class ProviderConfig:
     @property
     def protocol(self) -> str:
         return PROTOCOL_OF_TYPE.get(self.type, "openai")
+
+    @property
+    def takes_prefill(self) -> bool:
+        return self.prefill if self.prefill is not None else self.protocol == "anthropic"
 
     def resolve(self, environ: Mapping[str, str] | None = None) -> ResolvedProvider:
         """Expand every ``${VAR}``; a missing variable names the file, provider and key."""

@@ -24,6 +24,7 @@ from .expand import ExpansionError, references
 from .values import (
     as_bool,
     as_str,
+    count_up_to,
     port_number,
     positive_days,
     positive_seconds,
@@ -70,7 +71,10 @@ class ProxySettings:
     admin_token: Secret | None = field(default=None, repr=False)
     client_tokens: tuple[Secret, ...] = field(default=(), repr=False)
     models: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    max_attempts: int = setting(3, whole_number_up_to(100))
+    #: Providers one request may try (a retry on the same one is not another provider) ...
+    max_attempts: int = setting(10, whole_number_up_to(100))
+    #: ... and same-provider retries and short waits it may make in all, on top of them.
+    max_retries: int = setting(2, count_up_to(10))
     connect_timeout: float = setting(10.0, positive_seconds)
     header_timeout: float = setting(30.0, positive_seconds)
     first_token_timeout: float = setting(60.0, positive_seconds)

@@ -98,6 +98,17 @@ def whole_number_up_to(maximum: int) -> Callable[[Any], int]:
     return check
 
 
+def count_up_to(maximum: int) -> Callable[[Any], int]:
+    """A whole number from 0 to ``maximum`` (``max_retries = 0``: never retry)."""
+
+    def check(value: Any) -> int:
+        if value == 0 and not isinstance(value, bool):
+            return 0
+        return whole_number(value, maximum)
+
+    return check
+
+
 def port_number(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise ValueError(f"expected a port number (1-65535), got {describe(value)}")

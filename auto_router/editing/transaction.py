@@ -4,7 +4,7 @@ Every write goes through ``_transaction``:
 
 1. take the exclusive locks of both files (``filesafety.lock_files``), finish an edit a dead
    writer had committed (``filesafety.finish_pending``) and remove temp files of one that had
-   not;
+   not, the journal's included (``filesafety.remove_orphans``);
 2. read both files *under the locks*, so concurrent edits compose instead of overwriting each
    other;
 3. build the new texts and validate them together with ``config.parse_config`` (the whole
@@ -15,6 +15,7 @@ Every write goes through ``_transaction``:
 
 from __future__ import annotations
 
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from ..config.filesafety import (
     lock_files,
     read_pair,
     read_text,
-    remove_stale_temp_files,
+    remove_orphans,
     write_pair,
 )
 from ..errors import (
@@ -258,9 +259,9 @@ def _transaction(
     except OSError as exc:
         raise ConfigError(f"cannot create directory: {exc}", path=paths.config_dir) from exc
     with lock_files(*targets):
+        since = time.time()  # temp files older than the locks are no live writer's
         finish_pending(paths.config_dir, targets)
-        for target in targets:
-            remove_stale_temp_files(target)
+        remove_orphans(paths.config_dir, targets, since)
         old = (read_text(targets[0]), read_text(targets[1]))
         new = produce(*old)
         changed = [

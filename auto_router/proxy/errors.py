@@ -89,6 +89,7 @@ def stream_error_event(
     ``streamGenerateContent`` without ``alt=sse`` streams one JSON array, which is closed
     with an error element instead.
     """
+    message = said_once(message)
     data: dict[str, Any]
     if fmt == "gemini" and not sse:
         return b",\r\n" + _dumps(error_payload("gemini", 502, message)) + b"]"
@@ -112,6 +113,19 @@ def stream_error_event(
     if tail and not tail.endswith((b"\n\n", b"\r\n\r\n")):
         event = b"\n\n" + event
     return event
+
+
+#: How a broken stream's error text begins. The upstream layer's own error for a cut stream
+#: already says it, and the relays used to say it again ("upstream stream broke: upstream
+#: stream broke: ...").
+STREAM_BROKE: Final = "upstream stream broke: "
+
+
+def said_once(message: str) -> str:
+    """``message`` with ``STREAM_BROKE`` at its head at most once."""
+    while message.startswith(STREAM_BROKE + STREAM_BROKE):
+        message = message[len(STREAM_BROKE) :]
+    return message
 
 
 def upstream_error_body(fmt: str, status: int, body: bytes) -> bytes:

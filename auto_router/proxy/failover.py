@@ -9,9 +9,12 @@ Before the first byte goes to the client a failure is still free to handle (docs
 * a context-length error goes to a candidate with a larger window;
 * a request error (400, 404, content policy) goes back unchanged, never retried.
 
-No provider gets more than ``Pacing.per_window`` attempts within ``Pacing.window`` seconds,
-and a request never makes more than ``max_attempts``. When a relayed stream breaks, the
-continuation gets its next attempt here too (``resume``): the relay never walks the plan.
+No provider gets more than ``Pacing.per_window`` attempts within ``Pacing.window`` seconds.
+Two budgets bound a request, apart so that one cannot spend the other: ``max_attempts``
+counts the providers it tries, ``max_retries`` its same-provider retries and waits (a
+provider's retry used to count as one of three attempts, so a 429 and a 500 left healthy
+providers untried behind a 503). When a relayed stream breaks, the continuation gets its next
+attempt here too (``resume``): the relay never walks the plan.
 
 Each attempt goes through the recording layer (``Recorder.attempt``), which makes it and
 writes what came of it; this layer only decides what to try next.
@@ -22,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+
+import structlog
 
 from ..config.proxy import ProxySettings
 from .attempts import Answer
@@ -31,6 +36,8 @@ from .classify import CONTEXT, Failure
 from .exchange import Call, Exchange
 from .recording import Recorder
 from .routing import Plan, Target
+
+log = structlog.get_logger("auto_router.proxy")
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,16 @@ def is_sse(done: Answer) -> bool:
     return "event-stream" in (done.resp.header("content-type") or "")
 
 
+@dataclass(slots=True)
+class _Budget:
+    """What is left of one request's two budgets."""
+
+    providers: int
+    retries: int
+
+
 class Failover:
-    """Walks a plan: which candidate next, retried or waited for, within the budget."""
+    """Walks a plan: which candidate next, retried or waited for, within the budgets."""
 
     def __init__(self, recorder: Recorder, pacing: Pacing | None = None) -> None:
         self.recorder = recorder
@@ -64,15 +79,18 @@ class Failover:
         """Try the candidates in turn: the first answer, else the last failure."""
         last: Failure | None = None
         window: int | None = None  # after a context-length error: only larger windows
-        for target in plan.candidates:
-            if ex.attempts >= settings.max_attempts:
-                break
+        budget = _Budget(settings.max_attempts, settings.max_retries)
+        for index, target in enumerate(plan.candidates):
             if window is not None and (target.context_window or 0) <= window:
                 continue
+            if budget.providers <= 0:
+                _untried(plan.candidates[index:], settings)
+                break
             probe = (target.backend, target.provider) in plan.probes
             if probe and not await self.recorder.claim_probe(target):
                 continue  # another request is probing it; this one goes on
-            done = await self._on_provider(target, ex, call, settings, probe)
+            budget.providers -= 1
+            done = await self._on_provider(target, ex, call, settings, probe, budget)
             if isinstance(done, Answer):
                 return done
             last = done
@@ -81,21 +99,30 @@ class Failover:
         return last
 
     async def _on_provider(
-        self, target: Target, ex: Exchange, call: Call, settings: ProxySettings, probe: bool
+        self,
+        target: Target,
+        ex: Exchange,
+        call: Call,
+        settings: ProxySettings,
+        probe: bool,
+        budget: _Budget,
     ) -> Answer | Failure:
-        """Attempts on one provider: the first, one retry of a transient failure, one wait."""
+        """Attempts on one provider: the first, one retry of a transient failure, one wait;
+        each retry or wait taken from the request's ``max_retries``."""
         tries: list[float] = []
         retried = waited = probe  # a probe is a single request
         while True:
             tries.append(self.pacing.monotonic())
-            may_wait = settings.max_retry_wait if not waited else 0.0
+            spare = budget.retries > 0
+            may_wait = settings.max_retry_wait if spare and not waited else 0.0
             done = await self.recorder.attempt(
-                ex, target, call, may_retry=not retried, may_wait=may_wait
+                ex, target, call, may_retry=spare and not retried, may_wait=may_wait
             )
             if isinstance(done, Answer):
                 return done
-            if ex.attempts >= settings.max_attempts or not (done.retry or done.wait is not None):
+            if not (done.retry or done.wait is not None):
                 return done
+            budget.retries -= 1
             if done.wait is not None:
                 waited, pause = True, done.wait
             else:
@@ -116,11 +143,15 @@ class Failover:
         answer as a prefill) and answers with a stream; ``None`` when none does."""
         candidates = plan.candidates
         start = candidates.index(broke) + 1 if broke in candidates else 0
+        # The providers this request already tried count against the same budget.
+        tried = {(f.backend, f.provider) for f in ex.failed} | {(broke.backend, broke.provider)}
+        providers = settings.max_attempts - len(tried)
         for target in candidates[start:]:
-            if ex.attempts >= settings.max_attempts:
-                break
             if not target.prefill or (target.backend, target.provider) in plan.probes:
                 continue
+            if providers <= 0:
+                break
+            providers -= 1
             done = await self.recorder.attempt(ex, target, call)
             if isinstance(done, Failure):
                 continue
@@ -133,3 +164,12 @@ class Failover:
             reason = f"continuation refused: HTTP {status}" if status >= 400 else "not a stream"
             self.recorder.refused(ex, target, status, reason)
         return None
+
+
+def _untried(rest: Sequence[Target], settings: ProxySettings) -> None:
+    """The budget of providers ran out before the plan did: say which were left."""
+    log.warning(
+        "max_attempts reached",
+        max_attempts=settings.max_attempts,
+        untried=[t.key for t in rest],
+    )

@@ -37,7 +37,7 @@ from .asgi import Receive, Scope, Send
 from .attempts import Answer, Attempts
 from .continuation import Leg, StreamRelay
 from .endpoints import GEMINI, Endpoint
-from .errors import error_body
+from .errors import STREAM_BROKE, error_body, said_once
 from .exchange import DROP_REQUEST, Call, ClientError, Exchange, read_body, respond
 from .failover import Failover, Pacing, is_sse
 from .recording import Recorder
@@ -213,11 +213,12 @@ class Proxy:
         leg = await relayer.open(done)
         try:
             while (broken := await relayer.pump(leg)) is not None:
-                reason = f"stream broke after the first byte: {broken}"
+                detail = said_once(STREAM_BROKE + broken).removeprefix(STREAM_BROKE)
+                reason = f"stream broke after the first byte: {detail}"
                 entry = self.recorder.broke(ex, leg.target, reason)
                 following = await self._resume(relayer, ex, plan, call, snap, leg)
                 if following is None:
-                    await relayer.fail(f"upstream stream broke: {broken}", reason)
+                    await relayer.fail(STREAM_BROKE + detail, reason)
                     return
                 leg = following
                 self.recorder.resumed(ex, entry, leg.target)

@@ -303,8 +303,7 @@ class _Outgoing:
         if message["type"] == "http.response.start":
             headers = message.get("headers", ())
             redactor = self._redactor
-            if redactor and redactor.found(b"\n".join([v for _, v in headers])):
-                headers = [(name, redactor.binary(value)) for name, value in headers]
+            headers = redactor.headers(headers)  # the same object when nothing is masked
             if self._cors is not None:
                 headers = [
                     *headers,
@@ -328,9 +327,9 @@ class _Outgoing:
         assert self._start is not None
         body = self._redactor.binary(b"".join(self._buffer))
         headers = [
-            (name, self._redactor.binary(value))
-            for name, value in self._start["headers"]
-            if name != b"content-length"
+            *self._redactor.headers(
+                [(n, v) for n, v in self._start["headers"] if n != b"content-length"]
+            )
         ]
         headers.append((b"content-length", str(len(body)).encode()))
         self._hold = False

@@ -161,7 +161,7 @@ def build_targets(
         model_exact=MappingProxyType(exact),
         model_globs=tuple((k, v) for k, v in provider.model_map.items() if k not in exact),
         context_window=provider.context_window,
-        prefill=family == ANTHROPIC or provider.prefill,
+        prefill=provider.takes_prefill,
     )
     return _by_plan_family(target)
 

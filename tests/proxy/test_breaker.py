@@ -28,17 +28,18 @@ def settings(home: Paths, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("budget", "status", "hosts"),
+    ("providers", "retries", "status", "hosts"),
     [
-        (1, 503, ["one.example"]),  # no retry, no failover: the budget is spent
-        (2, 503, ["one.example", "one.example"]),  # the retry spent the budget
-        (3, 200, ["one.example", "one.example", "two.example"]),
+        (1, 2, 503, ["one.example", "one.example"]),  # one provider, and its retry
+        (1, 0, 503, ["one.example"]),  # no retry, no failover: both budgets are spent
+        (2, 2, 200, ["one.example", "one.example", "two.example"]),  # the retry spent none
+        (2, 0, 200, ["one.example", "two.example"]),
     ],
 )
-async def test_max_attempts_is_the_whole_budget(
-    home: Paths, clock: Clock, budget: int, status: int, hosts: list[str]
+async def test_max_attempts_counts_providers_and_max_retries_the_retries(
+    home: Paths, clock: Clock, providers: int, retries: int, status: int, hosts: list[str]
 ) -> None:
-    settings(home, f"max_attempts = {budget}\n")
+    settings(home, f"max_attempts = {providers}\nmax_retries = {retries}\n")
     rec = Recorder({"one.example": lambda r: DOWN})
     async with client_for(home, rec, clock) as (client, _):
         resp = await client.post("/v1/chat/completions", json=CHAT)
@@ -46,7 +47,7 @@ async def test_max_attempts_is_the_whole_budget(
     assert rec.hosts() == hosts
     if status == 503:
         attempts = resp.json()["error"]["attempts"]
-        assert [a["provider"] for a in attempts] == ["one"] * budget
+        assert [a["provider"] for a in attempts] == ["one"] * len(hosts)
 
 
 async def test_a_stream_that_ends_before_any_data_fails_over(home: Paths, clock: Clock) -> None:

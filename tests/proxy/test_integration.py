@@ -154,8 +154,8 @@ def test_500_everywhere_gives_503_with_attempts(home: Paths) -> None:
             sdk(base).chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
     assert caught.value.status_code == 503
     body = caught.value.response.json()
-    # one retry on the first provider, then the budget (max_attempts = 3) ends on the second
-    assert [a["provider"] for a in body["error"]["attempts"]] == ["one", "one", "two"]
+    # each provider with its one retry (max_retries = 2): a retry spends no provider
+    assert [a["provider"] for a in body["error"]["attempts"]] == ["one", "one", "two", "two"]
     assert "sk-" not in caught.value.response.text
 
 

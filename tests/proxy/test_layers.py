@@ -268,11 +268,12 @@ async def test_failover_stops_at_the_budget_and_returns_the_last_failure(
     app: ProxyApp, clock: Clock
 ) -> None:
     last = down("HTTP 500: last")
-    rec = recorder(app, clock, [down(), last])
+    rec = recorder(app, clock, [down(), down(), last])
     done = await Failover(rec, Pauses().pacing()).run(
-        exchange(), plan_of(app), call(), ProxySettings(max_attempts=2)
+        exchange(), plan_of(app), call(), ProxySettings(max_attempts=2, max_retries=1)
     )
-    assert done is last
+    assert done is last  # one: a failure and its retry; two: no retry left
+    assert [p for p, _ in rec.attempts.asked] == ["one", "one", "two"]  # type: ignore[attr-defined]
 
 
 async def test_a_continuation_is_the_next_candidate_that_streams(

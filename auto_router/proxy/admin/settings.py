@@ -28,6 +28,7 @@ def proxy_settings_json(settings: ProxySettings) -> dict[str, Any]:
         "client_tokens": [t.masked for t in settings.client_tokens],
         "models": dict(settings.models),
         "max_attempts": settings.max_attempts,
+        "max_retries": settings.max_retries,
         "connect_timeout": settings.connect_timeout,
         "header_timeout": settings.header_timeout,
         "first_token_timeout": settings.first_token_timeout,
