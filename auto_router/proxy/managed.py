@@ -156,7 +156,22 @@ def _say_ready(port: int) -> None:
     with contextlib.suppress(OSError):
         os.write(fd, f"ready {port}\n".encode())
     with contextlib.suppress(OSError):
-        os.close(fd)  # the launcher stops reading; nothing else goes there
+        _close_keeping_number(fd)  # the launcher stops reading; nothing else goes there
+
+
+def _close_keeping_number(fd: int) -> None:
+    """Close what ``fd`` refers to, but keep the number taken (by /dev/null).
+
+    A closed stdout's number is the lowest free one, so the next client connection would
+    get it, and libuv never closes descriptors 0-2 ("Don't close stdio file descriptors",
+    ``uv__stream_close`` in libuv's src/unix/stream.c): that connection would stay open for
+    ever, whatever timeout closed it.
+    """
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 if __name__ == "__main__":
