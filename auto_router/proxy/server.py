@@ -153,14 +153,17 @@ def server_config(app: ProxyApp, bounds: Bounds, **where: Any) -> uvicorn.Config
 
 def protocol_for(bounds: Bounds) -> type[BoundedHttpTools]:
     """The protocol class of one server (uvicorn builds each connection's from its class)."""
-    attributes = {"head_timeout": bounds.head_timeout}
+    attributes = {"head_timeout": bounds.head_timeout, "waiting": {}}
     return cast("type[BoundedHttpTools]", type("BoundedHttpTools", (BoundedHttpTools,), attributes))
 
 
 class BoundedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with bounds on the request head and on connections.
 
-    A connection past ``limit_concurrency`` is answered 503 and closed as it is accepted.
+    At ``limit_concurrency``, a new connection pushes out the one that has waited longest
+    for a request head (a slow client's, or an idle kept-alive one: nginx drains reusable
+    connections the same way when it runs short), so slow clients cannot lock out quick
+    ones; when every connection has a request in progress, it is answered 503 and closed.
     A head must be whole ``head_timeout`` seconds after the connect (first request) or after
     its first byte (the next ones: until then uvicorn's keep-alive timer runs); past
     ``MAX_HEADER_BYTES`` of head, or ``MAX_HEADERS`` headers, the connection gets a 400 and
@@ -168,8 +171,10 @@ class BoundedHttpTools(HttpToolsProtocol):
     servers that let such a request through.)
     """
 
-    #: Set per server by ``protocol_for``.
+    #: Set per server by ``protocol_for``: the head timeout, and the server's connections
+    #: with no request in progress, oldest first (a dict as an ordered set).
     head_timeout: ClassVar[float] = 10.0
+    waiting: ClassVar[dict[BoundedHttpTools, None]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -182,14 +187,30 @@ class BoundedHttpTools(HttpToolsProtocol):
         super().connection_made(transport)
         limit = self.limit_concurrency
         # Counted as uvicorn counts at a complete head: this connection included.
-        if limit is not None and len(self.connections) >= limit:
+        if limit is not None and len(self.connections) >= limit and not self._make_room():
             transport.write(_TOO_MANY)
             transport.close()
             return
+        self.waiting[self] = None
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+
+    def _make_room(self) -> bool:
+        """Close the connection that has waited longest for a request head; ``False`` if
+        none is waiting."""
+        while self.waiting:
+            oldest = next(iter(self.waiting))
+            del self.waiting[oldest]
+            if not oldest.transport.is_closing():
+                oldest.transport.close()
+                # Not counted from now on (uvicorn counts again at a complete head, which
+                # may come before the close is done).
+                self.connections.discard(oldest)
+                return True
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self.waiting.pop(self, None)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -223,11 +244,21 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_pending = False
         self._head_bytes = 0
         self._stop_head_timer()
+        self.waiting.pop(self, None)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._head_pending = True
+
+    def on_response_complete(self) -> None:
+        if self.cycle.more_body and not self.transport.is_closing():
+            # Answered before its body came whole (a refusal): the connection closes rather
+            # than read, at the client's pace, a body nobody will use.
+            self.transport.close()
+        super().on_response_complete()
+        if self.timeout_keep_alive_task is not None:  # idle now, until the next head
+            self.waiting[self] = None
 
     def _head_expired(self) -> None:
         self._head_timer = None

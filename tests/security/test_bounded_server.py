@@ -162,6 +162,13 @@ def test_an_idle_keep_alive_connection_is_closed(home: Paths, upstream: FakeUpst
         assert b"connection: close" not in answer.lower()  # it was kept alive, then closed
 
 
+def busy_request(port: int) -> socket.socket:
+    """A request in progress: its head is whole, its body never comes (the proxy waits)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(head_of(port) + b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+    return sock
+
+
 def test_connections_past_the_limit_get_503_not_emfile(home: Paths, upstream: FakeUpstream) -> None:
     configure(home, upstream.url, proxy="request_head_timeout = 60")
     # Soft 100, hard 128: the proxy raises the soft limit to 128 and keeps room below it.
@@ -170,41 +177,85 @@ def test_connections_past_the_limit_get_503_not_emfile(home: Paths, upstream: Fa
         assert "Max open files            128                  128" in (
             Path(f"/proc/{pid}/limits").read_text()
         )
-        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(250)]
+        busy = [busy_request(port) for _ in range(expected)]
         try:
-            refused = _answered(held, len(held) - expected)
-            for sock in refused:
+            # Every connection has a request in progress: none can make room. Each new one
+            # is answered 503 at once and closed (never a reset, never EMFILE), 250 times.
+            more = [socket.create_connection(("127.0.0.1", port)) for _ in range(250)]
+            for sock in more:
                 answer = read_until_closed(sock)
                 assert answer.startswith(b"HTTP/1.1 503 "), answer
                 assert b"retry-after: 1" in answer
-            assert open_fds(pid) < 128
-            for sock in refused:
                 sock.close()
-            # A real client is refused in the same way (never a reset) while the limit
-            # holds, and served once a connection is free.
-            with pytest.raises(openai.InternalServerError):
+            assert open_fds(pid) < 128
+            assert not select.select(busy, [], [], 0.5)[0]  # the busy ones are left alone
+            with pytest.raises(openai.InternalServerError):  # the SDK gets the same 503
                 openai.OpenAI(
                     base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0
                 ).models.list()
         finally:
-            for sock in held:
+            for sock in busy:
                 sock.close()
+        # Served again once a connection is free (the SDK's retries cover the moment the
+        # proxy takes to see the busy ones gone).
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k")
         assert client.chat.completions.create(model="m", messages=[]).choices
     assert b"Too many open files" not in log.read_bytes()
 
 
-def _answered(socks: list[socket.socket], count: int) -> list[socket.socket]:
-    """The ``count`` connections the proxy writes to (the others it holds, silent)."""
+def test_slow_heads_past_the_limit_make_room_for_a_real_client(
+    home: Paths, upstream: FakeUpstream
+) -> None:
+    configure(home, upstream.url, proxy="request_head_timeout = 60")
+    limit = Bounds.of(ProxySettings(), 128).max_connections
+    with proxy_process(home, 128, 128) as (pid, port, log):
+        slow = Trickle(port, 250)  # far more than the limit, and than the descriptors
+        try:
+            assert open_fds(pid) < 128
+            # No head timed out yet (60 s): the oldest slow connections were pushed out.
+            pushed_out = _closed(slow.socks, len(slow.socks) - limit)
+            assert all(read_until_closed(sock) == b"" for sock in pushed_out)
+            client = openai.OpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0
+            )
+            assert client.chat.completions.create(model="m", messages=[]).choices
+        finally:
+            slow.close()
+    assert b"Too many open files" not in log.read_bytes()
+
+
+def _closed(socks: list[socket.socket], count: int) -> list[socket.socket]:
+    """The ``count`` connections the proxy has closed (readable: EOF)."""
     deadline = time.monotonic() + GUARD
     ready: set[socket.socket] = set()
     while len(ready) < count:
-        assert time.monotonic() < deadline, f"{len(ready)} of {count} connections answered"
+        assert time.monotonic() < deadline, f"{len(ready)} of {count} connections closed"
         readable, _, _ = select.select([s for s in socks if s not in ready], [], [], 1.0)
         ready.update(readable)
-    # The rest still get nothing: exactly the limit is held, no more, no fewer.
-    assert not select.select([s for s in socks if s not in ready], [], [], 0.5)[0]
     return [s for s in socks if s in ready]
+
+
+def test_a_body_still_coming_after_the_answer_does_not_hold_the_connection(
+    home: Paths, upstream: FakeUpstream
+) -> None:
+    configure(home, upstream.url)
+    with running(make_app(home)) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        # /health answers without reading the body this request announces.
+        sock.sendall(
+            f"GET /health HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: 100000\r\n\r\n".encode()
+        )
+        dribble = threading.Thread(target=_dribble, args=(sock,), daemon=True)
+        dribble.start()
+        answer = read_until_closed(sock, guard=10)  # closed at once, not at the client's pace
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        dribble.join(GUARD)
+
+
+def _dribble(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        for _ in range(int(GUARD / 0.2)):
+            sock.send(b"x")
+            time.sleep(0.2)
 
 
 def test_a_head_that_never_ends_is_cut_off_and_memory_stays_flat(
