@@ -8,8 +8,9 @@ the same bounds, all on the accept and head-parsing path:
 - its time: whole within ``request_head_timeout`` of its first byte, or of the connect for a
   connection's first request (408 when part of it came, else just closed);
 - idle keep-alive: closed after ``keep_alive_timeout`` (uvicorn's own timer);
-- connections: past ``Bounds.max_connections`` a new one gets a 503 at once and is closed,
-  so the process keeps descriptors for its upstreams, its database and its watchdog.
+- connections: at ``Bounds.max_connections`` a new one pushes out the one waiting longest
+  for a request head, or, when all have a request in progress, gets a 503 at once and is
+  closed; so the process keeps descriptors for its upstreams, its database and its watchdog.
 
 uvicorn itself has the third only. Its ``timeout_keep_alive`` is armed when a response ends
 and cancelled by any byte received (``data_received`` in
@@ -182,6 +183,8 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_size = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        #: When the head being read began (loop time), ``None`` between heads.
+        self._head_since: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -192,7 +195,7 @@ class BoundedHttpTools(HttpToolsProtocol):
             transport.close()
             return
         self.waiting[self] = None
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+        self._head_begins()
 
     def _make_room(self) -> bool:
         """Close the connection that has waited longest for a request head; ``False`` if
@@ -216,8 +219,8 @@ class BoundedHttpTools(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._head_pending:
             self._head_bytes += len(data)
-            if self._head_timer is None:  # the first byte of a kept-alive connection's next head
-                self._head_timer = self.loop.call_later(self.head_timeout, self._head_expired)
+            if self._head_since is None:  # the first byte of a kept-alive connection's next head
+                self._head_begins()
         super().data_received(data)
         too_big = self._head_bytes > MAX_HEADER_BYTES
         if self._head_pending and too_big and not self.transport.is_closing():
@@ -243,7 +246,7 @@ class BoundedHttpTools(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_pending = False
         self._head_bytes = 0
-        self._stop_head_timer()
+        self._head_since = None  # its timer, if any, lapses (see ``_head_check``)
         self.waiting.pop(self, None)
         super().on_headers_complete()
 
@@ -260,9 +263,23 @@ class BoundedHttpTools(HttpToolsProtocol):
         if self.timeout_keep_alive_task is not None:  # idle now, until the next head
             self.waiting[self] = None
 
-    def _head_expired(self) -> None:
+    def _head_begins(self) -> None:
+        self._head_since = self.loop.time()
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_check)
+
+    def _head_check(self) -> None:
+        """The head timer. It is not cancelled when a head completes (a timer per request
+        cost more than the rest of the bounds together): when it fires, it ends the head
+        then being read if that one is overdue, waits for it if not, and lapses if none
+        is, so a connection arms about one timer per ``head_timeout``, not one per request."""
         self._head_timer = None
-        if self.transport.is_closing():
+        since = self._head_since
+        if since is None or self.transport.is_closing():
+            return
+        left = since + self.head_timeout - self.loop.time()
+        if left > 0:
+            self._head_timer = self.loop.call_later(left, self._head_check)
             return
         if self._head_bytes:  # a client that sent part of a request is told why it ends
             self.transport.write(_TOO_SLOW)

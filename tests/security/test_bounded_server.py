@@ -162,6 +162,19 @@ def test_an_idle_keep_alive_connection_is_closed(home: Paths, upstream: FakeUpst
         assert b"connection: close" not in answer.lower()  # it was kept alive, then closed
 
 
+def test_the_next_head_on_a_kept_alive_connection_is_timed_too(
+    home: Paths, upstream: FakeUpstream
+) -> None:
+    configure(home, upstream.url, proxy="request_head_timeout = 1")
+    with running(make_app(home)) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(GUARD)
+        sock.sendall(f"GET /health HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n".encode())
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        sock.sendall(head_of(port))  # the second request's head, never finished
+        assert read_until_closed(sock, guard=10).startswith(b"HTTP/1.1 408 ")
+
+
 def busy_request(port: int) -> socket.socket:
     """A request in progress: its head is whole, its body never comes (the proxy waits)."""
     sock = socket.create_connection(("127.0.0.1", port))
