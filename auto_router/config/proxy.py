@@ -93,6 +93,14 @@ class ProxySettings:
     #: Browser origins (``https://app.example``) allowed to call the proxy, with CORS.
     allowed_origins: tuple[str, ...] = setting((), host_names)
     max_body_bytes: int = setting(DEFAULT_MAX_BODY, whole_number)
+    #: What one client may hold (both proxies; read at start, see proxy/server.py): a request
+    #: head must be whole this long after its first byte (a new connection's, after connect),
+    request_head_timeout: float = setting(10.0, positive_seconds)
+    #: an idle keep-alive connection is closed after this long,
+    keep_alive_timeout: float = setting(30.0, positive_seconds)
+    #: and past this many open connections (fewer if the descriptor limit is lower) a new
+    #: one gets a 503 and is closed.
+    max_connections: int = setting(4096, whole_number)
 
 
 def _checked_fields(cls: type) -> dict[str, Field[Any]]:

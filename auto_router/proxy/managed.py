@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import structlog
 
 from ..paths import Paths
 from ..runs import ADMIN_TOKEN_VARIABLE, RuntimeDir, RunTokens
@@ -28,6 +32,10 @@ WATCH_INTERVAL = 0.25
 #: How long the proxy stays up with no live run before it retires (seconds): long enough for
 #: a launcher that just started it to register nothing new, short enough to go away quickly.
 LINGER = 1.0
+#: The longest pause between two looks while the process is out of file descriptors.
+MAX_BACKOFF = 2.0
+
+log = structlog.get_logger("auto_router.proxy")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +67,7 @@ def serve(
 
     from .app import ProxyOptions, create_app
     from .logs import configure_logging
+    from .server import Bounds, raise_fd_limit, server_config
 
     configure_logging()
     tokens = RunTokens(runtime)
@@ -69,19 +78,8 @@ def serve(
         ProxyOptions(paths=paths, run_tokens=tokens, admin_token=Secret(admin) if admin else None)
     )
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        ws="none",
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        log_level="warning",
-        server_header=False,
-        proxy_headers=False,
-        timeout_keep_alive=75,
-    )
+    # The same bounds as ``auto-router proxy``: head size and time, keep-alive, connections.
+    config = server_config(app, Bounds.of(app.services.settings, raise_fd_limit()))
     server = uvicorn.Server(config)
     watchdog = threading.Thread(
         target=_watch, args=(server, runtime, tokens, port, linger), daemon=True
@@ -91,7 +89,12 @@ def serve(
 
 
 def _watch(
-    server: object, runtime: RuntimeDir, tokens: RunTokens, port: int, linger: float
+    server: object,
+    runtime: RuntimeDir,
+    tokens: RunTokens,
+    port: int,
+    linger: float,
+    pause: Callable[[float], None] = time.sleep,
 ) -> None:
     """Say ready once serving; then retire when no registered run has been alive for
     ``linger`` seconds (checked again under the lock, so no launcher is left behind).
@@ -100,33 +103,54 @@ def _watch(
     notice that its launchers are gone, and would outlive them all.
     """
     try:
-        _watch_runs(server, runtime, tokens, port, linger)
+        _watch_runs(server, runtime, tokens, port, linger, pause)
     finally:
         server.should_exit = True  # type: ignore[attr-defined]
 
 
 def _watch_runs(
-    server: object, runtime: RuntimeDir, tokens: RunTokens, port: int, linger: float
+    server: object,
+    runtime: RuntimeDir,
+    tokens: RunTokens,
+    port: int,
+    linger: float,
+    pause: Callable[[float], None],
 ) -> None:
     while not getattr(server, "started", False):
         if getattr(server, "should_exit", False):
             return
-        time.sleep(0.01)
+        pause(0.01)
     _say_ready(port)
-    last_alive = time.monotonic()
-    while True:
-        time.sleep(WATCH_INTERVAL)
-        if tokens.refresh():
+    last_alive: float | None = time.monotonic()
+    wait = WATCH_INTERVAL
+    while last_alive is not None:
+        pause(wait)
+        try:
+            last_alive = _look(runtime, tokens, last_alive, linger)
+            wait = WATCH_INTERVAL
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            # No descriptor left to read the runs with (a flood of connections, say): a run
+            # may well be alive, so the proxy stays, and looks again later, less often.
             last_alive = time.monotonic()
-            continue
-        if time.monotonic() - last_alive < linger:
-            continue
-        with runtime.locked():
-            if runtime.live_entries():
-                last_alive = time.monotonic()
-                continue
-            runtime.clear_proxy(os.getpid())
-        return
+            wait = min(wait * 2, MAX_BACKOFF)
+            log.warning("watchdog: out of file descriptors, retrying", wait=wait)
+
+
+def _look(runtime: RuntimeDir, tokens: RunTokens, last_alive: float, linger: float) -> float | None:
+    """One look at the runs: when one was last seen alive, or ``None`` once the proxy has
+    retired (no live run for ``linger`` seconds, confirmed under the lock)."""
+    now = time.monotonic()
+    if tokens.refresh():
+        return now
+    if now - last_alive < linger:
+        return last_alive
+    with runtime.locked():
+        if runtime.live_entries():
+            return now
+        runtime.clear_proxy(os.getpid())
+    return None
 
 
 def _say_ready(port: int) -> None:
@@ -140,7 +164,22 @@ def _say_ready(port: int) -> None:
     with contextlib.suppress(OSError):
         os.write(fd, f"ready {port}\n".encode())
     with contextlib.suppress(OSError):
-        os.close(fd)  # the launcher stops reading; nothing else goes there
+        _close_keeping_number(fd)  # the launcher stops reading; nothing else goes there
+
+
+def _close_keeping_number(fd: int) -> None:
+    """Close what ``fd`` refers to, but keep the number taken (by /dev/null).
+
+    A closed stdout's number is the lowest free one, so the next client connection would
+    get it, and libuv never closes descriptors 0-2 ("Don't close stdio file descriptors",
+    ``uv__stream_close`` in libuv's src/unix/stream.c): that connection would stay open for
+    ever, whatever timeout closed it.
+    """
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 if __name__ == "__main__":
