@@ -137,9 +137,7 @@ class StreamRelay:
                     chunk = await readany()
                 if not chunk:
                     break
-                whole = feed(chunk)
-                if whole is None:
-                    return "the upstream sent a malformed event"
+                whole = feed(chunk)  # malformed events left out (and logged) by the framer
                 if whole:
                     await self._emit(leg, whole)
         except UpstreamError as exc:
