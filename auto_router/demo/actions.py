@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,5 +104,68 @@ class Reset:
     """Reset the connection (RST) before the response head."""
 
 
-Action = Reply | Stream | Hang | Close | Reset
+# -- hostile upstreams (issue 18): answers too big, too deep, too late, or elsewhere ------
+
+
+@dataclass
+class Pour:
+    """A big answer made as it is sent, never held whole: ``head``, then ``piece`` ``times``
+    times, then ``tail``. Chunked (a stream that never ends on time) or with a
+    ``content-length``; ``pause`` seconds between pieces."""
+
+    head: bytes
+    piece: bytes
+    times: int
+    tail: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+    chunked: bool = False
+
+
+@dataclass
+class Late:
+    """Send the response head only after ``delay`` seconds, then act as ``then``."""
+
+    delay: float
+    then: Reply | Stream | Pour
+
+
+def gzip_bomb(inflated: int, piece: bytes = b"a" * 65536) -> bytes:
+    """A gzip body that inflates to a JSON chat answer of about ``inflated`` bytes (1 GiB
+    compresses to ~1 MB): its text is ``piece`` over and over."""
+    pack = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip wrapper
+    out = [pack.compress(b'{"choices":[{"index":0,"message":{"role":"assistant","content":"')]
+    chunk = piece * 16
+    for _ in range(max(1, inflated // len(chunk))):
+        out.append(pack.compress(chunk))
+    out.append(pack.compress(b'"},"finish_reason":"stop"}]}') + pack.flush())
+    return b"".join(out)
+
+
+def redirect(location: str, status: int = 307) -> Reply:
+    """A 3xx pointing elsewhere (an SDK that follows it re-POSTs the prompt there)."""
+    return Reply(status, {"error": "moved"}, headers={"location": location})
+
+
+def deep_json(depth: int) -> bytes:
+    """A chat answer whose content nests ``depth`` arrays deep."""
+    nested = b"[" * depth + b"]" * depth
+    return b'{"choices":[{"index":0,"message":{"role":"assistant","content":' + nested + b"}}]}"
+
+
+def long_event(size: int, piece: bytes = b"a" * 65536, *, event: str | None = None) -> Pour:
+    """An SSE stream whose one event carries ``size`` bytes of text (a chat delta), then
+    ends properly; chunked, one piece a chunk."""
+    name = f"event: {event}\n".encode() if event else b""
+    return Pour(
+        head=name + b'data: {"choices":[{"index":0,"delta":{"content":"',
+        piece=piece,
+        times=max(1, size // len(piece)),
+        tail=b'"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n',
+        headers={"content-type": "text/event-stream"},
+        chunked=True,
+    )
+
+
+Action = Reply | Stream | Hang | Close | Reset | Pour | Late
 Script = Callable[[Seen], Action]

@@ -185,7 +185,7 @@ def drop_malformed(events: bytes) -> tuple[bytes, int]:
             continue
         if malformed(block):
             dropped += 1
-            log.warning("upstream sent a malformed event: skipped", event=_preview(block))
+            log.warning("upstream sent a malformed event: skipped", data=_preview(block))
         else:
             kept.append(block)
     return b"".join(kept), dropped
