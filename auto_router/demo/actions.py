@@ -7,6 +7,7 @@ A script (``Script``) turns each request seen into one of these actions; the fak
 from __future__ import annotations
 
 import json
+import struct
 import threading
 import zlib
 from collections.abc import Callable
@@ -130,16 +131,29 @@ class Late:
     then: Reply | Stream | Pour
 
 
-def gzip_bomb(inflated: int, piece: bytes = b"a" * 65536) -> bytes:
+def gzip_bomb(inflated: int, piece: bytes = b"a" * (1 << 20)) -> bytes:
     """A gzip body that inflates to a JSON chat answer of about ``inflated`` bytes (1 GiB
-    compresses to ~1 MB): its text is ``piece`` over and over."""
-    pack = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip wrapper
-    out = [pack.compress(b'{"choices":[{"index":0,"message":{"role":"assistant","content":"')]
-    chunk = piece * 16
-    for _ in range(max(1, inflated // len(chunk))):
-        out.append(pack.compress(chunk))
-    out.append(pack.compress(b'"},"finish_reason":"stop"}]}') + pack.flush())
-    return b"".join(out)
+    compresses to ~1 MB), made in well under a second: ``piece`` is compressed once, as
+    deflate blocks that stand alone (a full flush), and those repeated (RFC 1951 s. 3.2.3,
+    RFC 1952 for the wrapper and its CRC-32 / size trailer)."""
+    head = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"'
+    tail = b'"},"finish_reason":"stop"}]}'
+    times = max(1, (inflated - len(head) - len(tail)) // len(piece))
+    crc = zlib.crc32(head)
+    for _ in range(times):
+        crc = zlib.crc32(piece, crc)
+    crc = zlib.crc32(tail, crc)
+    size = len(head) + len(piece) * times + len(tail)
+    wrapper = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name
+    blocks = _deflate(head, zlib.Z_FULL_FLUSH) + _deflate(piece, zlib.Z_FULL_FLUSH) * times
+    end = _deflate(tail, zlib.Z_FINISH) + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return wrapper + blocks + end
+
+
+def _deflate(data: bytes, mode: int) -> bytes:
+    """Raw deflate blocks of ``data`` that refer to nothing before them."""
+    pack = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return pack.compress(data) + pack.flush(mode)
 
 
 def redirect(location: str, status: int = 307) -> Reply:
