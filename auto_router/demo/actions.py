@@ -121,6 +121,8 @@ class Pour:
     status: int = 200
     headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
     chunked: bool = False
+    #: A chunk sent before ``head``, on its own (a first event), then a 50 ms pause.
+    lead: bytes = b""
 
 
 @dataclass

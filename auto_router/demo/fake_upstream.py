@@ -205,25 +205,31 @@ async def _read_request(reader: asyncio.StreamReader) -> Seen | None:
 async def _pour(action: Pour, writer: asyncio.StreamWriter) -> bool:
     """Send a ``Pour``: the pieces made one by one, so a 1 GiB answer costs the fake one
     piece of memory. ``False``: the proxy hung up (a capped answer)."""
-    size = len(action.head) + len(action.piece) * action.times + len(action.tail)
+    size = len(action.lead) + len(action.head) + len(action.piece) * action.times
+    size += len(action.tail)
     head = f"HTTP/1.1 {action.status} {_phrase(action.status)}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in action.headers.items())
     head += "transfer-encoding: chunked\r\n" if action.chunked else f"content-length: {size}\r\n"
     writer.write(head.encode() + b"\r\n")
     pieces = [action.head, *([action.piece] * action.times), action.tail]
     try:
+        if action.lead:
+            await _send_piece(writer, action.lead, action.chunked)
+            await asyncio.sleep(0.05)
         for piece in pieces:
-            if not piece:
-                continue
-            framed = f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if action.chunked else piece
-            writer.write(framed)
-            await writer.drain()
+            if piece:
+                await _send_piece(writer, piece, action.chunked)
         if action.chunked:
             writer.write(b"0\r\n\r\n")
         await writer.drain()
     except ConnectionError:
         return False
     return True
+
+
+async def _send_piece(writer: asyncio.StreamWriter, piece: bytes, chunked: bool) -> None:
+    writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece)
+    await writer.drain()
 
 
 def _reply_bytes(reply: Reply) -> bytes:

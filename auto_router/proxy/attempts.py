@@ -32,7 +32,7 @@ from .endpoints import GEMINI, NESTED_TOO_DEEP
 from .errors import error_body
 from .exchange import Call, Exchange, without_key
 from .routing import Target
-from .streams import Head, malformed
+from .streams import Head, malformed_head
 from .translation import Route, Translation
 from .upstream import Deadline, Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
 
@@ -258,7 +258,7 @@ _NO_FIRST_TOKEN = "no first token within the first-token limit"
 
 async def _checked_head(resp: UpstreamResponse, head: bytes, sse: bool, may_retry: bool) -> bytes:
     """``head``, unless it is empty or malformed (then the attempt failed)."""
-    if not head or (sse and malformed(head)):
+    if not head or (sse and malformed_head(head)):
         await resp.abort()
         reason = (
             "the upstream stream ended before any data"

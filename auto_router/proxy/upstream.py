@@ -183,11 +183,14 @@ class Meter:
         if chunk.endswith(b"\n\n"):  # the usual chunk: whole events
             self._event, self._tail = 0, b""
             return
-        after = _after_boundary(chunk)
-        if after < 0 and _after_boundary(self._tail + chunk[:3]) >= 0:
-            after = len(chunk)  # the blank line straddled two chunks (a few bytes off)
+        if b"\n" not in chunk and b"\r" not in chunk:  # memchr: inside a long line
+            after = -1
+        else:
+            after = _after_boundary(chunk)
+            if after < 0 and _after_boundary(self._tail + chunk[:3]) >= 0:
+                after = len(chunk)  # the blank line straddled two chunks (a few bytes off)
         self._event = self._event + len(chunk) if after < 0 else after
-        self._tail = chunk[-3:]
+        self._tail = chunk[-3:] if len(chunk) >= 3 else (self._tail + chunk)[-3:]
         if self._event > self._event_cap:
             raise too_large("SSE event", "max_event_bytes", self._event_cap)
 

@@ -57,6 +57,8 @@ class SSEParser:
 def _may_end(held: bytes, chunk: bytes) -> bool:
     """Whether ``chunk`` (after ``held``) may bring a blank line, with any line ends: C-level
     searches of the new chunk and of the few bytes where the two meet."""
+    if b"\n" not in chunk and b"\r" not in chunk:  # memchr: a long line's usual chunk
+        return False
     if b"\n\n" in chunk or b"\r\n\r\n" in chunk or b"\r\r" in chunk or b"\n\r\n" in chunk:
         return True
     return held[-1:] in (b"\n", b"\r") and chunk[:1] in (b"\n", b"\r")

@@ -24,6 +24,7 @@ import pytest
 from auto_router.demo.actions import (
     Action,
     Late,
+    Pour,
     Reply,
     Seen,
     Stream,
@@ -168,6 +169,26 @@ def test_a_translated_stream_past_its_cap_ends_with_the_clients_error_event(
             for _ in events:
                 pass
         assert "max_stream_bytes" in str(caught.value)
+
+
+def test_a_first_chunk_that_ends_inside_the_second_event_is_not_malformed(
+    proxy: Callable[..., Any],
+) -> None:
+    """The head is read to its first whole event; what follows it in the same chunk is an
+    event still coming, not a malformed one (it failed over as "malformed" before)."""
+    first = b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"one "}}]}\n\n'
+    rest = b'"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    cut = Pour(
+        head=first + b'data: {"choices":[{"index":0,"delta":{"content":"',
+        piece=b"two",
+        times=1,
+        tail=rest,
+        headers={"content-type": "text/event-stream"},
+        chunked=True,
+    )
+    with proxy(lambda seen: cut) as up:
+        assert _chat(up.base, stream=True) == "one two"
+        assert up.two is not None and up.two.seen == []
 
 
 # ------------------------------------------------------------------ 5: JSON to a stream
