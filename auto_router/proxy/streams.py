@@ -69,10 +69,8 @@ class Head:
             opened.append(chunk)
             return False
         opened.append(chunk)
-        if len(opened) == 1 and _boundary(chunk) < 0:
-            return False
         data = b"".join(opened) if len(opened) > 1 else chunk
-        if first_event_in(data):
+        if first_event_in(data):  # the usual head: one chunk, its first event whole
             return True
         end = _boundary(data)
         if end < 0:  # a CR or LF, but no blank line yet
@@ -83,6 +81,8 @@ class Head:
         return False
 
     def bytes(self) -> bytes:
+        if not self._checked and len(self._open) == 1:
+            return self._open[0]
         return b"".join(self._checked + self._open)
 
 
