@@ -123,6 +123,8 @@ class Pour:
     chunked: bool = False
     #: A chunk sent before ``head``, on its own (a first event), then a 50 ms pause.
     lead: bytes = b""
+    #: Seconds to wait after each piece (``head`` included): each arrives on its own.
+    pause: float = 0.0
 
 
 @dataclass

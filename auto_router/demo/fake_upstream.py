@@ -219,6 +219,8 @@ async def _pour(action: Pour, writer: asyncio.StreamWriter) -> bool:
         for piece in pieces:
             if piece:
                 await _send_piece(writer, piece, action.chunked)
+                if action.pause:
+                    await asyncio.sleep(action.pause)
         if action.chunked:
             writer.write(b"0\r\n\r\n")
         await writer.drain()

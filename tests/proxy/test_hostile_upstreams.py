@@ -36,6 +36,7 @@ from auto_router.demo.actions import (
 from auto_router.demo.fake_upstream import FakeUpstream
 from auto_router.demo.provider import FakeProvider
 from auto_router.paths import Paths
+from auto_router.store.requests import RequestFilter, read_requests
 from tests.helpers import serve
 
 from .conftest import make_app, write_config
@@ -185,6 +186,7 @@ def test_a_first_chunk_that_ends_inside_the_second_event_is_not_malformed(
         tail=rest,
         headers={"content-type": "text/event-stream"},
         chunked=True,
+        pause=0.3,  # the head arrives alone, cut inside the second event
     )
     with proxy(lambda seen: cut) as up:
         assert _chat(up.base, stream=True) == "one two"
@@ -296,6 +298,22 @@ def test_a_deep_answer_through_translation_fails_over(proxy: Callable[..., Any])
 def test_a_deep_error_body_fails_over_without_a_traceback(proxy: Callable[..., Any]) -> None:
     with proxy(lambda seen: Reply(500, deep_json(5000))) as up:
         _two_answer(up)
+
+
+def test_a_deep_answer_relayed_as_it_came_is_logged_without_a_traceback(
+    proxy: Callable[..., Any], home: Paths
+) -> None:
+    """Untranslated, a deep answer is the client's to read; the request log (bodies on)
+    keeps it as text instead of walking it."""
+    deep = deep_json(5000)
+    logged = TIMES + "[proxy.request_log]\nbodies = true\n"
+    with proxy(lambda seen: Reply(body=deep), two=False, times=logged) as up:
+        resp = httpx.post(
+            f"{up.base}/v1/chat/completions", json={"model": "m", "messages": MESSAGES}, timeout=60
+        )
+        assert resp.status_code == 200 and resp.content == deep
+    rows = read_requests(home, RequestFilter(limit=5))
+    assert rows and rows[0].status == 200
 
 
 # ------------------------------------------------------------------ 11: redirects
