@@ -178,6 +178,11 @@ class Framer:
 
     def feed(self, chunk: bytes) -> bytes:
         """The whole events now complete (maybe ``b""``), malformed ones left out."""
+        if not self._parts and chunk.endswith(b"\n\n"):  # the usual chunk: whole events
+            return self._checked(chunk) if malformed(chunk) else chunk
+        return self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> bytes:
         parts = self._parts
         if parts:
             if not _may_end(parts, chunk):
