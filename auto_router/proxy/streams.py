@@ -3,8 +3,10 @@ a broken one on another provider.
 
 The relay must stay cheap: it never parses JSON per chunk. It cuts the stream at event
 boundaries (so a client never gets half an event followed by an error), checks that each
-``data:`` line looks like one whole JSON value, and keeps the chunks it sent. Only when a
-stream breaks are the sent events parsed, to recover the partial answer.
+``data:`` line looks like one whole JSON value (dropping, and logging, an event that does
+not: issue 18), and keeps the chunks it sent. Only when a stream breaks are the sent events
+parsed, to recover the partial answer. Every step is linear in the stream's length, however
+the socket cuts it (``Head``, ``Framer``).
 
 Continuation works for OpenAI chat completions and Anthropic messages: the next provider
 gets the original request plus the partial text as a trailing assistant message (a
