@@ -358,11 +358,11 @@ def test_a_translated_redirect_fails_over(proxy: Callable[..., Any]) -> None:
 def test_header_timeout_longer_than_the_stream_limits_is_the_heads_limit(
     proxy: Callable[..., Any],
 ) -> None:
-    """The head comes after 1.5 s; header_timeout (6 s) allows it, though the first-token
-    and idle limits (0.5 s) are shorter: they count from the head, not before it."""
+    """The head comes after 3 s; header_timeout (10 s) allows it, though the first-token
+    and idle limits (1 s) are shorter: they count from the head, not before it."""
     provider = FakeProvider()
-    times = "header_timeout = 6\nfirst_token_timeout = 0.5\nidle_timeout = 0.5\n"
-    with proxy(lambda seen: Late(1.5, provider(seen)), two=False, times=times) as up:  # type: ignore[arg-type]
+    times = "header_timeout = 10\nfirst_token_timeout = 1\nidle_timeout = 1\n"
+    with proxy(lambda seen: Late(3, provider(seen)), two=False, times=times) as up:  # type: ignore[arg-type]
         assert _chat(up.base, stream=True)
         assert len(up.one.seen) == 1
 
