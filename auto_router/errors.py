@@ -52,7 +52,9 @@ be a bug, shown as a traceback). They are drawn here so that this is the whole l
     │   │                           translated once; proxy.attempts, relay and continuation
     │   │                           turn them into a Failure or a cut stream
     │   ├── UpstreamTimeout         (-> 504 or failover)
-    │   └── UpstreamConnectionError (-> 502 or failover)
+    │   ├── UpstreamConnectionError (-> 502 or failover)
+    │   └── UpstreamRefused         (-> 502 or failover, not retried: a redirect, an answer
+    │                               past a cap, JSON nested too deep)
     └── _Fallback                   [cli.fast] internal: the fast parser gives the command
                                     line to typer; caught in cli.fast.fast_path
     ValueError

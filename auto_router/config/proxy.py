@@ -36,6 +36,15 @@ from .values import (
 ADMIN_TOKEN_ENV: Final = "AUTO_ROUTER_ADMIN_TOKEN"
 DEFAULT_PORT: Final = 3001
 DEFAULT_MAX_BODY: Final = 32 * 1024 * 1024
+#: The caps on what an upstream sends back (issue 18; docs/proxy.md, "Caps on answers").
+#: A whole answer, decompressed: the largest real one is an embeddings batch (2,048
+#: inputs of 3,072 dimensions is ~34 MB as base64, the SDKs' default encoding).
+MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+#: One SSE event: a delta is a few hundred bytes; a Responses ``response.completed``
+#: repeats the whole answer.
+MAX_EVENT_BYTES: Final = 16 * 1024 * 1024
+#: A whole stream, decompressed: a 128k-token answer in Chat deltas is ~40 MB.
+MAX_STREAM_BYTES: Final = 256 * 1024 * 1024
 _CHECK: Final = "check"
 
 #: ``report(key_path, message)``: ``key_path`` is relative to ``[proxy]``, e.g. ``("port",)``.
@@ -101,6 +110,11 @@ class ProxySettings:
     #: and past this many open connections (fewer if the descriptor limit is lower) a new
     #: one gets a 503 and is closed.
     max_connections: int = setting(4096, whole_number)
+    # -- caps on what an upstream sends back (issue 18): past one, the answer is refused
+    max_response_bytes: int = setting(MAX_RESPONSE_BYTES, whole_number)
+    max_event_bytes: int = setting(MAX_EVENT_BYTES, whole_number)
+    max_stream_bytes: int = setting(MAX_STREAM_BYTES, whole_number)
+    # -- end of the caps
 
 
 def _checked_fields(cls: type) -> dict[str, Field[Any]]:

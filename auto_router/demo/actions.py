@@ -7,7 +7,9 @@ A script (``Script``) turns each request seen into one of these actions; the fak
 from __future__ import annotations
 
 import json
+import struct
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,5 +105,85 @@ class Reset:
     """Reset the connection (RST) before the response head."""
 
 
-Action = Reply | Stream | Hang | Close | Reset
+# -- hostile upstreams (issue 18): answers too big, too deep, too late, or elsewhere ------
+
+
+@dataclass
+class Pour:
+    """A big answer made as it is sent, never held whole: ``head``, then ``piece`` ``times``
+    times, then ``tail``. Chunked (a stream that never ends on time) or with a
+    ``content-length``; ``pause`` seconds between pieces."""
+
+    head: bytes
+    piece: bytes
+    times: int
+    tail: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+    chunked: bool = False
+    #: A chunk sent before ``head``, on its own (a first event), then a 50 ms pause.
+    lead: bytes = b""
+    #: Seconds to wait after each piece (``head`` included): each arrives on its own.
+    pause: float = 0.0
+
+
+@dataclass
+class Late:
+    """Send the response head only after ``delay`` seconds, then act as ``then``."""
+
+    delay: float
+    then: Reply | Stream | Pour
+
+
+def gzip_bomb(inflated: int, piece: bytes = b"a" * (1 << 20)) -> bytes:
+    """A gzip body that inflates to a JSON chat answer of about ``inflated`` bytes (1 GiB
+    compresses to ~1 MB), made in well under a second: ``piece`` is compressed once, as
+    deflate blocks that stand alone (a full flush), and those repeated (RFC 1951 s. 3.2.3,
+    RFC 1952 for the wrapper and its CRC-32 / size trailer)."""
+    head = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"'
+    tail = b'"},"finish_reason":"stop"}]}'
+    times = max(1, (inflated - len(head) - len(tail)) // len(piece))
+    crc = zlib.crc32(head)
+    for _ in range(times):
+        crc = zlib.crc32(piece, crc)
+    crc = zlib.crc32(tail, crc)
+    size = len(head) + len(piece) * times + len(tail)
+    wrapper = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name
+    blocks = _deflate(head, zlib.Z_FULL_FLUSH) + _deflate(piece, zlib.Z_FULL_FLUSH) * times
+    end = _deflate(tail, zlib.Z_FINISH) + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return wrapper + blocks + end
+
+
+def _deflate(data: bytes, mode: int) -> bytes:
+    """Raw deflate blocks of ``data`` that refer to nothing before them."""
+    pack = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return pack.compress(data) + pack.flush(mode)
+
+
+def redirect(location: str, status: int = 307) -> Reply:
+    """A 3xx pointing elsewhere (an SDK that follows it re-POSTs the prompt there)."""
+    return Reply(status, {"error": "moved"}, headers={"location": location})
+
+
+def deep_json(depth: int) -> bytes:
+    """A chat answer whose content nests ``depth`` arrays deep."""
+    nested = b"[" * depth + b"]" * depth
+    return b'{"choices":[{"index":0,"message":{"role":"assistant","content":' + nested + b"}}]}"
+
+
+def long_event(size: int, piece: bytes = b"a" * 65536, *, event: str | None = None) -> Pour:
+    """An SSE stream whose one event carries ``size`` bytes of text (a chat delta), then
+    ends properly; chunked, one piece a chunk."""
+    name = f"event: {event}\n".encode() if event else b""
+    return Pour(
+        head=name + b'data: {"choices":[{"index":0,"delta":{"content":"',
+        piece=piece,
+        times=max(1, size // len(piece)),
+        tail=b'"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n',
+        headers={"content-type": "text/event-stream"},
+        chunked=True,
+    )
+
+
+Action = Reply | Stream | Hang | Close | Reset | Pour | Late
 Script = Callable[[Seen], Action]

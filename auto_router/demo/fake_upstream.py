@@ -22,7 +22,7 @@ import struct
 import threading
 from http import HTTPStatus
 
-from .actions import Action, Close, Hang, Reply, Reset, Script, Seen, Stream
+from .actions import Action, Close, Hang, Late, Pour, Reply, Reset, Script, Seen, Stream
 from .provider import FakeProvider
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "FakeProvider",
     "FakeUpstream",
     "Hang",
+    "Late",
+    "Pour",
     "Reply",
     "Reset",
     "Script",
@@ -124,6 +126,13 @@ class FakeUpstream:
             return False
         if isinstance(action, Hang):
             return await self._wait_for_close(reader)
+        if isinstance(action, Late):
+            if await _until_closed(reader, action.delay):
+                self.closed_by_peer.set()
+                return False
+            return await self._act(action.then, writer, reader)
+        if isinstance(action, Pour):
+            return await _pour(action, writer)
         if isinstance(action, Reply):
             writer.write(_reply_bytes(action))
             await writer.drain()
@@ -191,6 +200,38 @@ async def _read_request(reader: asyncio.StreamReader) -> Seen | None:
     length = int(headers.get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
     return Seen(method, target, headers, body)
+
+
+async def _pour(action: Pour, writer: asyncio.StreamWriter) -> bool:
+    """Send a ``Pour``: the pieces made one by one, so a 1 GiB answer costs the fake one
+    piece of memory. ``False``: the proxy hung up (a capped answer)."""
+    size = len(action.lead) + len(action.head) + len(action.piece) * action.times
+    size += len(action.tail)
+    head = f"HTTP/1.1 {action.status} {_phrase(action.status)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in action.headers.items())
+    head += "transfer-encoding: chunked\r\n" if action.chunked else f"content-length: {size}\r\n"
+    writer.write(head.encode() + b"\r\n")
+    pieces = [action.head, *([action.piece] * action.times), action.tail]
+    try:
+        if action.lead:
+            await _send_piece(writer, action.lead, action.chunked)
+            await asyncio.sleep(0.05)
+        for piece in pieces:
+            if piece:
+                await _send_piece(writer, piece, action.chunked)
+                if action.pause:
+                    await asyncio.sleep(action.pause)
+        if action.chunked:
+            writer.write(b"0\r\n\r\n")
+        await writer.drain()
+    except ConnectionError:
+        return False
+    return True
+
+
+async def _send_piece(writer: asyncio.StreamWriter, piece: bytes, chunked: bool) -> None:
+    writer.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece)
+    await writer.drain()
 
 
 def _reply_bytes(reply: Reply) -> bytes:

@@ -28,11 +28,11 @@ from .classify import (
     classify,
     failure,
 )
-from .endpoints import GEMINI
+from .endpoints import GEMINI, NESTED_TOO_DEEP
 from .errors import error_body
 from .exchange import Call, Exchange, without_key
 from .routing import Target
-from .streams import first_event_in, malformed
+from .streams import Head, malformed_head
 from .translation import Route, Translation
 from .upstream import Deadline, Upstream, UpstreamError, UpstreamResponse, UpstreamTimeout
 
@@ -108,8 +108,16 @@ def _native_request(
     data = call.data
     if data is not None and upstream_model != ex.client_model:
         data["model"] = upstream_model
-        body = json.dumps(data, ensure_ascii=False).encode()
+        try:
+            body = json.dumps(data, ensure_ascii=False).encode()
+        except RecursionError:  # parsed near the limit, deeper on this stack (issue 18)
+            raise _nested_too_deep(ex) from None
     return url, body
+
+
+def _nested_too_deep(ex: Exchange) -> Failure:
+    error = error_body(ex.endpoint.error_format, 400, NESTED_TOO_DEEP, code="invalid_request")
+    return Failure(f"cannot send: {NESTED_TOO_DEEP}", status=400, body=error, passback=True)
 
 
 def _translation(
@@ -218,14 +226,13 @@ async def _first_event(target: Target, resp: UpstreamResponse, may_retry: bool) 
     deadline = (
         None if limits.first_token >= limits.stream_read else Deadline.after(limits.first_token)
     )
-    parts: list[bytes] = []
+    head = Head()  # linear however the head is cut (issue 18)
     try:
         while True:
             chunk = await resp.readany()
             if not chunk:
                 break
-            parts.append(chunk)
-            if not sse or first_event_in(b"".join(parts)):
+            if head.add(chunk) or not sse:
                 break
             if deadline is None:
                 deadline = Deadline(started + limits.first_token)
@@ -243,7 +250,7 @@ async def _first_event(target: Target, resp: UpstreamResponse, may_retry: bool) 
     finally:
         if deadline is not None:
             deadline.stop()
-    return await _checked_head(resp, b"".join(parts), sse, may_retry)
+    return await _checked_head(resp, head.bytes(), sse, may_retry)
 
 
 _NO_FIRST_TOKEN = "no first token within the first-token limit"
@@ -251,7 +258,7 @@ _NO_FIRST_TOKEN = "no first token within the first-token limit"
 
 async def _checked_head(resp: UpstreamResponse, head: bytes, sse: bool, may_retry: bool) -> bytes:
     """``head``, unless it is empty or malformed (then the attempt failed)."""
-    if not head or (sse and malformed(head)):
+    if not head or (sse and malformed_head(head)):
         await resp.abort()
         reason = (
             "the upstream stream ended before any data"

@@ -2,7 +2,7 @@
 
 The stream goes out one whole event at a time (a chunk that ends inside an event waits for
 the rest), each event checked to be whole JSON. When the upstream breaks after the first
-byte (reset, idle timeout, a malformed event, or a clean end without the protocol's final
+byte (reset, idle timeout, a stream past its cap, or a clean end without the protocol's final
 event), the next candidate that accepts a prefill is asked to continue the answer; its
 events are relayed as the rest of the same answer. If none can, the client gets the
 protocol's error event: never a truncated answer presented as complete, and never the
@@ -137,9 +137,7 @@ class StreamRelay:
                     chunk = await readany()
                 if not chunk:
                     break
-                whole = feed(chunk)
-                if whole is None:
-                    return "the upstream sent a malformed event"
+                whole = feed(chunk)  # malformed events left out (and logged) by the framer
                 if whole:
                     await self._emit(leg, whole)
         except UpstreamError as exc:

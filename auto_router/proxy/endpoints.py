@@ -12,6 +12,12 @@ OPENAI: Final = "openai"
 ANTHROPIC: Final = "anthropic"
 GEMINI: Final = "gemini"
 
+#: A request whose JSON nests deeper than the parser goes (``RecursionError``: about 1,000
+#: levels) gets a 400 with this message; an upstream answer that deep fails over. The
+#: proxy's own walks of a document (translation, the log's redaction) catch it too. An
+#: explicit depth scan of the bytes would cost twice the parse (docs/performance.md).
+NESTED_TOO_DEEP: Final = "the JSON is nested too deeply"
+
 #: Provider protocols (``ProviderConfig.protocol``) that can serve each family.
 FAMILY_OF_PROTOCOL: Final = {
     "openai": OPENAI,

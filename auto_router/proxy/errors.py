@@ -132,7 +132,7 @@ def upstream_error_body(fmt: str, status: int, body: bytes) -> bytes:
     """An upstream error as the client gets it: unchanged when already in the right shape."""
     try:
         data = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep (issue 18): passed on as text
         data = None
     if isinstance(data, dict):
         error = data.get("error")

@@ -185,7 +185,7 @@ def without_key(query: bytes) -> str:
 def summary(text: str, limit: int = 200) -> str:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # an upstream's error nested too deep (issue 18)
         data = None
     if isinstance(data, dict):
         error = data.get("error")

@@ -36,7 +36,7 @@ from ..runs import RunTokens
 from .asgi import Receive, Scope, Send
 from .attempts import Answer, Attempts
 from .continuation import Leg, StreamRelay
-from .endpoints import GEMINI, Endpoint
+from .endpoints import GEMINI, NESTED_TOO_DEEP, Endpoint
 from .errors import STREAM_BROKE, error_body, said_once
 from .exchange import DROP_REQUEST, Call, ClientError, Exchange, read_body, respond
 from .failover import Failover, Pacing, is_sse
@@ -249,6 +249,8 @@ def _parse(ex: Exchange, body: bytes, path_model: str | None) -> dict[str, Any] 
         parsed = json.loads(body)
     except ValueError:
         raise ClientError(400, "the request body is not valid JSON") from None
+    except RecursionError:  # deeper than the parser goes (issue 18): refused, no traceback
+        raise ClientError(400, NESTED_TOO_DEEP) from None
     if not isinstance(parsed, dict):
         raise ClientError(400, "the request body must be a JSON object")
     model = parsed.get("model")

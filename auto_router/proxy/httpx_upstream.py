@@ -12,20 +12,26 @@ import httpx
 
 from .upstream import (
     Headers,
+    Meter,
     Timeouts,
     UpstreamConnectionError,
     UpstreamResponse,
     UpstreamTimeout,
+    redirect_refused,
+    too_large,
 )
 
 
 class _HttpxResponse:
-    __slots__ = ("_iter", "_resp", "status")
+    __slots__ = ("_cap", "_iter", "_meter", "_resp", "status")
 
-    def __init__(self, resp: httpx.Response) -> None:
+    def __init__(self, resp: httpx.Response, limits: Timeouts, stream: bool) -> None:
         self._resp = resp
         self.status = resp.status_code
         self._iter: AsyncIterator[bytes] | None = None
+        self._cap = limits.body_bytes
+        sse = stream and "event-stream" in resp.headers.get("content-type", "")
+        self._meter = Meter(limits, sse) if stream else None
 
     def raw_headers(self) -> Sequence[tuple[bytes, bytes]]:
         return self._resp.headers.raw
@@ -35,8 +41,15 @@ class _HttpxResponse:
         return value
 
     async def read(self) -> bytes:
+        parts: list[bytes] = []
+        size = 0
         try:
-            return await self._resp.aread()
+            async for chunk in self._resp.aiter_bytes():  # decompressed: counted as it comes
+                size += len(chunk)
+                if size > self._cap:
+                    raise too_large("answer", "max_response_bytes", self._cap)
+                parts.append(chunk)
+            return b"".join(parts)
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout("timed out reading the upstream response") from exc
         except httpx.HTTPError as exc:
@@ -48,13 +61,16 @@ class _HttpxResponse:
         if self._iter is None:
             self._iter = self._resp.aiter_bytes()
         try:
-            return await self._iter.__anext__()
+            chunk = await self._iter.__anext__()
         except StopAsyncIteration:
             return b""
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout("timed out waiting for the upstream stream") from exc
         except (httpx.HTTPError, httpx.StreamError) as exc:
             raise UpstreamConnectionError(f"upstream stream broke: {exc}") from exc
+        if self._meter is not None:
+            self._meter.count(chunk)
+        return chunk
 
     async def release(self) -> None:
         await self._resp.aclose()
@@ -105,4 +121,7 @@ class HttpxUpstream:
             raise UpstreamTimeout(f"upstream timed out: {exc}") from exc
         except httpx.HTTPError as exc:
             raise UpstreamConnectionError(f"cannot reach upstream: {exc}") from exc
-        return _HttpxResponse(resp)
+        if 300 <= resp.status_code < 400:
+            await resp.aclose()
+            raise redirect_refused(resp.status_code, resp.headers.get("location"))
+        return _HttpxResponse(resp, timeouts, stream)

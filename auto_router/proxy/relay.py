@@ -30,7 +30,7 @@ from .exchange import (
     token_usage,
 )
 from .routing import Plan
-from .upstream import UpstreamError, UpstreamResponse
+from .upstream import Deadline, Timeouts, UpstreamError, UpstreamResponse, UpstreamTimeout
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -71,12 +71,7 @@ async def relay(send: Send, ex: Exchange, done: Answer) -> str | None:
     assert ex.receive is not None
     gone.arm(ex.receive)
     try:
-        while True:
-            chunk = await resp.readany()
-            if not chunk:
-                break
-            tail[0], tail[1] = tail[1], chunk
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await _pump(send, resp, target.timeouts, tail)
     except UpstreamError as exc:
         if gone.happened:
             ex.status, ex.error = 499, "client disconnected mid-stream"
@@ -99,6 +94,33 @@ async def relay(send: Send, ex: Exchange, done: Answer) -> str | None:
     await resp.release()
     await send({"type": "http.response.body", "body": b"", "more_body": False})
     return None
+
+
+async def _pump(send: Send, resp: UpstreamResponse, timeouts: Timeouts, tail: list[bytes]) -> None:
+    """Relay ``resp`` to its end (the last two chunks kept in ``tail``). The socket limit
+    is the largest of the stream's limits (``Timeouts.stream_read``): when idle is shorter,
+    one timer holds it, pushed before each read and held while the client is written to."""
+    idle = timeouts.idle
+    deadline = Deadline.after(idle) if idle < timeouts.stream_read else None
+    try:
+        while True:
+            if deadline is not None:
+                deadline.push(idle)
+                chunk = await resp.readany()
+                deadline.hold()
+            else:
+                chunk = await resp.readany()
+            if not chunk:
+                return
+            tail[0], tail[1] = tail[1], chunk
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except asyncio.CancelledError:
+        if deadline is None or not deadline.stop():
+            raise
+        raise UpstreamTimeout(f"no data for {idle:g}s") from None
+    finally:
+        if deadline is not None:
+            deadline.stop()
 
 
 async def exhausted(

@@ -36,11 +36,9 @@ _PRUNE_EVERY: Final = 60.0
 def redact_body(body: bytes, limit: int) -> str:
     """A body fit for the log: secret-looking string fields and key-like tokens masked."""
     try:
-        data = json.loads(body)
-    except ValueError:
+        text = json.dumps(_redact(json.loads(body)), ensure_ascii=False)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to walk (issue 18)
         text = body[:limit].decode("utf-8", "replace")
-    else:
-        text = json.dumps(_redact(data), ensure_ascii=False)
     text = _KEYLIKE.sub("****", text)
     return text if len(text) <= limit else text[:limit] + "…(truncated)"
 

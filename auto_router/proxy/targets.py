@@ -201,6 +201,9 @@ def target_timeouts(
         first_token=first_token,
         idle=limit or settings.idle_timeout,
         total=limit or settings.total_timeout,
+        body_bytes=settings.max_response_bytes,
+        event_bytes=settings.max_event_bytes,
+        stream_bytes=settings.max_stream_bytes,
     )
 
 

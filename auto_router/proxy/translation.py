@@ -30,12 +30,13 @@ import structlog
 from .. import translate
 from ..errors import TranslationError
 from ..translate.models import build_list, model_ids
-from .endpoints import ANTHROPIC, GEMINI, OPENAI
+from .endpoints import ANTHROPIC, GEMINI, NESTED_TOO_DEEP, OPENAI
 from .upstream import (
     Headers,
     Timeouts,
     Upstream,
     UpstreamConnectionError,
+    UpstreamRefused,
     UpstreamResponse,
 )
 
@@ -183,22 +184,28 @@ class Translation:
     # Called by TranslatedResponse.
 
     def translate_body(self, payload: bytes) -> bytes:
+        data = _answer(payload)
         try:
-            data = json.loads(payload)
-        except ValueError:
-            raise UpstreamConnectionError("the upstream answer is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise UpstreamConnectionError("the upstream answer is not a JSON object")
-        if self._route.upstream == "models":
-            owner = "auto-router"
-            out = build_list(
-                self._client if self._client != "chat" else "openai", model_ids(data), owner
-            )
-        else:
-            out = translate.translate_response(
-                self._route.upstream, self._client, data, self._model
-            )
-        return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
+            if self._route.upstream == "models":
+                owner = "auto-router"
+                client = self._client if self._client != "chat" else "openai"
+                out = build_list(client, model_ids(data), owner)
+            else:
+                out = translate.translate_response(
+                    self._route.upstream, self._client, data, self._model
+                )
+            return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
+        except RecursionError:  # parsed, but too deep for a walk on this stack
+            raise UpstreamRefused(_TOO_DEEP) from None
+
+    def stream_body(self, payload: bytes, encoder: translate.Encoder) -> bytes:
+        """A whole JSON answer to a streamed request, as the client's stream (issue 18:
+        it came out as an empty stream, the text lost)."""
+        data = _answer(payload)
+        try:
+            return encoder.encode(translate.response_events(self._route.upstream, data))
+        except RecursionError:
+            raise UpstreamRefused(_TOO_DEEP) from None
 
     def transducer(self) -> tuple[translate.Decoder, translate.Encoder]:
         return (
@@ -215,6 +222,22 @@ class Translation:
         return _JSON_TYPE
 
 
+_TOO_DEEP: Final = f"the upstream answer is refused: {NESTED_TOO_DEEP}"
+
+
+def _answer(payload: bytes) -> dict[str, Any]:
+    """An upstream's JSON answer; ``UpstreamError`` (a failover) when it is not one."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        raise UpstreamConnectionError("the upstream answer is not valid JSON") from None
+    except RecursionError:  # nested deeper than the parser goes: no traceback, a failover
+        raise UpstreamRefused(_TOO_DEEP) from None
+    if not isinstance(data, dict):
+        raise UpstreamConnectionError("the upstream answer is not a JSON object")
+    return data
+
+
 def prepare(
     route: Route,
     endpoint: str,
@@ -228,6 +251,34 @@ def prepare(
     upstream: Upstream,
 ) -> Translation:
     """The request for ``route``'s provider. Raises ``TranslationError`` for a bad request."""
+    try:
+        return _prepare(
+            route,
+            endpoint,
+            data,
+            body,
+            upstream_model=upstream_model,
+            client_model=client_model,
+            stream=stream,
+            query=query,
+            upstream=upstream,
+        )
+    except RecursionError:  # JSON (a tool schema, tool arguments) deeper than a walk goes
+        raise TranslationError(f"cannot translate the request: {NESTED_TOO_DEEP}") from None
+
+
+def _prepare(
+    route: Route,
+    endpoint: str,
+    data: dict[str, Any] | None,
+    body: bytes,
+    *,
+    upstream_model: str | None,
+    client_model: str | None,
+    stream: bool,
+    query: bytes,
+    upstream: Upstream,
+) -> Translation:
     client = CLIENT_PROTOCOL[endpoint]
     model = client_model or upstream_model or ""
     if route.upstream == "models":
@@ -340,7 +391,7 @@ class LocalResponse:
 class TranslatedResponse:
     """An upstream response that reads as the client's protocol (errors stay raw)."""
 
-    __slots__ = ("_decoder", "_encoder", "_ended", "_raw", "_translation", "status")
+    __slots__ = ("_decoder", "_encoder", "_ended", "_raw", "_translation", "_whole", "status")
 
     def __init__(self, raw: UpstreamResponse, translation: Translation) -> None:
         self._raw = raw
@@ -351,6 +402,8 @@ class TranslatedResponse:
         if translation.stream:
             self._decoder, self._encoder = translation.transducer()
         self._ended = False
+        #: A streamed request answered with one JSON body: read whole, sent as a stream.
+        self._whole = translation.stream and "json" in (raw.header("content-type") or "")
 
     def raw_headers(self) -> Sequence[tuple[bytes, bytes]]:
         headers = [h for h in self._raw.raw_headers() if h[0].lower() not in _SKIP_HEADERS]
@@ -369,18 +422,29 @@ class TranslatedResponse:
         return self._translation.translate_body(payload)
 
     async def readany(self) -> bytes:
-        if self._decoder is None or self._encoder is None or self.status >= 400:
+        decoder, encoder = self._decoder, self._encoder
+        if decoder is None or encoder is None or self.status >= 400:
             return await self._raw.readany()
+        if self._whole:
+            return await self._read_whole(encoder)
         while not self._ended:
             chunk = await self._raw.readany()
             if chunk:
-                out = self._encoder.encode(self._decoder.feed(chunk))
+                out = encoder.encode(decoder.feed(chunk))
             else:
                 self._ended = True
-                out = self._encoder.encode(self._decoder.close())
+                out = encoder.encode(decoder.close())
+                if decoder.skipped:
+                    log.warning("translate: malformed upstream events skipped", n=decoder.skipped)
             if out:
                 return out
         return b""
+
+    async def _read_whole(self, encoder: translate.Encoder) -> bytes:
+        if self._ended:
+            return b""
+        self._ended = True
+        return self._translation.stream_body(await self._raw.read(), encoder)
 
     async def release(self) -> None:
         await self._raw.release()

@@ -6,7 +6,9 @@ concurrency; see docs/performance.md). ``httpx_upstream.HttpxUpstream`` runs the
 proxy over any ``httpx`` transport, which is what the unit tests use (``MockTransport``).
 
 Foreign exceptions are translated here and nowhere else: ``UpstreamTimeout`` (-> 504 or
-failover) and ``UpstreamConnectionError`` (-> 502 or failover).
+failover) and ``UpstreamConnectionError`` (-> 502 or failover). What a hostile upstream can
+send back is refused here too (issue 18): a redirect (never relayed, never followed), a body
+or a stream past its cap (``UpstreamRefused``, counted by ``Meter``, never copied).
 """
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
+
+from ..config.proxy import MAX_EVENT_BYTES, MAX_RESPONSE_BYTES, MAX_STREAM_BYTES
 
 Headers = Sequence[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """The limits of one provider, in seconds (see docs/proxy.md, "Failure handling")."""
+    """The limits of one provider: times in seconds (see docs/proxy.md, "Failure
+    handling"), and the caps on what it sends back in bytes ("Caps on answers")."""
 
     #: To open the connection.
     connect: float = 10.0
@@ -35,12 +41,20 @@ class Timeouts:
     idle: float = 60.0
     #: Non-streaming: the whole exchange.
     total: float = 600.0
+    #: A whole (non-streamed) body, decompressed.
+    body_bytes: int = MAX_RESPONSE_BYTES
+    #: One SSE event (the bytes between two blank lines).
+    event_bytes: int = MAX_EVENT_BYTES
+    #: A whole stream, decompressed.
+    stream_bytes: int = MAX_STREAM_BYTES
 
     @property
     def stream_read(self) -> float:
-        """The socket read limit of a stream: the larger of first-token and idle
-        (``attempts`` and the relay hold the smaller one themselves when they differ)."""
-        return max(self.first_token, self.idle)
+        """The socket read limit of a stream: the largest of header, first-token and idle
+        (``send``, ``attempts`` and the relays hold the smaller ones themselves with a
+        ``Deadline``): the socket limit also bounds the wait for the head, so a smaller one
+        would cut a ``header_timeout`` longer than the others (issue 18)."""
+        return max(self.header, self.first_token, self.idle)
 
 
 class Deadline:
@@ -120,6 +134,77 @@ class UpstreamConnectionError(UpstreamError):
     kind = "connection"
 
 
+class UpstreamRefused(UpstreamError):
+    """The upstream answered what the proxy will not take: a redirect, an answer past a
+    cap, JSON nested too deep. A failure of that provider (failover before the first byte,
+    an error event after it), not worth a second try there."""
+
+    kind = "refused"
+
+
+def redirect_refused(status: int, location: str | None) -> UpstreamRefused:
+    """A 3xx: relayed, an SDK re-POSTs the prompt (and maybe the key) to the foreign host;
+    followed, so would the proxy. Neither: the reason names where it pointed (origin only:
+    a query could carry a token)."""
+    where = ""
+    if location:
+        parts = urlsplit(location)
+        where = f" to {parts.scheme}://{parts.netloc}" if parts.netloc else " (relative)"
+    return UpstreamRefused(
+        f"the upstream answered HTTP {status}, a redirect{where}: not followed (check base_url)"
+    )
+
+
+def too_large(what: str, setting: str, cap: int) -> UpstreamRefused:
+    return UpstreamRefused(f"the upstream {what} passed [proxy] {setting} ({cap} bytes)")
+
+
+class Meter:
+    """Counts a stream as it passes: the total, and (SSE) the bytes since the last blank
+    line, so one endless event is refused before any buffer holds it. Counters only, no
+    copy: one ``endswith`` per chunk in the common case (chunks end on an event)."""
+
+    __slots__ = ("_event", "_event_cap", "_left", "_sse", "_stream_cap", "_tail")
+
+    def __init__(self, limits: Timeouts, sse: bool) -> None:
+        self._left = self._stream_cap = limits.stream_bytes
+        self._event = 0
+        self._event_cap = limits.event_bytes
+        self._sse = sse
+        self._tail = b""
+
+    def count(self, chunk: bytes) -> None:
+        """Raise ``UpstreamRefused`` once the stream or its current event passes its cap."""
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise too_large("stream", "max_stream_bytes", self._stream_cap)
+        if not self._sse:
+            return
+        if chunk.endswith(b"\n\n"):  # the usual chunk: whole events
+            self._event, self._tail = 0, b""
+            return
+        if b"\n" not in chunk and b"\r" not in chunk:  # memchr: inside a long line
+            after = -1
+        else:
+            after = _after_boundary(chunk)
+            if after < 0 and _after_boundary(self._tail + chunk[:3]) >= 0:
+                after = len(chunk)  # the blank line straddled two chunks (a few bytes off)
+        self._event = self._event + len(chunk) if after < 0 else after
+        self._tail = chunk[-3:] if len(chunk) >= 3 else (self._tail + chunk)[-3:]
+        if self._event > self._event_cap:
+            raise too_large("SSE event", "max_event_bytes", self._event_cap)
+
+
+def _after_boundary(data: bytes) -> int:
+    """How many bytes follow the last blank line in ``data`` (-1: none). LF, CRLF and CR
+    line ends, as ``translate.sse`` reads them: three C-level searches from the end."""
+    lf = data.rfind(b"\n\n")
+    crlf = data.rfind(b"\n\r\n")
+    cr = data.rfind(b"\r\r")
+    end = max(lf + 2 if lf >= 0 else -1, crlf + 3 if crlf >= 0 else -1, cr + 2 if cr >= 0 else -1)
+    return len(data) - end if end >= 0 else -1
+
+
 class UpstreamResponse(Protocol):
     status: int
 
@@ -166,11 +251,14 @@ class Upstream(Protocol):
 
 
 class _AiohttpResponse:
-    __slots__ = ("_resp", "status")
+    __slots__ = ("_cap", "_meter", "_resp", "status")
 
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+    def __init__(self, resp: aiohttp.ClientResponse, limits: Timeouts, stream: bool) -> None:
         self._resp = resp
         self.status = resp.status
+        self._cap = limits.body_bytes
+        sse = stream and "event-stream" in resp.headers.get("content-type", "")
+        self._meter = Meter(limits, sse) if stream else None
 
     def raw_headers(self) -> Sequence[tuple[bytes, bytes]]:
         return self._resp.raw_headers
@@ -179,8 +267,15 @@ class _AiohttpResponse:
         return self._resp.headers.get(name)
 
     async def read(self) -> bytes:
+        resp = self._resp
         try:
-            return await self._resp.read()
+            length = resp.content_length
+            if length is not None and "content-encoding" not in resp.headers:
+                if length > self._cap:  # said so up front: not read at all
+                    resp.close()
+                    raise too_large("answer", "max_response_bytes", self._cap)
+                return await resp.read()  # the usual answer: exactly that many bytes
+            return await self._read_capped()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout("timed out reading the upstream response") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -188,9 +283,23 @@ class _AiohttpResponse:
         finally:
             self._resp.release()
 
+    async def _read_capped(self) -> bytes:
+        """A body of unknown size (chunked, or compressed: a small gzip bomb inflates to
+        gigabytes), counted as it is decompressed and refused past the cap."""
+        content, cap = self._resp.content, self._cap
+        parts: list[bytes] = []
+        size = 0
+        while chunk := await content.readany():
+            size += len(chunk)
+            if size > cap:
+                self._resp.close()
+                raise too_large("answer", "max_response_bytes", cap)
+            parts.append(chunk)
+        return b"".join(parts)
+
     async def readany(self) -> bytes:
         try:
-            return await self._resp.content.readany()
+            chunk = await self._resp.content.readany()
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout("timed out waiting for the upstream stream") from exc
         except (aiohttp.ClientError, OSError) as exc:
@@ -199,6 +308,9 @@ class _AiohttpResponse:
             # response) to its traceback: clear it, or every aborted response stays alive.
             exc.__traceback__ = None
             raise UpstreamConnectionError(f"upstream stream broke: {_describe(exc)}") from None
+        if self._meter is not None:
+            self._meter.count(chunk)
+        return chunk
 
     async def release(self) -> None:
         self._resp.release()
@@ -275,7 +387,10 @@ class AiohttpUpstream:
         finally:
             if deadline is not None:
                 deadline.stop()
-        return _AiohttpResponse(resp)
+        if 300 <= resp.status < 400:
+            resp.close()
+            raise redirect_refused(resp.status, resp.headers.get("location"))
+        return _AiohttpResponse(resp, timeouts, stream)
 
 
 def _client_timeout(timeouts: Timeouts, stream: bool) -> aiohttp.ClientTimeout:

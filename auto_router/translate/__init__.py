@@ -7,6 +7,7 @@ proxy's hook (``auto_router.proxy.translation``) does the I/O.
 
     request:  parse_request(client, body) -> Request -> build_request(upstream, ...)
     JSON:     translate_response(upstream, client, body, model)
+    JSON to a stream request: response_events(upstream, body) -> events -> encode
     stream:   stream_decoder(upstream).feed(chunk) -> events -> stream_encoder(client).encode
 
 Decoders and encoders are incremental: one upstream chunk in, the client bytes it completes
@@ -27,13 +28,28 @@ from . import (
     responses,
     responses_stream,
 )
-from .model import Event, Request
+from .model import (
+    Event,
+    Finish,
+    Request,
+    Response,
+    Start,
+    Text,
+    TextDelta,
+    Thinking,
+    ThinkingDelta,
+    ToolCall,
+    ToolDelta,
+    ToolStart,
+    UsageUpdate,
+)
 
 __all__ = [
     "Decoder",
     "Encoder",
     "build_request",
     "parse_request",
+    "response_events",
     "stream_decoder",
     "stream_encoder",
     "translate_response",
@@ -45,6 +61,9 @@ UPSTREAM_PROTOCOLS = ("chat", "anthropic", "gemini")
 
 
 class Decoder(Protocol):
+    #: Events skipped: data that was not a JSON object (``stream.BaseDecoder``).
+    skipped: int
+
     def feed(self, chunk: bytes) -> list[Event]: ...
 
     def close(self) -> list[Event]: ...
@@ -78,16 +97,41 @@ def build_request(upstream: str, req: Request, model: str | None) -> dict[str, A
     return gemini.build_request(req)
 
 
+def parse_response(upstream: str, data: dict[str, Any]) -> Response:
+    """A whole (non-streamed) upstream answer in the internal shape."""
+    if upstream == "chat":
+        return chat.parse_response(data)
+    if upstream == "anthropic":
+        return anthropic.parse_response(data)
+    return gemini.parse_response(data)
+
+
+def response_events(upstream: str, data: dict[str, Any]) -> list[Event]:
+    """A whole upstream answer as the events of a stream: for an upstream that answers
+    JSON to a streamed request, so the client gets the answer it asked for as a stream
+    (not an empty one: issue 18)."""
+    resp = parse_response(upstream, data)
+    events: list[Event] = [Start(resp.id, resp.model)]
+    calls = 0
+    for part in resp.parts:
+        if isinstance(part, Thinking):
+            events.append(ThinkingDelta(part.text, part.signature))
+        elif isinstance(part, ToolCall):
+            events.append(ToolStart(calls, part.id, part.name))
+            events.append(ToolDelta(calls, part.arguments))
+            calls += 1
+        elif isinstance(part, Text) and part.text:
+            events.append(TextDelta(part.text))
+    events.append(UsageUpdate(resp.usage))
+    events.append(Finish(resp.finish))
+    return events
+
+
 def translate_response(
     upstream: str, client: str, data: dict[str, Any], model: str
 ) -> dict[str, Any]:
     """A whole (non-streamed) upstream answer as the client's protocol writes it."""
-    if upstream == "chat":
-        resp = chat.parse_response(data)
-    elif upstream == "anthropic":
-        resp = anthropic.parse_response(data)
-    else:
-        resp = gemini.parse_response(data)
+    resp = parse_response(upstream, data)
     if client == "chat":
         return chat.build_response(resp, model)
     if client == "responses":

@@ -49,6 +49,8 @@ class BaseDecoder:
         self._done = False
         #: The finish reason the upstream named so far (``None``: not yet).
         self._finish: str | None = None
+        #: Events with data that was not a JSON object, or nested too deep: skipped.
+        self.skipped = 0
 
     def feed(self, chunk: bytes) -> list[Event]:
         return self._decode(self._sse.feed(chunk))
@@ -73,10 +75,13 @@ class BaseDecoder:
                 break
             try:
                 decoded = json.loads(data)
-            except ValueError:
-                continue  # not JSON: a keep-alive, a comment a server invented
-            if isinstance(decoded, dict):
-                self._object(decoded, events)
+                if isinstance(decoded, dict):
+                    self._object(decoded, events)
+            except (ValueError, RecursionError):
+                # Not JSON (a keep-alive, a comment a server invented), or nested deeper
+                # than the parser goes: skipped, as a careful client skips it (issue 18).
+                if data.strip():
+                    self.skipped += 1
         return events
 
     def _end(self, events: list[Event]) -> None:

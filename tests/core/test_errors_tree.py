@@ -124,6 +124,7 @@ def test_the_drawing_marks_the_internal_ones() -> None:
         "UpstreamError",
         "UpstreamTimeout",
         "UpstreamConnectionError",
+        "UpstreamRefused",
         "_Fallback",
         "ExpansionError",
     }

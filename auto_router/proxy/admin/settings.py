@@ -43,6 +43,9 @@ def proxy_settings_json(settings: ProxySettings) -> dict[str, Any]:
         "allowed_hosts": list(settings.allowed_hosts),
         "allowed_origins": list(settings.allowed_origins),
         "max_body_bytes": settings.max_body_bytes,
+        "max_response_bytes": settings.max_response_bytes,
+        "max_event_bytes": settings.max_event_bytes,
+        "max_stream_bytes": settings.max_stream_bytes,
         "request_log": {
             "enabled": log.enabled,
             "bodies": log.bodies,
