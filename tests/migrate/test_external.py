@@ -170,7 +170,17 @@ def _check_cc_switch(paths: Paths, notes: tuple[str, ...]) -> None:
         "API_TIMEOUT_MS": "3000000",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
-    assert zai.base_url is None and zai.api_key is None  # written as cc-switch writes it
+    # Written as cc-switch writes it (no base_url/api_key keys), understood as an endpoint.
+    assert (
+        "base_url"
+        not in paths.provider_metadata.read_text().split("[claude.zhipu-glm]")[1].split("[")[0]
+    )
+    assert (zai.kind, zai.type, zai.base_url) == (
+        "agent-variables",
+        "anthropic",
+        "https://api.z.ai/api/anthropic",
+    )
+    assert dict(zai.derived)["base_url"] == "ANTHROPIC_BASE_URL"
     assert "ANTHROPIC_API_KEY" not in config.provider("claude", "kimi").env  # was empty
     chat = config.provider("claude", "openrouter-chat")  # apiFormat openai_chat
     assert (chat.type, chat.base_url, chat.model) == (
