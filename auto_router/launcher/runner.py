@@ -11,11 +11,9 @@ Exit status: the last child's (128+N when a signal killed it); 75 (EX_TEMPFAIL) 
 ended on a usage limit with nothing left to try; 124 when ``timeout`` ended the child; 1 when
 the child exited 0 through the proxy although the proxy answered none of its requests.
 
-Each attempt is in the attempts table from its start (outcome ``running``), so ``history``
-shows a live run; the row is completed when the child ends. Through the managed proxy the
-run's record (``session.Served``) also decides the outcome: the proxy's cooling 429 as the
-last answer is a usage limit whatever the agent printed, and a run that is not interactive
-is ended then (``process.run_child``'s ``stop``), since the agent can only wait for hours.
+Each attempt is in the attempts table from its start (``running``), completed when it ends.
+Through the managed proxy the run's record also decides (``session.judge_record``); a run
+that is not interactive is ended on the proxy's cooling 429 (``session.cooling_watch``).
 """
 
 from __future__ import annotations
@@ -50,14 +48,20 @@ from ..store.attempts import (
 from .plan import ChildPlan, ProxyTarget, plan_child
 from .process import ChildResult, Stop, run_child, stderr_line
 from .reach import Mode, decide, family_of, reach
-from .session import ProxySession, Served, open_session, served
+from .session import (
+    NOTHING_SERVED,
+    ProxySession,
+    Served,
+    cooling_watch,
+    judge_record,
+    open_session,
+    served,
+)
 
 EX_TEMPFAIL: Final = 75
 EXIT_TIMEOUT: Final = 124
 #: The run's exit status when the agent exited 0 but the proxy answered none of its requests.
-EXIT_NOTHING_SERVED: Final = 1
-#: The marker recorded for an attempt that ended on the proxy's cooling 429.
-COOLING_MARKER: Final = "the local proxy: every provider cooling down"
+EXITNOTHING_SERVED: Final = 1
 
 Notify = Callable[[str], None]
 Clock = Callable[[], float]
@@ -241,14 +245,8 @@ class Launcher:
 
     def _open(self, options: RunOptions, choice: Choice, mode: Mode, run_id: str) -> ProxySession:
         assert mode.family is not None
-        return open_session(
-            self.rotator.config,
-            choice.backend.name,
-            mode.family,
-            self._model(choice),
-            run_id,
-            self.environ,
-        )
+        config, model = self.rotator.config, self._model(choice)
+        return open_session(config, choice.backend.name, mode.family, model, run_id, self.environ)
 
     def _model(self, choice: Choice) -> str | None:
         model = choice.backend.model
@@ -332,9 +330,9 @@ class Launcher:
         every limit; a limit the agent still saw means nothing was left when it asked."""
         if result.timed_out:
             return EXIT_TIMEOUT
-        if detection.reason == _NOTHING_SERVED:
+        if detection.reason == NOTHING_SERVED:
             self.notify(f"auto-router: {detection.marker}; recorded as failed")
-            return EXIT_NOTHING_SERVED
+            return EXITNOTHING_SERVED
         if not detection.limit or result.interrupted:
             return result.exit_code
         backend = choice.backend.name
@@ -383,7 +381,7 @@ class Launcher:
             # In the table while it runs, so `history` shows a live run.
             attempt = dataclasses.replace(attempt, id=self.log.add(attempt))
             scanner = OutputScanner(plan.markers)
-            stop = _cooling_watch(session, seen) if session is not None else None
+            stop = cooling_watch(session, seen) if session is not None else None
             try:
                 result = self._launch(options, plan, scanner, run_id, number, stop)
             except CommandNotFoundError:
@@ -441,17 +439,9 @@ class Launcher:
     def _judge(
         scanner: OutputScanner, result: ChildResult, choice: Choice, record: Served | None = None
     ) -> Detection:
-        if record is not None and not result.timed_out and not result.interrupted:
-            if record.cooling:
-                # The proxy's own answer: nothing to try until a provider is back, whatever
-                # the agent printed (or whether it was ended while waiting).
-                return Detection(True, COOLING_MARKER, reason="proxy")
-            if record.nothing and result.exit_code == 0:
-                what = (
-                    f"the agent exited 0, but the local proxy answered none of its "
-                    f"{record.requests} request(s) (last status {record.last_status})"
-                )
-                return Detection(False, what, reason=_NOTHING_SERVED)
+        judged = judge_record(record, result) if record is not None else None
+        if judged is not None:
+            return judged
         if not result.timed_out:
             return scanner.verdict(result.exit_code)
         # A timeout is not a usage limit, unless the backend says to treat it as one.
@@ -496,19 +486,6 @@ class Launcher:
         return provider or following.backend.name
 
 
-_NOTHING_SERVED: Final = "nothing served"
-
-
-def _cooling_watch(session: ProxySession, seen: int) -> Stop:
-    """``stop`` for a non-interactive attempt: the proxy's last answer to it was the cooling
-    429 (an agent that honours ``Retry-After`` would wait for hours)."""
-
-    def stop() -> bool:
-        return served(session.events()[seen:]).cooling
-
-    return stop
-
-
 def _outcome(result: ChildResult, detection: Detection) -> str:
     if result.timed_out:
         return TIMEOUT
@@ -516,6 +493,6 @@ def _outcome(result: ChildResult, detection: Detection) -> str:
         return INTERRUPTED
     if detection.limit:
         return USAGE_LIMIT
-    if detection.reason == _NOTHING_SERVED:
+    if detection.reason == NOTHING_SERVED:
         return FAILED
     return OK if result.exit_code == 0 else FAILED

@@ -13,13 +13,15 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ..config import Config
 from ..config.expand import ExpansionError, expand
 from ..errors import MissingVariableError
+from ..limits.scanner import Detection
 from ..secrets import Secret
 from .plan import ProxyTarget
+from .process import ChildResult, Stop
 
 if TYPE_CHECKING:
     from .spawn import Joined
@@ -111,6 +113,40 @@ def served(events: list[dict[str, Any]]) -> Served:
         cooling=bool(events) and bool(events[-1].get("cooling")),
         last_status=statuses[-1] if statuses else None,
     )
+
+
+#: ``Detection.reason`` of an attempt that exited 0 although the proxy answered nothing.
+NOTHING_SERVED: Final = "nothing served"
+#: The marker recorded for an attempt that ended on the proxy's cooling 429.
+COOLING_MARKER: Final = "the local proxy: every provider cooling down"
+
+
+def judge_record(record: Served, result: ChildResult) -> Detection | None:
+    """What the run's record says of one attempt, before its output is looked at."""
+    if result.timed_out or result.interrupted:
+        return None
+    if record.cooling:
+        # The proxy's own answer: nothing to try until a provider is back, whatever the
+        # agent printed (or whether it was ended while waiting).
+        return Detection(True, COOLING_MARKER, reason="proxy")
+    if record.nothing and result.exit_code == 0:
+        what = (
+            f"the agent exited 0, but the local proxy answered none of its "
+            f"{record.requests} request(s) (last status {record.last_status})"
+        )
+        return Detection(False, what, reason=NOTHING_SERVED)
+    return None
+
+
+def cooling_watch(session: ProxySession, seen: int) -> Stop:
+    """``stop`` for a non-interactive attempt: the proxy's last answer to it (the events
+    after the first ``seen``) was the cooling 429; an agent that honours ``Retry-After``
+    would wait for hours."""
+
+    def stop() -> bool:
+        return served(session.events()[seen:]).cooling
+
+    return stop
 
 
 def failover_summary(events: list[dict[str, Any]]) -> str | None:
