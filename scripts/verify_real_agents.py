@@ -149,6 +149,14 @@ class Run:
     stderr: str
     attempts: list[dict[str, Any]]
     requests: list[dict[str, Any]]
+    #: When the run started (epoch seconds, the clock of the fake's request times).
+    started_at: float = 0.0
+
+    @property
+    def after_last_request(self) -> float:
+        """Seconds from the last upstream request to the run's end."""
+        last = max((r["time"] for r in self.requests), default=self.started_at)
+        return self.started_at + self.seconds - last
 
 
 @dataclass
@@ -287,7 +295,7 @@ def run_once(
         if timeout is not None:
             command += ["--timeout", str(timeout)]
         command += ["--", executable, *(spec.args if args is None else args)]
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         proc = subprocess.run(
             command,
             env=env,
@@ -302,7 +310,10 @@ def run_once(
             [*auto, "history", "--json"], env=env, capture_output=True, text=True, check=True
         )
         attempts = json.loads(history.stdout)["attempts"]
-        return Run(proc.returncode, seconds, proc.stdout, proc.stderr, attempts, server.requests)
+        requests = server.requests
+        return Run(
+            proc.returncode, seconds, proc.stdout, proc.stderr, attempts, requests, started_at
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -453,7 +464,11 @@ def verify_exhausted(spec: AgentSpec, executable: str, base: Path) -> Result:
     )
     cooling = f"auto-router: all providers of {spec.name} are cooling down"
     result.checks["run exits 75"] = run.exit_code == 75
-    result.checks[f"within {EXHAUSTED_SECONDS:.0f} s"] = run.seconds < EXHAUSTED_SECONDS
+    # From the proxy's cooling answer (just after the last upstream 429) to the run's end: the
+    # agents' own start-up (a few seconds, more on a loaded machine) is not the launcher's.
+    result.checks[f"ended within {EXHAUSTED_SECONDS:.0f} s of the cooling answer"] = bool(
+        run.requests
+    ) and (run.after_last_request < EXHAUSTED_SECONDS)
     result.checks["the cooling line printed"] = any(
         line.startswith(cooling) for line in run.stderr.splitlines()
     )
@@ -462,7 +477,8 @@ def verify_exhausted(spec: AgentSpec, executable: str, base: Path) -> Result:
     ]
     first = run.attempts[0] if run.attempts else {}
     result.fast = (
-        f"{run.seconds:.1f} s for the whole run, {len(run.requests)} upstream requests, "
+        f"{run.seconds:.1f} s for the whole run ({run.after_last_request:.1f} s after the "
+        f"cooling answer), {len(run.requests)} upstream requests, exit {first.get('exit_code')}, "
         f"marker: {first.get('marker')}"
     )
     result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
