@@ -46,6 +46,18 @@ class ProxySession:
             return []
         return self.joined.runtime.events(self.joined.token)
 
+    def record_size(self) -> int:
+        """The size of the run's record file: it changes when the proxy adds an event."""
+        if self.joined is None:
+            return 0
+        from ..runs import token_digest
+
+        path = self.joined.runtime.runs / f"{token_digest(self.joined.token)}.events"
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
     def close(self) -> str | None:
         """Leave the proxy; the summary line of the run's failovers, if any."""
         if self.joined is None:
@@ -143,8 +155,14 @@ def cooling_watch(session: ProxySession, seen: int) -> Stop:
     after the first ``seen``) was the cooling 429; an agent that honours ``Retry-After``
     would wait for hours."""
 
+    size, cooling = -1, False
+
     def stop() -> bool:
-        return served(session.events()[seen:]).cooling
+        nonlocal size, cooling
+        current = session.record_size()
+        if current != size:  # read the record again only when the proxy added to it
+            size, cooling = current, served(session.events()[seen:]).cooling
+        return cooling
 
     return stop
 
