@@ -163,3 +163,13 @@ def test_the_summary_does_not_name_a_provider_that_failed_after_answering() -> N
     nothing = [{"failed": [["a", 429], ["b", 429]], "provider": None, "status": 429}]
     assert failover_summary(nothing) == "1 request failed over: a 429, b 429 -> none"
     assert json.dumps(events)  # plain data, as the proxy writes it
+
+
+def test_dry_run_of_an_unknown_command_names_the_model_the_run_gives(home: Home) -> None:
+    home.write(
+        LLM.format(agent="generic"), providers("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
+    )
+    result = home.run("run", "--dry-run", "--via-proxy", "--", "some-script")
+    assert result.returncode == 0, result.stderr
+    assert "OPENAI_MODEL=m-one" in result.stdout
+    assert "OPENAI_BASE_URL=http://127.0.0.1:PORT/v1" in result.stdout
