@@ -26,7 +26,8 @@ With ``--via-proxy`` each agent runs through the managed local proxy instead
 (``auto-router run --via-proxy``): the proxy fails over from the first provider's 429 to the
 second one within the same request, so the agent must print the second provider's answer
 with no 429 reaching it (one attempt, outcome ok), exit 0, and the run must print its
-failover summary line.
+failover summary line. opencode, which speaks every API, is then also run on an Anthropic
+pool and on a Gemini pool (auto mode: the proxy, in that API), with a tool round trip.
 
 With ``--translate`` each agent's pool holds only providers of ANOTHER protocol
 (``TRANSLATED``: Claude Code and Gemini CLI on OpenAI chat-completions providers, Codex CLI on
@@ -391,7 +392,32 @@ def verify_via_proxy(spec: AgentSpec, executable: str, base: Path) -> Result:
         f"(direct on the second provider, no 429: {alone.seconds:.1f} s)"
     )
     result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
+    for kind in OTHER_POOLS.get(spec.name, ()):
+        _other_pool(result, spec, executable, base, kind)
     return result
+
+
+#: Agents that speak several APIs: the other pools they are checked on through the proxy.
+OTHER_POOLS = {"opencode": ("anthropic", "gemini")}
+
+
+def _other_pool(result: Result, spec: AgentSpec, executable: str, base: Path, kind: str) -> None:
+    """The agent on a pool of ``kind`` (auto mode: the proxy, in that API), answer and tool."""
+    other = AgentSpec(spec.name, spec.executable, kind, UPSTREAMS[kind][0], spec.args)
+    run = run_once(other, executable, True, None, base, via_proxy=None, retry_after=60)
+    result.checks[f"{kind} pool: second answer through the proxy, exit 0"] = (
+        run.exit_code == 0 and REPLY_TEXT in run.stdout and "failed over:" in run.stderr
+    )
+    paths = UPSTREAMS[kind][1]
+    result.checks[f"{kind} pool: every upstream request is {kind}"] = bool(run.requests) and all(
+        r["path"].endswith(paths) for r in run.requests
+    )
+    trip = run_once(other, executable, True, None, base, None, None, True, TOOL_ARGS[spec.name], 60)
+    turns = [r.get("turn", "") for r in trip.requests if r["status"] == 200]
+    result.checks[f"{kind} pool: tool round trip"] = trip.exit_code == 0 and any(
+        t.startswith("DONE:") and TOOL_MARKER in t for t in turns
+    )
+    result.notes.append(f"{kind} pool: {run.seconds:.1f} s, {_paths(run)}")
 
 
 def verify_translated(
