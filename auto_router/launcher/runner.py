@@ -61,7 +61,7 @@ from .session import (
 EX_TEMPFAIL: Final = 75
 EXIT_TIMEOUT: Final = 124
 #: The run's exit status when the agent exited 0 but the proxy answered none of its requests.
-EXITNOTHING_SERVED: Final = 1
+EXIT_NOTHING_SERVED: Final = 1
 
 Notify = Callable[[str], None]
 Clock = Callable[[], float]
@@ -332,7 +332,7 @@ class Launcher:
             return EXIT_TIMEOUT
         if detection.reason == NOTHING_SERVED:
             self.notify(f"auto-router: {detection.marker}; recorded as failed")
-            return EXITNOTHING_SERVED
+            return EXIT_NOTHING_SERVED
         if not detection.limit or result.interrupted:
             return result.exit_code
         backend = choice.backend.name
