@@ -11,7 +11,7 @@ checked (ours, no symlink, nobody else can write) before anything in it is read 
     proxy.log      the proxy's stderr
     runs/<h>.json  one per launcher using the proxy: run id, backend, pid; ``h`` is the
                    SHA-256 of the run's token, so the token itself is never written
-    runs/<h>.events  failovers the proxy saw for that run, one JSON line each
+    runs/<h>.events  the run's record: each request the proxy served for it, one JSON line
 
 A launcher registers its run *before* it looks for a proxy, under the lock; the proxy retires
 itself only under the same lock after seeing no live run. So a launcher either finds a proxy
@@ -328,7 +328,7 @@ class RuntimeDir:
     # ------------------------------------------------------------- events
 
     def add_event(self, digest: str, event: dict[str, Any]) -> None:
-        """Append one failover of a run (called by the proxy, only when one happened)."""
+        """Append one request of a run to its record (called by the proxy)."""
         path = self.runs / f"{digest}.events"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

@@ -2,8 +2,10 @@
 """Check ``auto-router run`` against the REAL agent CLIs and a local fake provider.
 
 Run by hand (not part of the test suite; it needs the CLIs installed, e.g.
-``npm install --prefix /tmp/agents @qwen-code/qwen-code @google/gemini-cli
-@anthropic-ai/claude-code @openai/codex``):
+``npm install --prefix /tmp/agents opencode-ai@1.18.33 @qwen-code/qwen-code@0.24.4
+@google/gemini-cli@0.61.0 @anthropic-ai/claude-code@2.1.332 @openai/codex@0.169.0``; with no
+network but loopback: ``unshare -rn sh -c 'ip link set lo up; .venv/bin/python
+scripts/verify_real_agents.py --agents-prefix /tmp/agents'``):
 
     .venv/bin/python scripts/verify_real_agents.py --agents-prefix /tmp/agents
     .venv/bin/python scripts/verify_real_agents.py --only gemini,codex --slow-timeout 60
@@ -24,7 +26,8 @@ With ``--via-proxy`` each agent runs through the managed local proxy instead
 (``auto-router run --via-proxy``): the proxy fails over from the first provider's 429 to the
 second one within the same request, so the agent must print the second provider's answer
 with no 429 reaching it (one attempt, outcome ok), exit 0, and the run must print its
-failover summary line.
+failover summary line. opencode, which speaks every API, is then also run on an Anthropic
+pool and on a Gemini pool (auto mode: the proxy, in that API), with a tool round trip.
 
 With ``--translate`` each agent's pool holds only providers of ANOTHER protocol
 (``TRANSLATED``: Claude Code and Gemini CLI on OpenAI chat-completions providers, Codex CLI on
@@ -33,7 +36,18 @@ the agent runs with plain ``auto-router run`` (no mode flag: auto must pick the 
 only translation reaches them). The checks are those of ``--via-proxy``, plus: every upstream
 request is in the providers' protocol. Claude Code then makes a tool round trip (the fake
 asks it to run ``echo hello-from-tool`` through its Bash tool and answers ``DONE: <output>``);
-``--tools-all`` asks that of every agent.
+``--tools-all`` asks that of every agent. opencode speaks all three APIs, so its pool there
+mixes them (an OpenAI provider answering 429, then an Anthropic one): it talks OpenAI to the
+proxy, which translates for the second.
+
+Two scenarios run in every mode (``--scenarios-only``: only them):
+
+- **exhausted pool**: both providers answer 429 with ``Retry-After: 3600``; each agent runs
+  through the proxy and must end within 10 s, ``run`` exiting 75 with the cooling line (the
+  proxy's record tells the launcher, which ends an agent that would wait it out);
+- **cc-switch claude**: a ``claude`` backend of two providers written only as variables
+  (``ANTHROPIC_BASE_URL`` + ``ANTHROPIC_AUTH_TOKEN``), the first answering 429: Claude Code
+  must answer from the second, through the proxy, with no 429 reaching it.
 """
 
 from __future__ import annotations
@@ -83,6 +97,7 @@ AGENTS = (
     AgentSpec("claude", "claude", "anthropic", "", ("-p", "say hi")),
     AgentSpec("gemini", "gemini", "gemini", "", ("--skip-trust", "-p", "say hi")),
     AgentSpec("codex", "codex", "openai", "/v1", ("exec", "--skip-git-repo-check", "say hi")),
+    AgentSpec("opencode", "opencode", "openai", "/v1", ("run", "say hi")),
 )
 
 
@@ -93,14 +108,24 @@ TRANSLATED = {
     "codex": ("openai", "/v1", ("/chat/completions", "/models")),
     "gemini": ("openai", "/v1", ("/chat/completions", "/models")),
     "qwen": ("anthropic", "", ("/v1/messages", "/v1/models")),
+    # opencode speaks every API: a pool mixing two of them (see MIXED)
+    "opencode": ("openai", "/v1", ("/chat/completions", "/v1/messages")),
 }
+#: The second provider's (type, base_url suffix) where the pool mixes APIs.
+MIXED = {"opencode": ("anthropic", "")}
 #: --upstream TYPE: the pool's protocol for every agent (the agent's own is skipped).
 UPSTREAMS = {
     "openai": ("/v1", ("/chat/completions", "/models")),
     "anthropic": ("", ("/v1/messages", "/v1/models")),
     "gemini": ("", (":generateContent", ":streamGenerateContent", "/models")),
 }
-OWN = {"claude": "anthropic", "codex": "openai", "gemini": "gemini", "qwen": "openai"}
+OWN = {
+    "claude": ("anthropic",),
+    "codex": ("openai",),
+    "gemini": ("gemini",),
+    "qwen": ("openai",),
+    "opencode": ("openai", "anthropic", "gemini"),
+}
 TOOL_PROMPT = f"Run the shell command `echo {TOOL_MARKER}`, then tell me what it printed."
 TOOL_ARGS = {
     "claude": ("-p", TOOL_PROMPT, "--allowedTools", "Bash"),
@@ -113,6 +138,7 @@ TOOL_ARGS = {
     ),
     "gemini": ("--skip-trust", "--yolo", "-p", TOOL_PROMPT),
     "qwen": ("--yolo", "-p", TOOL_PROMPT),
+    "opencode": ("run", "--dangerously-skip-permissions", TOOL_PROMPT),
 }
 
 
@@ -124,6 +150,14 @@ class Run:
     stderr: str
     attempts: list[dict[str, Any]]
     requests: list[dict[str, Any]]
+    #: When the run started (epoch seconds, the clock of the fake's request times).
+    started_at: float = 0.0
+
+    @property
+    def after_last_request(self) -> float:
+        """Seconds from the last upstream request to the run's end."""
+        last = max((r["time"] for r in self.requests), default=self.started_at)
+        return self.started_at + self.seconds - last
 
 
 @dataclass
@@ -176,8 +210,21 @@ def quiet_home(home: Path) -> None:
     )
 
 
-def write_config(directory: Path, spec: AgentSpec, url: str, fail_fast: bool) -> None:
+def write_config(
+    directory: Path,
+    spec: AgentSpec,
+    url: str,
+    fail_fast: bool,
+    second: tuple[str, str] | None = None,
+    exhausted: bool = False,
+) -> None:
+    """``second``: the second provider's (type, suffix), else the spec's; ``exhausted``: its
+    key is out of quota too."""
     name = spec.name
+    kind, suffix = second or (spec.provider_type, spec.url_suffix)
+    second_key = (
+        f"sk-limited2-{name}-000000000000002" if exhausted else f"sk-ok-{name}-00000000000000000002"
+    )
     (directory / "llm_config.toml").write_text(
         f"""[backends.{name}]
 providers = ["{name}-limited", "{name}-ok"]
@@ -195,9 +242,9 @@ api_key = "sk-limited-{name}-0000000000000001"
 model = "fake-model-limited"
 
 [{name}.{name}-ok]
-type = "{spec.provider_type}"
-base_url = "{url}{spec.url_suffix}"
-api_key = "sk-ok-{name}-00000000000000000002"
+type = "{kind}"
+base_url = "{url}{suffix}"
+api_key = "{second_key}"
 model = "fake-model-ok"
 """
     )
@@ -214,6 +261,10 @@ def run_once(
     tools: bool = False,
     args: tuple[str, ...] | None = None,
     retry_after: int = 5,
+    second: tuple[str, str] | None = None,
+    exhausted: bool = False,
+    providers_text: str | None = None,
+    llm_text: str | None = None,
 ) -> Run:
     """``via_proxy``: ``True`` --via-proxy, ``False`` --direct, ``None`` neither (auto)."""
     work = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=base))
@@ -223,7 +274,11 @@ def run_once(
     quiet_home(home)
     server = FakeProvider(work / "requests.jsonl", retry_after, tools=tools).start()
     try:
-        write_config(config, spec, server.url, fail_fast)
+        write_config(config, spec, server.url, fail_fast, second, exhausted)
+        if providers_text is not None:  # a provider file of the scenario's own
+            (config / "provider_metadata.toml").write_text(providers_text.format(url=server.url))
+        if llm_text is not None:
+            (config / "llm_config.toml").write_text(llm_text)
         env = {
             k: v
             for k, v in os.environ.items()
@@ -241,7 +296,7 @@ def run_once(
         if timeout is not None:
             command += ["--timeout", str(timeout)]
         command += ["--", executable, *(spec.args if args is None else args)]
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         proc = subprocess.run(
             command,
             env=env,
@@ -256,7 +311,10 @@ def run_once(
             [*auto, "history", "--json"], env=env, capture_output=True, text=True, check=True
         )
         attempts = json.loads(history.stdout)["attempts"]
-        return Run(proc.returncode, seconds, proc.stdout, proc.stderr, attempts, server.requests)
+        requests = server.requests
+        return Run(
+            proc.returncode, seconds, proc.stdout, proc.stderr, attempts, requests, started_at
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -334,7 +392,32 @@ def verify_via_proxy(spec: AgentSpec, executable: str, base: Path) -> Result:
         f"(direct on the second provider, no 429: {alone.seconds:.1f} s)"
     )
     result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
+    for kind in OTHER_POOLS.get(spec.name, ()):
+        _other_pool(result, spec, executable, base, kind)
     return result
+
+
+#: Agents that speak several APIs: the other pools they are checked on through the proxy.
+OTHER_POOLS = {"opencode": ("anthropic", "gemini")}
+
+
+def _other_pool(result: Result, spec: AgentSpec, executable: str, base: Path, kind: str) -> None:
+    """The agent on a pool of ``kind`` (auto mode: the proxy, in that API), answer and tool."""
+    other = AgentSpec(spec.name, spec.executable, kind, UPSTREAMS[kind][0], spec.args)
+    run = run_once(other, executable, True, None, base, via_proxy=None, retry_after=60)
+    result.checks[f"{kind} pool: second answer through the proxy, exit 0"] = (
+        run.exit_code == 0 and REPLY_TEXT in run.stdout and "failed over:" in run.stderr
+    )
+    paths = UPSTREAMS[kind][1]
+    result.checks[f"{kind} pool: every upstream request is {kind}"] = bool(run.requests) and all(
+        r["path"].endswith(paths) for r in run.requests
+    )
+    trip = run_once(other, executable, True, None, base, None, None, True, TOOL_ARGS[spec.name], 60)
+    turns = [r.get("turn", "") for r in trip.requests if r["status"] == 200]
+    result.checks[f"{kind} pool: tool round trip"] = trip.exit_code == 0 and any(
+        t.startswith("DONE:") and TOOL_MARKER in t for t in turns
+    )
+    result.notes.append(f"{kind} pool: {run.seconds:.1f} s, {_paths(run)}")
 
 
 def verify_translated(
@@ -344,17 +427,21 @@ def verify_translated(
     if upstream is not None:
         kind, (suffix, paths) = upstream, UPSTREAMS[upstream]
     other = AgentSpec(spec.name, spec.executable, kind, suffix, spec.args)
+    second = MIXED.get(spec.name) if upstream is None else None
     result = Result(spec.name)
     result.version = _version(executable, base)
     # Retry-After 60 s: longer than the proxy's max_retry_wait, so it fails over at once
-    run = run_once(other, executable, True, None, base, via_proxy=None, retry_after=60)
+    run = run_once(
+        other, executable, True, None, base, via_proxy=None, retry_after=60, second=second
+    )
     _failover_checks(result, run, REPLY_TEXT)
     result.checks["each provider got its own model"] = all(
         r["model"] == ("fake-model-limited" if "limited" in r["key"] else "fake-model-ok")
         for r in run.requests
         if r["model"]
     )
-    result.checks[f"every upstream request is {kind} ({', '.join(paths)})"] = bool(
+    kinds = kind if second is None else f"{kind} then {second[0]}"
+    result.checks[f"every upstream request is {kinds} ({', '.join(paths)})"] = bool(
         run.requests
     ) and all(r["path"].endswith(paths) for r in run.requests)
     result.fast = (
@@ -366,7 +453,7 @@ def verify_translated(
         result.notes.append("agent output: " + _tail(run))
     if tools:
         trip = run_once(
-            other, executable, True, None, base, None, None, True, TOOL_ARGS[spec.name], 60
+            other, executable, True, None, base, None, None, True, TOOL_ARGS[spec.name], 60, second
         )
         turns = [r.get("turn", "") for r in trip.requests if r["status"] == 200]
         result.checks["tool round trip: fake asked for the tool"] = (
@@ -387,6 +474,89 @@ def verify_translated(
         )
         if not all(result.checks.values()):
             result.notes.append("tool run output: " + _tail(trip))
+    return result
+
+
+#: How long an agent on an exhausted pool may take, start to exit (issue 17).
+EXHAUSTED_SECONDS = 10.0
+
+
+def verify_exhausted(spec: AgentSpec, executable: str, base: Path) -> Result:
+    """Both providers out of quota, ``Retry-After: 3600``: the run ends within 10 s, exit 75."""
+    result = Result(f"{spec.name} (exhausted pool)")
+    result.version = _version(executable, base)
+    run = run_once(
+        spec, executable, True, None, base, via_proxy=True, retry_after=3600, exhausted=True
+    )
+    cooling = f"auto-router: all providers of {spec.name} are cooling down"
+    result.checks["run exits 75"] = run.exit_code == 75
+    # From the proxy's cooling answer (just after the last upstream 429) to the run's end: the
+    # agents' own start-up (a few seconds, more on a loaded machine) is not the launcher's.
+    result.checks[f"ended within {EXHAUSTED_SECONDS:.0f} s of the cooling answer"] = bool(
+        run.requests
+    ) and (run.after_last_request < EXHAUSTED_SECONDS)
+    result.checks["the cooling line printed"] = any(
+        line.startswith(cooling) for line in run.stderr.splitlines()
+    )
+    result.checks["history: one usage-limit attempt"] = [a["outcome"] for a in run.attempts] == [
+        "usage-limit"
+    ]
+    first = run.attempts[0] if run.attempts else {}
+    result.fast = (
+        f"{run.seconds:.1f} s for the whole run ({run.after_last_request:.1f} s after the "
+        f"cooling answer), {len(run.requests)} upstream requests, exit {first.get('exit_code')}, "
+        f"marker: {first.get('marker')}"
+    )
+    result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
+    if not all(result.checks.values()):
+        result.notes.append("agent output: " + _tail(run))
+    return result
+
+
+#: A cc-switch-style ``claude`` backend: providers written only as Claude Code's variables.
+CC_SWITCH_LLM = """[backends.claude]
+providers = ["zai", "kimi"]
+
+[message_backend]
+default = "claude"
+"""
+CC_SWITCH_PROVIDERS = """[claude.zai]
+ANTHROPIC_BASE_URL = "{url}"
+ANTHROPIC_AUTH_TOKEN = "sk-limited-claude-0000000000000001"
+ANTHROPIC_MODEL = "fake-model-limited"
+
+[claude.kimi]
+ANTHROPIC_BASE_URL = "{url}"
+ANTHROPIC_AUTH_TOKEN = "sk-ok-claude-00000000000000000002"
+ANTHROPIC_MODEL = "fake-model-ok"
+"""
+
+
+def verify_cc_switch(spec: AgentSpec, executable: str, base: Path) -> Result:
+    """Claude Code on two variables-only providers, the first 429: the second answers."""
+    result = Result("claude (cc-switch backend of variables-only providers)")
+    result.version = _version(executable, base)
+    run = run_once(
+        spec,
+        executable,
+        True,
+        None,
+        base,
+        via_proxy=None,
+        retry_after=60,
+        providers_text=CC_SWITCH_PROVIDERS,
+        llm_text=CC_SWITCH_LLM,
+    )
+    _failover_checks(result, run, REPLY_TEXT)
+    result.checks["each provider got its own model"] = all(
+        r["model"] == ("fake-model-limited" if "limited" in r["key"] else "fake-model-ok")
+        for r in run.requests
+        if r["model"]
+    )
+    result.fast = f"{run.seconds:.1f} s for the whole run, requests: {_paths(run)}"
+    result.notes += [line for line in run.stderr.splitlines() if "auto-router:" in line]
+    if not all(result.checks.values()):
+        result.notes.append("agent output: " + _tail(run))
     return result
 
 
@@ -458,6 +628,12 @@ def main() -> int:
         help="with --translate: this protocol's pool for every agent (default: TRANSLATED)",
     )
     parser.add_argument(
+        "--scenarios-only",
+        action="store_true",
+        help="only the exhausted-pool and cc-switch scenarios",
+    )
+    parser.add_argument("--no-scenarios", action="store_true", help="leave out the two scenarios")
+    parser.add_argument(
         "--tools-all",
         action="store_true",
         help="with --translate: a tool round trip for every agent (default: Claude Code only)",
@@ -475,7 +651,13 @@ def main() -> int:
                 continue
             print(f"{spec.name}: {executable}", file=sys.stderr, flush=True)
             try:
-                if args.translate and args.upstream == OWN[spec.name]:
+                if not args.no_scenarios:
+                    results.append(verify_exhausted(spec, executable, Path(tmp)))
+                    if spec.name == "claude":
+                        results.append(verify_cc_switch(spec, executable, Path(tmp)))
+                if args.scenarios_only:
+                    pass
+                elif args.translate and args.upstream in OWN[spec.name]:
                     print(f"{spec.name}: speaks {args.upstream} itself, skipped", file=sys.stderr)
                 elif args.translate:
                     tools = args.tools_all or spec.name == "claude"
@@ -495,7 +677,7 @@ def main() -> int:
             print(f"\n== {r.agent} {r.version}: {verdict}")
             for check, passed in r.checks.items():
                 print(f"   [{'x' if passed else ' '}] {check}")
-            if args.translate:
+            if args.translate or "(" in r.agent:
                 print(f"   {r.fast}")
                 if r.slow != "-":
                     print(f"   {r.slow}")

@@ -5,7 +5,7 @@ basename, else the one named like the backend, else ``generic``.
 
 The table names each agent's module and executables; a module is imported when its agent is
 first looked up. A run needs one agent, and each module builds its markers (compiled regular
-expressions) at import: importing all six cost ~10 ms of every ``run``. A test checks that the
+expressions) at import: importing all seven cost ~10 ms of every ``run``. A test checks that the
 executables here are the module's own.
 """
 
@@ -29,6 +29,7 @@ TABLE: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = MappingProxyType(
         "claude": ("claude", ("claude", "claude-code")),
         "gemini": ("gemini", ("gemini", "gemini-cli")),
         "aider": ("aider", ("aider",)),
+        "opencode": ("opencode", ("opencode",)),
         "generic": ("generic", ()),
     }
 )

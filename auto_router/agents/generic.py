@@ -1,4 +1,23 @@
-"""Any other command: the usual variables of the provider's protocol, generic markers."""
+"""Any other command: the variables the official SDKs read for the provider's API, generic markers.
+
+What each SDK reads (checked in their sources):
+
+- OpenAI (openai/openai-python ``src/openai/_client.py``; openai-node the same):
+  ``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` whose default ``https://api.openai.com/v1`` carries
+  the version, so the base URL is given with its ``/v1``; ``OPENAI_API_BASE`` is the older
+  name (openai<1, litellm, langchain).
+- Anthropic (anthropics/anthropic-sdk-python ``src/anthropic/_client.py``):
+  ``ANTHROPIC_API_KEY`` (``X-Api-Key``), ``ANTHROPIC_BASE_URL`` whose default
+  ``https://api.anthropic.com`` has no version (the SDK adds ``/v1/messages``), so a
+  provider's ``/v1`` is taken off.
+- Gemini (googleapis/python-genai ``google/genai/_base_url.py`` and ``_api_client.py``):
+  ``GOOGLE_GEMINI_BASE_URL`` without the version (the SDK adds ``/v1beta``); the key from
+  ``GOOGLE_API_KEY``, which wins over ``GEMINI_API_KEY`` when both are set, so both are set.
+
+The model goes in ``OPENAI_MODEL`` / ``ANTHROPIC_MODEL`` / ``GEMINI_MODEL``, the names the
+common CLIs read (qwen-code, Claude Code, Gemini CLI); the SDKs themselves take no model
+from the environment.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +33,7 @@ VARIABLES = (
     "ANTHROPIC_BASE_URL",
     "ANTHROPIC_MODEL",
     "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
     "GOOGLE_GEMINI_BASE_URL",
     "GEMINI_MODEL",
     "AZURE_OPENAI_API_KEY",
@@ -48,6 +68,10 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
     if key and not credential_given(provided, key_name):
         setup.env[key_name] = key
         setup.secret_names.add(key_name)
+    gemini = target.protocol == "gemini"
+    if key and gemini and not credential_given(provided, "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        setup.env["GOOGLE_API_KEY"] = key
+        setup.secret_names.add("GOOGLE_API_KEY")
     _set(setup, provided, url_name, url)
     _set(setup, provided, model_name, target.model)
     return setup

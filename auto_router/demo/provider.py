@@ -36,6 +36,7 @@ SHELL_TOOLS: dict[str, dict[str, Any]] = {
     "shell": {"command": ["echo", TOOL_MARKER]},
     "run_shell_command": {"command": f"echo {TOOL_MARKER}"},
     "exec_command": {"cmd": f"echo {TOOL_MARKER}"},  # Codex CLI 0.169
+    "bash": {"command": f"echo {TOOL_MARKER}", "description": "print a marker"},  # opencode
 }
 #: Text the fake says before a tool call, in the same answer (as models do): the client
 #: must get a text block and then a tool call, in that order.

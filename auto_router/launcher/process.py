@@ -39,10 +39,18 @@ FORWARDED_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal
 DRAIN_SECONDS: Final = 0.5
 #: Between SIGTERM and SIGKILL when a timeout ends a child.
 KILL_GRACE_SECONDS: Final = 5.0
+#: When ``stop`` asks for the end: how long the child may take to exit on its own first (an
+#: agent that gives up on the proxy's 429 prints its own error), then SIGTERM, then SIGKILL.
+STOP_GRACE_SECONDS: Final = 2.0
+STOP_KILL_SECONDS: Final = 3.0
+#: How often ``stop`` is asked (it reads a file).
+STOP_POLL_SECONDS: Final = 0.25
 CHUNK: Final = 65536
 
 Feed = Callable[[bytes, str], None]
 Clock = Callable[[], float]
+#: Asked while the child runs: should it be ended (``True``: the run has nothing to wait for)?
+Stop = Callable[[], bool]
 
 
 class ChildResult(NamedTuple):
@@ -55,6 +63,8 @@ class ChildResult(NamedTuple):
     interrupted: bool
     timed_out: bool
     pty: bool
+    #: ``stop`` asked for the end and the launcher ended the child.
+    stopped: bool = False
 
 
 def resolve_executable(argv: Sequence[str], env: Mapping[str, str]) -> str:
@@ -85,14 +95,21 @@ def run_child(
     stdout_fd: int = 1,
     stderr_fd: int = 2,
     monotonic: Clock = time.monotonic,
+    stop: Stop | None = None,
 ) -> ChildResult:
+    """``stop``: asked every fraction of a second in pipe mode only (an interactive session on
+    a terminal stays open whatever it says); once it says ``True`` the child gets
+    ``STOP_GRACE_SECONDS`` to exit, then SIGTERM, then SIGKILL."""
     executable = resolve_executable(argv, env)
     if pty_mode is None:
         pty_mode = use_pty(stdin_fd, stdout_fd)
     runner = _PtyChild if pty_mode else _PipeChild
-    return runner(
+    child = runner(
         executable, list(argv), dict(env), feed, timeout, stdin_fd, stdout_fd, stderr_fd, monotonic
-    ).run()
+    )
+    if not pty_mode:
+        child.stop = stop
+    return child.run()
 
 
 def exit_code_of(status: int) -> tuple[int, int | None]:
@@ -131,6 +148,10 @@ class _Child:
         self.timed_out = False
         self._kill_at: float | None = None
         self._broken: set[int] = set()
+        self.stop: Stop | None = None
+        self.stopped = False
+        self._stop_asked = -1e9
+        self._stop_at: float | None = None
 
     # -------------------------------------------------------------- shared helpers
 
@@ -177,7 +198,28 @@ class _Child:
                 raise
             view = view[written:]
 
+    def check_stop(self) -> None:
+        """Ask ``stop`` (at most every ``STOP_POLL_SECONDS``); end the child when it says so."""
+        if self.stop is None or self.timed_out:
+            return
+        now = self.monotonic()
+        if self._stop_at is None:
+            if now - self._stop_asked < STOP_POLL_SECONDS:
+                return
+            self._stop_asked = now
+            if self.stop():
+                self._stop_at = now + STOP_GRACE_SECONDS
+            return
+        if not self.stopped and now >= self._stop_at:
+            self.stopped = True
+            self.forward(signal.SIGTERM)
+            self._kill_at = now + STOP_KILL_SECONDS
+        elif self.stopped and self._kill_at is not None and now >= self._kill_at:
+            self.forward(signal.SIGKILL)
+            self._kill_at = None
+
     def check_timeout(self, started: float) -> None:
+        self.check_stop()
         if self.timeout is None:
             return
         now = self.monotonic()
@@ -201,9 +243,10 @@ class _Child:
             exit_code=code,
             signal=sig,
             duration=self.monotonic() - started,
-            interrupted=interrupted and not self.timed_out,
+            interrupted=interrupted and not self.timed_out and not self.stopped,
             timed_out=self.timed_out,
             pty=pty,
+            stopped=self.stopped,
         )
 
 
@@ -272,7 +315,8 @@ class _PipeChild(_Child):
         """The child's wait status (a negative returncode is a signal)."""
         while True:
             try:
-                code = proc.wait(timeout=None if self.timeout is None else 0.05)
+                watched = self.timeout is not None or self.stop is not None
+                code = proc.wait(timeout=0.05 if watched else None)
             except subprocess.TimeoutExpired:
                 self.check_timeout(started)
                 continue

@@ -8,7 +8,12 @@ the next backends in ``order`` (when no explicit command was given, or with
 ``allow_backend_switch``). A plain failure, a Ctrl-C and a timeout never rotate.
 
 Exit status: the last child's (128+N when a signal killed it); 75 (EX_TEMPFAIL) when the run
-ended on a usage limit with nothing left to try; 124 when ``timeout`` ended the child.
+ended on a usage limit with nothing left to try; 124 when ``timeout`` ended the child; 1 when
+the child exited 0 through the proxy although the proxy answered none of its requests.
+
+Each attempt is in the attempts table from its start (``running``), completed when it ends.
+Through the managed proxy the run's record also decides (``session.judge_record``); a run
+that is not interactive is ended on the proxy's cooling 429 (``session.cooling_watch``).
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import dataclasses
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final, NamedTuple
 
 from ..agents import Agent, agent_for
-from ..errors import AllProvidersExhaustedError, CommandNotFoundError
+from ..config import BackendConfig, ProviderConfig
+from ..errors import AllProvidersExhaustedError, CommandNotFoundError, ProtocolMismatchError
 from ..limits.cooling import cooling_line
 from ..limits.scanner import Detection, OutputScanner
 from ..rotation.policy import DIRECT
@@ -33,18 +39,29 @@ from ..store.attempts import (
     INTERRUPTED,
     NOT_STARTED,
     OK,
+    RUNNING,
     TIMEOUT,
     USAGE_LIMIT,
     Attempt,
     AttemptLog,
 )
 from .plan import ChildPlan, ProxyTarget, plan_child
-from .process import ChildResult, run_child, stderr_line
-from .reach import Mode, decide, reach
-from .session import ProxySession, open_session
+from .process import ChildResult, Stop, run_child, stderr_line
+from .reach import Mode, decide, family_of, reach
+from .session import (
+    NOTHING_SERVED,
+    ProxySession,
+    Served,
+    cooling_watch,
+    judge_record,
+    open_session,
+    served,
+)
 
 EX_TEMPFAIL: Final = 75
 EXIT_TIMEOUT: Final = 124
+#: The run's exit status when the agent exited 0 but the proxy answered none of its requests.
+EXIT_NOTHING_SERVED: Final = 1
 
 Notify = Callable[[str], None]
 Clock = Callable[[], float]
@@ -134,7 +151,8 @@ class Launcher:
         if mode.via_proxy:  # what the agent would get; no proxy is started for a dry run
             assert mode.family is not None
             token = Secret("arr_" + "x" * 43)
-            placeholder = ProxyTarget("http://127.0.0.1:PORT", token, mode.family)
+            model = self._model(choice)  # the same model the real run gives the agent
+            placeholder = ProxyTarget("http://127.0.0.1:PORT", token, mode.family, model)
             session = ProxySession(placeholder)
         with tempfile.TemporaryDirectory(prefix="auto-router-") as workdir:
             plan = self.plan(options, choice, Path(workdir), session)
@@ -174,7 +192,34 @@ class Launcher:
                 explicit = None
             return decide(config, backend, agent, (choice.provider,), explicit)
         providers = config.enabled_providers_of(backend.name)
-        return decide(config, backend, agent, providers, options.via_proxy)
+        return self._decide_mixed(backend, agent, providers, options.via_proxy)
+
+    def _decide_mixed(
+        self,
+        backend: BackendConfig,
+        agent: Agent,
+        providers: Sequence[ProviderConfig],
+        explicit: bool | None,
+    ) -> Mode:
+        """``decide``, and for an agent that speaks several APIs (opencode) on a pool of several:
+        the first of its APIs the proxy serves every provider in (through translation for the
+        others), so the run rotates per request instead of going direct."""
+        config = self.rotator.config
+        through = agent.protocols if agent.proxy_protocols is None else agent.proxy_protocols
+        if (
+            len({family_of(p) for p in providers}) > 1
+            and len(through) > 1
+            and explicit is not False
+        ):
+            for family in through:
+                narrowed = agent._replace(protocols=(family,), proxy_protocols=(family,))
+                try:
+                    found = decide(config, backend, narrowed, providers, explicit)
+                except ProtocolMismatchError:
+                    continue
+                if found.via_proxy:
+                    return found
+        return decide(config, backend, agent, providers, explicit)
 
     def _agent(self, options: RunOptions, choice: Choice) -> Agent:
         backend = choice.backend
@@ -200,12 +245,14 @@ class Launcher:
 
     def _open(self, options: RunOptions, choice: Choice, mode: Mode, run_id: str) -> ProxySession:
         assert mode.family is not None
+        config, model = self.rotator.config, self._model(choice)
+        return open_session(config, choice.backend.name, mode.family, model, run_id, self.environ)
+
+    def _model(self, choice: Choice) -> str | None:
         model = choice.backend.model
         if choice.provider is not None:
             model = choice.provider.resolve(self.environ).model or model
-        return open_session(
-            self.rotator.config, choice.backend.name, mode.family, model, run_id, self.environ
-        )
+        return model
 
     def _loop(
         self, options: RunOptions, choice: Choice, run_id: str, session: ProxySession | None
@@ -283,6 +330,9 @@ class Launcher:
         every limit; a limit the agent still saw means nothing was left when it asked."""
         if result.timed_out:
             return EXIT_TIMEOUT
+        if detection.reason == NOTHING_SERVED:
+            self.notify(f"auto-router: {detection.marker}; recorded as failed")
+            return EXIT_NOTHING_SERVED
         if not detection.limit or result.interrupted:
             return result.exit_code
         backend = choice.backend.name
@@ -316,6 +366,7 @@ class Launcher:
         session: ProxySession | None = None,
     ) -> tuple[Attempt, ChildResult, Detection]:
         started_at = self.clock()
+        seen = len(session.events()) if session is not None else 0
         with tempfile.TemporaryDirectory(prefix="auto-router-") as workdir:
             plan = self.plan(options, choice, Path(workdir), session)
             attempt = Attempt(
@@ -325,16 +376,19 @@ class Launcher:
                 backend=plan.backend,
                 provider=plan.provider,
                 command=plan.command_name,
-                outcome=NOT_STARTED,
-                exit_code=127,
+                outcome=RUNNING,
             )
+            # In the table while it runs, so `history` shows a live run.
+            attempt = dataclasses.replace(attempt, id=self.log.add(attempt))
             scanner = OutputScanner(plan.markers)
+            stop = cooling_watch(session, seen) if session is not None else None
             try:
-                result = self._launch(options, plan, scanner, run_id, number)
+                result = self._launch(options, plan, scanner, run_id, number, stop)
             except CommandNotFoundError:
-                self.log.add(attempt)
+                self.log.finish(dataclasses.replace(attempt, outcome=NOT_STARTED, exit_code=127))
                 raise
-        detection = self._judge(scanner, result, choice)
+        record = served(session.events()[seen:]) if session is not None else None
+        detection = self._judge(scanner, result, choice, record)
         reset_at = self._reset_at(scanner) if detection.limit else None
         attempt = dataclasses.replace(
             attempt,
@@ -345,10 +399,17 @@ class Launcher:
             marker=detection.marker,
             reset_at=reset_at,
         )
-        return dataclasses.replace(attempt, id=self.log.add(attempt)), result, detection
+        self.log.finish(attempt)
+        return attempt, result, detection
 
     def _launch(
-        self, options: RunOptions, plan: ChildPlan, scanner: OutputScanner, run_id: str, n: int
+        self,
+        options: RunOptions,
+        plan: ChildPlan,
+        scanner: OutputScanner,
+        run_id: str,
+        n: int,
+        stop: Stop | None = None,
     ) -> ChildResult:
         env = plan.child_env(self.environ)
         env["AUTO_ROUTER_RUN_ID"] = run_id
@@ -363,6 +424,7 @@ class Launcher:
             stdin_fd=stdin_fd,
             stdout_fd=stdout_fd,
             stderr_fd=stderr_fd,
+            stop=stop,
         )
 
     def _reset_at(self, scanner: OutputScanner) -> float | None:
@@ -374,7 +436,12 @@ class Launcher:
         return parse_reset(scanner.text_tail(), self.clock(), self.tz)
 
     @staticmethod
-    def _judge(scanner: OutputScanner, result: ChildResult, choice: Choice) -> Detection:
+    def _judge(
+        scanner: OutputScanner, result: ChildResult, choice: Choice, record: Served | None = None
+    ) -> Detection:
+        judged = judge_record(record, result) if record is not None else None
+        if judged is not None:
+            return judged
         if not result.timed_out:
             return scanner.verdict(result.exit_code)
         # A timeout is not a usage limit, unless the backend says to treat it as one.
@@ -426,4 +493,6 @@ def _outcome(result: ChildResult, detection: Detection) -> str:
         return INTERRUPTED
     if detection.limit:
         return USAGE_LIMIT
+    if detection.reason == NOTHING_SERVED:
+        return FAILED
     return OK if result.exit_code == 0 else FAILED

@@ -13,13 +13,15 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ..config import Config
 from ..config.expand import ExpansionError, expand
 from ..errors import MissingVariableError
+from ..limits.scanner import Detection
 from ..secrets import Secret
 from .plan import ProxyTarget
+from .process import ChildResult, Stop
 
 if TYPE_CHECKING:
     from .spawn import Joined
@@ -37,13 +39,32 @@ class ProxySession:
     def started_proxy(self) -> bool:
         return self.joined is not None and self.joined.started
 
+    def events(self) -> list[dict[str, Any]]:
+        """The run's record so far: one event per request the proxy served for it (none for a
+        proxy the user runs, which keeps no per-run record)."""
+        if self.joined is None:
+            return []
+        return self.joined.runtime.events(self.joined.token)
+
+    def record_size(self) -> int:
+        """The size of the run's record file: it changes when the proxy adds an event."""
+        if self.joined is None:
+            return 0
+        from ..runs import token_digest
+
+        path = self.joined.runtime.runs / f"{token_digest(self.joined.token)}.events"
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
     def close(self) -> str | None:
         """Leave the proxy; the summary line of the run's failovers, if any."""
         if self.joined is None:
             return None
         from .spawn import leave
 
-        events = self.joined.runtime.events(self.joined.token)
+        events = self.events()
         leave(self.joined)
         ready = self.joined.ready
         if ready is not None and ready.failed:
@@ -81,20 +102,92 @@ def open_session(
     return ProxySession(ProxyTarget(joined.url, Secret(token), family, model), joined)
 
 
+class Served(NamedTuple):
+    """What the proxy did for some of a run's requests (one attempt's)."""
+
+    requests: int
+    answered: int
+    #: The last one got the cooling 429: every provider of the backend was cooling down.
+    cooling: bool
+    last_status: int | None
+
+    @property
+    def nothing(self) -> bool:
+        """Requests came and the proxy answered none of them."""
+        return self.requests > 0 and self.answered == 0
+
+
+def served(events: list[dict[str, Any]]) -> Served:
+    statuses = [int(e.get("status") or 0) for e in events]
+    return Served(
+        requests=len(events),
+        answered=sum(0 < status < 400 for status in statuses),
+        cooling=bool(events) and bool(events[-1].get("cooling")),
+        last_status=statuses[-1] if statuses else None,
+    )
+
+
+#: ``Detection.reason`` of an attempt that exited 0 although the proxy answered nothing.
+NOTHING_SERVED: Final = "nothing served"
+#: The marker recorded for an attempt that ended on the proxy's cooling 429.
+COOLING_MARKER: Final = "the local proxy: every provider cooling down"
+
+
+def judge_record(record: Served, result: ChildResult) -> Detection | None:
+    """What the run's record says of one attempt, before its output is looked at."""
+    if result.timed_out or result.interrupted:
+        return None
+    if record.cooling:
+        # The proxy's own answer: nothing to try until a provider is back, whatever the
+        # agent printed (or whether it was ended while waiting).
+        return Detection(True, COOLING_MARKER, reason="proxy")
+    if record.nothing and result.exit_code == 0:
+        what = (
+            f"the agent exited 0, but the local proxy answered none of its "
+            f"{record.requests} request(s) (last status {record.last_status})"
+        )
+        return Detection(False, what, reason=NOTHING_SERVED)
+    return None
+
+
+def cooling_watch(session: ProxySession, seen: int) -> Stop:
+    """``stop`` for a non-interactive attempt: the proxy's last answer to it (the events
+    after the first ``seen``) was the cooling 429; an agent that honours ``Retry-After``
+    would wait for hours."""
+
+    size, cooling = -1, False
+
+    def stop() -> bool:
+        nonlocal size, cooling
+        current = session.record_size()
+        if current != size:  # read the record again only when the proxy added to it
+            size, cooling = current, served(session.events()[seen:]).cooling
+        return cooling
+
+    return stop
+
+
 def failover_summary(events: list[dict[str, Any]]) -> str | None:
-    """``3 requests failed over: anth 429 x2 -> ds`` (``None`` when nothing failed over)."""
-    if not events:
+    """``3 requests failed over: anth 429 x2 -> ds`` (``None`` when nothing failed over).
+
+    Right of the arrow: the providers that answered after a failover and did not fail
+    themselves later (``c-limited 429, c-ok 429 -> c-openai``, not ``-> c-ok, c-openai`` when
+    c-ok answered once and then hit its limit too); ``none`` when no request was answered.
+    """
+    failovers = [event for event in events if event.get("failed")]
+    if not failovers:
         return None
     failed: Counter[str] = Counter()
     answered: list[str] = []
-    for event in events:
-        for provider, status in event.get("failed") or ():
+    for event in failovers:
+        for provider, status in event["failed"]:
             failed[f"{provider} {status if status is not None else 'error'}"] += 1
+            if provider in answered:
+                answered.remove(provider)
         who = event.get("provider")
-        name = str(who) if who else "none"
-        if name not in answered:
-            answered.append(name)
+        if who and str(who) not in answered:
+            answered.append(str(who))
     parts = [f"{what} x{n}" if n > 1 else what for what, n in failed.items()]
-    count = len(events)
+    count = len(failovers)
     noun = "request" if count == 1 else "requests"
-    return f"{count} {noun} failed over: {', '.join(parts)} -> {', '.join(answered)}"
+    return f"{count} {noun} failed over: {', '.join(parts)} -> {', '.join(answered) or 'none'}"

@@ -207,7 +207,7 @@ class Recorder:
             ms=round(duration, 2),
             error=ex.error,
         )
-        if ex.run is not None and ex.failed and self.run_tokens is not None:
+        if ex.run is not None and self.run_tokens is not None:  # every request: the run's record
             self.run_tokens.record_failover(ex.run[0], failover_event(ex))
         if self.request_log is not None:
             self.request_log.add(self._record(ex, duration))

@@ -4,11 +4,17 @@ Each launcher registers its run under a token (``auto_router.runs``). A request 
 one is let in without a client token, is routed to the run's backend, is tied to the
 run in the request log, and, when every provider is cooling down, gets its own protocol's 429
 with ``Retry-After`` and the line ``run`` prints (instead of the generic 503).
+
+Every request of a run leaves one event in the run's record (``failover_event``): who failed
+and how, who answered, the status, and whether it was that cooling answer. The launcher reads
+the record while the agent runs (an agent that waits out ``Retry-After: 3600`` is ended when
+the run is not interactive), after each attempt (an agent that exits 0 although the proxy
+answered none of its requests is not a success) and at the end (the failover summary).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ..limits.cooling import cooling_line
 from .asgi import Send
@@ -24,13 +30,20 @@ def bare_token(credential: str | None) -> str | None:
     return credential
 
 
+#: The start of ``cooling_line``, which ``answer_cooling`` puts in ``ex.error``.
+_COOLING: Final = "all providers of "
+
+
 def failover_event(ex: Exchange) -> dict[str, Any]:
-    """What ``run`` summarizes at the end: who failed (and how), who answered."""
+    """One request of a run: who failed (and how), who answered, and whether the answer was
+    the cooling 429 (every provider of the run's backend cooling down)."""
+    cooling = ex.status == 429 and (ex.error or "").startswith(_COOLING)
     return {
         "ts": ex.ts,
         "failed": [[f.provider, f.status] for f in ex.failed],
         "provider": ex.provider if ex.status < 400 else None,
         "status": ex.status,
+        "cooling": cooling,
     }
 
 

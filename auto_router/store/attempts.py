@@ -23,6 +23,9 @@ USAGE_LIMIT = "usage-limit"
 INTERRUPTED = "interrupted"
 TIMEOUT = "timeout"
 NOT_STARTED = "not-started"
+#: The child is still running (the row is completed when it ends; a launcher killed with
+#: SIGKILL leaves it so).
+RUNNING = "running"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,29 @@ class AttemptLog:
                 ),
             )
             return int(cursor.lastrowid or 0)
+
+    def finish(self, attempt: Attempt) -> None:
+        """Complete the row ``add`` wrote when the attempt started (``attempt.id``)."""
+        if attempt.id is None:
+            raise StateError("an attempt without an id cannot be finished")
+        with _translate(), transaction(self._db):
+            self._db.execute(
+                "UPDATE run_attempts SET outcome = ?, duration = ?, exit_code = ?, "
+                "limit_detected = ?, marker = ?, reset_at = ?, backend = ?, provider = ?, "
+                "command = ? WHERE id = ?",
+                (
+                    attempt.outcome,
+                    attempt.duration,
+                    attempt.exit_code,
+                    int(attempt.limit_detected),
+                    attempt.marker,
+                    attempt.reset_at,
+                    attempt.backend,
+                    attempt.provider,
+                    attempt.command,
+                    attempt.id,
+                ),
+            )
 
     def query(
         self,

@@ -30,7 +30,7 @@ def target(**kw: object) -> Target:
 
 
 def test_every_agent_is_registered_once_with_its_variables() -> None:
-    assert set(AGENTS) == {"qwen", "codex", "claude", "gemini", "aider", "generic"}
+    assert set(AGENTS) == {"qwen", "codex", "claude", "gemini", "aider", "opencode", "generic"}
     for agent in AGENTS.values():
         assert agent.markers, agent.name
         setup = agent.configure(target(), frozenset())
@@ -264,7 +264,7 @@ def test_a_lookup_imports_only_that_agent() -> None:
         "import sys\n"
         "from auto_router.agents import AGENTS, agent_for\n"
         "from auto_router.config import BackendConfig\n"
-        "assert 'qwen' in AGENTS and 'nope' not in AGENTS and len(AGENTS) == 6\n"
+        "assert 'qwen' in AGENTS and 'nope' not in AGENTS and len(AGENTS) == 7\n"
         "agent_for(BackendConfig('x'), ['claude'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('auto_router.agents.')))\n"
     )

@@ -94,14 +94,16 @@ def test_a_command_provider_and_aiders_other_apis_are_direct_only() -> None:
     found = reach(AGENTS["qwen"], provider("cmd"))
     assert (found.direct, found.proxy) == (True, False)
     assert "is a command" in found.how
-    # aider speaks Anthropic directly but only has a base URL for OpenAI: through the proxy
-    # it talks OpenAI, and the proxy translates; auto mode still prefers the native direct run
+    # aider is pointed at the proxy in the OpenAI and Anthropic APIs (litellm reads
+    # ANTHROPIC_API_BASE): an Anthropic provider is reached in its own API, no translation
     found = reach(AGENTS["aider"], provider("anth"))
-    assert (found.direct, found.proxy, found.family) == (True, True, "openai")
-    assert found.prefer_direct is not None and "directly" in found.prefer_direct
-    assert mode("anth", agent="aider").via_proxy is False
-    assert mode("anth", agent="aider", explicit=True).family == "openai"
-    assert reach(AGENTS["aider"], provider("anth"), translate=False).proxy is False
+    assert (found.direct, found.proxy, found.family, found.how) == (
+        True,
+        True,
+        "anthropic",
+        "same API",
+    )
+    assert mode("anth", agent="aider").family == "anthropic"
     assert reach(AGENTS["aider"], provider("oai")).proxy
 
 

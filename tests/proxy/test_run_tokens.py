@@ -99,6 +99,7 @@ def test_all_cooling_gives_the_agent_a_429_in_its_api_with_retry_after(home: Pat
                     "all providers of claude are cooling down; anth is available again at "
                 )
     assert len(anth.seen) == 1  # the second request never reached the cooling provider
+    # the run's record holds both requests, each the cooling answer (the launcher reads it)
     events = RuntimeDir(home).events(token)
-    assert [e["failed"] for e in events] == [[["anth", 429]]]
-    assert events[0]["provider"] is None and events[0]["status"] == 429
+    assert [e["failed"] for e in events] == [[["anth", 429]], []]
+    assert [(e["provider"], e["status"], e["cooling"]) for e in events] == [(None, 429, True)] * 2
