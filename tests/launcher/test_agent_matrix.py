@@ -13,6 +13,7 @@ A family is one row of ``FAMILIES``: adding an agent is one line there.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,16 @@ def codex_arg(key: str) -> Read:
     return read
 
 
+def opencode(read: Callable[[dict[str, Any]], str | None]) -> Read:
+    """A value of the config opencode is given inline (``OPENCODE_CONFIG_CONTENT``)."""
+
+    def value(plan: ChildPlan) -> str | None:
+        text = plan.overlay.get("OPENCODE_CONFIG_CONTENT")
+        return read(json.loads(text)) if text else None
+
+    return value
+
+
 @dataclass(frozen=True)
 class Family:
     """One agent: what it runs, the API it speaks, and where it reads its endpoint."""
@@ -70,7 +81,7 @@ class Family:
     model: Read
 
 
-#: One row per agent family. opencode: one more line here.
+#: One row per agent family.
 FAMILIES: tuple[Family, ...] = (
     Family(
         "qwen",
@@ -116,6 +127,15 @@ FAMILIES: tuple[Family, ...] = (
         env("OPENAI_API_BASE"),
         env("OPENAI_API_KEY"),
         lambda plan: (plan.overlay.get("AIDER_MODEL") or "").removeprefix("openai/") or None,
+    ),
+    Family(
+        "opencode",
+        "opencode",
+        "openai",
+        "chat",
+        opencode(lambda c: c["provider"]["auto-router"]["options"].get("baseURL")),
+        env("AUTO_ROUTER_OPENCODE_API_KEY"),
+        opencode(lambda c: c["model"].removeprefix("auto-router/")),
     ),
     Family(
         "generic",
