@@ -533,8 +533,9 @@ ANTHROPIC_MODEL = "fake-model-ok"
 
 
 def verify_cc_switch(spec: AgentSpec, executable: str, base: Path) -> Result:
-    """Claude Code on two variables-only providers, the first 429: the second answers."""
-    result = Result("claude (cc-switch backend of variables-only providers)")
+    """Claude Code on two providers written only as agent variables (``ANTHROPIC_BASE_URL``
+    and ``ANTHROPIC_AUTH_TOKEN``), the first answering 429: the second answers."""
+    result = Result("claude (cc-switch backend, agent variables only)")
     result.version = _version(executable, base)
     run = run_once(
         spec,
