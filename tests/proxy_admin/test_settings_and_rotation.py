@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from auto_router.config.proxy import ProxySettings
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 from tests.helpers import FakeClock as Clock
@@ -127,6 +130,8 @@ async def test_settings_show_what_is_in_force_with_tokens_masked(configured: Pat
         assert proxy["models"] == {"gpt-x": "claude"}
         assert token not in resp.text and "client-token-0123456789" not in resp.text
         assert data["files"]["llm_config"] == str(configured.llm_config)
+        # every [proxy] setting is shown: one added to the schema and not here fails this
+        assert set(proxy) == {f.name for f in dataclasses.fields(ProxySettings)}
 
 
 async def test_backends_list_show_order_default_and_provider_order(configured: Paths) -> None:
