@@ -12,15 +12,16 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from auto_router.demo.fake_upstream import FakeUpstream
 from auto_router.paths import Paths
-from auto_router.proxy.peers import PeerCheck, peer_uid
+from auto_router.proxy.peers import PeerCheck, diag_uid, diag_works, peer_uid
 
 from .conftest import KEY_ONE, configure, make_app, running
 from .test_management_auth import as_another_user
@@ -34,10 +35,31 @@ CLIENT_TOKEN = "client-token-for-everyone-123"
 needs_proc = pytest.mark.skipif(
     not os.access("/proc/net/tcp", os.R_OK), reason="the peer uid check reads /proc/net/tcp"
 )
+Lookup = Callable[[tuple[Any, ...], tuple[Any, ...]], "int | None"]
+
+
+def _lookups() -> list[Any]:
+    """Both ways to ask, each skipped with its reason where this kernel lacks it."""
+    proc = pytest.param(peer_uid, id="proc-net-tcp", marks=needs_proc)
+    works = diag_works()
+    diag = pytest.param(
+        diag_uid,
+        id="sock-diag",
+        marks=pytest.mark.skipif(not works, reason="no sock_diag (tcp_diag) in this kernel"),
+    )
+    return [diag, proc]
+
+
+every_lookup = pytest.mark.parametrize("lookup", _lookups())
+needs_check = pytest.mark.skipif(
+    not PeerCheck(lambda: True).available, reason="no sock_diag nor /proc/net/tcp here"
+)
 
 
 @contextlib.contextmanager
-def _connected(family: int, host: str, server_host: str | None = None) -> Iterator[tuple[socket.socket, socket.socket]]:
+def _connected(
+    family: int, host: str, server_host: str | None = None
+) -> Iterator[tuple[socket.socket, socket.socket]]:
     """Both ends of a live connection from a client socket of ``family`` at ``host``
     to a listener on ``server_host`` (default ``host``); all closed afterwards."""
     listen_on = server_host or host
@@ -51,32 +73,35 @@ def _connected(family: int, host: str, server_host: str | None = None) -> Iterat
                 yield client, accepted
 
 
-@needs_proc
-def test_the_client_end_of_a_loopback_connection_is_ours() -> None:
+@every_lookup
+def test_the_client_end_of_a_loopback_connection_is_ours(lookup: Lookup) -> None:
     with _connected(socket.AF_INET, "127.0.0.1") as (_, accepted):
         peer, local = accepted.getpeername(), accepted.getsockname()
-        assert peer_uid(peer, local) == os.getuid()
-        assert peer_uid((peer[0], 1), local) is None  # no such client end: not found
+        assert lookup(peer, local) == os.getuid()
+        assert lookup((peer[0], 1), local) is None  # no such client end: not found
+        assert lookup(local, peer) == os.getuid()  # the proxy's own end, asked the other way
 
 
-@needs_proc
+@every_lookup
 @pytest.mark.parametrize(
     ("host", "server_host"),
     [("::1", None), ("::ffff:127.0.0.1", "127.0.0.1")],
     ids=["ipv6", "ipv6-client-of-an-ipv4-server"],
 )
-def test_ipv6_and_mapped_clients_are_found(host: str, server_host: str | None) -> None:
-    try:
-        with _connected(socket.AF_INET6, host, server_host) as (_, accepted):
-            assert peer_uid(accepted.getpeername(), accepted.getsockname()) == os.getuid()
-    except OSError as exc:
-        if "peer_uid" in str(exc):
-            raise
-        pytest.skip(f"no such IPv6 loopback connection here: {exc}")
+def test_ipv6_and_mapped_clients_are_found(
+    lookup: Lookup, host: str, server_host: str | None
+) -> None:
+    with contextlib.ExitStack() as stack:
+        try:
+            _, accepted = stack.enter_context(_connected(socket.AF_INET6, host, server_host))
+        except OSError as exc:
+            pytest.skip(f"no such IPv6 loopback connection here: {exc}")
+        assert lookup(accepted.getpeername(), accepted.getsockname()) == os.getuid()
 
 
 @needs_proc
-def test_a_client_end_that_is_gone_proves_nothing() -> None:
+@every_lookup
+def test_a_client_end_that_is_gone_proves_nothing(lookup: Lookup) -> None:
     """A TIME_WAIT row says uid 0 (root): it must not pass as root."""
     with _connected(socket.AF_INET, "127.0.0.1") as (client, accepted):
         peer, local = accepted.getpeername(), accepted.getsockname()
@@ -88,7 +113,7 @@ def test_a_client_end_that_is_gone_proves_nothing() -> None:
         while key not in Path("/proc/net/tcp").read_text() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert key in Path("/proc/net/tcp").read_text()
-        assert peer_uid(peer, local) is None
+        assert lookup(peer, local) is None
 
 
 def _hex(end: tuple[str, int]) -> str:
@@ -97,8 +122,31 @@ def _hex(end: tuple[str, int]) -> str:
     return f"{word:08X}:{end[1]:04X}"
 
 
-def test_without_proc_net_tcp_nothing_is_checked(tmp_path: Path) -> None:
-    check = PeerCheck(lambda: True, proc_net=tmp_path)
+class _Transport:
+    """What the server protocol hands the check: the connection's two ends."""
+
+    def __init__(self, accepted: socket.socket) -> None:
+        self.names = {"peername": accepted.getpeername(), "sockname": accepted.getsockname()}
+
+    def get_extra_info(self, name: str) -> Any:
+        return self.names.get(name)
+
+
+@pytest.mark.parametrize("netlink", [True, False], ids=["sock-diag", "proc-net-tcp"])
+def test_the_rule_ours_or_roots_else_foreign(netlink: bool) -> None:
+    check = PeerCheck(lambda: True, netlink=netlink)
+    if not check.available:
+        pytest.skip("neither sock_diag nor /proc/net/tcp here")
+    with _connected(socket.AF_INET, "127.0.0.1") as (_, accepted):
+        transport = _Transport(accepted)
+        assert check.foreign(transport) is False
+        check.allowed = frozenset({os.getuid() + 1})  # as another user would see it
+        assert check.foreign(transport) is True
+    assert PeerCheck(lambda: False, netlink=netlink).foreign(transport) is None  # tokens decide
+
+
+def test_without_sock_diag_and_proc_net_tcp_nothing_is_checked(tmp_path: Path) -> None:
+    check = PeerCheck(lambda: True, proc_net=tmp_path, netlink=False)
     assert not check.available
     assert check.foreign(object()) is None
 
@@ -114,10 +162,13 @@ def paths(tmp_path: Path) -> Paths:
 def _spend_as_owner(port: int, token: str | None = None) -> list[int]:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
-        return [client.post(path, json=body, headers=headers).status_code for _, path, body in SPEND]
+        return [
+            client.post(path, json=body, headers=headers).status_code for _, path, body in SPEND
+        ]
 
 
-@needs_proc
+@pytest.mark.integration
+@needs_check
 def test_another_user_cannot_spend_the_owners_quota(paths: Paths) -> None:
     with FakeUpstream() as upstream:
         configure(paths, upstream.url)
@@ -134,7 +185,8 @@ def test_another_user_cannot_spend_the_owners_quota(paths: Paths) -> None:
             assert len(upstream.seen) == 2
 
 
-@needs_proc
+@pytest.mark.integration
+@needs_check
 def test_with_client_tokens_the_token_decides_for_every_user(paths: Paths) -> None:
     with FakeUpstream() as upstream:
         configure(paths, upstream.url, proxy=f'client_tokens = ["{CLIENT_TOKEN}"]')
