@@ -245,7 +245,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         if self._foreign is None and self.peers is not None:
             self._foreign = self.peers.foreign(self.transport)
         if self._foreign:
-            self.scope[FOREIGN_PEER] = True  # type: ignore[literal-required]
+            self.scope[FOREIGN_PEER] = True  # type: ignore[typeddict-unknown-key]
 
     def on_url(self, url: bytes) -> None:
         self._head_size += len(url)
