@@ -7,6 +7,10 @@ handler runs for a request that fails one of these checks:
   connection reached, the name it was started with, the loopback names, each with the
   bound port, plus ``[proxy] allowed_hosts``. A DNS-rebinding page (its own name resolving to
   127.0.0.1) sends its own name and gets a 403, whatever its ``Origin`` says.
+* **Other local users.** Without ``[proxy] client_tokens``, a request on a connection whose
+  client is another user of this machine (``FOREIGN_PEER``, set by the server protocol from
+  ``peers.PeerCheck``) gets a 403: on loopback, that is the only thing keeping them off the
+  owner's keys. With client tokens the token decides, for every user alike.
 * **Browsers.** An ``Origin`` other than the proxy's own, or ``Sec-Fetch-Site: cross-site``
   (off the data path: anything but ``same-origin`` or ``none``), is refused unless
   ``[proxy] allowed_origins`` names it; only then are CORS headers sent. Agents and SDKs
@@ -39,6 +43,7 @@ from ..redaction import Redactor
 from .asgi import ENDPOINT, ASGIApp, Message, Receive, Scope, Send
 from .endpoints import resolve
 from .errors import error_body
+from .peers import FOREIGN_PEER
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -145,6 +150,11 @@ _FORBIDDEN_ORIGIN: Final = (
     "browser requests from other origins are refused",
     "forbidden_origin",
 )
+_FORBIDDEN_PEER: Final = (
+    403,
+    "this proxy serves only the user running it (set [proxy] client_tokens to let others in)",
+    "forbidden_peer",
+)
 
 
 class Gate:
@@ -193,6 +203,8 @@ class Gate:
         named = dict(headers) if len(headers) <= MAX_HEADERS else {}
         allowed = self._allowed(scope, settings)
         refusal = _host_refusal(headers, named, allowed)
+        if FOREIGN_PEER in scope and not settings.client_tokens:
+            refusal = _FORBIDDEN_PEER
         if refusal is None:
             cors, refusal = _origin(named, settings, allowed, found is not None)
         else:

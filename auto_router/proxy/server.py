@@ -10,7 +10,10 @@ the same bounds, all on the accept and head-parsing path:
 - idle keep-alive: closed after ``keep_alive_timeout`` (uvicorn's own timer);
 - connections: at ``Bounds.max_connections`` a new one pushes out the one waiting longest
   for a request head, or, when all have a request in progress, gets a 503 at once and is
-  closed; so the process keeps descriptors for its upstreams, its database and its watchdog.
+  closed; so the process keeps descriptors for its upstreams, its database and its watchdog;
+- other local users: without ``[proxy] client_tokens``, a connection whose client end belongs
+  to a uid other than the proxy's or root's has its requests refused (``peers.PeerCheck``,
+  looked up once per connection; the gate answers 403).
 
 uvicorn itself has the third only. Its ``timeout_keep_alive`` is armed when a response ends
 and cancelled by any byte received (``data_received`` in
@@ -40,6 +43,7 @@ from ..config.proxy import ProxySettings
 from .app import ProxyApp
 from .auth import check_bind
 from .gate import MAX_HEADER_BYTES, MAX_HEADERS
+from .peers import FOREIGN_PEER, PeerCheck
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -131,7 +135,7 @@ def server_config(app: ProxyApp, bounds: Bounds, **where: Any) -> uvicorn.Config
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http=protocol_for(bounds),
+        http=protocol_for(bounds, PeerCheck(lambda: not app.services.settings.client_tokens)),
         ws="none",  # Codex's WebSocket probe then gets a plain 426 over HTTP
         lifespan="on",
         access_log=False,  # one structlog line per request instead
@@ -152,9 +156,9 @@ def server_config(app: ProxyApp, bounds: Bounds, **where: Any) -> uvicorn.Config
     )
 
 
-def protocol_for(bounds: Bounds) -> type[BoundedHttpTools]:
+def protocol_for(bounds: Bounds, peers: PeerCheck | None = None) -> type[BoundedHttpTools]:
     """The protocol class of one server (uvicorn builds each connection's from its class)."""
-    attributes = {"head_timeout": bounds.head_timeout, "waiting": {}}
+    attributes = {"head_timeout": bounds.head_timeout, "waiting": {}, "peers": peers}
     return cast("type[BoundedHttpTools]", type("BoundedHttpTools", (BoundedHttpTools,), attributes))
 
 
@@ -169,13 +173,17 @@ class BoundedHttpTools(HttpToolsProtocol):
     its first byte (the next ones: until then uvicorn's keep-alive timer runs); past
     ``MAX_HEADER_BYTES`` of head, or ``MAX_HEADERS`` headers, the connection gets a 400 and
     is closed before the app sees anything. (The gate refuses the same with a 431 for
-    servers that let such a request through.)
+    servers that let such a request through.) With ``peers``, each connection's client uid
+    is looked up once (at the connect, or at its first request if client tokens were
+    configured then and are gone now), and the requests of another user's connection carry
+    ``FOREIGN_PEER`` in their scope for the gate to refuse.
     """
 
     #: Set per server by ``protocol_for``: the head timeout, and the server's connections
     #: with no request in progress, oldest first (a dict as an ordered set).
     head_timeout: ClassVar[float] = 10.0
     waiting: ClassVar[dict[BoundedHttpTools, None]] = {}
+    peers: ClassVar[PeerCheck | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -185,6 +193,8 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         #: When the head being read began (loop time), ``None`` between heads.
         self._head_since: float | None = None
+        #: Whether the client is another local user; ``None`` until checked.
+        self._foreign: bool | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -196,6 +206,8 @@ class BoundedHttpTools(HttpToolsProtocol):
             return
         self.waiting[self] = None
         self._head_begins()
+        if self.peers is not None:
+            self._foreign = self.peers.foreign(transport)
 
     def _make_room(self) -> bool:
         """Close the connection that has waited longest for a request head; ``False`` if
@@ -230,6 +242,10 @@ class BoundedHttpTools(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_size = 0
+        if self._foreign is None and self.peers is not None:
+            self._foreign = self.peers.foreign(self.transport)
+        if self._foreign:
+            self.scope[FOREIGN_PEER] = True  # type: ignore[typeddict-unknown-key]
 
     def on_url(self, url: bytes) -> None:
         self._head_size += len(url)

@@ -14,7 +14,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -50,6 +50,7 @@ _OTHER_USER_CLIENT = """
 import encodings.idna, http.client, json, os, sys
 uid, gid, port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 attacks = json.loads(sys.argv[4])
+token = sys.argv[5] if len(sys.argv) > 5 else ""
 os.setgroups([])
 os.setgid(gid)
 os.setuid(uid)
@@ -58,6 +59,8 @@ for method, path, body in attacks:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     data = None if body is None else json.dumps(body).encode()
     headers = {"content-type": "application/json"} if data is not None else {}
+    if token:
+        headers["authorization"] = "Bearer " + token
     conn.request(method, path, body=data, headers=headers)
     response = conn.getresponse()
     statuses.append([response.status, response.read().decode(errors="replace")])
@@ -66,9 +69,11 @@ print(json.dumps({"uid": os.getuid(), "statuses": statuses}))
 """
 
 
-def as_another_user(port: int) -> list[tuple[int, str]]:
-    """Run the attacks from a process of user ``nobody``; skips unless the tests run as
-    root (only root can switch to another uid)."""
+def as_another_user(
+    port: int, attacks: Sequence[tuple[str, str, object]] = ATTACKS, token: str = ""
+) -> list[tuple[int, str]]:
+    """Run ``attacks`` (with ``token`` as bearer, if given) from a process of user
+    ``nobody``; skips unless the tests run as root (only root can switch to another uid)."""
     if os.geteuid() != 0:
         pytest.skip("running a client as another user needs root (the tests run as a user)")
     try:
@@ -84,7 +89,8 @@ def as_another_user(port: int) -> list[tuple[int, str]]:
             str(nobody.pw_uid),
             str(nobody.pw_gid),
             str(port),
-            json.dumps(ATTACKS),
+            json.dumps(attacks),
+            token,
         ],
         capture_output=True,
         text=True,
@@ -107,10 +113,13 @@ def same_user_without_token(port: int, token: str | None = None) -> list[tuple[i
     return found
 
 
-def assert_refused(answers: list[tuple[int, str]]) -> None:
+def assert_refused(
+    answers: list[tuple[int, str]], status_code: tuple[int, str] = (401, "UNAUTHORIZED")
+) -> None:
+    """Every attack refused with ``status_code`` (another user's connection is refused
+    before any token is looked at: 403 ``FORBIDDEN_PEER``, see test_peer_uid.py)."""
     for (method, path, _), (status, text) in zip(ATTACKS, answers, strict=True):
-        assert status == 401, (method, path, status, text)
-        assert json.loads(text)["error"]["code"] == "UNAUTHORIZED"
+        assert (status, json.loads(text)["error"]["code"]) == status_code, (method, path, text)
         assert KEY_ONE not in text
 
 
@@ -152,7 +161,7 @@ def test_the_run_proxys_management_api_is_closed_to_other_users(
 ) -> None:
     home, port, upstream = managed
     meta = (home / "provider_metadata.toml").read_text()
-    assert_refused(as_another_user(port))
+    assert_refused(as_another_user(port), (403, "FORBIDDEN_PEER"))
     assert (home / "provider_metadata.toml").read_text() == meta
     assert upstream.seen == []  # no call was made with the provider's key
 
@@ -228,7 +237,7 @@ def test_a_standalone_proxy_makes_a_token_and_keeps_it_in_a_private_file(
     home, port, upstream, lines = standalone
     meta = (home / "provider_metadata.toml").read_text()
     assert_refused(same_user_without_token(port))
-    assert_refused(as_another_user(port))
+    assert_refused(as_another_user(port), (403, "FORBIDDEN_PEER"))
     assert (home / "provider_metadata.toml").read_text() == meta
     assert upstream.seen == []
 
