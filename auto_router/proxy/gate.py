@@ -313,6 +313,8 @@ class _Outgoing:
 
     async def _handle(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            # Read before redaction, which may mask a header value that looks like a token.
+            stream = self._everything and _event_stream(message)
             headers = message.get("headers", ())
             redactor = self._redactor
             headers = redactor.headers(headers)  # the same object when nothing is masked
@@ -324,7 +326,7 @@ class _Outgoing:
                 ]
             if headers is not message.get("headers", ()):  # else the message goes as it came
                 message = {**message, "headers": headers}
-            if self._everything and _event_stream(message):
+            if stream:
                 # ``/v1/events`` never completes: each event is redacted as it goes instead.
                 self._send = _redacting(self._send, redactor)
             elif self._everything or (message["status"] >= 400 and redactor):

@@ -43,6 +43,8 @@ class Notifier:
         self._stopping = False
         self._sub = bus.subscribe(self._ready.set, limit=BACKLOG)
         self._thread = threading.Thread(target=self._run, name="auto-router-notify", daemon=True)
+        #: The command running now, killed by ``close``.
+        self._running: subprocess.Popen[bytes] | None = None
         #: Commands run (tests, ``status``).
         self.ran = 0
 
@@ -51,10 +53,13 @@ class Notifier:
         return self
 
     def close(self, wait: float = 5.0) -> None:
-        """Stop after the command running now (if any); later events are not run."""
+        """Stop: the command running now (if any) is killed, later events are not run."""
         self._stopping = True
         self._sub.close()
         self._ready.set()
+        running = self._running
+        if running is not None:
+            _kill(running)
         if self._thread.is_alive():
             self._thread.join(wait)
 
@@ -81,10 +86,23 @@ class Notifier:
             return
         if config.command:
             self.ran += 1
-            run_command([*config.command, event.line()], config.timeout, self._redact)
+            run_command(
+                [*config.command, event.line()], config.timeout, self._redact, self._started
+            )
+            self._running = None
+
+    def _started(self, process: subprocess.Popen[bytes]) -> None:
+        self._running = process
+        if self._stopping:  # ``close`` came between the check and the start
+            _kill(process)
 
 
-def run_command(argv: list[str], timeout: float, redact: Callable[[str], str]) -> int | None:
+def run_command(
+    argv: list[str],
+    timeout: float,
+    redact: Callable[[str], str],
+    started: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> int | None:
     """Run ``argv`` (no shell, no stdin); its exit status, ``None`` when it could not run or
     was killed. Its own process group, so a shell script's children go down with it."""
     try:
@@ -98,11 +116,12 @@ def run_command(argv: list[str], timeout: float, redact: Callable[[str], str]) -
     except OSError as exc:
         log.warning("notify command could not run", program=argv[0], error=redact(str(exc)))
         return None
+    if started is not None:
+        started(process)
     try:
         _, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        _kill(process)
         process.communicate()
         log.warning("notify command killed", program=argv[0], timeout=timeout)
         return None
@@ -115,3 +134,9 @@ def run_command(argv: list[str], timeout: float, redact: Callable[[str], str]) -
             stderr=redact(text),
         )
     return process.returncode
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """``process`` and its children (its own process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
