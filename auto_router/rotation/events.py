@@ -217,6 +217,15 @@ def _provider_events(
     return events
 
 
+def marks_crossed(before: float | None, after: float, marks: Sequence[float]) -> tuple[float, ...]:
+    """The ``[notify] thresholds`` (percent of a window used) that ``after`` reached and
+    ``before`` had not; none on the first reading (``before`` is ``None``) or after a reset.
+    For the headroom readings: one threshold event per mark passed, not one per answer."""
+    if before is None or after <= before:
+        return ()
+    return tuple(m for m in marks if before < m <= after)
+
+
 def _earliest(names: Sequence[str], state: BackendState) -> float | None:
     times = [state.provider(n).cooldown_until for n in names]
     found = [t for t in times if t is not None]
