@@ -7,7 +7,8 @@ the state before and after, table-tested) and publishes them on its ``EventBus``
 * ``rotation``: the backend's current provider changed (a switch);
 * ``exhaustion``: every provider of the backend is cooling down;
 * ``recovery``: a provider answered again after failures, or a cooldown was cleared;
-* ``circuit``: a provider's circuit breaker changed (``open``, ``half-open``, ``closed``);
+* ``circuit``: a write changed a provider's circuit breaker (``open``, ``closed``; half-open
+  comes with time, not a write, and shows as the ``was`` of the next change);
 * ``threshold``: a provider's headroom fell below the mark (a cooldown whose reason starts
   with ``threshold``).
 

@@ -336,7 +336,8 @@ class Rotator:
             claimed.append(new is not state)
             return new
 
-        self._update(backend, change)
+        # Not published: a claimed probe holds the circuit for one period, it is no change.
+        self.store.update(backend, change)
         return claimed[-1]
 
     def advance(self, backend: str) -> bool:
