@@ -211,7 +211,8 @@ def _provider_events(
                 {"state": state, "was": was},
             )
         )
-    troubled = old.streak > 0 or was != CLOSED or not old.is_available(now)
+    # A cooldown still on record (even one that ran out) ends at the next success or reset.
+    troubled = old.streak > 0 or was != CLOSED or old.cooldown_until is not None
     healed = new.streak == 0 and state == CLOSED and new.is_available(now)
     if troubled and healed and (new.successes > old.successes or new.cooldown_until is None):
         events.append(Event(RECOVERY, backend, name, f"{name} is serving again", now))
