@@ -49,8 +49,19 @@ def root(
     ctx.obj = Globals(config_dir=config_dir)
 
 
-def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Redraw every second (on a terminal) until Ctrl-C.")
+    ] = False,
+) -> None:
     """Show each backend's providers, which one is current, and which are cooling down."""
+    if watch and not as_json:
+        from .watch import watch_status
+
+        watch_status(globals_of(ctx))
+        return
     show_status(globals_of(ctx), as_json)
 
 

@@ -116,7 +116,7 @@ def proxy_parser() -> argparse.ArgumentParser:
 
 #: Commands whose options are all flags, read without argparse: building an argparse parser
 #: (terminal size and gettext look-ups included) costs ~15 ms, a tenth of the goal for status.
-FLAGS: dict[str, dict[str, str]] = {"status": {"--json": "as_json"}}
+FLAGS: dict[str, dict[str, str]] = {"status": {"--json": "as_json", "--watch": "watch"}}
 PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "env": env_parser,
     "run": run_parser,
@@ -166,6 +166,11 @@ def fast_path(argv: Sequence[str]) -> int | None:
         return None
     g = Globals(config_dir=config_dir)
     if args[0] == "status":
+        if options.pop("watch") and not options["as_json"]:
+            from .watch import watch_status
+
+            watch_status(g)
+            return 0
         from .status import show_status
 
         show_status(g, **options)

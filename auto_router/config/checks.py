@@ -27,6 +27,7 @@ from .model import (
     Problem,
     ProviderConfig,
 )
+from .notify import parse_notify
 from .proxy import check_proxy, token_values
 from .source import TomlSource
 from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table, whole_number
@@ -60,8 +61,13 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         proxy, providers, backends, report(checker.errors), report(checker.warnings)
     )
     launcher = _parse_launcher(llm, llm_data, llm_path, checker)
+    notify = parse_notify(
+        llm_data.get("notify"),
+        lambda key, text: checker.error(llm, llm_path, ("notify",), key, text),
+        lambda key, text: checker.warn(llm, llm_path, ("notify",), key, text),
+    )
     for key in llm_data:
-        if key not in ("backends", "proxy", "launcher", *BACKEND_SECTIONS):
+        if key not in ("backends", "proxy", "launcher", "notify", *BACKEND_SECTIONS):
             hint = (
                 " (auto-coder layout? `auto-router migrate` converts it)"
                 if isinstance(llm_data[key], dict)
@@ -77,6 +83,7 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         order=order,
         proxy=MappingProxyType(proxy),
         launcher=launcher,
+        notify=notify,
         warnings=tuple(checker.warnings),
         files_found=tuple(s.path for s in (llm, meta) if s is not None),
         proxy_settings=proxy_settings,

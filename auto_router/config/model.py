@@ -22,6 +22,7 @@ from ..paths import Paths
 from ..secrets import Secret
 from . import kinds
 from .expand import ExpansionError, expand
+from .notify import NotifyConfig
 from .proxy import ProxySettings
 from .values import http_url
 
@@ -286,6 +287,8 @@ class Config:
     #: ``[proxy]`` as written (raw TOML values).
     proxy: Mapping[str, Any] = field(default_factory=_empty)
     launcher: LauncherConfig = field(default_factory=LauncherConfig)
+    #: ``[notify]``: the command run on rotation events (``notify.py``).
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     warnings: tuple[Problem, ...] = ()
     files_found: tuple[Path, ...] = ()
     #: ``[proxy]`` checked (tokens not yet expanded; see ``proxy.settings``).

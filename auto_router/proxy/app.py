@@ -34,6 +34,7 @@ from ..config import BackendConfig, Config, ProviderConfig, parse_proxy_settings
 from ..config.proxy import ADMIN_TOKEN_ENV, ProxySettings
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
+from ..rotation.notify import Notifier
 from ..rotation.service import ConfigSource, Rotator, status_label
 from ..rotation.state import MemoryStateStore, SQLiteStateStore, StateStore
 from ..runs import RunTokens
@@ -184,9 +185,17 @@ def _starlette(
         await upstream.open()
         if request_log is not None:
             request_log.start()
+        # ``[notify]``: its command runs in a thread of its own, once per rotation event.
+        notifier = Notifier(
+            services.rotator.events,
+            lambda: services.config.notify,
+            lambda text: services.redactor.text(text),
+        ).start()
         try:
             yield
         finally:
+            services.rotator.events.close()  # ends /v1/events streams still open
+            await asyncio.to_thread(notifier.close)
             await proxy.drain()
             await upstream.aclose()
             if request_log is not None:

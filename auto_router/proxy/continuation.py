@@ -63,7 +63,7 @@ class StreamRelay:
         ex = self.ex
         first = done.head
         ex.status = done.resp.status
-        headers = response_headers(done.resp, done.target.key, ex.upstream_model)
+        headers = response_headers(done.resp, ex, done.target.backend, done.target.key)
         await self.send({"type": "http.response.start", "status": ex.status, "headers": headers})
         leg = Leg(done.target, done.resp, Framer(first))
         await self._emit(leg, first[: len(first) - len(leg.framer.pending)])

@@ -163,17 +163,33 @@ async def respond(
 
 
 def response_headers(
-    resp: UpstreamResponse, key: str, model: str | None = None
+    resp: UpstreamResponse, ex: Exchange, backend: str, key: str
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream's headers the client may see, plus which provider and model answered."""
+    """The upstream's headers the client may see, plus which backend, provider and model
+    answered, after how many attempts and which providers failed first (``routed_headers``)."""
     headers = [
         (name.lower(), value)
         for name, value in resp.raw_headers()
         if name.lower() not in DROP_RESPONSE
     ]
-    headers.append((b"x-auto-router-provider", key.encode()))
-    if model:
-        headers.append((b"x-auto-router-model", model.encode("utf-8", "replace")))
+    headers += routed_headers(ex, backend, key)
+    if ex.upstream_model:
+        headers.append((b"x-auto-router-model", ex.upstream_model.encode("utf-8", "replace")))
+    return headers
+
+
+def routed_headers(ex: Exchange, backend: str | None, key: str | None) -> list[tuple[bytes, bytes]]:
+    """``x-auto-router-{backend,provider,attempts,failed-over-from}``: a few tuples, built once
+    per answer (never per chunk). ``failed-over-from`` lists the providers that failed before
+    this answer, in order, each once; absent when none did."""
+    headers = [(b"x-auto-router-attempts", str(ex.attempts).encode())]
+    if backend:
+        headers.append((b"x-auto-router-backend", backend.encode()))
+    if key:
+        headers.append((b"x-auto-router-provider", key.encode()))
+    if ex.failed:
+        keys = dict.fromkeys(f"{f.backend}/{f.provider}" for f in ex.failed)
+        headers.append((b"x-auto-router-failed-over-from", ",".join(keys).encode()))
     return headers
 
 

@@ -313,6 +313,8 @@ class _Outgoing:
 
     async def _handle(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            # Read before redaction, which may mask a header value that looks like a token.
+            stream = self._everything and _event_stream(message)
             headers = message.get("headers", ())
             redactor = self._redactor
             headers = redactor.headers(headers)  # the same object when nothing is masked
@@ -324,7 +326,10 @@ class _Outgoing:
                 ]
             if headers is not message.get("headers", ()):  # else the message goes as it came
                 message = {**message, "headers": headers}
-            if self._everything or (message["status"] >= 400 and redactor):
+            if stream:
+                # ``/v1/events`` never completes: each event is redacted as it goes instead.
+                self._send = _redacting(self._send, redactor)
+            elif self._everything or (message["status"] >= 400 and redactor):
                 self._hold, self._start = True, message
                 return
         elif message["type"] == "http.response.body":
@@ -347,6 +352,24 @@ class _Outgoing:
         self._hold = False
         await self._send({**self._start, "headers": headers})
         await self._send({"type": "http.response.body", "body": body})
+
+
+def _event_stream(start: Message) -> bool:
+    """A management API success that streams events (``text/event-stream``)."""
+    if start["status"] >= 400:
+        return False
+    return any(
+        n == b"content-type" and v.startswith(b"text/event-stream") for n, v in start["headers"]
+    )
+
+
+def _redacting(send: Send, redactor: Redactor) -> Send:
+    async def redacted(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": redactor.binary(message["body"])}
+        await send(message)
+
+    return redacted
 
 
 async def _preflight(scope: Scope, send: Send, origin: bytes) -> None:

@@ -63,11 +63,10 @@ def serve(
 ) -> None:
     """Serve on ``sock`` until no run is left. Connections made before the app is ready
     wait in the socket's backlog, so a launcher need not wait for it."""
-    import uvicorn
 
     from .app import ProxyOptions, create_app
     from .logs import configure_logging
-    from .server import Bounds, raise_fd_limit, server_config
+    from .server import Bounds, ProxyServer, raise_fd_limit, server_config
 
     configure_logging()
     tokens = RunTokens(runtime)
@@ -80,7 +79,7 @@ def serve(
     port = sock.getsockname()[1]
     # The same bounds as ``auto-router proxy``: head size and time, keep-alive, connections.
     config = server_config(app, Bounds.of(app.services.settings, raise_fd_limit()))
-    server = uvicorn.Server(config)
+    server = ProxyServer(config, app)
     watchdog = threading.Thread(
         target=_watch, args=(server, runtime, tokens, port, linger), daemon=True
     )

@@ -26,6 +26,7 @@ from .exchange import (
     iso,
     respond,
     response_headers,
+    routed_headers,
     summary,
     token_usage,
 )
@@ -41,7 +42,7 @@ async def answer(send: Send, ex: Exchange, done: Answer) -> None:
     status = resp.status
     ex.status = status
     ex.ttfb = time.perf_counter() - ex.started
-    headers = response_headers(resp, done.target.key, ex.upstream_model)
+    headers = response_headers(resp, ex, done.target.backend, done.target.key)
     if status >= 400:
         payload = upstream_error_body(ex.endpoint.error_format, status, payload)
         headers = [h for h in headers if h[0] != b"content-type"]
@@ -61,7 +62,7 @@ async def relay(send: Send, ex: Exchange, done: Answer) -> str | None:
     resp, target = done.resp, done.target
     first = done.head
     ex.status = resp.status
-    headers = response_headers(resp, target.key, ex.upstream_model)
+    headers = response_headers(resp, ex, target.backend, target.key)
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     await send({"type": "http.response.body", "body": first, "more_body": True})
     ex.ttfb = time.perf_counter() - ex.started
@@ -134,7 +135,7 @@ async def exhausted(
     if last is not None and (
         last.passback or (len(tried) == 1 and len(plan.candidates) <= len(tried))
     ):
-        await _only_failure(send, ex, last)
+        await _only_failure(send, ex, last, routed_headers(ex, plan.backend, None))
         return
     earliest = fresh.earliest if fresh is not None and not fresh.candidates else None
     earliest = earliest or (plan.earliest if not plan.candidates else None)
@@ -151,7 +152,8 @@ async def exhausted(
         ],
         "available_at": iso(available),
     }
-    headers: list[tuple[bytes, bytes]] = []
+    # Which backend was tried, how often, and which providers failed (no provider answered).
+    headers = routed_headers(ex, plan.backend, None)
     if available is not None:
         retry = max(1, int(available - now + 0.999))
         extra["retry_after"] = retry
@@ -161,20 +163,22 @@ async def exhausted(
     await respond(send, 503, body, headers)
 
 
-async def _only_failure(send: Send, ex: Exchange, last: Failure) -> None:
+async def _only_failure(
+    send: Send, ex: Exchange, last: Failure, routed: list[tuple[bytes, bytes]]
+) -> None:
     """One provider failed (maybe after a retry): the client gets what it said (or 502/504)."""
     fmt = ex.endpoint.error_format
     if last.status is not None:
         ex.status, ex.error = last.status, last.reason
         body = upstream_error_body(fmt, last.status, last.body)
         passed = [h for h in last.headers if h[0] != b"content-type"]
-        passed += [JSON_TYPE, (b"content-length", str(len(body)).encode())]
+        passed += [JSON_TYPE, (b"content-length", str(len(body)).encode()), *routed]
         await send({"type": "http.response.start", "status": last.status, "headers": passed})
         await send({"type": "http.response.body", "body": body})
         return
     status = 504 if last.kind == "timeout" else 502
     ex.status, ex.error = status, last.reason
-    await respond(send, status, error_body(fmt, status, last.reason, code=last.kind))
+    await respond(send, status, error_body(fmt, status, last.reason, code=last.kind), routed)
 
 
 #: How long the upstreams may think (``Guard``), or a stream may last (``Disconnect``),

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
+import socket
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, cast
 
@@ -119,7 +120,20 @@ def serve(app: ProxyApp, host: str, port: int) -> None:
         config_dir=str(config_dir) if config_dir else None,
         request_log=services.request_log is not None,
     )
-    uvicorn.Server(config).run()
+    ProxyServer(config, app).run()
+
+
+class ProxyServer(uvicorn.Server):
+    """uvicorn's server, that ends the management API's event streams when it shuts down:
+    they never end by themselves, and uvicorn waits for open responses before it stops."""
+
+    def __init__(self, config: uvicorn.Config, app: ProxyApp) -> None:
+        super().__init__(config)
+        self._events = app.services.rotator.events
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._events.close()
+        await super().shutdown(sockets)
 
 
 def uvicorn_config(app: ProxyApp, host: str, port: int) -> uvicorn.Config:

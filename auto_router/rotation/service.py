@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from ..config import BackendConfig, Config, ProviderConfig, load_config
-from ..errors import ProviderNotFoundError
+from ..errors import AutoRouterError, ProviderNotFoundError
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
+from .events import EventBus, transitions
 from .policy import (
     CLOSED,
     DIRECT,
@@ -170,6 +171,8 @@ class Rotator:
         self._config = config
         self.store: StateStore = store or SQLiteStateStore(self.paths.database, clock=clock)
         self.clock = clock
+        #: Rotation events of this process's state writes (``events.py``): /v1/events, notify.
+        self.events = EventBus()
 
     @property
     def config(self) -> Config:
@@ -294,18 +297,17 @@ class Rotator:
         now = self.clock()
         until = reset_at if reset_at is not None else now + self._cooldown(backend, provider)
         reason = None if reason is None else self.redact(reason)
-        return self.store.update(
+        return self._update(
             backend,
             partial(
                 _apply_limit, self.rotation_names(backend), provider or DIRECT, now, until, reason
             ),
+            reason,
         )
 
     def record_success(self, backend: str, provider: str | None) -> BackendState:
         now = self.clock()
-        return self.store.update(
-            backend, lambda s: record_success_policy(s, provider or DIRECT, now)
-        )
+        return self._update(backend, lambda s: record_success_policy(s, provider or DIRECT, now))
 
     def record_failure(
         self,
@@ -319,7 +321,7 @@ class Rotator:
         """Count a failure; with ``threshold``, open the circuit after that many in a row."""
         now = self.clock()
         reason = self.redact(reason)
-        return self.store.update(
+        return self._update(
             backend,
             partial(_apply_failure, provider or DIRECT, now, reason, threshold, open_for),
         )
@@ -334,6 +336,7 @@ class Rotator:
             claimed.append(new is not state)
             return new
 
+        # Not published: a claimed probe holds the circuit for one period, it is no change.
         self.store.update(backend, change)
         return claimed[-1]
 
@@ -348,13 +351,13 @@ class Rotator:
             rotated.append(moved)
             return new
 
-        self.store.update(backend, change)
+        self._update(backend, change)
         return rotated[-1]
 
     def set_current(self, backend: str, provider: str) -> None:
         """Make ``provider`` current for ``backend`` now (it must exist)."""
         self.config.provider(backend, provider)
-        self.store.update(backend, lambda s: set_current_policy(s, provider))
+        self._update(backend, lambda s: set_current_policy(s, provider))
 
     def reset(self, backend: str | None = None) -> None:
         """Clear rotation and cooldowns of ``backend`` (all backends when ``None``)."""
@@ -362,7 +365,31 @@ class Rotator:
         if backend:
             self.config.backend(backend)
         for name in names:
-            self.store.update(name, reset_policy)
+            self._update(name, reset_policy)
+
+    def _update(
+        self,
+        backend: str,
+        change: Callable[[BackendState], BackendState],
+        reason: str | None = None,
+    ) -> BackendState:
+        """``store.update``, and the events of what it changed published (when anyone listens)."""
+        if not self.events.listening:
+            return self.store.update(backend, change)
+        seen: list[BackendState] = []
+
+        def tracked(state: BackendState) -> BackendState:
+            seen.append(state)
+            return change(state)
+
+        after = self.store.update(backend, tracked)
+        if seen:
+            try:
+                names = self.rotation_names(backend)
+            except AutoRouterError:  # a backend removed meanwhile: nothing to say about it
+                return after
+            self.events.publish(transitions(names, seen[-1], after, self.clock(), reason))
+        return after
 
     def _shown(self, state: ProviderState) -> ProviderState:
         # Rows written before redaction existed (or by an older version) are masked on read.
