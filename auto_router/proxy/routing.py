@@ -270,7 +270,8 @@ class Router:
             keys = [(t.backend, t.provider) for t in plan.candidates]
             order = session_order(keys, bound)
             by_key = dict(zip(keys, plan.candidates, strict=True))
-            cached = replace(plan, candidates=tuple(by_key[k] for k in order))
+            candidates = tuple(by_key[k] for k in order)
+            cached = replace(plan, candidates=candidates, last_success=_expecting(plan, candidates))
             self._affine[(key, bound)] = cached
         return cached
 
@@ -285,10 +286,8 @@ class Router:
             return (plan,)
         start, end = spread
         c = plan.candidates
-        return tuple(
-            replace(plan, candidates=(*c[:start], *c[i:end], *c[start:i], *c[end:]))
-            for i in range(start, end)
-        )
+        turns = [(*c[:start], *c[i:end], *c[start:i], *c[end:]) for i in range(start, end)]
+        return tuple(replace(plan, candidates=t, last_success=_expecting(plan, t)) for t in turns)
 
     def _make_plan(
         self, snap: Snapshot, backend: str, now: float, family: str
@@ -387,6 +386,21 @@ class _Draft:
         if provider.streak or provider.circuit_until is not None:
             self.troubled.add(key)
         self.candidates.append(target)
+
+
+def _expecting(plan: Plan, candidates: tuple[Target, ...]) -> Mapping[str, str | None]:
+    """``last_success`` as if the first candidate had served already.
+
+    Round-robin turns and sessions change providers from one request to the next by
+    design. The recorder writes ``record_success`` only when the provider differs from the
+    plan's ``last_success``: without this, each such request would cost a state write, and
+    the write would drop every cached plan (the state version changes). So "last used" is
+    written when a provider serves for the first time, when it serves out of turn (a
+    failover), and after trouble; not on every turn."""
+    first = candidates[0] if candidates else None
+    if first is None or plan.last_success.get(first.backend) is None:
+        return plan.last_success
+    return MappingProxyType({**plan.last_success, first.backend: first.provider})
 
 
 def _earlier(
