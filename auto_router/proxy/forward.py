@@ -146,7 +146,9 @@ class Proxy:
         data = _parse(ex, body, path_model)
         if self.request_log is not None and self.request_log.settings.bodies:
             ex.request_body = body
-        session = session_id(header_session, ex.run[0] if ex.run is not None else None)
+        session = None  # session affinity: no call at all for a request without one
+        if header_session or ex.run is not None:
+            session = session_id(header_session, ex.run[0] if ex.run is not None else None)
         plan = self._plan(snap, ex, want_backend, want_provider, session)
         ex.backend = ex.routed = plan.backend
         call = Call(scope["method"], body, data, forwarded, scope.get("query_string", b""))
@@ -197,7 +199,8 @@ class Proxy:
             await exhausted(send, ex, plan, done, fresh, now)
             return
         if done.resp.status < 400:
-            self.router.bind(session, plan, done.target)
+            if session is not None:
+                self.router.bind(session, plan, done.target)
             await self.recorder.succeeded(done.target, plan, ex)
         if ex.stream and done.payload is None:
             if ex.endpoint.name in CONTINUABLE and is_sse(done):

@@ -83,6 +83,8 @@ class Plan:
     probes: frozenset[tuple[str, str]] = frozenset()
     #: (backend, provider) with failures in a row: a success there must reset the streak.
     troubled: frozenset[tuple[str, str]] = frozenset()
+    #: Round-robin: the plan of each turn (``Router.plan`` hands them out in turn).
+    turns: tuple[Plan, ...] = ()
 
 
 #: (backend, family, pinned provider): what a plan is cached by.
@@ -115,7 +117,7 @@ class Router:
         self._snapshot: Snapshot | None = None
         self._settings_error: Exception | None = None
         #: per key, the plan (under round-robin: one per turn), and the round-robin counters.
-        self._plans: dict[_PlanKey, tuple[Plan, ...]] = {}
+        self._plans: dict[_PlanKey, Plan] = {}
         self._turns: dict[_PlanKey, int] = {}
         #: plans with a session's provider moved first, made once per (key, provider).
         self._affine: dict[tuple[_PlanKey, tuple[str, str]], Plan] = {}
@@ -243,21 +245,22 @@ class Router:
             self._affine.clear()
             self._state_version, self._config_version = state_version, snap.version
         key = (backend, family, pinned)
-        plans = self._plans.get(key)
+        plan = self._plans.get(key)
         now = self._clock()
-        if plans is None or now >= plans[0].expires_at:
-            plans = self._plans[key] = self._make_plans(snap, backend, family, pinned, now)
+        if plan is None or now >= plan.expires_at:
+            plan = self._plans[key] = self._make_plans(snap, backend, family, pinned, now)
             self._affine.clear()
         if session is not None and pinned is None:
             bound = self.affinity.get((session, backend))
             if bound is not None:
-                return self._affine_plan(key, plans[0], bound)
-        if len(plans) == 1:
-            return plans[0]
+                return self._affine_plan(key, plan, bound)
+        turns = plan.turns
+        if not turns:
+            return plan
         # round-robin: one plan per turn, made once; a request costs a counter
         turn = self._turns.get(key, 0)
         self._turns[key] = turn + 1
-        return plans[turn % len(plans)]
+        return turns[turn % len(turns)]
 
     def bind(self, session: str | None, plan: Plan, target: Target) -> None:
         """``target`` answered a request of ``session``: the session stays there."""
@@ -271,23 +274,30 @@ class Router:
             order = session_order(keys, bound)
             by_key = dict(zip(keys, plan.candidates, strict=True))
             candidates = tuple(by_key[k] for k in order)
-            cached = replace(plan, candidates=candidates, last_success=_expecting(plan, candidates))
+            cached = replace(
+                plan, candidates=candidates, last_success=_expecting(plan, candidates), turns=()
+            )
             self._affine[(key, bound)] = cached
         return cached
 
     def _make_plans(
         self, snap: Snapshot, backend: str, family: str, pinned: str | None, now: float
-    ) -> tuple[Plan, ...]:
-        """The plan, and under round-robin one per turn (its backend's part rotated)."""
+    ) -> Plan:
+        """The plan; under round-robin it holds one plan per turn (its backend's part rotated)."""
         if pinned is not None:
-            return (self._pinned_plan(snap, backend, family, pinned),)
+            return self._pinned_plan(snap, backend, family, pinned)
         plan, spread = self._make_plan(snap, backend, now, family)
         if spread is None:
-            return (plan,)
+            return plan
         start, end = spread
         c = plan.candidates
         turns = [(*c[:start], *c[i:end], *c[start:i], *c[end:]) for i in range(start, end)]
-        return tuple(replace(plan, candidates=t, last_success=_expecting(plan, t)) for t in turns)
+        return replace(
+            plan,
+            turns=tuple(
+                replace(plan, candidates=t, last_success=_expecting(plan, t)) for t in turns
+            ),
+        )
 
     def _make_plan(
         self, snap: Snapshot, backend: str, now: float, family: str
