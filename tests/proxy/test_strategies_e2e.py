@@ -7,6 +7,8 @@ that cooldown, so "after the reset" needs no sleeping.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,6 +17,7 @@ import pytest
 from auto_router.demo.fake_upstream import FakeProvider, FakeUpstream, Reply, Seen
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
+from auto_router.runs import RunEntry, RuntimeDir, RunTokens, new_token
 from tests.helpers import serve
 
 from .conftest import Clock, make_app, two_providers
@@ -137,3 +140,25 @@ def test_a_session_keeps_its_provider_under_priority_after_failback(
         assert served(client) == "qwen/one"
         assert served(client, **{SESSION: "s"}) == "qwen/two"
         assert served(client, **{SESSION: "new"}) == "qwen/one"
+
+
+def test_each_run_keeps_its_provider_under_round_robin(
+    home: Paths, clock: Clock, pair: tuple[Limitable, FakeUpstream, FakeUpstream]
+) -> None:
+    """Two ``auto-router run``s through the proxy: each run's token is its session."""
+    _, one, two = pair
+    configure(home, one, two, "round-robin")
+    runtime = RuntimeDir(home)
+    tokens = [new_token(), new_token()]
+    for i, token in enumerate(tokens):
+        runtime.register(token, RunEntry(f"run-{i}", "qwen", os.getpid(), time.time()))
+    app = make_app(home, clock, run_tokens=RunTokens(runtime))
+    with serve(app) as base, httpx.Client(base_url=base, timeout=20) as client:
+        first, second = (
+            [served(client, authorization=f"Bearer {token}") for _ in range(3)] for token in tokens
+        )
+        assert first == ["qwen/one"] * 3
+        assert second == ["qwen/two"] * 3
+        assert [served(client, authorization=f"Bearer {tokens[0]}") for _ in range(2)] == [
+            "qwen/one"
+        ] * 2
