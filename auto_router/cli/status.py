@@ -34,6 +34,8 @@ def show_status(g: Globals, as_json: bool) -> None:
         sys.stderr.write(f"warning: {warning}\n")
     for backend in backends:
         print(_backend_line(backend))
+        if backend.providers:
+            print(_strategy_line(backend))
         if not backend.providers:
             print("    (no providers: fallback mode, no rotation)")
         for provider in backend.providers:
@@ -63,6 +65,19 @@ def _backend_line(backend: BackendStatus) -> str:
         text += f"  model {backend.model}"
     text += f"  last used: {backend.last_used or '-'}"
     return text
+
+
+#: What each ``[backends.X] strategy`` means, in the words ``status`` prints.
+_STRATEGY_MEANS = {
+    "sticky": "stays on the current provider until it must move",
+    "priority": "the first available provider in order serves",
+    "round-robin": "requests spread over the available providers",
+}
+
+
+def _strategy_line(backend: BackendStatus) -> str:
+    means = _STRATEGY_MEANS.get(backend.strategy, "")
+    return f"    strategy: {backend.strategy}" + (f" ({means})" if means else "")
 
 
 def _provider_line(provider: ProviderStatus, now: float) -> str:
@@ -95,6 +110,7 @@ def _backend_json(backend: BackendStatus, config: Config) -> dict[str, Any]:
         "model": backend.model,
         "current": backend.current,
         "last_used": backend.last_used,
+        "strategy": backend.strategy,
         "providers": [
             {
                 "name": p.name,

@@ -21,6 +21,7 @@ from .kinds import with_agent_endpoint
 from .model import (
     BACKEND_SECTIONS,
     PROVIDER_TYPES,
+    STRATEGIES,
     BackendConfig,
     Config,
     LauncherConfig,
@@ -211,6 +212,14 @@ def via_proxy_value(value: Any) -> bool | str:
     raise ValueError(f'expected true, false or "auto", got {describe(value)}')
 
 
+def strategy_value(value: Any) -> str:
+    """``[backends.X] strategy``: one of ``STRATEGIES`` (issue 19)."""
+    if value not in STRATEGIES:
+        choices = ", ".join(f'"{s}"' for s in STRATEGIES)
+        raise ValueError(f"expected one of {choices}, got {describe(value)}")
+    return str(value)
+
+
 BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "enabled": as_bool,
     "model": as_str,
@@ -226,6 +235,7 @@ BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "rotate_on_timeout": as_bool,
     "via_proxy": via_proxy_value,
     "translate": as_bool,
+    "strategy": strategy_value,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 _LAUNCHER_KEYS: Final[Mapping[str, _Convert]] = {

@@ -50,6 +50,14 @@ PROTOCOL_OF_TYPE: Final[Mapping[str, str]] = MappingProxyType(
 )
 #: Default cooldown when a provider hits a limit and names no reset time.
 DEFAULT_COOLDOWN_SECONDS: Final = 3600.0
+#: ``[backends.X] strategy``: which available provider serves (see rotation/policy.py).
+#: ``sticky`` stays on the current one until it must move (the behaviour before issue 19);
+#: ``priority`` goes back to the first of ``providers`` as soon as it is available again;
+#: ``round-robin`` spreads requests over the available ones.
+STICKY: Final = "sticky"
+PRIORITY: Final = "priority"
+ROUND_ROBIN: Final = "round-robin"
+STRATEGIES: Final = (STICKY, PRIORITY, ROUND_ROBIN)
 BACKEND_SECTIONS: Final = ("message_backend", "backend")
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
@@ -258,6 +266,8 @@ class BackendConfig:
     via_proxy: bool | str | None = None
     #: The proxy may reach this backend's providers of another protocol by translating.
     translate: bool = True
+    #: Which available provider serves: one of ``STRATEGIES``.
+    strategy: str = STICKY
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None

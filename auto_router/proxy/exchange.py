@@ -40,6 +40,7 @@ DROP_REQUEST: Final = frozenset(
         b"cookie",
         b"x-auto-router-backend",
         b"x-auto-router-provider",
+        b"x-auto-router-session",
     }
 )
 #: Upstream response headers never passed to the client.

@@ -33,6 +33,7 @@ import structlog
 from ..errors import AutoRouterError, NotFoundError
 from ..rotation.service import Rotator
 from ..runs import RunTokens
+from .affinity import session_id
 from .asgi import Receive, Scope, Send
 from .attempts import Answer, Attempts
 from .continuation import Leg, StreamRelay
@@ -120,13 +121,15 @@ class Proxy:
         endpoint = ex.endpoint
         body = await read_body(receive) if endpoint.has_body else b""
         forwarded: list[tuple[str, str]] = []
-        want_backend = want_provider = credential = None
+        want_backend = want_provider = credential = header_session = None
         for name, value in scope["headers"]:
             if name in DROP_REQUEST:
                 if name == b"x-auto-router-backend":
                     want_backend = value.decode("latin-1")
                 elif name == b"x-auto-router-provider":
                     want_provider = value.decode("latin-1")
+                elif name == b"x-auto-router-session":  # affinity (issue 19), never forwarded
+                    header_session = value.decode("latin-1")
                 elif name in _CREDENTIALS:
                     credential = credential or value.decode("latin-1")
                 continue
@@ -143,20 +146,28 @@ class Proxy:
         data = _parse(ex, body, path_model)
         if self.request_log is not None and self.request_log.settings.bodies:
             ex.request_body = body
-        plan = self._plan(snap, ex, want_backend, want_provider)
+        session = None  # session affinity: no call at all for a request without one
+        if header_session or ex.run is not None:
+            session = session_id(header_session, ex.run[0] if ex.run is not None else None)
+        plan = self._plan(snap, ex, want_backend, want_provider, session)
         ex.backend = ex.routed = plan.backend
         call = Call(scope["method"], body, data, forwarded, scope.get("query_string", b""))
-        await self._forward(send, ex, snap, plan, call)
+        await self._forward(send, ex, snap, plan, call, session)
 
     def _plan(
-        self, snap: Snapshot, ex: Exchange, want_backend: str | None, want_provider: str | None
+        self,
+        snap: Snapshot,
+        ex: Exchange,
+        want_backend: str | None,
+        want_provider: str | None,
+        session: str | None,
     ) -> Plan:
         """The route: which providers, in which order (the headers, the model map, the
         rotation state); a request that names what cannot serve it is the client's error."""
         try:
             backend = self.router.backend_for(snap, want_backend, ex.client_model)
             pinned = self.router.pinned_for(snap, want_backend, want_provider, ex.client_model)
-            return self.router.plan(backend, ex.endpoint.plan_family, pinned)
+            return self.router.plan(backend, ex.endpoint.plan_family, pinned, session)
         except RoutingError as exc:
             raise ClientError(400, exc.message, code=exc.code) from None
         except NotFoundError as exc:
@@ -165,7 +176,7 @@ class Proxy:
             raise ClientError(503, exc.message, code=exc.code) from None
 
     async def _forward(
-        self, send: Send, ex: Exchange, snap: Snapshot, plan: Plan, call: Call
+        self, send: Send, ex: Exchange, snap: Snapshot, plan: Plan, call: Call, session: str | None
     ) -> None:
         # While the upstreams think, a client that goes away cancels this task (and so the
         # upstream request). The watcher only starts if the wait lasts: no task per request.
@@ -188,6 +199,8 @@ class Proxy:
             await exhausted(send, ex, plan, done, fresh, now)
             return
         if done.resp.status < 400:
+            if session is not None:
+                self.router.bind(session, plan, done.target)
             await self.recorder.succeeded(done.target, plan, ex)
         if ex.stream and done.payload is None:
             if ex.endpoint.name in CONTINUABLE and is_sse(done):

@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ..config import Config, ProviderConfig, kinds, parse_proxy_settings
+from ..config.model import ROUND_ROBIN
 from ..config.proxy import ProxySettings
 from ..errors import (
     AutoRouterError,
@@ -33,11 +34,14 @@ from ..rotation.policy import (
     HALF_OPEN,
     OPEN,
     BackendState,
-    current_provider,
     earliest_available,
+    pick,
+    serving_order,
+    session_order,
 )
 from ..rotation.service import ConfigSource
 from ..rotation.state import StateStore
+from .affinity import Affinity
 from .targets import (
     DEFAULT_USAGE_MARKERS,
     Target,
@@ -79,6 +83,12 @@ class Plan:
     probes: frozenset[tuple[str, str]] = frozenset()
     #: (backend, provider) with failures in a row: a success there must reset the streak.
     troubled: frozenset[tuple[str, str]] = frozenset()
+    #: Round-robin: the plan of each turn (``Router.plan`` hands them out in turn).
+    turns: tuple[Plan, ...] = ()
+
+
+#: (backend, family, pinned provider): what a plan is cached by.
+_PlanKey = tuple[str, str, str | None]
 
 
 class RoutingError(AutoRouterError):
@@ -106,7 +116,13 @@ class Router:
         self._settings_override = overrides
         self._snapshot: Snapshot | None = None
         self._settings_error: Exception | None = None
-        self._plans: dict[tuple[str | None, str, str | None], Plan] = {}
+        #: per key, the plan (under round-robin: one per turn), and the round-robin counters.
+        self._plans: dict[_PlanKey, Plan] = {}
+        self._turns: dict[_PlanKey, int] = {}
+        #: plans with a session's provider moved first, made once per (key, provider).
+        self._affine: dict[tuple[_PlanKey, tuple[str, str]], Plan] = {}
+        #: session -> provider that served it (in this process's memory: see affinity.py).
+        self.affinity = Affinity(clock)
         self._state_version = -1
         self._config_version = -1
 
@@ -217,24 +233,76 @@ class Router:
             return header_provider
         return snap.model_pins.get(model)
 
-    def plan(self, backend: str, family: str, pinned: str | None = None) -> Plan:
+    def plan(
+        self, backend: str, family: str, pinned: str | None = None, session: str | None = None
+    ) -> Plan:
+        """The plan for one request; ``session`` (``affinity.session_id``) puts the provider
+        that served the session last first, while it may serve."""
         snap = self.snapshot()
         state_version = self._store.version()
         if state_version != self._state_version or snap.version != self._config_version:
             self._plans.clear()
+            self._affine.clear()
             self._state_version, self._config_version = state_version, snap.version
         key = (backend, family, pinned)
         plan = self._plans.get(key)
         now = self._clock()
         if plan is None or now >= plan.expires_at:
-            plan = self._plans[key] = self._make_plan(snap, backend, family, pinned, now)
-        return plan
+            plan = self._plans[key] = self._make_plans(snap, backend, family, pinned, now)
+            self._affine.clear()
+        if session is not None and pinned is None:
+            bound = self.affinity.get((session, backend))
+            if bound is not None:
+                return self._affine_plan(key, plan, bound)
+        turns = plan.turns
+        if not turns:
+            return plan
+        # round-robin: one plan per turn, made once; a request costs a counter
+        turn = self._turns.get(key, 0)
+        self._turns[key] = turn + 1
+        return turns[turn % len(turns)]
 
-    def _make_plan(
+    def bind(self, session: str | None, plan: Plan, target: Target) -> None:
+        """``target`` answered a request of ``session``: the session stays there."""
+        if session is not None:
+            self.affinity.bind((session, plan.backend), (target.backend, target.provider))
+
+    def _affine_plan(self, key: _PlanKey, plan: Plan, bound: tuple[str, str]) -> Plan:
+        cached = self._affine.get((key, bound))
+        if cached is None:
+            keys = [(t.backend, t.provider) for t in plan.candidates]
+            order = session_order(keys, bound)
+            by_key = dict(zip(keys, plan.candidates, strict=True))
+            candidates = tuple(by_key[k] for k in order)
+            cached = replace(
+                plan, candidates=candidates, last_success=_expecting(plan, candidates), turns=()
+            )
+            self._affine[(key, bound)] = cached
+        return cached
+
+    def _make_plans(
         self, snap: Snapshot, backend: str, family: str, pinned: str | None, now: float
     ) -> Plan:
+        """The plan; under round-robin it holds one plan per turn (its backend's part rotated)."""
         if pinned is not None:
             return self._pinned_plan(snap, backend, family, pinned)
+        plan, spread = self._make_plan(snap, backend, now, family)
+        if spread is None:
+            return plan
+        start, end = spread
+        c = plan.candidates
+        turns = [(*c[:start], *c[i:end], *c[start:i], *c[end:]) for i in range(start, end)]
+        return replace(
+            plan,
+            turns=tuple(
+                replace(plan, candidates=t, last_success=_expecting(plan, t)) for t in turns
+            ),
+        )
+
+    def _make_plan(
+        self, snap: Snapshot, backend: str, now: float, family: str
+    ) -> tuple[Plan, tuple[int, int] | None]:
+        """The plan, and where in its candidates the first round-robin backend's are."""
         config = snap.config
         names = config.backend_order(backend) if snap.settings.fallback else (backend,)
         if backend not in names:
@@ -244,6 +312,7 @@ class Router:
         expires = math.inf
         last_success: dict[str, str | None] = {}
         considered: list[str] = []
+        spread: tuple[int, int] | None = None
         for name in names:
             rotation = snap.rotation.get(name, ())
             if not rotation or rotation == (DIRECT,):
@@ -251,30 +320,23 @@ class Router:
             considered.append(name)
             state = self._store.get(name)
             last_success[name] = state.last_success
+            # a cooldown's end is an expiry: under priority the preferred one is back at once
             expires = min(expires, _next_expiry(rotation, state, now))
-            first = current_provider(rotation, state, now)
-            if first is None:
-                found = earliest_available(rotation, state)
-                if (
-                    found
-                    and found[1] is not None
-                    and (
-                        earliest is None
-                        or earliest.available_at is None
-                        or found[1] < earliest.available_at
-                    )
-                ):
-                    earliest = ExhaustedProvider(name, found[0], found[1])
+            strategy = config.backend(name).strategy
+            if pick(rotation, state, now, strategy) is None:
+                earliest = _earlier(earliest, name, rotation, state)
                 continue
-            start = rotation.index(first)
-            for provider in (*rotation[start:], *rotation[:start]):
+            start = len(draft.candidates)
+            for provider in serving_order(rotation, state, now, strategy):
                 target = snap.targets.get((name, provider), {}).get(family)
                 if target is not None:
                     draft.add(target, state, now)
+            if strategy == ROUND_ROBIN and spread is None and len(draft.candidates) - start > 1:
+                spread = (start, len(draft.candidates))
         if not draft.candidates and draft.tripped and earliest is None:
             until, name, provider = min(draft.tripped)
             earliest = ExhaustedProvider(name, provider, until)
-        return Plan(
+        plan = Plan(
             backend=backend,
             candidates=tuple(draft.candidates),
             earliest=earliest,
@@ -284,6 +346,7 @@ class Router:
             probes=frozenset(draft.probes),
             troubled=frozenset(draft.troubled),
         )
+        return plan, spread
 
     def _pinned_plan(self, snap: Snapshot, backend: str, family: str, pinned: str) -> Plan:
         if "/" in pinned:
@@ -333,6 +396,33 @@ class _Draft:
         if provider.streak or provider.circuit_until is not None:
             self.troubled.add(key)
         self.candidates.append(target)
+
+
+def _expecting(plan: Plan, candidates: tuple[Target, ...]) -> Mapping[str, str | None]:
+    """``last_success`` as if the first candidate had served already.
+
+    Round-robin turns and sessions change providers from one request to the next by
+    design. The recorder writes ``record_success`` only when the provider differs from the
+    plan's ``last_success``: without this, each such request would cost a state write, and
+    the write would drop every cached plan (the state version changes). So "last used" is
+    written when a provider serves for the first time, when it serves out of turn (a
+    failover), and after trouble; not on every turn."""
+    first = candidates[0] if candidates else None
+    if first is None or plan.last_success.get(first.backend) is None:
+        return plan.last_success
+    return MappingProxyType({**plan.last_success, first.backend: first.provider})
+
+
+def _earlier(
+    earliest: ExhaustedProvider | None, name: str, rotation: Sequence[str], state: BackendState
+) -> ExhaustedProvider | None:
+    """``earliest``, or this backend's first provider back if that comes sooner."""
+    found = earliest_available(rotation, state)
+    if found is None or found[1] is None:
+        return earliest
+    if earliest is None or earliest.available_at is None or found[1] < earliest.available_at:
+        return ExhaustedProvider(name, found[0], found[1])
+    return earliest
 
 
 def _next_expiry(names: Sequence[str], state: BackendState, now: float) -> float:

@@ -2,8 +2,10 @@
 
 The current provider of a backend is used until it hits a usage limit. Then it is put in
 cooldown (until its reset time if known, else a default) and the next enabled provider, in
-rotation order, that is not cooling down becomes current. Rotation is sticky: when a cooldown
-ends the backend does not jump back to its first provider.
+rotation order, that is not cooling down becomes current. Under the default strategy,
+``sticky``, when a cooldown ends the backend does not jump back to its first provider;
+``priority`` does (the first available provider in order serves), and ``round-robin``
+spreads calls over the available ones (``serving_order``, ``pick``, ``session_order``).
 
 Nothing here does I/O. ``state.py`` persists these values; ``service.py`` ties both to the
 configuration.
@@ -14,10 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeVar
 
+from ..config.model import PRIORITY, ROUND_ROBIN, STICKY
 from ..config.values import MAX_SECONDS
 from ..errors import AllProvidersExhaustedError, ExhaustedProvider
+
+_T = TypeVar("_T")
 
 #: The name rotation uses for a backend with no providers ("fallback mode"): the backend itself.
 DIRECT: Final = ""
@@ -217,6 +222,8 @@ class Candidate:
 
     backend: str
     names: tuple[str, ...]
+    #: ``[backends.X] strategy`` (config.model.STRATEGIES).
+    strategy: str = STICKY
 
 
 def choose(
@@ -229,7 +236,7 @@ def choose(
     earliest: ExhaustedProvider | None = None
     for candidate in candidates:
         state = states.get(candidate.backend) or BackendState(candidate.backend)
-        provider = current_provider(candidate.names, state, now)
+        provider = pick(candidate.names, state, now, candidate.strategy)
         if provider is not None:
             return candidate.backend, provider
         first = earliest_available(candidate.names, state)
@@ -244,6 +251,58 @@ def choose(
         ):
             earliest = ExhaustedProvider(candidate.backend, first[0], first[1])
     raise AllProvidersExhaustedError(tuple(c.backend for c in candidates), earliest)
+
+
+def serving_order(
+    names: Sequence[str], state: BackendState, now: float, strategy: str, turn: int = 0
+) -> tuple[str, ...]:
+    """Every provider of ``names`` in the order to try them under ``strategy``.
+
+    * ``sticky``: cyclically from the current one (``current_provider``);
+    * ``priority``: as written, so the preferred one serves whenever it is available;
+    * ``round-robin``: cyclically from the ``turn``-th available one (the proxy counts
+      requests; ``pick`` uses the one after the last that served).
+
+    Providers that cannot serve now stay in the order: the caller skips them (a plan also
+    skips open circuits, which are no rotation matter).
+    """
+    if strategy == PRIORITY or not names:
+        return tuple(names)
+    if strategy == ROUND_ROBIN:
+        available = [n for n in names if state.provider(n).is_available(now)]
+        first: str | None = available[turn % len(available)] if available else None
+    else:
+        first = current_provider(names, state, now)
+    if first is None:
+        return tuple(names)
+    i = names.index(first)
+    return (*names[i:], *names[:i])
+
+
+def pick(names: Sequence[str], state: BackendState, now: float, strategy: str) -> str | None:
+    """The one provider a new call uses under ``strategy`` (the launcher, ``status``).
+
+    ``round-robin`` has no counter across processes here: it takes the next available
+    provider after the one that last served (``last_success``), so successive runs spread.
+    """
+    if strategy == PRIORITY:
+        return next((n for n in names if state.provider(n).is_available(now)), None)
+    if strategy == ROUND_ROBIN:
+        return _next_available(names, state, now, after=state.last_success)
+    return current_provider(names, state, now)
+
+
+def session_order(order: Sequence[_T], bound: _T | None) -> tuple[_T, ...]:
+    """Session affinity: ``bound`` (where the session was served last) first, if it is in
+    ``order`` (the providers that may serve now), the rest as the strategy put them.
+
+    A session moves only when its provider cannot serve; it then sticks to the new one
+    because the caller binds it to whoever answered.
+    """
+    if bound is None or bound not in order or order[0] == bound:
+        return tuple(order)
+    i = order.index(bound)
+    return (bound, *order[:i], *order[i + 1 :])
 
 
 def _next_available(

@@ -24,7 +24,7 @@ from .policy import (
     BackendState,
     Candidate,
     ProviderState,
-    current_provider,
+    pick,
 )
 from .policy import advance as advance_policy
 from .policy import choose as choose_policy
@@ -150,6 +150,8 @@ class BackendStatus:
     current: str | None
     last_used: str | None
     providers: tuple[ProviderStatus, ...]
+    #: ``[backends.X] strategy`` in force (config.model.STRATEGIES).
+    strategy: str = "sticky"
 
 
 class Rotator:
@@ -210,7 +212,7 @@ class Rotator:
         if names == (DIRECT,):
             return None
         state = self.store.get(backend)
-        found = current_provider(names, state, self.clock())
+        found = pick(names, state, self.clock(), self.config.backend(backend).strategy)
         if found is not None:
             return found
         return state.current if state.current in names else (names[0] if names else None)
@@ -238,7 +240,9 @@ class Rotator:
         names = config.backend_order(start) if fallback else (start,)
         if among is not None:
             names = tuple(n for n in names if n == start or n in among)
-        candidates = [Candidate(n, self.rotation_names(n)) for n in names]
+        candidates = [
+            Candidate(n, self.rotation_names(n), config.backend(n).strategy) for n in names
+        ]
         candidates = [c for c in candidates if c.names]
         states = {c.backend: self.store.get(c.backend) for c in candidates}
         chosen_backend, chosen_provider = choose_policy(candidates, states, self.clock())
@@ -279,6 +283,7 @@ class Rotator:
                     current=current,
                     last_used=last_used,
                     providers=providers,
+                    strategy=backend.strategy,
                 )
             )
         return tuple(result)

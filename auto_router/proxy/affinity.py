@@ -1,0 +1,82 @@
+"""Session affinity: which provider served a session last, so it keeps the prompt cache warm.
+
+A session is one ``auto-router run`` (its run token) or whatever a client names with
+``X-Auto-Router-Session``. The router puts the session's provider first in its plan while
+that provider may serve (not cooling, circuit not open: ``rotation.policy.session_order``);
+the data path binds the session to whoever answered, so after a forced move it sticks to
+the new provider.
+
+Why in proxy memory and not in the shared state (SQLite): the binding is only a cache hint
+(losing it costs one cold prompt cache, never a wrong answer); it changes on every answered
+request of every session, which would be a write per request on the hot path; and only the
+proxy that serves a session can use it. So it is bounded instead: at most ``size`` sessions
+(least recently used out first) and an entry idle for ``idle`` seconds is forgotten.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Final
+
+#: Sessions remembered at once (an entry is two short strings: well under 2 MB in all).
+DEFAULT_SIZE: Final = 10_000
+#: Seconds a session may stay idle before its binding is forgotten.
+DEFAULT_IDLE: Final = 3600.0
+#: A client's session id longer than this is cut (the map's memory stays bounded).
+MAX_SESSION_ID: Final = 256
+
+#: (session, backend the request was routed to): the map's key.
+Key = tuple[str, str]
+#: (backend, provider) that served it.
+Where = tuple[str, str]
+
+
+class Affinity:
+    """A bounded LRU map session -> (backend, provider), with idle expiry on read."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        size: int = DEFAULT_SIZE,
+        idle: float = DEFAULT_IDLE,
+    ) -> None:
+        self._clock = clock
+        self._size = size
+        self._idle = idle
+        self._entries: OrderedDict[Key, tuple[Where, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Key) -> Where | None:
+        """Where ``key`` was served last, unless it has been idle too long."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        now = self._clock()
+        if now - entry[1] > self._idle:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def bind(self, key: Key, where: Where) -> None:
+        """``key`` was served by ``where`` now; the least recently used go past ``size``."""
+        entries = self._entries
+        entries[key] = (where, self._clock())
+        entries.move_to_end(key)
+        while len(entries) > self._size:
+            entries.popitem(last=False)
+
+
+def session_id(header: str | None, run: str | None) -> str | None:
+    """The session of a request: the client's header, else its run (the token's digest).
+
+    The two live in separate name spaces, so a client cannot name its way into a run's
+    binding."""
+    if header:
+        return "h:" + header[:MAX_SESSION_ID]
+    return None if run is None else "r:" + run
