@@ -31,7 +31,17 @@ from .model import (
 from .notify import parse_notify
 from .proxy import check_proxy, token_values
 from .source import TomlSource
-from .values import as_bool, as_str, describe, positive_seconds, str_list, str_table, whole_number
+from .values import (
+    as_bool,
+    as_str,
+    describe,
+    one_of,
+    positive_seconds,
+    str_list,
+    str_table,
+    true_false_or_auto,
+    whole_number,
+)
 
 _BARE_KEY: Final = re.compile(r"^[A-Za-z0-9_-]+$")
 #: What an UPPERCASE key must look like to be exported as an environment variable.
@@ -204,22 +214,6 @@ _EXPANDED_PROVIDER_KEYS: Final = (
 )
 
 
-def via_proxy_value(value: Any) -> bool | str:
-    if isinstance(value, bool):
-        return value
-    if value == "auto":
-        return "auto"
-    raise ValueError(f'expected true, false or "auto", got {describe(value)}')
-
-
-def strategy_value(value: Any) -> str:
-    """``[backends.X] strategy``: one of ``STRATEGIES`` (issue 19)."""
-    if value not in STRATEGIES:
-        choices = ", ".join(f'"{s}"' for s in STRATEGIES)
-        raise ValueError(f"expected one of {choices}, got {describe(value)}")
-    return str(value)
-
-
 BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "enabled": as_bool,
     "model": as_str,
@@ -233,13 +227,13 @@ BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "cooldown": positive_seconds,
     "fail_fast": as_bool,
     "rotate_on_timeout": as_bool,
-    "via_proxy": via_proxy_value,
+    "via_proxy": true_false_or_auto,
     "translate": as_bool,
-    "strategy": strategy_value,
+    "strategy": one_of(STRATEGIES),
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 _LAUNCHER_KEYS: Final[Mapping[str, _Convert]] = {
-    "via_proxy": via_proxy_value,
+    "via_proxy": true_false_or_auto,
     "proxy_url": as_str,
     "proxy_token": as_str,
 }

@@ -109,6 +109,27 @@ def count_up_to(maximum: int) -> Callable[[Any], int]:
     return check
 
 
+def true_false_or_auto(value: Any) -> bool | str:
+    """``via_proxy``: a bool, or ``"auto"``."""
+    if isinstance(value, bool):
+        return value
+    if value == "auto":
+        return "auto"
+    raise ValueError(f'expected true, false or "auto", got {describe(value)}')
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    """A checker for a value that must be one of ``choices`` (quoted in the error)."""
+
+    def check(value: Any) -> str:
+        if value not in choices:
+            listed = ", ".join(f'"{c}"' for c in choices)
+            raise ValueError(f"expected one of {listed}, got {describe(value)}")
+        return str(value)
+
+    return check
+
+
 def port_number(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise ValueError(f"expected a port number (1-65535), got {describe(value)}")
