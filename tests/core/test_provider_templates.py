@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from auto_router.config import load_config
+from auto_router.config import ResolvedProvider, load_config
 from auto_router.editing import add_provider
 from auto_router.editing.checks import check_provider_keys
 from auto_router.paths import Paths
@@ -81,7 +81,7 @@ def test_a_template_validates_and_cites_its_source(name: str) -> None:
         assert price is None or (price > 0 and template.pricing_source)
 
 
-def _resolved(template: Template, tmp: Path) -> protocols.ResolvedProvider:
+def _resolved(template: Template, tmp: Path) -> ResolvedProvider:
     paths = Paths(tmp, tmp)
     add_provider(paths, "b", "p", template=template.name, create_backend=True)
     return load_config(paths).provider("b", "p").resolve(ENV)
