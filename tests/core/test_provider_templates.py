@@ -117,3 +117,12 @@ def test_provider_add_template_round_trips(name: str, tmp_path: Path) -> None:
         assert provider.headers[header].reveal() == "Bearer sk-test-secret-value-12345"
     text = (tmp_path / "provider_metadata.toml").read_text()
     assert "sk-test-secret-value" not in text
+
+
+def test_the_managing_guide_lists_every_template() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "managing.md").read_text()
+    for template in TEMPLATES:
+        row = f"| {template.name} | {template.type} | {template.base_url or '(give'}"
+        assert row in guide, f"docs/managing.md lacks the row of {template.name!r}"
+        if template.key_env:
+            assert f"| {template.key_env} |" in guide
