@@ -185,5 +185,22 @@ def long_event(size: int, piece: bytes = b"a" * 65536, *, event: str | None = No
     )
 
 
+def keep_alive(seconds: float, every: float, events: list[str]) -> Pour:
+    """An SSE stream that sends only ``: keep-alive`` comments for about ``seconds`` (one
+    every ``every`` seconds), then ``events`` (each a ``data:`` payload) and ends: what
+    DeepSeek sends while a request waits in its queue
+    (https://api-docs.deepseek.com/quick_start/rate_limit, checked 2026-12-02)."""
+    body = b"".join(b"data: " + event.encode() + b"\n\n" for event in events)
+    return Pour(
+        head=b": keep-alive\n\n",
+        piece=b": keep-alive\n\n",
+        times=max(0, round(seconds / every) - 1),
+        tail=body,
+        headers={"content-type": "text/event-stream"},
+        chunked=True,
+        pause=every,
+    )
+
+
 Action = Reply | Stream | Hang | Close | Reset | Pour | Late
 Script = Callable[[Seen], Action]

@@ -2,8 +2,14 @@
 
 ``auto-router provider add --template openrouter`` starts the new provider from one of these;
 ``auto-router provider templates`` lists them. They are plain data: to add one, append a
-``Template`` to ``TEMPLATES``. The key is always written as a ``${VAR}`` reference, never a
-literal, so a template never puts a secret into a file.
+``Template`` to ``TEMPLATES``, with ``source``: the vendor's own page that documents its
+base URL (and default model), and the day it was read. The key is always written as a
+``${VAR}`` reference, never a literal, so a template never puts a secret into a file.
+
+Facts that could not be read on a vendor's own page are left out, not guessed (issue 19:
+the China Z.ai host, Kimi Code's and Moonshot's Anthropic endpoints, DashScope's Coding
+Plan host, and every price so far). ``price_input``/``price_output`` (USD per million
+tokens) are there for a vendor that publishes one flat price for the template's model.
 """
 
 from __future__ import annotations
@@ -44,12 +50,22 @@ class Template:
     settings: Mapping[str, Any] = field(default_factory=_empty)
     #: Settings the user must give because the template cannot guess them.
     required: tuple[str, ...] = ()
+    #: The vendor page the base URL (and model) come from, and when it was read.
+    source: str | None = None
+    #: USD per million input / output tokens for the template's model, where published.
+    price_input: float | None = None
+    price_output: float | None = None
+    #: The vendor's pricing page the prices come from, and when it was read.
+    pricing_source: str | None = None
 
     @property
     def auth(self) -> str:
         if self.key_env is None:
             return "none"
-        return AUTH_STYLES[PROTOCOL_OF_TYPE.get(self.type, "openai")]
+        style = AUTH_STYLES[PROTOCOL_OF_TYPE.get(self.type, "openai")]
+        if "authorization" in self.settings.get("headers", {}) and "Bearer" not in style:
+            style += " and Authorization: Bearer <key>"
+        return style
 
     def provider_settings(self) -> dict[str, Any]:
         """The lowercase settings a new provider made from this template starts with."""
@@ -58,8 +74,25 @@ class Template:
             values["base_url"] = self.base_url
         if self.key_env is not None:
             values["api_key"] = "${" + self.key_env + "}"
-        values.update(self.settings)
+        # a table (``headers``) is copied: the caller may edit what it gets
+        values.update(
+            {k: dict(v) if isinstance(v, Mapping) else v for k, v in self.settings.items()}
+        )
         return values
+
+
+#: The day the sources below were read.
+CHECKED: Final = "2026-12-02"
+
+
+def _seen(url: str) -> str:
+    return f"{url} (checked {CHECKED})"
+
+
+def _bearer(variable: str) -> Mapping[str, Any]:
+    """Also send the key as ``Authorization: Bearer``: the vendors below document the key in
+    ``ANTHROPIC_AUTH_TOKEN``, which Claude Code sends that way (``x-api-key`` goes too)."""
+    return MappingProxyType({"headers": {"authorization": "Bearer ${" + variable + "}"}})
 
 
 TEMPLATES: Final[tuple[Template, ...]] = (
@@ -83,13 +116,56 @@ TEMPLATES: Final[tuple[Template, ...]] = (
         "openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"
     ),
     Template(
-        "together", "Together AI", "openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY"
+        "openrouter-anthropic",
+        "OpenRouter's Anthropic-compatible endpoint (Claude Code's)",
+        "anthropic",
+        "https://openrouter.ai/api",
+        "OPENROUTER_API_KEY",
+        settings=_bearer("OPENROUTER_API_KEY"),
+        source=_seen("https://openrouter.ai/docs/guides/coding-agents/claude-code-integration"),
     ),
-    Template("groq", "Groq", "openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
-    Template("deepseek", "DeepSeek", "openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    Template(
+        "together",
+        "Together AI",
+        "openai",
+        "https://api.together.ai/v1",
+        "TOGETHER_API_KEY",
+        source=_seen("https://docs.together.ai/docs/inference/openai-compatibility"),
+    ),
+    Template(
+        "groq",
+        "Groq",
+        "openai",
+        "https://api.groq.com/openai/v1",
+        "GROQ_API_KEY",
+        source=_seen("https://console.groq.com/docs/openai"),
+    ),
+    Template(
+        "deepseek",
+        "DeepSeek (OpenAI format)",
+        "openai",
+        "https://api.deepseek.com",
+        "DEEPSEEK_API_KEY",
+        source=_seen("https://api-docs.deepseek.com/quick_start/pricing"),
+    ),
+    # Claude model names are mapped by DeepSeek itself (claude-opus* to its pro model, the
+    # rest to its flash model), so no model is set here.
+    Template(
+        "deepseek-anthropic",
+        "DeepSeek's Anthropic-compatible endpoint",
+        "anthropic",
+        "https://api.deepseek.com/anthropic",
+        "DEEPSEEK_API_KEY",
+        source=_seen("https://api-docs.deepseek.com/guides/anthropic_api"),
+    ),
     Template("mistral", "Mistral AI", "openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
     Template(
-        "perplexity", "Perplexity", "openai", "https://api.perplexity.ai", "PERPLEXITY_API_KEY"
+        "perplexity",
+        "Perplexity",
+        "openai",
+        "https://api.perplexity.ai",
+        "PERPLEXITY_API_KEY",
+        source=_seen("https://docs.perplexity.ai/docs/sonar/openai-compatibility"),
     ),
     Template(
         "dashscope",
@@ -97,6 +173,75 @@ TEMPLATES: Final[tuple[Template, ...]] = (
         "qwen-direct",
         "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
         "DASHSCOPE_API_KEY",
+        source=_seen("https://www.alibabacloud.com/help/en/model-studio/base-url"),
+    ),
+    Template(
+        "dashscope-anthropic",
+        "Qwen on Alibaba Model Studio's Anthropic-compatible endpoint (Singapore, pay-as-you-go)",
+        "anthropic",
+        "https://dashscope-intl.aliyuncs.com/apps/anthropic",
+        "DASHSCOPE_API_KEY",
+        source=_seen("https://www.alibabacloud.com/help/en/model-studio/anthropic-api-messages"),
+    ),
+    Template(
+        "zai",
+        "Z.ai GLM Coding Plan, Anthropic-compatible (Claude Code's)",
+        "anthropic",
+        "https://api.z.ai/api/anthropic",
+        "ZAI_API_KEY",
+        settings=_bearer("ZAI_API_KEY"),
+        source=_seen("https://docs.z.ai/devpack/tool/claude"),
+    ),
+    Template(
+        "zai-coding",
+        "Z.ai GLM Coding Plan, OpenAI-compatible coding endpoint",
+        "openai",
+        "https://api.z.ai/api/coding/paas/v4",
+        "ZAI_API_KEY",
+        source=_seen("https://docs.z.ai/devpack/quick-start"),
+    ),
+    # MiniMax wants the whole assistant turn, thinking included, replayed in a tool loop:
+    # translate.anthropic.UNSIGNED_THINKING_HOSTS.
+    Template(
+        "minimax",
+        "MiniMax, Anthropic-compatible (international)",
+        "anthropic",
+        "https://api.minimax.io/anthropic",
+        "MINIMAX_API_KEY",
+        settings=MappingProxyType({"model": "MiniMax-M3"}),
+        source=_seen("https://platform.minimax.io/docs/api-reference/text-anthropic-api"),
+    ),
+    Template(
+        "kimi-code",
+        "Kimi Code membership endpoint, OpenAI-compatible",
+        "openai",
+        "https://api.kimi.com/coding/v1",
+        "KIMI_API_KEY",
+        source=_seen("https://moonshotai.github.io/kimi-cli/en/configuration/providers.html"),
+    ),
+    Template(
+        "xai",
+        "xAI (Grok)",
+        "openai",
+        "https://api.x.ai/v1",
+        "XAI_API_KEY",
+        source=_seen("https://docs.x.ai/api/integrations"),
+    ),
+    Template(
+        "fireworks",
+        "Fireworks AI",
+        "openai",
+        "https://api.fireworks.ai/inference/v1",
+        "FIREWORKS_API_KEY",
+        source=_seen("https://fireworks.ai/docs/tools-sdks/openai-compatibility"),
+    ),
+    Template(
+        "cerebras",
+        "Cerebras Inference",
+        "openai",
+        "https://api.cerebras.ai/v1",
+        "CEREBRAS_API_KEY",
+        source=_seen("https://inference-docs.cerebras.ai/resources/openai"),
     ),
     Template(
         "azure-openai",
@@ -113,11 +258,24 @@ TEMPLATES: Final[tuple[Template, ...]] = (
         "gemini",
         "https://generativelanguage.googleapis.com",
         "GEMINI_API_KEY",
+        source=_seen("https://ai.google.dev/api"),
     ),
     Template(
-        "lm-studio", "A local LM Studio server", "lm-studio", "http://127.0.0.1:1234/v1", None
+        "lm-studio",
+        "A local LM Studio server",
+        "lm-studio",
+        "http://127.0.0.1:1234/v1",
+        None,
+        source=_seen("https://lmstudio.ai/docs/api/openai-api"),
     ),
-    Template("ollama", "A local Ollama server", "openai", "http://127.0.0.1:11434/v1", None),
+    Template(
+        "ollama",
+        "A local Ollama server",
+        "openai",
+        "http://127.0.0.1:11434/v1",
+        None,
+        source=_seen("https://docs.ollama.com/api/openai-compatibility"),
+    ),
     Template(
         "qwen-proxy",
         "A qwen-code OpenAI proxy (as the Node provider router used)",

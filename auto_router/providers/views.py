@@ -104,4 +104,5 @@ def template_as_json(template: Template) -> dict[str, Any]:
         "key_env": template.key_env,
         "required": list(template.required),
         "summary": template.summary,
+        "source": template.source,
     }

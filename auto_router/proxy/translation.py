@@ -29,6 +29,7 @@ import structlog
 
 from .. import translate
 from ..errors import TranslationError
+from ..translate.anthropic import wants_unsigned_thinking
 from ..translate.models import build_list, model_ids
 from .endpoints import ANTHROPIC, GEMINI, NESTED_TOO_DEEP, OPENAI
 from .upstream import (
@@ -297,7 +298,8 @@ def _prepare(
     req = translate.parse_request(client, data, model=client_model, stream=stream)
     if req.dropped:
         _log_dropped(client, route.upstream, req.dropped)
-    out = translate.build_request(route.upstream, req, upstream_model)
+    unsigned = route.upstream == "anthropic" and wants_unsigned_thinking(route.url)
+    out = translate.build_request(route.upstream, req, upstream_model, unsigned_thinking=unsigned)
     url = route.url
     if route.upstream == "gemini":
         url = f"{url}{upstream_model}:" + (

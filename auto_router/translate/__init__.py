@@ -89,11 +89,14 @@ def parse_request(
     return gemini.parse_request(data, model, stream)
 
 
-def build_request(upstream: str, req: Request, model: str | None) -> dict[str, Any]:
+def build_request(
+    upstream: str, req: Request, model: str | None, *, unsigned_thinking: bool = False
+) -> dict[str, Any]:
+    """``unsigned_thinking``: see ``anthropic.build_request`` (Anthropic upstreams only)."""
     if upstream == "chat":
         return chat.build_request(req, model)
     if upstream == "anthropic":
-        return anthropic.build_request(req, model)
+        return anthropic.build_request(req, model, unsigned_thinking=unsigned_thinking)
     return gemini.build_request(req)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ._util import args_object, integer, items, new_id, number, obj, text_of
 from .model import (
@@ -127,6 +128,8 @@ def _parts(content: Any, dropped: list[str]) -> list[Part]:
             )
         elif kind == "thinking":
             parts.append(Thinking(str(block.get("thinking") or ""), block.get("signature")))
+        elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
+            parts.append(Thinking("", redacted=block["data"]))
         else:
             dropped.append(f"content[{kind}]")
     return parts
@@ -156,10 +159,32 @@ def _tool_choice(req: Request, choice: Any) -> None:
         req.parallel_tool_calls = False
 
 
-def build_request(req: Request, model: str | None) -> dict[str, Any]:
+#: Anthropic-compatible hosts that want a client's unsigned thinking replayed (MiniMax,
+#: international and China: its Anthropic API page says to append the whole
+#: ``response.content``, thinking blocks included, in multi-turn tool calls). Anthropic's
+#: own API refuses a thinking block without its signature, and so may a gateway in front
+#: of it, so everywhere else such a block is still dropped.
+UNSIGNED_THINKING_HOSTS: Final = frozenset({"api.minimax.io", "api.minimaxi.com"})
+
+
+def wants_unsigned_thinking(url: str) -> bool:
+    """Whether the Anthropic-type upstream at ``url`` gets unsigned thinking blocks."""
+    return (urlsplit(url).hostname or "") in UNSIGNED_THINKING_HOSTS
+
+
+def build_request(
+    req: Request, model: str | None, *, unsigned_thinking: bool = False
+) -> dict[str, Any]:
+    """The Messages body. ``unsigned_thinking``: keep the thinking a client sent without a
+    signature (a Chat client's ``reasoning_content``). Anthropic itself refuses such a block,
+    so it is dropped there; an Anthropic-compatible vendor such as MiniMax needs the whole
+    assistant turn, thinking included, replayed in a tool loop
+    (https://platform.minimax.io/docs/api-reference/text-anthropic-api, checked 2026-12-02)."""
     messages: list[dict[str, Any]] = []
     for message in req.messages:
-        blocks = [b for b in (content_block(p) for p in message.parts) if b is not None]
+        blocks = [
+            b for b in (content_block(p, unsigned_thinking) for p in message.parts) if b is not None
+        ]
         if message.role == "user":  # tool results must open the user turn
             blocks.sort(key=lambda b: b["type"] != "tool_result")
         if not blocks:
@@ -219,7 +244,7 @@ def _build_tool_choice(req: Request) -> dict[str, Any] | None:
     return choice
 
 
-def content_block(part: Part) -> dict[str, Any] | None:
+def content_block(part: Part, unsigned_thinking: bool = False) -> dict[str, Any] | None:
     if isinstance(part, Text):
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, Image):
@@ -243,8 +268,12 @@ def content_block(part: Part) -> dict[str, Any] | None:
         if part.is_error:
             block["is_error"] = True
         return block
-    if part.signature:  # Thinking: refused there without Anthropic's own signature
+    if part.redacted is not None:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    if part.signature:  # Thinking: refused by Anthropic without its own signature
         return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    if unsigned_thinking and part.text:
+        return {"type": "thinking", "thinking": part.text, "signature": ""}
     return None
 
 
@@ -287,7 +316,9 @@ def parse_response(data: dict[str, Any]) -> Response:
 def build_response(resp: Response, model: str) -> dict[str, Any]:
     content = []
     for part in resp.parts:
-        if isinstance(part, Thinking):
+        if isinstance(part, Thinking) and part.redacted is not None:
+            content.append({"type": "redacted_thinking", "data": part.redacted})
+        elif isinstance(part, Thinking):
             content.append(
                 {"type": "thinking", "thinking": part.text, "signature": part.signature or ""}
             )

@@ -59,6 +59,9 @@ class Thinking:
     text: str
     #: Anthropic's signature: thinking sent back without it is refused there.
     signature: str | None = None
+    #: A ``redacted_thinking`` block's opaque ``data`` (``text`` is then empty): replayed
+    #: as it came, since a tool loop must send the whole assistant turn back.
+    redacted: str | None = None
 
 
 Part = Text | Image | ToolCall | ToolResult | Thinking
