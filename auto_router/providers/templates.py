@@ -44,6 +44,13 @@ class Template:
     settings: Mapping[str, Any] = field(default_factory=_empty)
     #: Settings the user must give because the template cannot guess them.
     required: tuple[str, ...] = ()
+    #: The vendor's published price, USD per million input / output tokens: the default
+    #: of a provider at this template's ``base_url`` that sets no ``price_*`` itself
+    #: (``pricing.prices_of``). Never written into the file, so a newer release's price
+    #: reaches existing providers. Each entry cites its page and date in ``price_source``.
+    price_input: float | None = None
+    price_output: float | None = None
+    price_source: str | None = None
 
     @property
     def auth(self) -> str:
@@ -86,7 +93,18 @@ TEMPLATES: Final[tuple[Template, ...]] = (
         "together", "Together AI", "openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY"
     ),
     Template("groq", "Groq", "openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY"),
-    Template("deepseek", "DeepSeek", "openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    Template(
+        "deepseek",
+        "DeepSeek",
+        "openai",
+        "https://api.deepseek.com/v1",
+        "DEEPSEEK_API_KEY",
+        # deepseek-v4-flash (deepseek-chat): cache-miss input, output. The page announces
+        # peak / off-peak billing (off-peak half price); set price_* to override.
+        price_input=0.14,
+        price_output=0.28,
+        price_source="https://api-docs.deepseek.com/quick_start/pricing (checked 2026-12-02)",
+    ),
     Template("mistral", "Mistral AI", "openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
     Template(
         "perplexity", "Perplexity", "openai", "https://api.perplexity.ai", "PERPLEXITY_API_KEY"
@@ -136,6 +154,18 @@ TEMPLATES: Final[tuple[Template, ...]] = (
 )
 
 _BY_NAME: Final = {t.name: t for t in TEMPLATES}
+
+
+def _url_key(url: str) -> str:
+    return url.rstrip("/").lower()
+
+
+_BY_URL: Final = {_url_key(t.base_url): t for t in TEMPLATES if t.base_url is not None}
+
+
+def template_at(base_url: str | None) -> Template | None:
+    """The template whose ``base_url`` this is (a provider made from it, or written alike)."""
+    return _BY_URL.get(_url_key(base_url)) if base_url else None
 
 
 def get_template(name: str) -> Template:
