@@ -19,9 +19,10 @@ from .history import history_command
 from .migrate import MigrateCommand, migrate_command
 from .models import models_command
 from .providers import provider_app
-from .proxy_cmds import proxy, requests, stats
+from .proxy_cmds import proxy, requests
 from .rotation_cmds import reset_command, rotate_command, set_command
 from .run import RUN_CONTEXT, env, run
+from .stats import stats
 from .status import show_status
 
 app = typer.Typer(

@@ -18,9 +18,11 @@ from ._common import JsonOption, fail, format_duration, globals_of, iso, parse_s
 from .proxy_cmds import render_requests
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..paths import Paths
     from ..store.attempts import Attempt
     from ..store.requests import RequestRecord
+    from ..store.usage import Usage
 
 
 class Source(StrEnum):
@@ -121,13 +123,61 @@ def history_command(
             data["attempts"] = [attempt_json(a) for a in attempts]
         if show_requests:
             data["requests"] = [r.to_json() for r in requests]
+        if run_id is not None:
+            data["usage"] = run_usage_json(ctx, paths, run_id)
         print_json(data)
-    elif show_runs and show_requests:
+        return
+    if show_runs and show_requests:
         _echo_both(attempts, requests)
     elif show_runs:
         typer.echo("\n".join(render_attempts(attempts)))
     else:
         typer.echo(render_requests(requests) if requests else "no proxied requests match")
+    if run_id is not None:
+        typer.echo(render_run_usage(ctx, paths, run_id))
+
+
+def _run_usage(
+    ctx: typer.Context, paths: Paths, run_id: str
+) -> tuple[list[tuple[int, Usage]], list[Usage], Config | None]:
+    """A run's tokens per attempt and provider, and per provider (every request of the
+    run, whatever ``--limit`` showed), with the configuration that prices them."""
+    from ..store.attempts import history
+    from ..store.usage import read_per_attempt, read_usage
+    from .stats import _config
+
+    starts = [a.started_at for a in history(paths.database, run_id=run_id, limit=None)]
+    per_attempt = read_per_attempt(paths, run_id, sorted(starts))
+    return per_attempt, read_usage(paths, run_id=run_id), _config(ctx)
+
+
+def run_usage_json(ctx: typer.Context, paths: Paths, run_id: str) -> dict[str, Any]:
+    from .stats import usage_json
+
+    per_attempt, providers, config = _run_usage(ctx, paths, run_id)
+    return {
+        "attempts": [{"attempt": n, **usage_json(u, config)} for n, u in per_attempt],
+        "providers": [usage_json(u, config) for u in providers],
+    }
+
+
+def render_run_usage(ctx: typer.Context, paths: Paths, run_id: str) -> str:
+    from .stats import render_usage
+
+    per_attempt, providers, config = _run_usage(ctx, paths, run_id)
+    if not providers:
+        return (
+            f"\nno proxied requests recorded for run {run_id} (tokens are known only for a "
+            "run through the proxy, with [proxy.request_log] on)"
+        )
+    lines = [f"\ntokens and cost of run {run_id}, per attempt:"]
+    for number in sorted({n for n, _ in per_attempt}):
+        lines.append(f"  attempt {number}:")
+        rows = [u for n, u in per_attempt if n == number]
+        lines.extend("  " + line for line in render_usage(rows, config).splitlines())
+    lines.append("per provider:")
+    lines.append(render_usage(providers, config))
+    return "\n".join(lines)
 
 
 def _echo_both(attempts: Sequence[Attempt], requests: Sequence[RequestRecord]) -> None:

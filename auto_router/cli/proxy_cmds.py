@@ -1,4 +1,4 @@
-"""``auto-router proxy``, ``auto-router stats`` and ``auto-router requests``."""
+"""``auto-router proxy`` and ``auto-router requests`` (``stats`` is in ``stats.py``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import UsageError
-from ._common import JsonOption, fail, globals_of, iso, parse_since, print_json
+from ._common import JsonOption, fail, globals_of, parse_since, print_json
 
 if TYPE_CHECKING:
     from ..runs import RuntimeDir
-    from ..store.requests import ProviderStats, RequestRecord
+    from ..store.requests import RequestRecord
 
 
 def proxy(
@@ -145,28 +145,6 @@ def _exit_for_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def stats(
-    ctx: typer.Context,
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="Only requests since: 30m, 12h, 7d, or an ISO date/time."),
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Per provider: requests, errors, failovers, p50/p95 latency, tokens (from the proxy log)."""
-    from ..store.requests import read_stats
-
-    start = parse_since(since)
-    rows = read_stats(globals_of(ctx).paths(), since=start)
-    if as_json:
-        print_json({"since": iso(start), "providers": [r.to_json() for r in rows]})
-        return
-    if not rows:
-        typer.echo("no proxied requests recorded" + (f" since {since}" if since else ""))
-        return
-    typer.echo(render_stats(rows))
-
-
 def requests(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 20,
@@ -204,25 +182,6 @@ def requests(
         typer.echo("no requests match")
         return
     typer.echo(render_requests(rows))
-
-
-def render_stats(rows: list[ProviderStats]) -> str:
-    header = ("provider", "requests", "errors", "failovers", "p50 ms", "p95 ms", "tokens")
-    table: list[tuple[str, ...]] = [header]
-    for r in rows:
-        name = f"{r.backend or '-'}/{r.provider or '-'}"
-        table.append(
-            (
-                name,
-                str(r.requests),
-                str(r.errors),
-                str(r.failovers),
-                _ms(r.p50_ms),
-                _ms(r.p95_ms),
-                f"{r.total_tokens:,}",
-            )
-        )
-    return _columns(table)
 
 
 def render_requests(rows: Sequence[RequestRecord]) -> str:

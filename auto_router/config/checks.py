@@ -198,6 +198,8 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "translate": as_bool,
     "api_version": as_str,
     "deployment": as_str,
+    "price_input": values.price_per_million,
+    "price_output": values.price_per_million,
 }
 #: The lowercase settings a provider table may hold.
 PROVIDER_SETTING_KEYS: Final = frozenset(PROVIDER_KEYS)

@@ -117,6 +117,10 @@ class ProviderConfig:
     responses: bool = False
     #: Reach this provider through protocol translation; ``None``: as its backend says.
     translate: bool | None = None
+    #: USD per million input (prompt) / output (completion) tokens, for ``stats --cost``;
+    #: ``None``: the matching template's published price, else unknown (never 0).
+    price_input: float | None = None
+    price_output: float | None = None
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None

@@ -160,3 +160,18 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     return type(value).__name__
+
+
+#: A price above this (USD per million tokens) is a typo (a price per token, or cents).
+MAX_PRICE: Final = 10_000.0
+
+
+def price_per_million(value: Any) -> float:
+    """``price_input`` / ``price_output``: USD per million tokens, 0 (a free model) allowed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"expected USD per million tokens (a number >= 0), got {describe(value)}")
+    if value > MAX_PRICE:
+        raise ValueError(
+            f"expected USD per million tokens (at most {MAX_PRICE:,.0f}), got {describe(value)}"
+        )
+    return float(value)

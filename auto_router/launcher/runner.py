@@ -239,9 +239,8 @@ class Launcher:
         try:
             return self._loop(options, choice, run_id, session)
         finally:
-            summary = session.close() if session is not None else None
-            if summary:
-                self.notify(f"auto-router: {summary}")
+            for line in session.close() if session is not None else ():
+                self.notify(f"auto-router: {line}")
 
     def _open(self, options: RunOptions, choice: Choice, mode: Mode, run_id: str) -> ProxySession:
         assert mode.family is not None

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from ..config import Config
+from ..config import Config, ProviderConfig
 from ..config.expand import ExpansionError, expand
 from ..errors import MissingVariableError
 from ..limits.scanner import Detection
@@ -24,6 +24,7 @@ from .plan import ProxyTarget
 from .process import ChildResult, Stop
 
 if TYPE_CHECKING:
+    from ..providers.pricing import Prices
     from .spawn import Joined
 
 # ``spawn`` (and the run registry, sockets and hashing under it) is imported only by a run
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 class ProxySession:
     target: ProxyTarget
     joined: Joined | None = None
+    #: The run's backend's providers: what their tokens cost (for the summary line).
+    providers: tuple[ProviderConfig, ...] = ()
 
     @property
     def started_proxy(self) -> bool:
@@ -58,18 +61,22 @@ class ProxySession:
         except OSError:
             return 0
 
-    def close(self) -> str | None:
-        """Leave the proxy; the summary line of the run's failovers, if any."""
+    def close(self) -> list[str]:
+        """Leave the proxy; the summary lines: the run's requests, tokens and cost, and its
+        failovers (none for a run that made no request)."""
         if self.joined is None:
-            return None
+            return []
+        from ..providers.pricing import prices_of
         from .spawn import leave
 
         events = self.events()
         leave(self.joined)
         ready = self.joined.ready
         if ready is not None and ready.failed:
-            return f"the local proxy did not start (its log: {ready.log})"
-        return failover_summary(events)
+            return [f"the local proxy did not start (its log: {ready.log})"]
+        prices = {p.name: prices_of(p) for p in self.providers}
+        lines = [usage_summary(events, prices), failover_summary(events)]
+        return [line for line in lines if line]
 
 
 def open_session(
@@ -99,7 +106,8 @@ def open_session(
     token = new_token()
     entry = RunEntry(run_id=run_id, backend=backend, pid=os.getpid(), started_at=time.time())
     joined = join(config.paths, token, entry)
-    return ProxySession(ProxyTarget(joined.url, Secret(token), family, model), joined)
+    target = ProxyTarget(joined.url, Secret(token), family, model)
+    return ProxySession(target, joined, config.providers_of(backend))
 
 
 class Served(NamedTuple):
@@ -191,3 +199,41 @@ def failover_summary(events: list[dict[str, Any]]) -> str | None:
     count = len(failovers)
     noun = "request" if count == 1 else "requests"
     return f"{count} {noun} failed over: {', '.join(parts)} -> {', '.join(answered) or 'none'}"
+
+
+def usage_summary(events: list[dict[str, Any]], prices: Mapping[str, Prices]) -> str | None:
+    """``12 requests, 48.2k tokens in / 3.1k out, $0.21 (zai 10, kimi 2)``: the run's
+    requests, the tokens of the answers, their cost, and who answered how many.
+
+    The cost is left out when a provider that used tokens has no price (a partial sum would
+    read as the whole); the tokens when no answer reported any. ``None``: no request.
+    """
+    if not events:
+        return None
+    from ..providers.pricing import UNKNOWN, add_costs, cost, format_cost, format_tokens
+
+    answered: Counter[str] = Counter()
+    tokens: dict[str, list[int]] = {}
+    for event in events:
+        who = event.get("provider")
+        if not who:
+            continue
+        answered[str(who)] += 1
+        prompt, completion = [*(event.get("usage") or ()), None, None][:2]
+        if isinstance(prompt, int) or isinstance(completion, int):
+            sums = tokens.setdefault(str(who), [0, 0])
+            sums[0] += prompt if isinstance(prompt, int) else 0
+            sums[1] += completion if isinstance(completion, int) else 0
+    noun = "request" if len(events) == 1 else "requests"
+    parts = [f"{len(events)} {noun}"]
+    if tokens:
+        total_in = sum(t[0] for t in tokens.values())
+        total_out = sum(t[1] for t in tokens.values())
+        parts.append(f"{format_tokens(total_in)} tokens in / {format_tokens(total_out)} out")
+        spent = add_costs(cost(prices.get(p, UNKNOWN), *t) for p, t in tokens.items())
+        if spent is not None:
+            parts.append(format_cost(spent))
+    line = ", ".join(parts)
+    if answered:
+        line += " (" + ", ".join(f"{p} {n}" for p, n in answered.items()) + ")"
+    return line

@@ -52,11 +52,13 @@ class Template:
     required: tuple[str, ...] = ()
     #: The vendor page the base URL (and model) come from, and when it was read.
     source: str | None = None
-    #: USD per million input / output tokens for the template's model, where published.
+    #: The vendor's published price, USD per million input / output tokens: the default
+    #: of a provider at this template's ``base_url`` that sets no ``price_*`` itself
+    #: (``pricing.prices_of``). Never written into the file, so a newer release's price
+    #: reaches existing providers. Each entry cites its page and date in ``price_source``.
     price_input: float | None = None
     price_output: float | None = None
-    #: The vendor's pricing page the prices come from, and when it was read.
-    pricing_source: str | None = None
+    price_source: str | None = None
 
     @property
     def auth(self) -> str:
@@ -147,6 +149,11 @@ TEMPLATES: Final[tuple[Template, ...]] = (
         "https://api.deepseek.com",
         "DEEPSEEK_API_KEY",
         source=_seen("https://api-docs.deepseek.com/quick_start/pricing"),
+        # deepseek-v4-flash (deepseek-chat): cache-miss input, output. The page announces
+        # peak / off-peak billing (off-peak half price); set price_* to override.
+        price_input=0.14,
+        price_output=0.28,
+        price_source=_seen("https://api-docs.deepseek.com/quick_start/pricing"),
     ),
     # Claude model names are mapped by DeepSeek itself (claude-opus* to its pro model, the
     # rest to its flash model), so no model is set here.
@@ -294,6 +301,18 @@ TEMPLATES: Final[tuple[Template, ...]] = (
 )
 
 _BY_NAME: Final = {t.name: t for t in TEMPLATES}
+
+
+def _url_key(url: str) -> str:
+    return url.rstrip("/").lower()
+
+
+_BY_URL: Final = {_url_key(t.base_url): t for t in TEMPLATES if t.base_url is not None}
+
+
+def template_at(base_url: str | None) -> Template | None:
+    """The template whose ``base_url`` this is (a provider made from it, or written alike)."""
+    return _BY_URL.get(_url_key(base_url)) if base_url else None
 
 
 def get_template(name: str) -> Template:

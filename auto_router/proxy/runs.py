@@ -9,7 +9,8 @@ Every request of a run leaves one event in the run's record (``failover_event``)
 and how, who answered, the status, and whether it was that cooling answer. The launcher reads
 the record while the agent runs (an agent that waits out ``Retry-After: 3600`` is ended when
 the run is not interactive), after each attempt (an agent that exits 0 although the proxy
-answered none of its requests is not a success) and at the end (the failover summary).
+answered none of its requests is not a success) and at the end (the summary: requests,
+tokens and cost, failovers).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def failover_event(ex: Exchange) -> dict[str, Any]:
         "provider": ex.provider if ex.status < 400 else None,
         "status": ex.status,
         "cooling": cooling,
+        # the answering attempt's tokens, for the summary line's usage and cost
+        "usage": list(ex.usage[:2]),
     }
 
 

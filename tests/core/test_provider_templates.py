@@ -78,7 +78,7 @@ def test_a_template_validates_and_cites_its_source(name: str) -> None:
     match = re.fullmatch(r"(https://\S+) \(checked (\d{4}-\d\d-\d\d)\)", template.source)
     assert match is not None and match.group(2) == CHECKED
     for price in (template.price_input, template.price_output):
-        assert price is None or (price > 0 and template.pricing_source)
+        assert price is None or (price > 0 and template.price_source)
 
 
 def _resolved(template: Template, tmp: Path) -> ResolvedProvider:
