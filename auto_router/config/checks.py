@@ -160,6 +160,22 @@ def _provider_type(value: Any) -> str:
     return text
 
 
+def rotate_below_fraction(value: Any) -> float:
+    """``rotate_below``: the fraction of a window left below which rotation moves on (issue
+    19), from 0 (never) to under 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"expected a fraction from 0 to under 1, got {describe(value)}")
+    return float(value)
+
+
+#: The headroom marks (issue 19): a backend's, which a provider may override.
+ROTATE_BELOW_KEYS: Final[Mapping[str, _Convert]] = {
+    "rotate_below": rotate_below_fraction,
+    "rotate_below_requests": whole_number,
+    "rotate_below_tokens": whole_number,
+}
+
+
 PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "type": _provider_type,
     "enabled": as_bool,
@@ -180,6 +196,7 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "translate": as_bool,
     "api_version": as_str,
     "deployment": as_str,
+    **ROTATE_BELOW_KEYS,
 }
 #: The lowercase settings a provider table may hold.
 PROVIDER_SETTING_KEYS: Final = frozenset(PROVIDER_KEYS)
@@ -219,6 +236,7 @@ BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "rotate_on_timeout": as_bool,
     "via_proxy": via_proxy_value,
     "translate": as_bool,
+    **ROTATE_BELOW_KEYS,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 _LAUNCHER_KEYS: Final[Mapping[str, _Convert]] = {

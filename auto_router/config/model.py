@@ -108,6 +108,10 @@ class ProviderConfig:
     responses: bool = False
     #: Reach this provider through protocol translation; ``None``: as its backend says.
     translate: bool | None = None
+    #: Headroom marks (issue 19); ``None``: the backend's.
+    rotate_below: float | None = None
+    rotate_below_requests: int | None = None
+    rotate_below_tokens: int | None = None
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None
@@ -257,6 +261,11 @@ class BackendConfig:
     via_proxy: bool | str | None = None
     #: The proxy may reach this backend's providers of another protocol by translating.
     translate: bool = True
+    #: Headroom marks (issue 19): below this fraction of a rate-limit window left, or fewer
+    #: requests / tokens than these, a provider cools down until the window resets.
+    rotate_below: float = 0.05
+    rotate_below_requests: int | None = None
+    rotate_below_tokens: int | None = None
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None

@@ -188,7 +188,7 @@ class Proxy:
             await exhausted(send, ex, plan, done, fresh, now)
             return
         if done.resp.status < 400:
-            await self.recorder.succeeded(done.target, plan, ex)
+            await self.recorder.succeeded(done.target, plan, ex, done)
         if ex.stream and done.payload is None:
             if ex.endpoint.name in CONTINUABLE and is_sse(done):
                 await self._stream(send, ex, plan, call, snap, done)
