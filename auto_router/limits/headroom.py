@@ -28,7 +28,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from functools import lru_cache
+from typing import Final, NamedTuple
 
 from ..durations import parse_duration
 
@@ -38,14 +39,14 @@ DEFAULT_ROTATE_BELOW: Final = 0.05
 _ANTHROPIC: Final = "anthropic-ratelimit-"
 _OPENAI: Final = "x-ratelimit-"
 _FIELDS: Final = ("limit", "remaining", "reset")
-#: The first two letters of every header name read here, as str and as bytes: most headers
-#: of an answer are passed over on this one look-up, before any decoding.
-_STARTS: Final = frozenset(p for s in ("x-", "X-", "an", "An", "AN") for p in (s, s.encode()))
+#: The first letter of every header name read here, as str and as a byte: most headers of
+#: an answer are passed over on this one look-up, before any slicing or decoding.
+_FIRST: Final = frozenset(("x", "X", "a", "A", *b"xXaA"))
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """One rate-limit window of a provider as its last answer described it."""
+class Window(NamedTuple):
+    """One rate-limit window of a provider as its last answer described it (a named tuple:
+    immutable, and made in a fraction of a frozen dataclass's time on the hot path)."""
 
     #: ``requests``, ``tokens``, ``input-tokens``, ``output-tokens``.
     name: str
@@ -68,13 +69,7 @@ class Window:
         return self.reset_at is None or self.reset_at > now
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "remaining": self.remaining,
-            "limit": self.limit,
-            "reset_at": self.reset_at,
-            "seen_at": self.seen_at,
-        }
+        return self._asdict()
 
     @classmethod
     def from_dict(cls, data: object) -> Window | None:
@@ -95,34 +90,41 @@ class Window:
 
 
 Header = tuple[bytes, bytes] | tuple[str, str]
+_Value = bytes | str
 
 
 def parse_headroom(headers: Iterable[Header], now: float) -> tuple[Window, ...]:
     """The windows that rate-limit headers describe, sorted by name (``()``: none).
 
     ``headers`` are raw (name, value) pairs, bytes or str, in any case. A window needs its
-    ``remaining``; a limit or reset that cannot be read is left out, not guessed.
+    ``remaining``; a limit or reset that cannot be read is left out, not guessed. What a
+    header name means and what a reset value says are cached: both repeat answer after
+    answer, so the usual answer costs a few dictionary look-ups (bench_headroom.py).
     """
-    parts: dict[str, dict[str, str]] = {}
+    parts: dict[str, dict[str, _Value]] | None = None
     for raw_name, raw_value in headers:
-        if raw_name[:2] not in _STARTS:  # most headers stop here
+        if not raw_name or raw_name[0] not in _FIRST:  # most headers stop here
             continue
-        name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
-        name = name.lower()
-        found = _split(name)
+        found = _split(raw_name)
         if found is None:
             continue
+        if parts is None:
+            parts = {}
         window, field = found
-        value = raw_value.decode("latin-1") if isinstance(raw_value, bytes) else raw_value
-        parts.setdefault(window, {})[field] = value.strip()
-    if not parts:
+        fields = parts.get(window)
+        if fields is None:
+            fields = parts[window] = {}
+        fields[field] = raw_value
+    if parts is None:
         return ()
-    windows = [w for w in (_window(n, f, now) for n, f in sorted(parts.items())) if w]
-    return tuple(windows)
+    windows = [_window(n, parts[n], now) for n in sorted(parts)]
+    return tuple(w for w in windows if w is not None)
 
 
-def _split(name: str) -> tuple[str, str] | None:
+@lru_cache(maxsize=512)
+def _split(raw_name: bytes | str) -> tuple[str, str] | None:
     """(window, field) of a rate-limit header name, else ``None``."""
+    name = (raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name).lower()
     if name.startswith(_ANTHROPIC):
         rest = name[len(_ANTHROPIC) :]
         window, _, field = rest.rpartition("-")
@@ -132,37 +134,40 @@ def _split(name: str) -> tuple[str, str] | None:
         field, _, window = rest.partition("-")
         if field not in _FIELDS:
             return None
-        # OpenRouter's bare X-RateLimit-Limit / -Remaining / -Reset count requests.
-        return (window or "requests", field + ("" if window else "#bare"))
+        # OpenRouter's bare X-RateLimit-Limit / -Remaining / -Reset count requests (its
+        # reset, in epoch ms, is told from a duration by ``_reset``).
+        return (window or "requests", field)
     return None
 
 
-def _window(name: str, fields: dict[str, str], now: float) -> Window | None:
-    remaining = _count(fields.get("remaining") or fields.get("remaining#bare"))
+def _window(name: str, fields: dict[str, _Value], now: float) -> Window | None:
+    remaining = _count(fields.get("remaining"))
     if remaining is None:
         return None
-    limit = _count(fields.get("limit") or fields.get("limit#bare"))
     reset = fields.get("reset")
-    if reset is not None:
-        reset_at = _reset(reset, now)
-    else:
-        bare = fields.get("reset#bare")
-        reset_at = None if bare is None else _epoch_or_delta(bare, now)
-    return Window(name, remaining, limit, reset_at, now)
+    said = None if reset is None else _reset(reset)
+    reset_at = None if said is None else (now + said[1] if said[0] else said[1])
+    return Window(name, remaining, _count(fields.get("limit")), reset_at, now)
 
 
-def _count(value: str | None) -> int | None:
+def _count(value: _Value | None) -> int | None:
     if value is None:
         return None
     try:
-        number = int(float(value))
-    except (ValueError, OverflowError):
-        return None
+        number = int(value)
+    except ValueError:
+        try:
+            number = int(float(value))
+        except (ValueError, OverflowError):
+            return None
     return number if number >= 0 else None
 
 
-def _reset(value: str, now: float) -> float | None:
-    """An RFC 3339 instant (Anthropic), a duration (OpenAI), or a bare number."""
+@lru_cache(maxsize=512)
+def _reset(raw: _Value) -> tuple[bool, float] | None:
+    """(relative?, seconds) of an RFC 3339 instant (Anthropic), a duration (OpenAI), or a
+    bare number."""
+    value = (raw.decode("latin-1") if isinstance(raw, bytes) else raw).strip()
     if value[:1].isdigit() and len(value) >= 19 and value[4:5] == "-":
         try:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -170,14 +175,14 @@ def _reset(value: str, now: float) -> float | None:
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
-        return moment.timestamp()
+        return False, moment.timestamp()
     if value.replace(".", "", 1).isdigit():
-        return _epoch_or_delta(value, now)
+        return _epoch_or_delta(value)
     seconds = parse_duration(value)
-    return None if seconds is None else now + seconds
+    return None if seconds is None else (True, seconds)
 
 
-def _epoch_or_delta(value: str, now: float) -> float | None:
+def _epoch_or_delta(value: str) -> tuple[bool, float] | None:
     """OpenRouter's epoch ms; also epoch seconds or delta seconds, told apart by size."""
     try:
         number = float(value)
@@ -186,10 +191,10 @@ def _epoch_or_delta(value: str, now: float) -> float | None:
     if number != number or number < 0:
         return None
     if number > 1e11:  # epoch milliseconds (1e11 s would be the year 5138)
-        return number / 1000
+        return False, number / 1000
     if number > 1e9:  # epoch seconds (after 2001)
-        return number
-    return now + number
+        return False, number
+    return True, number
 
 
 # ------------------------------------------------------------------------ the mark
