@@ -4,6 +4,8 @@ the client, and is used again once its window has reset (the clock moved by hand
 
 from __future__ import annotations
 
+import time
+
 import openai
 import pytest
 
@@ -21,6 +23,18 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 def sdk(base: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0)
+
+
+def stored_remaining(home: Paths, clock: Clock, expected: int) -> list[int]:
+    """The stored window's remaining count, once a background write has brought it to
+    ``expected`` (a hang guard of 10 s, not a timing assertion)."""
+    deadline = time.monotonic() + 10
+    while True:
+        state = Rotator(home, clock=clock).state("qwen")
+        found = [w.remaining for w in state.provider("one").headroom]
+        if found == [expected] or time.monotonic() > deadline:
+            return found
+        time.sleep(0.01)
 
 
 def ask(client: openai.OpenAI) -> str:
@@ -74,3 +88,22 @@ def test_a_lone_provider_below_the_mark_keeps_serving(home: Paths, clock: Clock)
         state = Rotator(home, clock=clock).state("qwen")
         assert state.provider("one").cooldown_until is None
         assert [w.remaining for w in state.provider("one").headroom] == [0]
+
+
+def test_headroom_is_written_only_when_it_moved(home: Paths, clock: Clock) -> None:
+    """Coalesced: one of 10,000 requests less per answer is under 1 % of the limit, so after
+    the first answer's write the stored window stays as it was (no write per answer)."""
+    one = Dwindling(FakeProvider("one"), clock, limit=10_000, window=3600.0)
+    with FakeUpstream(one) as up_one, FakeUpstream(FakeProvider("two")) as up_two:
+        two_providers(home, up_one.url, up_two.url)
+        app = make_app(home, clock)
+        with serve(app) as base:
+            client = sdk(base)
+            for _ in range(20):
+                ask(client)
+            state = Rotator(home, clock=clock).state("qwen")
+            assert [w.remaining for w in state.provider("one").headroom] == [9_999]
+            clock.advance(61)  # a minute on: the next answer refreshes it (in the background)
+            ask(client)
+            assert stored_remaining(home, clock, 9_979) == [9_979]
+        assert len(up_two.seen) == 0
