@@ -61,6 +61,8 @@ class Recorder:
         self._background: set[asyncio.Task[Any]] = set()
         #: The headroom last written per (backend, provider): a write only when it moved.
         self._headroom: dict[tuple[str, str], tuple[Window, ...]] = {}
+        #: The marks of the configuration version in force, per (backend, provider).
+        self._marks: tuple[int, dict[tuple[str, str], Mark]] = (-1, {})
 
     # ---------------------------------------------------------------- attempts
 
@@ -186,8 +188,7 @@ class Recorder:
         request already goes elsewhere; else in the background, and only when they moved."""
         key = (target.backend, target.provider)
         now = self.clock()
-        snap = self.router.snapshot()
-        hit = below_mark(windows, mark_of(snap.config, target.backend, target.provider), now)
+        hit = below_mark(windows, self._mark(key), now)
         success = troubled or plan.last_success.get(target.backend) != target.provider
         before = self._headroom.get(key)
         if hit is None and not success and before is not None and not changed(before, windows):
@@ -200,6 +201,17 @@ class Recorder:
                 log.info("below the headroom mark", provider=target.key, window=hit.name)
         else:
             self.spawn(writes)
+
+    def _mark(self, key: tuple[str, str]) -> Mark:
+        snap = self.router.snapshot()
+        version, marks = self._marks
+        if version != snap.version:
+            marks = {}
+            self._marks = (snap.version, marks)
+        mark = marks.get(key)
+        if mark is None:
+            mark = marks[key] = mark_of(snap.config, *key)
+        return mark
 
     async def _success_and_headroom(
         self,
