@@ -213,23 +213,21 @@ class Mark:
 def below_mark(windows: Sequence[Window], mark: Mark, now: float) -> Window | None:
     """The fresh window that is below ``mark`` and resets last (it decides when the provider
     is usable again), else ``None``. A window with no reset time is never below the mark: a
-    cooldown must end, and nothing says when it would."""
+    cooldown must end, and nothing says when it would. (Once per answer: written out flat.)"""
     hit: Window | None = None
+    fraction = mark.fraction
     for window in windows:
-        if window.reset_at is None or not window.fresh(now) or not _below(window, mark):
+        reset_at = window.reset_at
+        if reset_at is None or reset_at <= now:
             continue
-        if hit is None or window.reset_at > (hit.reset_at or 0.0):
+        absolute = mark.requests if window.name == "requests" else mark.tokens
+        limit = window.limit
+        below = (absolute is not None and window.remaining < absolute) or (
+            fraction is not None and bool(limit) and window.remaining < fraction * (limit or 0)
+        )
+        if below and (hit is None or reset_at > (hit.reset_at or 0.0)):
             hit = window
     return hit
-
-
-def _below(window: Window, mark: Mark) -> bool:
-    absolute = mark.requests if window.name == "requests" else mark.tokens
-    if absolute is not None and window.remaining < absolute:
-        return True
-    if mark.fraction is None or not window.limit:
-        return False
-    return window.remaining < mark.fraction * window.limit
 
 
 def threshold_reason(window: Window, clock: str) -> str:
