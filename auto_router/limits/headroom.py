@@ -26,6 +26,7 @@ A window whose reset has passed says nothing any more (``fresh``): the provider 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,14 +118,25 @@ def parse_headroom(headers: Iterable[Header], now: float) -> tuple[Window, ...]:
         fields[field] = raw_value
     if parts is None:
         return ()
-    windows = [_window(n, parts[n], now) for n in sorted(parts)]
+    # An upstream names its windows: a few, at most, are kept (each is stored and shown).
+    windows = [_window(n, parts[n], now) for n in sorted(parts)[:MAX_WINDOWS]]
     return tuple(w for w in windows if w is not None)
+
+
+#: The most windows kept from one answer, and what a window's name may look like.
+MAX_WINDOWS: Final = 8
+_WINDOW_NAME: Final = re.compile(r"[a-z0-9_-]{1,40}")
 
 
 @lru_cache(maxsize=512)
 def _split(raw_name: bytes | str) -> tuple[str, str] | None:
     """(window, field) of a rate-limit header name, else ``None``."""
     name = (raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name).lower()
+    found = _parts(name)
+    return found if found is None or _WINDOW_NAME.fullmatch(found[0]) else None
+
+
+def _parts(name: str) -> tuple[str, str] | None:
     if name.startswith(_ANTHROPIC):
         rest = name[len(_ANTHROPIC) :]
         window, _, field = rest.rpartition("-")

@@ -274,3 +274,15 @@ def test_windows_are_kept_in_the_state_file_and_old_rows_read(tmp_path: Path) ->
     assert old.provider("p").headroom == ()
     assert old.provider("q").headroom == (Window("requests", 2),)
     assert record_headroom(BackendState("b"), "p", ()) == BackendState("b")
+
+
+def test_an_upstream_cannot_flood_the_state_with_windows() -> None:
+    many = [(f"x-ratelimit-remaining-w{i:02}".encode(), b"1") for i in range(50)]
+    odd = [(b"x-ratelimit-remaining-" + b"a" * 41, b"1"), (b"x-ratelimit-remaining-\xff<b>", b"1")]
+    windows = parse_headroom(many + odd, NOW)
+    assert [w.name for w in windows] == [f"w{i:02}" for i in range(8)]
+    huge = [
+        (b"x-ratelimit-remaining-requests", b"9" * 5000),
+        (b"x-ratelimit-remaining-tokens", b"1e999"),
+    ]
+    assert parse_headroom(huge, NOW) == ()  # unreadable counts: no window, no traceback
