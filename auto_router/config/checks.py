@@ -160,17 +160,9 @@ def _provider_type(value: Any) -> str:
     return text
 
 
-def rotate_below_fraction(value: Any) -> float:
-    """``rotate_below``: the fraction of a window left below which rotation moves on (issue
-    19), from 0 (never) to under 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"expected a fraction from 0 to under 1, got {describe(value)}")
-    return float(value)
-
-
 #: The headroom marks (issue 19): a backend's, which a provider may override.
 ROTATE_BELOW_KEYS: Final[Mapping[str, _Convert]] = {
-    "rotate_below": rotate_below_fraction,
+    "rotate_below": values.fraction_below_one,
     "rotate_below_requests": whole_number,
     "rotate_below_tokens": whole_number,
 }

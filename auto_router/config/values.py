@@ -139,3 +139,10 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     return type(value).__name__
+
+
+def fraction_below_one(value: Any) -> float:
+    """A fraction from 0 to under 1 (``rotate_below = 0.05``: 5 % of a window left; 0: never)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"expected a fraction from 0 to under 1, got {describe(value)}")
+    return float(value)
