@@ -76,6 +76,22 @@ MOCK_CHAT = (
 )
 
 
+#: ``BENCH_HEADROOM=1``: every canned answer also carries OpenAI-style rate-limit headers
+#: (issue 19), with plenty left, so the proxy parses them on every answer (and writes nothing).
+_RATE_LIMIT_HEADERS: list[tuple[bytes, bytes]] = (
+    [
+        (b"x-ratelimit-limit-requests", b"5000"),
+        (b"x-ratelimit-limit-tokens", b"160000"),
+        (b"x-ratelimit-remaining-requests", b"4999"),
+        (b"x-ratelimit-remaining-tokens", b"159976"),
+        (b"x-ratelimit-reset-requests", b"12ms"),
+        (b"x-ratelimit-reset-tokens", b"6m0s"),
+    ]
+    if os.environ.get("BENCH_HEADROOM") == "1"
+    else []
+)
+
+
 class _Response:
     def __init__(self, stream: bool, chat: bytes, events: list[bytes]) -> None:
         self.status = 200
@@ -83,7 +99,7 @@ class _Response:
         self._chat = chat
         self._events = events
         kind = b"text/event-stream" if stream else b"application/json"
-        self._headers = [(b"content-type", kind)]
+        self._headers = [(b"content-type", kind), *_RATE_LIMIT_HEADERS]
 
     def raw_headers(self) -> Sequence[tuple[bytes, bytes]]:
         return self._headers

@@ -198,8 +198,8 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "translate": as_bool,
     "api_version": as_str,
     "deployment": as_str,
-    "price_input": values.price_per_million,
-    "price_output": values.price_per_million,
+    **values.PRICE_KEYS,
+    **values.ROTATE_BELOW_KEYS,
 }
 #: The lowercase settings a provider table may hold.
 PROVIDER_SETTING_KEYS: Final = frozenset(PROVIDER_KEYS)
@@ -232,6 +232,7 @@ BACKEND_KEYS: Final[Mapping[str, _Convert]] = {
     "via_proxy": true_false_or_auto,
     "translate": as_bool,
     "strategy": one_of(STRATEGIES),
+    **values.ROTATE_BELOW_KEYS,
 }
 _BACKEND_FIELD: Final = {"providers": "provider_names"}
 _LAUNCHER_KEYS: Final[Mapping[str, _Convert]] = {

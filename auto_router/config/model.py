@@ -121,6 +121,10 @@ class ProviderConfig:
     #: ``None``: the matching template's published price, else unknown (never 0).
     price_input: float | None = None
     price_output: float | None = None
+    #: Headroom marks (issue 19); ``None``: the backend's.
+    rotate_below: float | None = None
+    rotate_below_requests: int | None = None
+    rotate_below_tokens: int | None = None
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None
@@ -272,6 +276,11 @@ class BackendConfig:
     translate: bool = True
     #: Which available provider serves: one of ``STRATEGIES``.
     strategy: str = STICKY
+    #: Headroom marks (issue 19): below this fraction of a rate-limit window left, or fewer
+    #: requests / tokens than these, a provider cools down until the window resets.
+    rotate_below: float = 0.05
+    rotate_below_requests: int | None = None
+    rotate_below_tokens: int | None = None
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     declared: bool = True
     line: int | None = None

@@ -175,3 +175,23 @@ def price_per_million(value: Any) -> float:
             f"expected USD per million tokens (at most {MAX_PRICE:,.0f}), got {describe(value)}"
         )
     return float(value)
+
+
+def fraction_below_one(value: Any) -> float:
+    """A fraction from 0 to under 1 (``rotate_below = 0.05``: 5 % of a window left; 0: never)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"expected a fraction from 0 to under 1, got {describe(value)}")
+    return float(value)
+
+
+#: The headroom marks (issue 19): a backend's, which a provider may override.
+ROTATE_BELOW_KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
+    "rotate_below": fraction_below_one,
+    "rotate_below_requests": whole_number,
+    "rotate_below_tokens": whole_number,
+}
+#: A provider's prices (issue 19), USD per million tokens.
+PRICE_KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
+    "price_input": price_per_million,
+    "price_output": price_per_million,
+}

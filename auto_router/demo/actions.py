@@ -204,3 +204,40 @@ def keep_alive(seconds: float, every: float, events: list[str]) -> Pour:
 
 Action = Reply | Stream | Hang | Close | Reset | Pour | Late
 Script = Callable[[Seen], Action]
+
+
+# -- headroom (issue 19): a provider whose window runs down answer by answer ---------------
+
+
+@dataclass
+class Dwindling:
+    """A script around ``inner`` whose whole answers carry OpenAI-style rate-limit headers:
+    ``x-ratelimit-remaining-requests`` one lower on every answer, the window full again
+    ``window`` seconds after it began (on ``clock``, which a test moves by hand)."""
+
+    inner: Script
+    clock: Callable[[], float]
+    limit: int = 10
+    window: float = 5.0
+    answered: int = 0
+    started: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __call__(self, seen: Seen) -> Action:
+        action = self.inner(seen)
+        if not isinstance(action, Reply) or action.status >= 400:
+            return action
+        with self._lock:
+            now = self.clock()
+            if self.started is None or now >= self.started + self.window:
+                self.started, self.answered = now, 0  # a new window
+            self.answered += 1
+            left = max(self.limit - self.answered, 0)
+            reset_in = self.started + self.window - now
+        headers = {
+            **action.headers,
+            "x-ratelimit-limit-requests": str(self.limit),
+            "x-ratelimit-remaining-requests": str(left),
+            "x-ratelimit-reset-requests": f"{reset_in:g}s",
+        }
+        return Reply(action.status, action.body, headers)

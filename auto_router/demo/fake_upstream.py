@@ -22,12 +22,25 @@ import struct
 import threading
 from http import HTTPStatus
 
-from .actions import Action, Close, Hang, Late, Pour, Reply, Reset, Script, Seen, Stream
+from .actions import (
+    Action,
+    Close,
+    Dwindling,
+    Hang,
+    Late,
+    Pour,
+    Reply,
+    Reset,
+    Script,
+    Seen,
+    Stream,
+)
 from .provider import FakeProvider
 
 __all__ = [
     "Action",
     "Close",
+    "Dwindling",
     "FakeProvider",
     "FakeUpstream",
     "Hang",

@@ -71,7 +71,11 @@ def ratelimit_reset(headers: Mapping[str, str], now: float) -> float | None:
 
 
 def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | None:
-    """When a rate-limited provider works again: headers first, then the body's words."""
+    """When a rate-limited provider works again: headers first, then the body's words.
+
+    A Gemini quota of 0 comes first: its ``retryDelay`` is there, but waiting won't help."""
+    if _GEMINI_ZERO.search(body):
+        return next_day(now)
     found = parse_retry_after(headers.get("retry-after"), now)
     if found is not None:
         return found
@@ -84,6 +88,9 @@ def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | Non
     limited = ratelimit_reset(headers, now)
     if limited is not None:
         return limited
+    plan = zai_reset(body)
+    if plan is not None:
+        return max(plan, now)
     delay = RETRY_DELAY.search(body)
     if delay:
         return now + float(delay.group("seconds"))
@@ -93,6 +100,53 @@ def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | Non
         if seconds:
             return now + seconds
     return None
+
+
+#: Gemini's ``RESOURCE_EXHAUSTED`` for a quota the project does not have at all: ``limit: 0``
+#: in the message, or ``"quotaValue": "0"`` in the ``google.rpc.QuotaFailure`` details
+#: (https://ai.google.dev/gemini-api/docs/rate-limits; bodies as reported in
+#: google-gemini/gemini-cli#22486 and itcon-pty-au/stremio-ai-search#170).
+_GEMINI_ZERO: Final = re.compile(r'(?:\blimit: 0\b|"quotaValue"\s*:\s*"0")')
+#: Z.ai's plan limits (https://docs.z.ai/api-reference/api-code): 1308, the 5-hour window,
+#: and 1310, the weekly / monthly one, say "Your limit will reset at 2026-09-09 05:38:28",
+#: a time in Beijing time (UTC+8), as hugalafutro/model-hotel#955 and can1357/oh-my-pi#11014
+#: found against the quota API.
+_ZAI_CODE: Final = re.compile(r'"code"\s*:\s*"?(?:1308|1310)\b|\[(?:1308|1310)\]')
+_ZAI_RESET: Final = re.compile(
+    r"reset at (?P<at>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+)
+_BEIJING: Final = dt.timezone(dt.timedelta(hours=8))
+
+
+def zai_reset(body: str) -> float | None:
+    """The reset a Z.ai 1308 / 1310 usage-limit body names (epoch seconds), else ``None``."""
+    sample = body[:4096]
+    if not _ZAI_CODE.search(sample):
+        return None
+    found = _ZAI_RESET.search(sample)
+    if found is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(found.group("at") + (found.group("zone") or ""))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_BEIJING)
+    return moment.timestamp()
+
+
+def next_day(now: float) -> float:
+    """Midnight Pacific time after ``now``, when Gemini's daily quotas reset (its rate-limits
+    page); ``now`` + 24 h where the zone database is missing."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only on this rare path (~4 ms)
+
+    try:
+        zone = ZoneInfo("America/Los_Angeles")
+    except (ZoneInfoNotFoundError, ValueError):
+        return now + 86400.0
+    today = dt.datetime.fromtimestamp(now, zone).date()
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), zone)
+    return midnight.timestamp()
 
 
 def is_usage_limit(status: int, body: str, markers: Sequence[re.Pattern[str]]) -> bool:

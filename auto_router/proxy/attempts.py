@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import TranslationError
+from ..limits.headroom import Window, parse_headroom
 from . import translation
 from .classify import (
     CONTEXT,
@@ -47,6 +48,8 @@ class Answer:
     payload: bytes | None
     #: A stream's head, up to its first whole event (read before answering).
     head: bytes = b""
+    #: The rate-limit windows its headers describe (issue 19; ``()``: none).
+    headroom: tuple[Window, ...] = ()
 
 
 #: What an attempt returns.
@@ -176,13 +179,16 @@ class Attempts:
                     error = str(exc).encode()
                 self._judge(target, resp, error, may_retry, may_wait)
                 return Answer(target, resp, error)  # a client error (400, 404, 422...)
+            # Headroom is read once the answer is one (a failure above says more itself).
+            headroom = parse_headroom(resp.raw_headers(), self.clock())
             if ex.stream:
-                return Answer(target, resp, None, await _first_event(target, resp, may_retry))
+                head = await _first_event(target, resp, may_retry)
+                return Answer(target, resp, None, head, headroom)
             try:
                 payload = await resp.read()
             except UpstreamError as exc:
                 raise _outage(exc, may_retry) from None
-            return Answer(target, resp, payload)
+            return Answer(target, resp, payload, headroom=headroom)
         except Failure as exc:
             return exc
 

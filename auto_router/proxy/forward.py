@@ -201,7 +201,7 @@ class Proxy:
         if done.resp.status < 400:
             if session is not None:
                 self.router.bind(session, plan, done.target)
-            await self.recorder.succeeded(done.target, plan, ex)
+            await self.recorder.succeeded(done.target, plan, ex, done)
         if ex.stream and done.payload is None:
             if ex.endpoint.name in CONTINUABLE and is_sse(done):
                 await self._stream(send, ex, plan, call, snap, done)

@@ -16,16 +16,20 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
 
+from ..config import Config
 from ..errors import AutoRouterError
-from ..rotation.policy import OPEN
+from ..limits.cooling import clock_time
+from ..limits.headroom import Mark, Window, below_mark, changed, threshold_reason
+from ..rotation.policy import OPEN, BackendState, record_headroom, record_threshold
 from ..rotation.service import Rotator
 from ..runs import RunTokens
 from ..store.requests import FailedAttempt, RequestRecord
-from .attempts import Attempts, Outcome, upstream_model
+from .attempts import Answer, Attempts, Outcome, upstream_model
 from .classify import LIMIT, OUTAGE, Failure
 from .exchange import Call, Exchange
 from .reqlog import RequestLog, redact_body
@@ -55,6 +59,10 @@ class Recorder:
         self.request_log = request_log
         self.clock = clock
         self._background: set[asyncio.Task[Any]] = set()
+        #: The headroom last written per (backend, provider): a write only when it moved.
+        self._headroom: dict[tuple[str, str], tuple[Window, ...]] = {}
+        #: The marks of the configuration version in force, per (backend, provider).
+        self._marks: tuple[int, dict[tuple[str, str], Mark]] = (-1, {})
 
     # ---------------------------------------------------------------- attempts
 
@@ -154,12 +162,16 @@ class Recorder:
         claimed = await self._run(self.rotator.claim_probe, target.backend, target.provider, hold)
         return bool(claimed)
 
-    async def succeeded(self, target: Target, plan: Plan, ex: Exchange) -> None:
+    async def succeeded(
+        self, target: Target, plan: Plan, ex: Exchange, answer: Answer | None = None
+    ) -> None:
         key = (target.backend, target.provider)
         troubled = key in plan.troubled or any(
             f.provider == target.provider and f.backend == target.backend for f in ex.failed
         )
-        if troubled:
+        if answer is not None and answer.headroom:
+            await self._headroom_after(target, plan, answer.headroom, troubled)
+        elif troubled:
             # A success closes the circuit and ends the failure streak. Written before the
             # answer goes out, so the very next request sees the provider healthy again
             # (rare: only after trouble, so the hot path does not pay for it).
@@ -167,6 +179,53 @@ class Recorder:
         elif plan.last_success.get(target.backend) != target.provider:
             # Only when it changes something: a write per request would cost the hot path.
             self.spawn(self._write(self.rotator.record_success, target.backend, target.provider))
+
+    async def _headroom_after(
+        self, target: Target, plan: Plan, windows: tuple[Window, ...], troubled: bool
+    ) -> None:
+        """A success whose answer described its windows: written after the success itself
+        (which ends a cooldown). Below the mark, before the answer goes out, so the next
+        request already goes elsewhere; else in the background, and only when they moved."""
+        key = (target.backend, target.provider)
+        now = self.clock()
+        hit = below_mark(windows, self._mark(key), now)
+        success = troubled or plan.last_success.get(target.backend) != target.provider
+        before = self._headroom.get(key)
+        if hit is None and not success and before is not None and not changed(before, windows):
+            return
+        self._headroom[key] = windows
+        writes = self._success_and_headroom(target, success, windows, hit, now)
+        if hit is not None or troubled:
+            await writes
+            if hit is not None:
+                log.info("below the headroom mark", provider=target.key, window=hit.name)
+        else:
+            self.spawn(writes)
+
+    def _mark(self, key: tuple[str, str]) -> Mark:
+        snap = self.router.snapshot()
+        version, marks = self._marks
+        if version != snap.version:
+            marks = {}
+            self._marks = (snap.version, marks)
+        mark = marks.get(key)
+        if mark is None:
+            mark = marks[key] = mark_of(snap.config, *key)
+        return mark
+
+    async def _success_and_headroom(
+        self,
+        target: Target,
+        success: bool,
+        windows: tuple[Window, ...],
+        hit: Window | None,
+        now: float,
+    ) -> None:
+        if success:
+            await self._write(self.rotator.record_success, target.backend, target.provider)
+        names = self.router.snapshot().rotation.get(target.backend, ())
+        change = partial(_headroom_change, names, target.provider, windows, hit, now)
+        await self._write(self.rotator.store.update, target.backend, change)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """A state write, in a thread (SQLite may wait for another process's lock)."""
@@ -243,3 +302,32 @@ class Recorder:
             else None,
             run_id=ex.run[1].run_id if ex.run is not None else None,
         )
+
+
+def mark_of(config: Config, backend: str, provider: str) -> Mark:
+    """The headroom mark of ``provider`` (its own keys, else its backend's)."""
+    b = config.backends.get(backend)
+    p = config.providers.get(backend, {}).get(provider)
+    fraction = p.rotate_below if p is not None else None
+    requests = p.rotate_below_requests if p is not None else None
+    tokens = p.rotate_below_tokens if p is not None else None
+    if b is not None:
+        fraction = b.rotate_below if fraction is None else fraction
+        requests = b.rotate_below_requests if requests is None else requests
+        tokens = b.rotate_below_tokens if tokens is None else tokens
+    return Mark(fraction or None, requests, tokens)
+
+
+def _headroom_change(
+    names: tuple[str, ...],
+    provider: str,
+    windows: tuple[Window, ...],
+    hit: Window | None,
+    now: float,
+    state: BackendState,
+) -> BackendState:
+    state = record_headroom(state, provider, windows)
+    if hit is None or hit.reset_at is None:
+        return state
+    reason = threshold_reason(hit, clock_time(hit.reset_at, now))
+    return record_threshold(names, state, provider, now, hit.reset_at, f"proxy: {reason}")

@@ -21,6 +21,7 @@ from typing import Final, TypeVar
 from ..config.model import PRIORITY, ROUND_ROBIN, STICKY
 from ..config.values import MAX_SECONDS
 from ..errors import AllProvidersExhaustedError, ExhaustedProvider
+from ..limits.headroom import Window
 
 _T = TypeVar("_T")
 
@@ -41,6 +42,8 @@ class ProviderState:
     streak: int = 0
     #: The circuit breaker: open until then, half-open after (``None``: closed).
     circuit_until: float | None = None
+    #: Headroom (issue 19): the rate-limit windows its last answer described (see below).
+    headroom: tuple[Window, ...] = ()
 
     def is_available(self, now: float) -> bool:
         return self.cooldown_until is None or self.cooldown_until <= now
@@ -73,6 +76,54 @@ class BackendState:
 
     def with_provider(self, name: str, state: ProviderState) -> BackendState:
         return replace(self, providers=MappingProxyType({**self.providers, name: state}))
+
+
+# -- headroom (issue 19) ------------------------------------------------------------------
+# ``Window`` (limits/headroom.py, where the header parser makes it) is re-exported here: it
+# is part of ``ProviderState``. A provider below its mark is put in cooldown until the
+# window's reset through ``record_usage_limit``, so every strategy and the launcher's direct
+# mode skip it with no logic of their own; these only keep the windows.
+
+
+def record_headroom(
+    state: BackendState, provider: str, windows: tuple[Window, ...]
+) -> BackendState:
+    """``provider``'s last answer described these windows (they replace the ones before)."""
+    before = state.provider(provider)
+    if before.headroom == windows:
+        return state
+    return state.with_provider(provider, replace(before, headroom=windows))
+
+
+def fresh_headroom(state: ProviderState, now: float) -> tuple[Window, ...]:
+    """The windows that still describe the provider (older than their reset: ignored)."""
+    return tuple(w for w in state.headroom if w.fresh(now))
+
+
+def record_threshold(
+    names: Sequence[str],
+    state: BackendState,
+    provider: str,
+    now: float,
+    until: float,
+    reason: str,
+) -> BackendState:
+    """``provider`` fell below its headroom mark: a cooldown until ``until``, as a usage limit
+    would be, unless no other provider of the backend could serve now (then the few
+    requests it has left are better spent than refused)."""
+    others = [
+        n
+        for n in names
+        if n != provider
+        and state.provider(n).is_available(now)
+        and state.provider(n).circuit(now) != OPEN
+    ]
+    if not others or not state.provider(provider).is_available(now):
+        return state
+    return record_usage_limit(names, state, provider, now, until, reason)
+
+
+# -- end of headroom -----------------------------------------------------------------------
 
 
 def current_provider(names: Sequence[str], state: BackendState, now: float) -> str | None:

@@ -8,6 +8,7 @@ as one read-modify-write that no other writer can interleave with.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -17,6 +18,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from ..errors import StateError
+from ..limits.headroom import Window
 from ..store.db import connect, transaction
 from .policy import BackendState, ProviderState
 
@@ -109,6 +111,7 @@ class SQLiteStateStore:
                 last_success_at=success_at,
                 streak=streak,
                 circuit_until=circuit,
+                headroom=_headroom(headroom),
             )
             for (
                 name,
@@ -121,9 +124,10 @@ class SQLiteStateStore:
                 success_at,
                 streak,
                 circuit,
+                headroom,
             ) in self._db.execute(
                 "SELECT provider, cooldown_until, last_error, last_error_at, usage_limits, "
-                "failures, successes, last_success_at, streak, circuit_until "
+                "failures, successes, last_success_at, streak, circuit_until, headroom "
                 "FROM provider_state WHERE backend = ?",
                 (backend,),
             )
@@ -162,13 +166,13 @@ class SQLiteStateStore:
         self._db.executemany(
             "INSERT INTO provider_state (backend, provider, cooldown_until, last_error, "
             "last_error_at, usage_limits, failures, successes, last_success_at, streak, "
-            "circuit_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "circuit_until, headroom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (backend, provider) DO UPDATE SET "
             "cooldown_until = excluded.cooldown_until, last_error = excluded.last_error, "
             "last_error_at = excluded.last_error_at, usage_limits = excluded.usage_limits, "
             "failures = excluded.failures, successes = excluded.successes, "
             "last_success_at = excluded.last_success_at, streak = excluded.streak, "
-            "circuit_until = excluded.circuit_until",
+            "circuit_until = excluded.circuit_until, headroom = excluded.headroom",
             [
                 (
                     state.backend,
@@ -182,6 +186,7 @@ class SQLiteStateStore:
                     p.last_success_at,
                     p.streak,
                     p.circuit_until,
+                    _headroom_json(p.headroom),
                 )
                 for name, p in state.providers.items()
             ],
@@ -199,6 +204,23 @@ class SQLiteStateStore:
 
     def _translate(self) -> SQLiteStateStore._Translate:
         return SQLiteStateStore._Translate()
+
+
+def _headroom(text: str | None) -> tuple[Window, ...]:
+    """Stored windows (JSON); a row of an older version (NULL) or a broken one: none."""
+    if not text:
+        return ()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(data, list):
+        return ()
+    return tuple(w for w in map(Window.from_dict, data) if w is not None)
+
+
+def _headroom_json(windows: tuple[Window, ...]) -> str | None:
+    return json.dumps([w.as_dict() for w in windows]) if windows else None
 
 
 class MemoryStateStore:

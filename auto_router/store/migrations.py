@@ -141,3 +141,9 @@ def m005_request_run_id(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE INDEX proxy_requests_run ON proxy_requests (run_id) WHERE run_id IS NOT NULL"
     )
+
+
+@migration
+def m006_headroom(db: sqlite3.Connection) -> None:
+    """Per provider: the rate-limit windows its last answer described (JSON; issue 19)."""
+    db.execute("ALTER TABLE provider_state ADD COLUMN headroom TEXT")
