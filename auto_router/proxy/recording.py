@@ -61,6 +61,9 @@ class Recorder:
         self._background: set[asyncio.Task[Any]] = set()
         #: The headroom last written per (backend, provider): a write only when it moved.
         self._headroom: dict[tuple[str, str], tuple[Window, ...]] = {}
+        #: One lock per provider: its headroom writes (most in the background, in threads)
+        #: land in the order the answers came, so an older window never overwrites a newer.
+        self._headroom_locks: dict[tuple[str, str], asyncio.Lock] = {}
         #: The marks of the configuration version in force, per (backend, provider).
         self._marks: tuple[int, dict[tuple[str, str], Mark]] = (-1, {})
 
@@ -221,11 +224,14 @@ class Recorder:
         hit: Window | None,
         now: float,
     ) -> None:
-        if success:
-            await self._write(self.rotator.record_success, target.backend, target.provider)
-        names = self.router.snapshot().rotation.get(target.backend, ())
-        change = partial(_headroom_change, names, target.provider, windows, hit, now)
-        await self._write(self.rotator.store.update, target.backend, change)
+        key = (target.backend, target.provider)
+        lock = self._headroom_locks.get(key) or self._headroom_locks.setdefault(key, asyncio.Lock())
+        async with lock:  # FIFO: tasks take it in the order they were spawned
+            if success:
+                await self._write(self.rotator.record_success, target.backend, target.provider)
+            names = self.router.snapshot().rotation.get(target.backend, ())
+            change = partial(_headroom_change, names, target.provider, windows, hit, now)
+            await self._write(self.rotator.store.update, target.backend, change)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """A state write, in a thread (SQLite may wait for another process's lock)."""
