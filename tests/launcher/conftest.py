@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from auto_router.demo.fake_upstream import Reply
+
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_AGENTS = ROOT / "tests" / "fake_agents"
 FAKE = FAKE_AGENTS / "fake_agent.py"
@@ -78,3 +80,11 @@ def home(tmp_path: Path) -> Home:
 
 
 WriteFn = Callable[[str, str], None]
+
+
+#: An OpenAI-style 429 asking to wait an hour: a window the run will not wait out.
+RATE_LIMITED = Reply(
+    429,
+    {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+    headers={"retry-after": "3600"},
+)

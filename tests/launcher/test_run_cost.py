@@ -16,7 +16,7 @@ import pytest
 from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.demo.wire import chat_completion
 
-from .conftest import Home
+from .conftest import RATE_LIMITED, Home
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,6 @@ providers = ["one", "two"]
 [message_backend]
 default = "chat"
 """
-
-RATE_LIMITED = Reply(
-    429,
-    {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
-    headers={"retry-after": "3600"},
-)
 
 
 def answer(seen: Seen) -> Reply:

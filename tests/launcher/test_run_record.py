@@ -18,7 +18,7 @@ from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.demo.wire import chat_completion
 from auto_router.launcher.session import failover_summary
 
-from .conftest import Home
+from .conftest import RATE_LIMITED, Home
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +30,6 @@ providers = ["one", "two"]
 default = "chat"
 """
 
-RATE_LIMITED = Reply(
-    429,
-    {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
-    headers={"retry-after": "3600"},
-)
 BROKEN = Reply(500, {"error": {"message": "upstream broke", "type": "server_error"}})
 
 
