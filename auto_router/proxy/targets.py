@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ..config import ProviderConfig, ResolvedProvider
+from ..config.pools import slot_name
 from ..config.proxy import ProxySettings
 from ..errors import AutoRouterError
 from ..providers import protocols
@@ -66,6 +67,8 @@ class Target:
     #: ``model_map``: exact client model names, then (pattern, model) globs in file order.
     model_exact: Mapping[str, str] = field(default_factory=lambda: _NO_ROUTES)
     model_globs: tuple[tuple[str, str], ...] = ()
+    #: The id of its pool key (issue 19, config/pools.py); ``None``: a provider of one key.
+    key_id: str | None = None
     #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
     #: once per target (targets are built once per configuration version).
     header_names: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -76,6 +79,11 @@ class Target:
     @property
     def key(self) -> str:
         return f"{self.backend}/{self.provider}"
+
+    @property
+    def slot(self) -> str:
+        """Its name in the rotation state (``provider#key-id`` for a pool key)."""
+        return slot_name(self.provider, self.key_id)
 
     def upstream_model(self, client_model: str | None) -> str | None:
         """What ``model_map`` says for the client's model, else the provider's ``model``."""
@@ -138,6 +146,7 @@ def build_targets(
                 timeouts=timeouts,
                 markers=compiled,
                 broken=str(exc),
+                key_id=provider.key_id,
             )
         )
     urls = _fixed_urls(resolved, family)
@@ -162,6 +171,7 @@ def build_targets(
         model_globs=tuple((k, v) for k, v in provider.model_map.items() if k not in exact),
         context_window=provider.context_window,
         prefill=provider.takes_prefill,
+        key_id=provider.key_id,
     )
     return _by_plan_family(target)
 
