@@ -275,7 +275,8 @@ class Rotator:
                 self._provider_status(p, state, p.name == current, slot, now)
                 for p in config.providers_of(name)
             )
-            last_used = state.last_success if state.last_success in backend.provider_names else None
+            last = split_slot(state.last_success)[0] if state.last_success else None
+            last_used = last if last in backend.provider_names else None
             result.append(
                 BackendStatus(
                     name=name,
