@@ -41,6 +41,8 @@ _SALT_BYTES: Final = 32
 def key_pool(value: Any) -> tuple[str, ...]:
     """``api_keys``: a non-empty list of distinct strings. Errors name the entry (from 1),
     never its text: an entry may be a literal secret."""
+    if isinstance(value, str):  # its text is not quoted: it may be a key
+        raise ValueError('expected a list of keys like ["${KEY_A}"], got a string')
     if not isinstance(value, list):
         raise ValueError(f'expected a list of keys like ["${{KEY_A}}"], got {describe(value)}')
     if not value:
