@@ -371,4 +371,7 @@ def _restore_masked(name: str, new: Any, old: Any) -> Any:
             k: _restore_masked(k if looks_secret(k) else name, v, old.get(k))
             for k, v in new.items()
         }
+    if isinstance(new, list) and isinstance(old, list):  # a key pool: each entry by its mask
+        shown = {masked_value(name, o): o for o in old if isinstance(o, str)}
+        return [v if v in old else shown.get(v, v) for v in new]
     return new
