@@ -72,18 +72,16 @@ class Target:
     #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
     #: once per target (targets are built once per configuration version).
     header_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: Its name in the rotation state (``provider#key-id`` for a pool key), made once.
+    slot: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "header_names", frozenset(n for n, _ in self.headers))
+        object.__setattr__(self, "slot", slot_name(self.provider, self.key_id))
 
     @property
     def key(self) -> str:
         return f"{self.backend}/{self.provider}"
-
-    @property
-    def slot(self) -> str:
-        """Its name in the rotation state (``provider#key-id`` for a pool key)."""
-        return slot_name(self.provider, self.key_id)
 
     def upstream_model(self, client_model: str | None) -> str | None:
         """What ``model_map`` says for the client's model, else the provider's ``model``."""

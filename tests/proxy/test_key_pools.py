@@ -203,3 +203,47 @@ def test_a_key_below_its_headroom_mark_moves_to_the_next_key_before_any_429(
     id_a, _ = ids(home)
     store = SQLiteStateStore(home.database)
     assert store.get("qwen").provider(slot_name("pool", id_a)).headroom  # stored per key
+
+
+def test_the_issue_done_when_a_plan_a_pool_of_two_and_a_local_model_under_priority(
+    home: Paths, clock: Clock
+) -> None:
+    """The plan serves until its headroom is below the mark and is left before any 429; the
+    pool's first key is rate-limited and its second answers, unseen; a session stays on its
+    key when the plan is back; the plan serves new requests again once its window resets."""
+    plan = Dwindling(FakeProvider("plan", text="plan"), clock, limit=4, window=60.0)
+    pool = FakeProvider("pool", text="pool", limited_when="aaaa", retry_after=3600)
+    local = FakeProvider("local", text="local")
+    with FakeUpstream(plan) as up_plan, FakeUpstream(pool) as up_pool, FakeUpstream(local) as up:
+        write_config(
+            home,
+            '[backends.b]\nproviders = ["plan", "pool", "local"]\nstrategy = "priority"\n'
+            'rotate_below = 0.3\n[message_backend]\ndefault = "b"\n',
+            f'[b.plan]\nbase_url = "{up_plan.url}"\napi_key = "sk-plan-0000000000000"\n'
+            f'[b.pool]\nbase_url = "{up_pool.url}"\n'
+            'api_keys = ["${P19_KEY_A}", "${P19_KEY_B}"]\n'
+            f'[b.local]\ntype = "lm-studio"\nbase_url = "{up.url}"\n',
+        )
+        with serve(make_app(home, clock)) as base:
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+
+            def ask(**headers: str) -> str:
+                reply = client.chat.completions.create(
+                    model="m",
+                    messages=HI,  # type: ignore[arg-type]
+                    extra_headers=headers,
+                )
+                return reply.choices[0].message.content or ""
+
+            assert [ask() for _ in range(3)] == ["plan"] * 3  # then below the mark
+            assert ask(**{SESSION: "s"}) == "pool"  # key A's 429 went to key B
+            assert [ask(**{SESSION: "s"}) for _ in range(2)] == ["pool"] * 2
+            clock.advance(60.0)  # the plan's window resets
+            assert ask() == "plan"  # priority: new requests go back
+            assert ask(**{SESSION: "s"}) == "pool"  # the session keeps its warm key
+    assert keys_seen(pool) == ["A", "B", "B", "B", "B"]
+    assert all(r["status"] == 200 for r in plan.inner.requests)  # type: ignore[attr-defined]
+    assert not local.requests
+    (status,) = Rotator(home, store=SQLiteStateStore(home.database), clock=clock).status()
+    keys = {k.masked: k for k in status.providers[1].keys}
+    assert keys["sk-…A1b2"].cooldown_until is not None and keys["sk-…B3c4"].cooldown_until is None
