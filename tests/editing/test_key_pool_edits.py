@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -17,6 +18,7 @@ from auto_router.config import load_config
 from auto_router.config.pools import KeyRing
 from auto_router.errors import ConfigValidationError, NotFoundError
 from auto_router.paths import Paths
+from auto_router.rotation.policy import BackendState, ProviderState
 
 KEY_A = "sk-pool-aaaaaaaaaaaaA1b2"
 LITERAL = "sk-literal-secret-9876wxyz"
@@ -119,3 +121,22 @@ def test_the_cli_warns_of_a_literal_key_and_never_prints_one(paths: Paths) -> No
     assert missing.returncode != 0 and "has no key '9'" in missing.stderr
     printed = "".join(r.stdout + r.stderr for r in (added, quiet, removed, missing))
     assert LITERAL not in printed and KEY_A not in printed
+
+
+def test_a_renamed_provider_keeps_its_keys_cooldowns() -> None:
+    state = BackendState(
+        "qwen",
+        current="one#abc",
+        last_success="two",
+        providers=MappingProxyType(
+            {
+                "one#abc": ProviderState(cooldown_until=5.0),
+                "one#def": ProviderState(),
+                "two": ProviderState(),
+            }
+        ),
+    )
+    after = editing.rename_in_state(state, "one", "uno")
+    assert set(after.providers) == {"uno#abc", "uno#def", "two"}
+    assert after.provider("uno#abc").cooldown_until == 5.0
+    assert (after.current, after.last_success) == ("uno#abc", "two")
