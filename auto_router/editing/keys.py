@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import tomlkit
 from tomlkit.items import Array, Item
 
-from ..config.pools import KeyRing, PoolKey, expand_pool, find_key
+from ..config.pools import ID_LENGTH, KeyRing, PoolKey, expand_pool, find_key
 from ..errors import ConfigValidationError, NotFoundError
 from ..paths import Paths
 from .transaction import Documents, EditResult, edit_config
@@ -88,8 +88,10 @@ def remove_key(
         env = os.environ if environ is None else environ
         key = find_key(expand_pool(entries, KeyRing(paths.data_dir), env, where), wanted)
         if key is None:
+            # what was asked is quoted only when it cannot be a key itself
+            shown = repr(wanted) if _named(wanted) else "like that"
             raise NotFoundError(
-                f"provider {backend}/{provider} has no key {wanted!r} (or more than one matches)",
+                f"provider {backend}/{provider} has no key {shown} (or more than one matches)",
                 hint="name it by its id, mask or index as `auto-router status` shows them",
             )
         if len(pool) == 1:
@@ -121,3 +123,9 @@ def _keys(
     env = os.environ if environ is None else environ
     where = f"{found.source}: [{backend}.{provider}]"
     return expand_pool(found.api_keys, config.key_ring, env, where)
+
+
+def _named(wanted: str) -> bool:
+    """An index, an id, a mask or a ``${VAR}``: a name of a key, not a key."""
+    is_id = len(wanted) == ID_LENGTH and all(c in "0123456789abcdef" for c in wanted)
+    return wanted.isdigit() or is_id or "…" in wanted or wanted.startswith("${")

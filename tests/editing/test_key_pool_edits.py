@@ -119,7 +119,10 @@ def test_the_cli_warns_of_a_literal_key_and_never_prints_one(paths: Paths) -> No
     assert "removed key 2 (sk-…wxyz) from qwen/one" in removed.stdout
     missing = cli(paths, "provider", "key", "remove", "qwen/one", "9")
     assert missing.returncode != 0 and "has no key '9'" in missing.stderr
-    printed = "".join(r.stdout + r.stderr for r in (added, quiet, removed, missing))
+    # a key typed where its name was expected is not echoed back
+    typed = cli(paths, "provider", "key", "remove", "qwen/one", KEY_A)
+    assert typed.returncode != 0 and "has no key like that" in typed.stderr
+    printed = "".join(r.stdout + r.stderr for r in (added, quiet, removed, missing, typed))
     assert LITERAL not in printed and KEY_A not in printed
 
 
