@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from ..config import BackendConfig, Config, ProviderConfig, load_config
-from ..config.pools import split_slot
+from ..config.pools import find_key, slot_name, split_slot
 from ..errors import AutoRouterError, ProviderNotFoundError
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
@@ -26,6 +26,7 @@ from .policy import (
     Candidate,
     ProviderState,
     pick,
+    reset_one,
 )
 from .policy import advance as advance_policy
 from .policy import choose as choose_policy
@@ -397,6 +398,19 @@ class Rotator:
             self.config.backend(backend)
         for name in names:
             self._update(name, reset_policy)
+
+    def reset_key(self, backend: str, provider: str, key: str) -> KeyStatus:
+        """Clear one pool key's cooldown and circuit; ``key`` is its id, mask, ``${VAR}``
+        text or index (from 1). Returns the key's status after."""
+        found = find_key(self.config.pool(self.config.provider(backend, provider)), key)
+        if found is None or found.id is None:
+            raise ProviderNotFoundError(f"provider {backend}/{provider} has no usable key {key!r}")
+        slot = slot_name(provider, found.id)
+        after = self._update(backend, lambda s: reset_one(s, slot))
+        pool = self.config.pool(self.config.provider(backend, provider))
+        now, current = self.clock(), self.current_slot(backend)
+        keys = key_status(pool, provider, after, current, now, self._shown)
+        return next(k for k in keys if k.id == found.id)
 
     def _update(
         self,

@@ -63,5 +63,12 @@ async def test_keys_are_listed_masked_with_their_state_and_a_round_trip_keeps_th
         assert back.status_code == 200, back.text
         bodies.append(back.text)
         assert texts(home)[1] == before  # the masked entry kept the real key
+        # one key back in rotation now, named by its mask (or id, ${VAR}, index)
+        reset = await client.post("/v1/providers/qwen/pool/keys/sk-…wxyz/reset")
+        assert reset.status_code == 200, reset.text
+        bodies.append(reset.text)
+        assert [k["status"] for k in reset.json()["keys"]] == ["current", "ready", "unusable"]
+        unusable = await client.post("/v1/providers/qwen/pool/keys/3/reset")
+        assert unusable.status_code == 404
     printed = json.dumps(bodies)
     assert KEY_A not in printed and LITERAL not in printed

@@ -196,6 +196,15 @@ async def remove_provider(request: Request) -> Response:
     return ok({"deleted": f"{backend}/{provider}", "order": order})
 
 
+@admin_endpoint
+async def reset_key(request: Request) -> Response:
+    """One key of a pool back in rotation now (its cooldown and circuit cleared)."""
+    backend, provider = _ref(request)
+    rotator = services(request).rotator
+    await in_thread(rotator.reset_key, backend, provider, request.path_params["key"])
+    return ok(await _row(request, backend, provider))
+
+
 async def _set_enabled(request: Request, enabled: bool) -> Response:
     paths = config_paths(request)
     backend, provider = _ref(request)
