@@ -404,7 +404,8 @@ class Config:
         found = self._pools.get(provider.key)
         if found is None:
             line = f":{provider.line}" if provider.line else ""
-            where = f"{provider.source}{line}: [{provider.backend}.{provider.name}]"
+            source = provider.source or "provider_metadata.toml"
+            where = f"{source}{line}: [{provider.backend}.{provider.name}]"
             found = expand_pool(provider.api_keys, self.key_ring, os.environ, where)
             self._pools[provider.key] = found
         return found

@@ -247,3 +247,20 @@ def test_the_issue_done_when_a_plan_a_pool_of_two_and_a_local_model_under_priori
     (status,) = Rotator(home, store=SQLiteStateStore(home.database), clock=clock).status()
     keys = {k.masked: k for k in status.providers[1].keys}
     assert keys["sk-…A1b2"].cooldown_until is not None and keys["sk-…B3c4"].cooldown_until is None
+
+
+def test_a_pinned_pool_tries_its_available_key_first(home: Paths) -> None:
+    pool = FakeProvider("pool", text="pooled", limited_when="aaaa", retry_after=3600)
+    with FakeUpstream(pool) as up_pool, FakeUpstream() as up_other:
+        pool_config(home, up_pool.url, up_other.url)
+        with serve(make_app(home)) as base:
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            pinned = {"x-auto-router-provider": "pool"}
+            for _ in range(2):
+                reply = client.chat.completions.create(
+                    model="m",
+                    messages=HI,  # type: ignore[arg-type]
+                    extra_headers=pinned,
+                )
+                assert reply.choices[0].message.content == "pooled"
+    assert keys_seen(pool) == ["A", "B", "B"]  # key A cooling: tried last, so not again
