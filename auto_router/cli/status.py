@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.serves import describe_provider, serves
 from ._plain import Globals, format_time, iso, print_json
+from .keys_view import key_lines, keys_json
 
 if TYPE_CHECKING:
     from ..config import Config, ProviderConfig
@@ -42,6 +43,8 @@ def show_status(g: Globals, as_json: bool) -> None:
             print(_provider_line(provider, now))
             p = config.provider(backend.name, provider.name)
             print(f"      {describe_provider(p, translate=_translates(config, p))}")
+            for line in key_lines(provider, now):  # a key pool's keys (keys_view.py)
+                print(line)
 
 
 def _translates(config: Config, p: ProviderConfig) -> bool:
@@ -137,6 +140,7 @@ def _backend_json(backend: BackendStatus, config: Config) -> dict[str, Any]:
                 "circuit": p.circuit,
                 "circuit_until": iso(p.circuit_until),
                 "failure_streak": p.state.streak,
+                "keys": keys_json(p),  # a key pool's keys, masked (keys_view.py)
             }
             for p in backend.providers
         ],
