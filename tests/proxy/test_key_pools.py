@@ -22,7 +22,7 @@ from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 from auto_router.rotation.state import SQLiteStateStore
 from auto_router.store.db import connect
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import Clock, make_app, write_config
 
@@ -96,7 +96,9 @@ def test_a_limited_key_fails_over_to_the_next_key_then_the_next_provider(
         app = make_app(home)
         id_a, id_b = ids(home)
         with serve(app) as base:
-            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            )
             raw = client.chat.completions.with_raw_response.create(model="m", messages=HI)  # type: ignore[arg-type]
             assert raw.parse().choices[0].message.content == "from the pool"
             assert raw.headers["x-auto-router-provider"] == "qwen/pool"
@@ -145,7 +147,9 @@ def test_round_robin_spreads_over_the_keys_and_a_session_keeps_its_key(home: Pat
         # the other provider is off, so the turns are the pool's two keys
         home.llm_config.write_text(home.llm_config.read_text().replace('"pool", "other"', '"pool"'))
         with serve(make_app(home)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key="k", max_retries=0)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key="k", max_retries=0)
+            )
 
             def ask(**headers: str) -> None:
                 client.messages.create(
@@ -189,7 +193,9 @@ def test_a_key_below_its_headroom_mark_moves_to_the_next_key_before_any_429(
             home, up_pool.url, up_other.url, strategy="priority", extra="rotate_below = 0.3"
         )
         with serve(make_app(home, clock)) as base:
-            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            )
 
             def ask() -> str:
                 reply = client.chat.completions.create(model="m", messages=HI)  # type: ignore[arg-type]
@@ -225,7 +231,9 @@ def test_the_issue_done_when_a_plan_a_pool_of_two_and_a_local_model_under_priori
             f'[b.local]\ntype = "lm-studio"\nbase_url = "{up.url}"\n',
         )
         with serve(make_app(home, clock)) as base:
-            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            )
 
             def ask(**headers: str) -> str:
                 reply = client.chat.completions.create(
@@ -254,7 +262,9 @@ def test_a_pinned_pool_tries_its_available_key_first(home: Paths) -> None:
     with FakeUpstream(pool) as up_pool, FakeUpstream() as up_other:
         pool_config(home, up_pool.url, up_other.url)
         with serve(make_app(home)) as base:
-            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            )
             pinned = {"x-auto-router-provider": "pool"}
             for _ in range(2):
                 reply = client.chat.completions.create(
