@@ -6,8 +6,9 @@ as the proxy runs them once per successful answer.
     python benchmarks/bench_headroom.py [repeats]
 
 Header sets: an answer with no rate-limit headers (the common case for a local model), the
-OpenAI-style six, Anthropic's twelve, and the two subscriptions' (issue 20), each among ten ordinary headers as aiohttp hands
-them over (raw bytes). Prints the best-of-5 microseconds per answer for each.
+OpenAI-style six, Anthropic's twelve, and the two subscriptions' (issue 20), each among ten
+ordinary headers as aiohttp hands them over (raw bytes). Prints the best-of-5 microseconds
+per answer for each.
 """
 
 from __future__ import annotations
