@@ -92,13 +92,17 @@ def test_the_login_goes_to_the_subscription_and_never_to_the_api_key_provider(
     with FakeUpstream(sub) as up_sub, FakeUpstream(FakeProvider("plan", text="plan")) as up_plan:
         config(home, "anthropic", up_sub.root, up_plan.root)
         with serve(make_app(home, clock, admin_token=Secret(ADMIN))) as base:
-            client = claude(base)
-            answers = [ask(client) for _ in range(4)]
+            with claude(base) as client:
+                answers = [ask(client) for _ in range(4)]
             admin = {"authorization": f"Bearer {ADMIN}"}
-            shown = [
-                httpx.get(f"{base}{path}", headers=admin).text
-                for path in ("/v1/providers", "/v1/requests", "/v1/providers/main/sub")
-            ]
+            with httpx.Client(base_url=base, headers=admin) as management:
+                pages = [
+                    management.get(path)
+                    for path in ("/v1/providers", "/v1/requests", "/v1/providers/main/sub")
+                ]
+            assert [p.status_code for p in pages] == [200, 200, 200]
+            shown = [p.text for p in pages]
+            assert "main/sub" in shown[1] or '"sub"' in shown[1]  # the requests are listed
     # the subscription until its window is full, then the API-key provider, no error seen
     assert answers[:2] == ["from the subscription"] * 2
     assert answers[2:] == ["plan", "plan"]
