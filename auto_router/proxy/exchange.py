@@ -41,7 +41,19 @@ DROP_REQUEST: Final = frozenset(
         b"x-auto-router-backend",
         b"x-auto-router-provider",
         b"x-auto-router-session",
+        # A proxy token beside the client's own login (issue 20): ours, never forwarded.
+        b"x-auto-router-token",
+        # The account a ChatGPT login is for: goes with that login to a passthrough
+        # provider only (``Call.login``), never to an API-key one.
+        b"chatgpt-account-id",
+        b"x-openai-fedramp",
     }
+)
+#: The client's own credential headers: what a ``passthrough`` provider gets (``Call.login``).
+#: Codex sends ``ChatGPT-Account-ID`` (and ``X-OpenAI-Fedramp``) with its ChatGPT bearer
+#: (openai/codex codex-rs/codex-api/src/auth.rs, ``add_auth_headers_to_header_map``).
+LOGIN_HEADERS: Final = frozenset(
+    {b"authorization", b"x-api-key", b"chatgpt-account-id", b"x-openai-fedramp"}
 )
 #: Upstream response headers never passed to the client.
 DROP_RESPONSE: Final = frozenset(
@@ -133,6 +145,9 @@ class Call:
     data: dict[str, Any] | None
     forwarded: list[tuple[str, str]]
     query: bytes
+    #: The client's own login (``LOGIN_HEADERS``), for ``auth = "passthrough"`` providers
+    #: only; empty when the client sent none, or when its bearer was our token.
+    login: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 class ClientError(Exception):

@@ -69,6 +69,10 @@ class Target:
     model_globs: tuple[tuple[str, str], ...] = ()
     #: The id of its pool key (issue 19, config/pools.py); ``None``: a provider of one key.
     key_id: str | None = None
+    #: ``auth = "passthrough"`` (issue 20): it gets the client's own login (``Call.login``)
+    #: and no key of ours; a request without a login skips it. Never translated to: a login
+    #: belongs to the protocol (and vendor) its client speaks.
+    passthrough: bool = False
     #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
     #: once per target (targets are built once per configuration version).
     header_names: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -151,6 +155,7 @@ def build_targets(
     prefix = protocols.gemini_url(resolved, "/v1beta/models/") if family == GEMINI else ""
     auth = list(protocols.auth_headers(resolved).items())
     enabled = provider.translate if provider.translate is not None else translate
+    enabled = enabled and not provider.passthrough
     exact = {k: v for k, v in provider.model_map.items() if not _GLOB.search(k)}
     target = Target(
         backend=provider.backend,
@@ -170,6 +175,7 @@ def build_targets(
         context_window=provider.context_window,
         prefill=provider.takes_prefill,
         key_id=provider.key_id,
+        passthrough=provider.passthrough,
     )
     return _by_plan_family(target)
 
