@@ -41,8 +41,15 @@ DROP_REQUEST: Final = frozenset(
         b"x-auto-router-backend",
         b"x-auto-router-provider",
         b"x-auto-router-session",
+        # A proxy token beside the client's own login (issue 20): ours, never forwarded.
+        b"x-auto-router-token",
+        # The account a ChatGPT login is for: goes with that login to a passthrough
+        # provider only (``Call.login``), never to an API-key one.
+        b"chatgpt-account-id",
     }
 )
+#: The client's own credential headers: what a ``passthrough`` provider gets (``Call.login``).
+LOGIN_HEADERS: Final = frozenset({b"authorization", b"x-api-key", b"chatgpt-account-id"})
 #: Upstream response headers never passed to the client.
 DROP_RESPONSE: Final = frozenset(
     {
@@ -131,6 +138,9 @@ class Call:
     data: dict[str, Any] | None
     forwarded: list[tuple[str, str]]
     query: bytes
+    #: The client's own login (``LOGIN_HEADERS``), for ``auth = "passthrough"`` providers
+    #: only; empty when the client sent none, or when its bearer was our token.
+    login: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 class ClientError(Exception):

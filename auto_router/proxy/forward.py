@@ -26,7 +26,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -34,12 +34,12 @@ from ..errors import AutoRouterError, NotFoundError
 from ..rotation.service import Rotator
 from ..runs import RunTokens
 from .affinity import session_id
-from .asgi import Receive, Scope, Send
+from .asgi import PATH_TOKEN, Receive, Scope, Send
 from .attempts import Answer, Attempts
 from .continuation import Leg, StreamRelay
 from .endpoints import GEMINI, NESTED_TOO_DEEP, Endpoint
 from .errors import STREAM_BROKE, error_body, said_once
-from .exchange import DROP_REQUEST, Call, ClientError, Exchange, read_body, respond
+from .exchange import DROP_REQUEST, LOGIN_HEADERS, Call, ClientError, Exchange, read_body, respond
 from .failover import Failover, Pacing, is_sse
 from .recording import Recorder
 from .relay import Guard, answer, exhausted, relay
@@ -120,38 +120,33 @@ class Proxy:
     ) -> None:
         endpoint = ex.endpoint
         body = await read_body(receive) if endpoint.has_body else b""
-        forwarded: list[tuple[str, str]] = []
-        want_backend = want_provider = credential = header_session = None
-        for name, value in scope["headers"]:
-            if name in DROP_REQUEST:
-                if name == b"x-auto-router-backend":
-                    want_backend = value.decode("latin-1")
-                elif name == b"x-auto-router-provider":
-                    want_provider = value.decode("latin-1")
-                elif name == b"x-auto-router-session":  # affinity (issue 19), never forwarded
-                    header_session = value.decode("latin-1")
-                elif name in _CREDENTIALS:
-                    credential = credential or value.decode("latin-1")
-                continue
-            forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
+        got = _read_headers(scope)
         snap = self.router.snapshot()
+        want_backend = got.backend
+        # A token by header or path (the bearer is then the client's own login), else the
+        # bearer: the proxy's token when the proxy asks for one.
+        token = got.token if got.token is not None else got.credential
         # -- hook: run tokens of `auto-router run --via-proxy` (auto_router/runs.py) --
         if self.run_tokens is not None:
-            ex.run = self.run_tokens.lookup(bare_token(credential))
+            ex.run = self.run_tokens.lookup(bare_token(token))
             if ex.run is not None:
                 want_backend = want_backend or ex.run[1].backend
         # -- end hook --
-        if ex.run is None and (snap.settings.client_tokens or self.run_tokens is not None):
-            _check_client(snap, credential, scope)
+        guarded = bool(snap.settings.client_tokens) or self.run_tokens is not None
+        if ex.run is None and guarded:
+            _check_client(snap, token, scope)
+        # The client's credential headers are its own login unless they carried our token.
+        login = got.login if got.token is not None or not guarded else ()
         data = _parse(ex, body, path_model)
         if self.request_log is not None and self.request_log.settings.bodies:
             ex.request_body = body
         session = None  # session affinity: no call at all for a request without one
-        if header_session or ex.run is not None:
-            session = session_id(header_session, ex.run[0] if ex.run is not None else None)
-        plan = self._plan(snap, ex, want_backend, want_provider, session)
+        if got.session or ex.run is not None:
+            session = session_id(got.session, ex.run[0] if ex.run is not None else None)
+        plan = self._plan(snap, ex, want_backend, got.provider, session)
         ex.backend = ex.routed = plan.backend
-        call = Call(scope["method"], body, data, forwarded, scope.get("query_string", b""))
+        query = scope.get("query_string", b"")
+        call = Call(scope["method"], body, data, got.forwarded, query, login)
         await self._forward(send, ex, snap, plan, call, session)
 
     def _plan(
@@ -250,6 +245,47 @@ class Proxy:
         resumed, rewrite = prefill
         done = await self.failover.resume(ex, plan, resumed, settings, leg.target)
         return None if done is None else await relayer.resume(done, rewrite)
+
+
+class _Headers(NamedTuple):
+    """The client's request headers, sorted: what goes upstream, and what is the proxy's."""
+
+    forwarded: list[tuple[str, str]]
+    backend: str | None
+    provider: str | None
+    session: str | None
+    #: The first of ``Authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``.
+    credential: str | None
+    #: A proxy token by ``X-Auto-Router-Token`` or a ``/r/<token>/`` path (issue 20).
+    token: str | None
+    login: tuple[tuple[str, str], ...]
+
+
+def _read_headers(scope: Scope) -> _Headers:
+    """One pass over the headers: the proxy's own (``DROP_REQUEST``) are kept out of
+    ``forwarded``; the client's credentials are kept aside (``login``), never forwarded as
+    they are."""
+    forwarded: list[tuple[str, str]] = []
+    backend = provider = credential = session = None
+    token: str | None = scope.get(PATH_TOKEN)
+    login: list[tuple[str, str]] = []
+    for name, value in scope["headers"]:
+        if name not in DROP_REQUEST:
+            forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
+            continue
+        if name in LOGIN_HEADERS:
+            login.append((name.decode("latin-1"), value.decode("latin-1")))
+        if name == b"x-auto-router-backend":
+            backend = value.decode("latin-1")
+        elif name == b"x-auto-router-provider":
+            provider = value.decode("latin-1")
+        elif name == b"x-auto-router-session":  # affinity (issue 19), never forwarded
+            session = value.decode("latin-1")
+        elif name == b"x-auto-router-token":
+            token = token or value.decode("latin-1")
+        elif name in _CREDENTIALS:
+            credential = credential or value.decode("latin-1")
+    return _Headers(forwarded, backend, provider, session, credential, token, tuple(login))
 
 
 def _parse(ex: Exchange, body: bytes, path_model: str | None) -> dict[str, Any] | None:

@@ -22,6 +22,10 @@ handler runs for a request that fails one of these checks:
 * **Redaction.** Every response of the management API and ``/health``, and every error
   response and response header of the data path, goes through the configuration's
   ``Redactor``: an upstream that echoes a key does not get it to the client.
+* **The token in the path.** ``/r/<token>/v1/messages`` is ``/v1/messages`` with a proxy
+  token (a run's, or a client token) for an agent whose bearer is its own login (issue 20,
+  ``auth = "passthrough"``): the prefix is taken off before anything reads or logs the path,
+  and the token left in the scope (``PATH_TOKEN``) for the data path alone.
 * **Internal errors.** An exception that escapes a handler is logged (redacted, no locals)
   with a request id; the client gets a generic 500 carrying only that id.
 
@@ -40,7 +44,7 @@ import structlog
 
 from ..config.proxy import ProxySettings
 from ..redaction import Redactor
-from .asgi import ENDPOINT, ASGIApp, Message, Receive, Scope, Send
+from .asgi import ENDPOINT, PATH_TOKEN, ASGIApp, Message, Receive, Scope, Send
 from .endpoints import resolve
 from .errors import error_body
 from .peers import FOREIGN_PEER
@@ -55,6 +59,8 @@ _JSON: Final = (b"content-type", b"application/json")
 _CLOSE: Final = (b"connection", b"close")
 #: ``Sec-Fetch-Site`` values of a request the proxy's own page or the user made.
 _OWN_SITES: Final = (b"same-origin", b"none")
+#: The path prefix that carries a proxy token: ``/r/<token>/...``.
+_TOKEN_PATH: Final = "/r/"
 
 
 def host_names(
@@ -128,6 +134,19 @@ def _length_refused(named: dict[bytes, bytes], limit: int) -> bool:
     return length is not None and (not length.isdigit() or int(length) > limit)
 
 
+def _take_path_token(scope: Scope) -> None:
+    """``/r/<token>/rest`` -> path ``/rest``, the token under ``PATH_TOKEN``; first of all, so
+    no log line, handler or upstream ever sees the token (``raw_path`` is cut the same way)."""
+    token, _, rest = scope["path"][len(_TOKEN_PATH) :].partition("/")
+    if not token:
+        return
+    scope[PATH_TOKEN] = token
+    scope["path"] = "/" + rest
+    raw = scope.get("raw_path")
+    if raw is not None:
+        scope["raw_path"] = b"/" + raw[len(_TOKEN_PATH) :].partition(b"/")[2]
+
+
 def _own_origin(origin: bytes | None, allowed: frozenset[bytes]) -> bool:
     return origin is not None and origin.startswith(b"http://") and origin[7:] in allowed
 
@@ -193,6 +212,8 @@ class Gate:
             await self.app(scope, receive, send)
             return
         settings = self._settings()
+        if scope["path"].startswith(_TOKEN_PATH):
+            _take_path_token(scope)
         found = scope[ENDPOINT] = resolve(
             scope.get("method", "GET"), scope["path"], scope["headers"]
         )
