@@ -15,8 +15,8 @@ As the real CLIs do (issue 20, tried with Claude Code 2.1.328 and Codex 0.169):
   else the key in the variable ``env_key`` names; ``env_http_headers`` maps headers to
   variables. ``POST <base_url>/responses``.
 
-It sends ``TURNS`` requests (default 1), one conversation growing by a turn each time, and
-prints ``login-agent answer N: <text>`` for each, then ``login-agent env {...}``: which of
+It sends ``TURNS`` requests (default 1), one conversation growing by a turn each time
+(``LOGIN_AGENT_PAUSE`` seconds apart, as a person typing), and prints ``login-agent answer N: <text>`` for each, then ``login-agent env {...}``: which of
 ``REPORTED`` it was given (the names, and the values of those that are not credentials).
 A failed request prints ``API Error: <status>`` and exits 1.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,8 @@ def main(argv: list[str]) -> int:
     messages: list[dict[str, Any]] = []
     with httpx.Client(timeout=30) as client:
         for turn in range(1, turns + 1):
+            if turn > 1:
+                time.sleep(float(env.get("LOGIN_AGENT_PAUSE", "0")))
             messages.append({"role": "user", "content": f"turn {turn}"})
             if api == "anthropic":
                 request = anthropic_request(env, messages)
