@@ -54,7 +54,9 @@ With ``--subscriptions`` (issue 20; Claude Code and Codex only) each agent runs 
 "passthrough"``, a fake of api.anthropic.com or the ChatGPT Codex backend) and an API-key
 provider: the subscription must receive the agent's own login and no run token, and after it
 answers its rate limit the same session must go on on the API-key provider, which receives no
-login (``scripts/verify_subscriptions.py`` has the scenario and its checks).
+login; Claude Code also runs interactively in tmux, five messages of one conversation, the
+third overflowing to the API-key plan and the last two back on the subscription once its window
+reopens (``scripts/verify_subscriptions.py`` has the scenarios and their checks).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ from fake_provider import REPLY_TEXT, TOOL_MARKER
 from fake_provider import ProviderServer as FakeProvider
 from verify_subscriptions import checks as subscription_checks
 from verify_subscriptions import describe as subscription_describe
+from verify_subscriptions import run_interactive as subscription_session
 from verify_subscriptions import run_scenario as subscription_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -585,6 +588,20 @@ def verify_subscription(spec: AgentSpec, executable: str, base: Path) -> Result:
     return result
 
 
+def verify_subscription_session(spec: AgentSpec, executable: str, base: Path) -> Result:
+    """Claude Code logged in, in tmux: five messages of one conversation, the third on the
+    API-key plan while the subscription's window is closed, the last two back on it."""
+    result = Result(f"{spec.name} (subscription login, one interactive session in tmux)")
+    result.version = _version(executable, base)
+    if shutil.which("tmux") is None:
+        result.notes.append("tmux not found: skipped")
+        return result
+    started = time.monotonic()
+    result.checks, result.notes = subscription_session(executable, base, QUIET_ENV)
+    result.fast = f"{time.monotonic() - started:.1f} s for the whole session"
+    return result
+
+
 def _failover_checks(result: Result, run: Run, reply: str) -> None:
     limited = [r for r in run.requests if "limited" in r["key"]]
     ok = [r for r in run.requests if "-ok-" in r["key"]]
@@ -684,6 +701,8 @@ def main() -> int:
                 if args.subscriptions:
                     if spec.name in ("claude", "codex"):
                         results.append(verify_subscription(spec, executable, Path(tmp)))
+                    if spec.name == "claude":
+                        results.append(verify_subscription_session(spec, executable, Path(tmp)))
                     continue
                 if not args.no_scenarios:
                     results.append(verify_exhausted(spec, executable, Path(tmp)))

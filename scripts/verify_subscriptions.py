@@ -26,6 +26,7 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auto_router.demo.actions import Action, Reply, Seen
+from auto_router.demo import wire
+from auto_router.demo.actions import Action, Reply, Seen, Stream
 from auto_router.demo.fake_upstream import FakeProvider, FakeUpstream
 from auto_router.demo.provider import TOOL_MARKER, tool_names
 
@@ -334,3 +336,162 @@ def describe(run: Outcome) -> list[str]:
     lines = [f"subscription: {sub}", f"api-key provider: {plan}"]
     lines += [line for line in run.stderr.splitlines() if line.startswith("auto-router:")]
     return lines
+
+
+# ------------------------------------------------------------------ one interactive session
+
+#: The messages typed into Claude Code, one conversation; the window closes at the third.
+MESSAGES = 5
+CLOSE_AT = 3
+_MESSAGE = re.compile(r"message (\d+) of")
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(str(b.get("text", "")) for b in content or [] if isinstance(b, dict))
+    return ""
+
+
+@dataclass
+class Chat:
+    """A ``FakeUpstream`` script answering each typed message by its number, in Anthropic's
+    wire format; as ``sub``, it accepts only the OAuth login and closes its window at message
+    ``CLOSE_AT`` for ``RESET_IN`` seconds."""
+
+    name: str
+    subscription: bool
+    answered: list[tuple[int, int]] = field(default_factory=list)  # (message, messages sent)
+    seen: list[Seen] = field(default_factory=list)
+    refused: int = 0
+    limited: int = 0
+    reset_at: float | None = None
+
+    def __call__(self, seen: Seen) -> Action:
+        self.seen.append(seen)
+        body = seen.document()
+        if not seen.route.endswith("/messages"):
+            return FakeProvider(self.name)(seen)
+        if self.subscription and not Subscription("claude").logged_in(seen):
+            self.refused += 1
+            return Reply(401, {"error": {"type": "authentication_error", "message": "no"}})
+        found = _MESSAGE.search(_last_user_text(body))
+        number = int(found.group(1)) if found else 0
+        if self.subscription and number == CLOSE_AT and self.reset_at is None:
+            self.reset_at = time.time() + RESET_IN
+        if self.subscription and self.reset_at is not None and time.time() < self.reset_at:
+            self.limited += 1
+            return Subscription("claude", reset_at=self.reset_at).rejection()
+        text = f"{self.name} answers message {number}" if number else f"{self.name} here"
+        if number:
+            self.answered.append((number, len(body.get("messages") or [])))
+        blocks = [{"type": "text", "text": text}]
+        model = str(body.get("model") or "claude")
+        if body.get("stream"):
+            return Stream.of(wire.anthropic_events(model, blocks))
+        return Reply(body=wire.anthropic_message(model, blocks))
+
+
+class Tmux:
+    """One tmux server of our own (its socket in the run's directory)."""
+
+    def __init__(self, socket: Path, env: dict[str, str]) -> None:
+        self.socket = str(socket)
+        self.env = env
+
+    def __call__(self, *args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-S", self.socket, *args], env=self.env, capture_output=True, text=True
+        )
+        return done.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-J", "-S", "-300", "-t", "s")
+
+    def wait_for(self, text: str, timeout: float = 60) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.screen():
+                return True
+            time.sleep(0.3)
+        return False
+
+
+def run_interactive(
+    executable: str, base: Path, quiet: dict[str, str]
+) -> tuple[dict[str, bool], list[str]]:
+    """Claude Code in tmux under ``auto-router run``: five messages of one conversation, the
+    third overflowing to the plan, the fourth and fifth back on the subscription."""
+    work = Path(tempfile.mkdtemp(prefix="sub-tmux-", dir=base))
+    home, cfg, cwd = work / "home", work / "config", work / "project"
+    for d in (home, cfg, cwd):
+        d.mkdir()
+    log_in(home)
+    onboarded = {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}
+    (home / ".claude.json").write_text(
+        json.dumps(
+            {"hasCompletedOnboarding": True, "theme": "dark", "projects": {str(cwd): onboarded}}
+        )
+    )
+    sub, plan = Chat("sub", subscription=True), Chat("plan", subscription=False)
+    with FakeUpstream(sub) as sub_fake, FakeUpstream(plan) as plan_fake:
+        llm, providers = config("claude", sub_fake.root, plan_fake.root)
+        (cfg / "llm_config.toml").write_text(llm)
+        (cfg / "provider_metadata.toml").write_text(providers)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTO_ROUTER", "TMUX"))}
+        env.update({**quiet, "HOME": str(home), "TZ": "UTC", "TERM": "xterm-256color"})
+        env.pop("CI", None)  # interactive
+        env["ANTHROPIC_API_KEY"] = "sk-ant-api03-from-the-shell-000000"
+        env["PATH"] = f"{Path(executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        tmux = Tmux(work / "tmux.sock", env)
+        command = f"{sys.executable} -m auto_router --config-dir {cfg} run -- {executable}"
+        tmux("new-session", "-d", "-x", "160", "-y", "50", "-s", "s", "-c", str(cwd), command)
+        tmux("set-option", "-t", "s", "remain-on-exit", "on")
+        shown: dict[int, bool] = {}
+        try:
+            tmux.wait_for("❯", 60)
+            for n in range(1, MESSAGES + 1):
+                if n == CLOSE_AT + 1 and sub.reset_at is not None:
+                    time.sleep(max(0.0, sub.reset_at - time.time()) + 1)  # the window reopens
+                tmux("send-keys", "-t", "s", "-l", f"message {n} of {MESSAGES}: reply in one line")
+                tmux("send-keys", "-t", "s", "Enter")
+                who = "plan" if n == CLOSE_AT else "sub"
+                shown[n] = tmux.wait_for(f"{who} answers message {n}", 60)
+            tmux("send-keys", "-t", "s", "-l", "/exit")
+            tmux("send-keys", "-t", "s", "Enter")
+            tmux.wait_for("prompt cache", 20)
+            screen = tmux.screen()
+        finally:
+            tmux("kill-server")
+        plan_seen = list(plan_fake.seen)
+    found = {
+        f"{MESSAGES} messages answered on screen (3rd by the plan, 4th-5th back on sub)": all(
+            shown.values()
+        )
+        and len(shown) == MESSAGES,
+        "one conversation: message 5 sent with the 4 before it and their answers": any(
+            n == MESSAGES and count >= 2 * MESSAGES - 1 for n, count in sub.answered
+        ),
+        "the subscription got only the OAuth login, closed its window once": sub.refused == 0
+        and sub.limited >= 1
+        and all(
+            s.headers.get("authorization") == f"Bearer {OAUTH}"
+            for s in sub.seen
+            if s.route.endswith("/messages")
+        ),
+        "the plan got its own key and no login": bool(plan.answered)
+        and not any(OAUTH in v for s in plan_seen for v in s.headers.values()),
+        "the run's token reached no upstream": not any(
+            "x-auto-router-token" in s.headers or any("arr_" in v for v in s.headers.values())
+            for s in [*sub.seen, *plan_seen]
+        ),
+        "the summary: the prompt cache lost (twice: there and back)": (
+            "prompt cache lost 2 times; first: moved from sub to plan" in screen
+        ),
+    }
+    notes = [f"sub answered {sub.answered}, plan answered {plan.answered}"]
+    notes += [line.strip() for line in screen.splitlines() if "auto-router:" in line]
+    return found, notes
