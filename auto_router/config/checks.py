@@ -20,13 +20,14 @@ from .identifiers import IDENTIFIER_RULE, is_identifier
 from .kinds import with_agent_endpoint
 from .model import (
     BACKEND_SECTIONS,
-    PROVIDER_TYPES,
     STRATEGIES,
     BackendConfig,
     Config,
     LauncherConfig,
     Problem,
     ProviderConfig,
+    auth_conflicts,
+    provider_type,
 )
 from .notify import parse_notify
 from .proxy import check_proxy, token_values
@@ -171,15 +172,8 @@ def _quote(part: str) -> str:
 _Convert = Callable[[Any], Any]
 
 
-def _provider_type(value: Any) -> str:
-    text = as_str(value)
-    if text not in PROVIDER_TYPES:
-        raise ValueError(f"expected one of {', '.join(PROVIDER_TYPES)}, got {text!r}")
-    return text
-
-
 PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
-    "type": _provider_type,
+    "type": provider_type,
     "enabled": as_bool,
     "description": as_str,
     "command": as_str,
@@ -200,6 +194,7 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "deployment": as_str,
     **values.PRICE_KEYS,
     **values.ROTATE_BELOW_KEYS,
+    "auth": values.auth_mode,
 }
 #: The lowercase settings a provider table may hold.
 PROVIDER_SETTING_KEYS: Final = frozenset(PROVIDER_KEYS)
@@ -366,6 +361,9 @@ def _parse_provider(
         raw, PROVIDER_KEYS, source, path, where, checker, uppercase_is_env=True
     )
     _check_references(_expandable(settings, env), source, path, where, checker)
+    fields = with_agent_endpoint(settings, env)
+    for key, message in auth_conflicts(fields):
+        checker.error(source, path, (*where, *key[:-1]), key[-1], message)
     return ProviderConfig(
         backend=backend,
         name=name,
@@ -373,7 +371,7 @@ def _parse_provider(
         extra=MappingProxyType(extra),
         source=path,
         line=source.line_of(where) if source else None,
-        **with_agent_endpoint(settings, env),
+        **fields,
     )
 
 

@@ -24,7 +24,7 @@ from . import kinds
 from .expand import ExpansionError, expand
 from .notify import NotifyConfig
 from .proxy import ProxySettings
-from .values import http_url
+from .values import API_KEY_AUTH, PASSTHROUGH, as_str, http_url
 
 #: Provider types. The Node router's names are OpenAI-compatible presets.
 PROVIDER_TYPES: Final = (
@@ -59,12 +59,52 @@ PRIORITY: Final = "priority"
 ROUND_ROBIN: Final = "round-robin"
 STRATEGIES: Final = (STICKY, PRIORITY, ROUND_ROBIN)
 BACKEND_SECTIONS: Final = ("message_backend", "backend")
+#: The types whose clients log in with a credential of their own (Claude Code, Codex), so a
+#: provider of theirs may take ``auth = "passthrough"``.
+PASSTHROUGH_TYPES: Final = ("anthropic", "openai")
+#: Client credential headers a passthrough provider must not carry a fixed value for.
+_LOGIN_HEADER_NAMES: Final = frozenset(
+    {"authorization", "x-api-key", "chatgpt-account-id", "x-openai-fedramp"}
+)
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 def _empty() -> Mapping[str, Any]:
     return _EMPTY
+
+
+def provider_type(value: Any) -> str:
+    """A provider's ``type``: one of ``PROVIDER_TYPES``."""
+    text = as_str(value)
+    if text not in PROVIDER_TYPES:
+        raise ValueError(f"expected one of {', '.join(PROVIDER_TYPES)}, got {text!r}")
+    return text
+
+
+def auth_conflicts(fields: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """(key path, message) of each setting that contradicts ``auth = "passthrough"``: a provider
+    that forwards the client's own login holds no credential of its own, and only the
+    Anthropic and OpenAI types have clients that log in (``fields``: a provider's checked
+    settings, agent variables applied)."""
+    if fields.get("auth") != PASSTHROUGH:
+        return []
+    found: list[tuple[tuple[str, ...], str]] = []
+    kind = fields.get("type", "openai")
+    if kind not in PASSTHROUGH_TYPES:
+        found.append(
+            (("auth",), f'"passthrough" is for type "anthropic" or "openai", not {kind!r}')
+        )
+    if fields.get("api_key") is not None:
+        variable = fields.get("derived", {}).get("api_key", "api_key")
+        message = "a passthrough provider forwards the client's login: remove the key"
+        found.append(((variable,), message))
+    for name in fields.get("headers", {}):
+        if name.lower() in _LOGIN_HEADER_NAMES:
+            found.append((("headers", name), f"a passthrough provider sends the client's {name}"))
+    if not fields.get("base_url"):
+        found.append((("auth",), '"passthrough" needs a base_url (the subscription\'s API)'))
+    return found
 
 
 @dataclass(frozen=True)
@@ -125,6 +165,8 @@ class ProviderConfig:
     rotate_below: float | None = None
     rotate_below_requests: int | None = None
     rotate_below_tokens: int | None = None
+    #: ``api-key`` (its own ``api_key``) or ``passthrough``: the client's own login (issue 20).
+    auth: str = API_KEY_AUTH
     env: Mapping[str, str] = field(default_factory=_empty, repr=False)
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False)
     source: Path | None = None
@@ -157,6 +199,11 @@ class ProviderConfig:
     @property
     def protocol(self) -> str:
         return PROTOCOL_OF_TYPE.get(self.type, "openai")
+
+    @property
+    def passthrough(self) -> bool:
+        """It forwards the client's own credential headers, and only to itself."""
+        return self.auth == PASSTHROUGH
 
     @property
     def takes_prefill(self) -> bool:

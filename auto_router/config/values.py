@@ -195,3 +195,11 @@ PRICE_KEYS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "price_input": price_per_million,
     "price_output": price_per_million,
 }
+
+
+#: ``auth`` of a provider (issue 20): ``api-key`` (its own ``api_key``, the default) or
+#: ``passthrough`` (the client's own login, forwarded to this provider alone).
+API_KEY_AUTH: Final = "api-key"
+PASSTHROUGH: Final = "passthrough"
+AUTH_MODES: Final = (API_KEY_AUTH, PASSTHROUGH)
+auth_mode: Final = one_of(AUTH_MODES)

@@ -62,6 +62,8 @@ class Template:
 
     @property
     def auth(self) -> str:
+        if self.settings.get("auth") == "passthrough":
+            return "the client's own login (passthrough)"
         if self.key_env is None:
             return "none"
         style = AUTH_STYLES[PROTOCOL_OF_TYPE.get(self.type, "openai")]
@@ -97,6 +99,10 @@ def _bearer(variable: str) -> Mapping[str, Any]:
     return MappingProxyType({"headers": {"authorization": "Bearer ${" + variable + "}"}})
 
 
+#: A subscription (issue 20): the agent's own login, forwarded by the proxy to this provider
+#: alone (``auth = "passthrough"``, docs/providers-subscriptions.md). No key variable.
+_PASSTHROUGH: Final[Mapping[str, Any]] = MappingProxyType({"auth": "passthrough"})
+
 TEMPLATES: Final[tuple[Template, ...]] = (
     # OpenAI and Azure serve the Responses API themselves (Codex CLI's protocol).
     Template(
@@ -113,6 +119,40 @@ TEMPLATES: Final[tuple[Template, ...]] = (
         "anthropic",
         "https://api.anthropic.com",
         "ANTHROPIC_API_KEY",
+    ),
+    # Claude Code logged in to Claude Pro / Max calls api.anthropic.com itself with
+    # ``Authorization: Bearer <OAuth access token>`` and ``anthropic-beta: ...,oauth-2025-04-20``
+    # (seen here, issue 20); CLIProxyAPI's Claude executor calls the same base URL with such a
+    # token (claude_executor_execute.go line 28, commit a7e3596b of 2026-08-22).
+    Template(
+        "claude-subscription",
+        "Claude Pro / Max: Claude Code's own login, passed through",
+        "anthropic",
+        "https://api.anthropic.com",
+        None,
+        settings=_PASSTHROUGH,
+        source=_seen(
+            "https://github.com/router-for-me/CLIProxyAPI/blob/"
+            "a7e3596b7e351d800e58ed29529fbca3d1c18737/internal/runtime/executor/"
+            "claude_executor_execute.go#L28"
+        ),
+    ),
+    # Codex logged in with ChatGPT calls https://chatgpt.com/backend-api/codex (its default
+    # base URL for AuthMode::ChatGPT, codex-rs/core/src/model_provider_info.rs
+    # ``ModelProviderInfo::to_api_provider``, commit 001cb8e2) and appends ``/responses``
+    # and ``/models``; it sends ``Authorization: Bearer <access token>`` and
+    # ``ChatGPT-Account-ID`` (codex-rs/codex-api/src/auth.rs, commit 11c2b970).
+    Template(
+        "chatgpt-subscription",
+        "ChatGPT Plus / Pro: Codex's own ChatGPT login, passed through (Responses only)",
+        "openai",
+        "https://chatgpt.com/backend-api/codex",
+        None,
+        settings=MappingProxyType({"auth": "passthrough", "responses": True}),
+        source=_seen(
+            "https://github.com/openai/codex/blob/001cb8e233f250c7086c791c51390286c087faea/"
+            "codex-rs/core/src/model_provider_info.rs"
+        ),
     ),
     Template(
         "openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"
@@ -307,7 +347,13 @@ def _url_key(url: str) -> str:
     return url.rstrip("/").lower()
 
 
-_BY_URL: Final = {_url_key(t.base_url): t for t in TEMPLATES if t.base_url is not None}
+#: By base URL, for a provider's defaults (prices): a subscription shares its vendor's URL,
+#: and the API-key template stays the one found there.
+_BY_URL: Final = {
+    _url_key(t.base_url): t
+    for t in TEMPLATES
+    if t.base_url is not None and t.settings.get("auth") != "passthrough"
+}
 
 
 def template_at(base_url: str | None) -> Template | None:

@@ -87,6 +87,8 @@ def upstream_request(
         names = target.header_names
         headers = [h for h in headers if h[0] not in names]
         headers.extend(target.headers)
+    if target.passthrough:  # the client's own login, to the provider it is for alone
+        headers = [*headers, *call.login]
     if target.default_headers:
         present = {h[0] for h in headers}
         headers = [*headers, *(h for h in target.default_headers if h[0] not in present)]
@@ -203,7 +205,9 @@ class Attempts:
         """Raise ``Failure`` for an error that fails over; return for one passed back."""
         now = self.clock()
         verdict = classify(resp, error, target.markers, now)
-        if verdict.kind == PASS:
+        if verdict.kind == PASS or (target.passthrough and resp.status == 401):
+            # A passthrough 401 is the client's login (expired, revoked), not the provider:
+            # no cooldown, no circuit; the agent gets it and refreshes its login itself.
             return
         if verdict.kind == CONTEXT:  # the request's fault: no cooldown, no failure counted
             raise failure(resp, error, verdict, passback=True)

@@ -46,10 +46,15 @@ DROP_REQUEST: Final = frozenset(
         # The account a ChatGPT login is for: goes with that login to a passthrough
         # provider only (``Call.login``), never to an API-key one.
         b"chatgpt-account-id",
+        b"x-openai-fedramp",
     }
 )
 #: The client's own credential headers: what a ``passthrough`` provider gets (``Call.login``).
-LOGIN_HEADERS: Final = frozenset({b"authorization", b"x-api-key", b"chatgpt-account-id"})
+#: Codex sends ``ChatGPT-Account-ID`` (and ``X-OpenAI-Fedramp``) with its ChatGPT bearer
+#: (openai/codex codex-rs/codex-api/src/auth.rs, ``add_auth_headers_to_header_map``).
+LOGIN_HEADERS: Final = frozenset(
+    {b"authorization", b"x-api-key", b"chatgpt-account-id", b"x-openai-fedramp"}
+)
 #: Upstream response headers never passed to the client.
 DROP_RESPONSE: Final = frozenset(
     {

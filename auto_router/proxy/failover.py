@@ -83,6 +83,8 @@ class Failover:
         for index, target in enumerate(plan.candidates):
             if window is not None and (target.context_window or 0) <= window:
                 continue
+            if target.passthrough and not call.login:
+                continue  # skipped, not failed: no login to send it (issue 20)
             if budget.providers <= 0:
                 _untried(plan.candidates[index:], settings)
                 break
@@ -148,6 +150,8 @@ class Failover:
         providers = settings.max_attempts - len(tried)
         for target in candidates[start:]:
             if not target.prefill or (target.backend, target.provider) in plan.probes:
+                continue
+            if target.passthrough and not call.login:
                 continue
             if providers <= 0:
                 break

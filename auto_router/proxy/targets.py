@@ -66,6 +66,10 @@ class Target:
     #: ``model_map``: exact client model names, then (pattern, model) globs in file order.
     model_exact: Mapping[str, str] = field(default_factory=lambda: _NO_ROUTES)
     model_globs: tuple[tuple[str, str], ...] = ()
+    #: ``auth = "passthrough"`` (issue 20): it gets the client's own login (``Call.login``)
+    #: and no key of ours; a request without a login skips it. Never translated to: a login
+    #: belongs to the protocol (and vendor) its client speaks.
+    passthrough: bool = False
     #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
     #: once per target (targets are built once per configuration version).
     header_names: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -144,6 +148,7 @@ def build_targets(
     prefix = protocols.gemini_url(resolved, "/v1beta/models/") if family == GEMINI else ""
     auth = list(protocols.auth_headers(resolved).items())
     enabled = provider.translate if provider.translate is not None else translate
+    enabled = enabled and not provider.passthrough
     exact = {k: v for k, v in provider.model_map.items() if not _GLOB.search(k)}
     target = Target(
         backend=provider.backend,
@@ -162,6 +167,7 @@ def build_targets(
         model_globs=tuple((k, v) for k, v in provider.model_map.items() if k not in exact),
         context_window=provider.context_window,
         prefill=provider.takes_prefill,
+        passthrough=provider.passthrough,
     )
     return _by_plan_family(target)
 

@@ -44,7 +44,12 @@ DOCUMENTED = {
     "lm-studio": "http://127.0.0.1:1234/v1/chat/completions",
     "ollama": "http://127.0.0.1:11434/v1/chat/completions",
     "qwen-proxy": "http://127.0.0.1:3000/v1/chat/completions",
+    "claude-subscription": "https://api.anthropic.com/v1/messages",
+    "chatgpt-subscription": "https://chatgpt.com/backend-api/codex/responses",
 }
+#: The path asked for where it is not ``/chat/completions`` (the Codex backend serves
+#: only the Responses API).
+PATHS = {"chatgpt-subscription": "/responses"}
 #: Templates older than issue 19 whose vendor page was not in the stored corpus when the
 #: sources were checked: their facts stay as they were, uncited (see the issue 19 report).
 UNCITED = {"openai", "anthropic", "openrouter", "mistral", "qwen-proxy"}
@@ -97,7 +102,7 @@ def test_the_base_url_and_type_make_the_documented_url(name: str, tmp_path: Path
     elif protocol == "gemini":
         url = protocols.gemini_url(provider, "/v1beta/models/gemini-x:generateContent")
     else:
-        url = protocols.openai_url(provider, "/chat/completions")
+        url = protocols.openai_url(provider, PATHS.get(name, "/chat/completions"))
     assert url == DOCUMENTED[name]
 
 
