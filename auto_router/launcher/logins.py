@@ -20,21 +20,6 @@ from typing import NamedTuple
 from ..agents import Agent
 from ..config import Config, ProviderConfig
 
-PASSTHROUGH = "passthrough"
-
-
-def is_subscription(provider: ProviderConfig) -> bool:
-    """Does the proxy forward the client's own credential to ``provider``?"""
-    return getattr(provider, "auth", None) == PASSTHROUGH or (
-        provider.extra.get("auth") == PASSTHROUGH
-    )
-
-
-def subscriptions(config: Config, backend: str) -> tuple[str, ...]:
-    """The names of ``backend``'s enabled subscription providers, in rotation order."""
-    return tuple(p.name for p in config.enabled_providers_of(backend) if is_subscription(p))
-
-
 def smallest_window(providers: Iterable[ProviderConfig]) -> int | None:
     """The smallest declared ``context_window``; ``None`` when none declares one."""
     windows = [p.context_window for p in providers if p.context_window]
@@ -53,5 +38,5 @@ class Login(NamedTuple):
 def login_of(config: Config, backend: str, agent: Agent) -> Login:
     """For ``agent`` on ``backend`` through the proxy."""
     providers: Sequence[ProviderConfig] = config.enabled_providers_of(backend)
-    keep = agent.keeps_login and any(is_subscription(p) for p in providers)
+    keep = agent.keeps_login and any(p.passthrough for p in providers)
     return Login(keep, smallest_window(providers))
