@@ -39,7 +39,7 @@ from typing import Any
 from auto_router.demo import wire
 from auto_router.demo.actions import Action, Reply, Seen, Stream
 from auto_router.demo.fake_upstream import FakeProvider, FakeUpstream
-from auto_router.demo.provider import TOOL_MARKER, tool_names
+from auto_router.demo.provider import TOOL_MARKER
 
 OAUTH = "sk-ant-oat01-" + "fakeOAuthAccessToken" * 3
 ACCOUNT = "acct-fake-verify-0001"
@@ -123,12 +123,14 @@ class Subscription:
             if turn and self.reset_at is not None and time.time() < self.reset_at:
                 self.limited += 1
                 return self.rejection()
-            if turn and (not self.close_after_tool or _offers_tool(seen)):
+            if turn and not self.close_after_tool:
                 self.reset_at = time.time() + RESET_IN
-                if not self.close_after_tool:
-                    self.limited += 1
-                    return self.rejection()
-            return self.provider(seen)
+                self.limited += 1
+                return self.rejection()
+            action = self.provider(seen)
+            if turn and self.provider.requests[-1].get("turn") == "tool call":
+                self.reset_at = time.time() + RESET_IN  # the tool's result will not fit
+            return action
 
     def logged_in(self, seen: Seen) -> bool:
         auth = seen.headers.get("authorization", "")
@@ -174,15 +176,6 @@ class Subscription:
             }
         }
         return Reply(429, body, headers)
-
-
-def _offers_tool(seen: Seen) -> bool:
-    """A turn that offers a shell tool and carries no tool result yet: the fake answers it
-    with a call of the tool."""
-    body = seen.document()
-    if not tool_names(body):
-        return False
-    return TOOL_MARKER not in json.dumps(body.get("messages") or body.get("input") or [])
 
 
 def config(agent: str, sub_url: str, key_url: str) -> tuple[str, str]:
@@ -450,7 +443,7 @@ def run_interactive(
         command = f"{sys.executable} -m auto_router --config-dir {cfg} run -- {executable}"
         tmux("new-session", "-d", "-x", "160", "-y", "50", "-s", "s", "-c", str(cwd), command)
         tmux("set-option", "-t", "s", "remain-on-exit", "on")
-        shown: dict[int, bool] = {}
+        shown: list[int] = []
         try:
             tmux.wait_for("❯", 60)
             for n in range(1, MESSAGES + 1):
@@ -458,8 +451,8 @@ def run_interactive(
                     time.sleep(max(0.0, sub.reset_at - time.time()) + 1)  # the window reopens
                 tmux("send-keys", "-t", "s", "-l", f"message {n} of {MESSAGES}: reply in one line")
                 tmux("send-keys", "-t", "s", "Enter")
-                who = "plan" if n == CLOSE_AT else "sub"
-                shown[n] = tmux.wait_for(f"{who} answers message {n}", 60)
+                if tmux.wait_for(f"answers message {n}", 60):
+                    shown.append(n)
             tmux("send-keys", "-t", "s", "-l", "/exit")
             tmux("send-keys", "-t", "s", "Enter")
             tmux.wait_for("prompt cache", 20)
@@ -467,13 +460,17 @@ def run_interactive(
         finally:
             tmux("kill-server")
         plan_seen = list(plan_fake.seen)
+    who = {n: name for chat in (sub, plan) for n, _ in chat.answered for name in [chat.name]}
     found = {
-        f"{MESSAGES} messages answered on screen (3rd by the plan, 4th-5th back on sub)": all(
-            shown.values()
-        )
-        and len(shown) == MESSAGES,
+        f"{MESSAGES} messages answered on screen, no error": shown == list(range(1, MESSAGES + 1))
+        and "API Error" not in screen,
         "one conversation: message 5 sent with the 4 before it and their answers": any(
-            n == MESSAGES and count >= 2 * MESSAGES - 1 for n, count in sub.answered
+            n == MESSAGES and count >= 2 * MESSAGES - 1
+            for n, count in [*sub.answered, *plan.answered]
+        ),
+        f"message {CLOSE_AT} overflowed to the plan": who.get(CLOSE_AT) == "plan",
+        "back on the subscription after its window reopened": all(
+            who.get(n) == "sub" for n in range(CLOSE_AT + 1, MESSAGES + 1)
         ),
         "the subscription got only the OAuth login, closed its window once": sub.refused == 0
         and sub.limited >= 1
