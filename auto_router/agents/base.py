@@ -34,8 +34,9 @@ class Target(NamedTuple):
     api_version: str | None = None
     #: Keep the agent's own login (issue 20): through the proxy, on a backend with a
     #: subscription provider (``auth = "passthrough"``), for an agent whose login the proxy
-    #: can carry (``Agent.keeps_login``). ``api_key`` is then the run's token, which goes in
-    #: the ``RUN_TOKEN_HEADER`` header, never as the agent's credential.
+    #: can carry (``Agent.keeps_login``); ``api_key`` is then the run's token, which goes in
+    #: the ``RUN_TOKEN_HEADER`` header, never as the agent's credential. Direct, on a
+    #: subscription provider: ``api_key`` is ``None`` and the login goes straight there.
     keep_login: bool = False
     #: The smallest context window (tokens) among the models that may answer, when known.
     context_window: int | None = None

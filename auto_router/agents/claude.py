@@ -50,7 +50,7 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
     base_url = strip_suffix(target.base_url, "/v1") if target.base_url else None
     if base_url and "ANTHROPIC_BASE_URL" not in provided:
         setup.env["ANTHROPIC_BASE_URL"] = base_url
-    if target.keep_login and target.api_key:
+    if target.keep_login:
         setup = setup.merge(keep_login(target.api_key))
     elif target.api_key and not credential_given(provided, *KEY_VARIABLES):
         key = target.api_key.reveal()
@@ -71,8 +71,12 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
     return setup
 
 
-def keep_login(token: Secret) -> Setup:
-    """The run's token in a header of its own; Claude Code's credential is its login."""
+def keep_login(token: Secret | None) -> Setup:
+    """Claude Code's credential is its login; the run's token (through the proxy) goes in
+    a header of its own."""
+    if token is None:  # direct, on the subscription provider itself
+        note = "authentication: Claude Code's own login, straight to the subscription provider"
+        return Setup(unset=set(KEY_VARIABLES), notes=[note])
     return Setup(
         env={"ANTHROPIC_CUSTOM_HEADERS": f"{RUN_TOKEN_HEADER}: {token.reveal()}"},
         secret_names={"ANTHROPIC_CUSTOM_HEADERS"},

@@ -50,7 +50,7 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
     setup.args += override("model_provider", PROVIDER_ID)
     setup.args += override(f"{prefix}.name", f"auto-router {target.backend}/{target.provider}")
     setup.args += override(f"{prefix}.base_url", (target.base_url or DEFAULT_BASE_URL).rstrip("/"))
-    if target.keep_login and target.api_key:
+    if target.keep_login:
         setup = setup.merge(keep_login(target.api_key))
     elif target.api_key:
         setup.env[KEY_VARIABLE] = target.api_key.reveal()
@@ -66,9 +66,16 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
     return setup
 
 
-def keep_login(token: Secret) -> Setup:
-    """Codex's own login as the credential; the run's token in a header of its own."""
+def keep_login(token: Secret | None) -> Setup:
+    """Codex's own login as the credential; the run's token (through the proxy) in a header
+    of its own."""
     prefix = f"model_providers.{PROVIDER_ID}"
+    if token is None:  # direct, on the subscription provider itself
+        return Setup(
+            args=override(f"{prefix}.requires_openai_auth", True),
+            unset=set(KEY_VARIABLES),
+            notes=["authentication: Codex's own login, straight to the subscription provider"],
+        )
     headers = f"{{{json.dumps(RUN_TOKEN_HEADER)} = {json.dumps(TOKEN_VARIABLE)}}}"
     return Setup(
         env={TOKEN_VARIABLE: token.reveal()},

@@ -140,6 +140,7 @@ def target_of(backend: BackendConfig, resolved: ResolvedProvider | None) -> Targ
         model=resolved.model or backend.model,
         api_version=resolved.api_version,
         context_window=config.context_window,
+        keep_login=config.passthrough,
     )
 
 

@@ -301,3 +301,29 @@ def test_without_a_subscription_the_stand_in_sends_the_token_as_its_bearer(
     (seen,) = proxy.seen
     assert seen.headers["authorization"] == f"Bearer {TOKEN}"
     assert "x-auto-router-token" not in seen.headers
+
+
+def test_direct_on_the_subscription_provider_the_login_goes_straight_there(
+    paths: Paths,
+) -> None:
+    """``--provider sub --direct``: no proxy, no token; the inherited keys still go."""
+    write(paths, tables("anthropic"))
+    launcher = Launcher(Rotator(paths), environ=INHERITED)
+    options = RunOptions(provider="sub", command=("claude",), via_proxy=False)
+    with tempfile.TemporaryDirectory() as workdir:
+        plan = launcher.plan(options, launcher.first_choice(options), Path(workdir))
+    assert plan.provider == "sub"
+    assert plan.overlay["ANTHROPIC_BASE_URL"] == "https://sub.invalid"
+    assert not {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CUSTOM_HEADERS"} & set(
+        plan.overlay
+    )
+    assert "ANTHROPIC_API_KEY" not in plan.child_env(INHERITED)
+
+    write(paths, tables("openai", sub="responses = true"))
+    launcher = Launcher(Rotator(paths), environ=INHERITED)
+    options = RunOptions(provider="sub", command=("codex",), via_proxy=False)
+    with tempfile.TemporaryDirectory() as workdir:
+        plan = launcher.plan(options, launcher.first_choice(options), Path(workdir))
+    assert "model_providers.auto_router.requires_openai_auth=true" in plan.argv
+    assert not any("env_key" in a or "env_http_headers" in a for a in plan.argv)
+    assert "OPENAI_API_KEY" not in plan.child_env(INHERITED)
