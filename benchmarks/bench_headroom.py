@@ -6,8 +6,9 @@ as the proxy runs them once per successful answer.
     python benchmarks/bench_headroom.py [repeats]
 
 Header sets: an answer with no rate-limit headers (the common case for a local model), the
-OpenAI-style six, and Anthropic's twelve, each among ten ordinary headers as aiohttp hands
-them over (raw bytes). Prints the best-of-5 microseconds per answer for each.
+OpenAI-style six, Anthropic's twelve, and the two subscriptions' (issue 20), each among ten
+ordinary headers as aiohttp hands them over (raw bytes). Prints the best-of-5 microseconds
+per answer for each.
 """
 
 from __future__ import annotations
@@ -43,10 +44,36 @@ ANTHROPIC = [
     for w in ("requests", "tokens", "input-tokens", "output-tokens")
     for f, v in (("limit", b"4000"), ("remaining", b"3999"), ("reset", b"2026-12-02T01:01:00Z"))
 ]
+#: A Claude subscription's unified set (issue 20) and a Codex-on-ChatGPT answer's.
+CLAUDE_SUBSCRIPTION = [
+    (b"anthropic-ratelimit-unified-status", b"allowed"),
+    (b"anthropic-ratelimit-unified-reset", b"1790003600"),
+    (b"anthropic-ratelimit-unified-representative-claim", b"five_hour"),
+    (b"anthropic-ratelimit-unified-fallback-percentage", b"0.5"),
+    (b"anthropic-ratelimit-unified-5h-status", b"allowed"),
+    (b"anthropic-ratelimit-unified-5h-utilization", b"0.42"),
+    (b"anthropic-ratelimit-unified-5h-reset", b"1790003600"),
+    (b"anthropic-ratelimit-unified-7d-status", b"allowed"),
+    (b"anthropic-ratelimit-unified-7d-utilization", b"0.12"),
+    (b"anthropic-ratelimit-unified-7d-reset", b"1790400000"),
+    (b"anthropic-ratelimit-unified-overage-status", b"rejected"),
+]
+CODEX_SUBSCRIPTION = [
+    (b"x-codex-primary-used-percent", b"42"),
+    (b"x-codex-primary-window-minutes", b"300"),
+    (b"x-codex-primary-reset-after-seconds", b"3600"),
+    (b"x-codex-primary-reset-at", b"1790003600"),
+    (b"x-codex-secondary-used-percent", b"12"),
+    (b"x-codex-secondary-window-minutes", b"10080"),
+    (b"x-codex-secondary-reset-after-seconds", b"400000"),
+    (b"x-codex-secondary-reset-at", b"1790400000"),
+]
 SETS = {
     "no rate-limit headers": ORDINARY,
     "openai-style (6)": ORDINARY + OPENAI,
     "anthropic (12)": ORDINARY + ANTHROPIC,
+    "claude subscription (11)": ORDINARY + CLAUDE_SUBSCRIPTION,
+    "codex subscription (8)": ORDINARY + CODEX_SUBSCRIPTION,
 }
 
 

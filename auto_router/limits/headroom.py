@@ -20,6 +20,11 @@ The formats, as each vendor documents them:
   ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` in epoch *milliseconds* (a bare number is
   read as epoch ms, epoch s or delta seconds by its size).
 
+- Subscriptions (issue 20): a Claude login's ``anthropic-ratelimit-unified-*`` and a ChatGPT
+  login's ``x-codex-*`` windows, ``5h`` and ``7d``, read by ``subscription.py`` (its
+  docstring cites the public client code they come from). They say only a used fraction:
+  such a window counts in percent (``limit`` 100, ``used`` the exact fraction).
+
 A window whose reset has passed says nothing any more (``fresh``): the provider refilled it.
 """
 
@@ -33,6 +38,7 @@ from functools import lru_cache
 from typing import Final, NamedTuple
 
 from ..durations import parse_duration
+from . import subscription
 
 #: The mark below which a provider counts as exhausted until its window resets.
 DEFAULT_ROTATE_BELOW: Final = 0.05
@@ -43,6 +49,8 @@ _FIELDS: Final = ("limit", "remaining", "reset")
 #: The first letter of every header name read here, as str and as a byte: most headers of
 #: an answer are passed over on this one look-up, before any slicing or decoding.
 _FIRST: Final = frozenset(("x", "X", "a", "A", *b"xXaA"))
+#: The key under which the unified set's common fields (status, claim, reset) are gathered.
+_UNIFIED: Final = subscription.UNIFIED
 
 
 class Window(NamedTuple):
@@ -57,10 +65,15 @@ class Window(NamedTuple):
     reset_at: float | None = None
     #: Epoch seconds of the answer that said so.
     seen_at: float = 0.0
+    #: The used fraction a window says without counts (a subscription's ``5h``, ``7d``);
+    #: ``remaining`` and ``limit`` are then the percent left of 100. ``None``: counted.
+    used: float | None = None
 
     @property
     def utilization(self) -> float | None:
         """The used fraction, 0..1 (``None`` without a limit)."""
+        if self.used is not None:
+            return self.used
         if not self.limit or self.limit <= 0:
             return None
         return min(max(1.0 - self.remaining / self.limit, 0.0), 1.0)
@@ -79,6 +92,7 @@ class Window(NamedTuple):
             return None
         name, remaining = data.get("name"), data.get("remaining")
         limit, reset_at, seen_at = data.get("limit"), data.get("reset_at"), data.get("seen_at")
+        used = data.get("used")  # absent in rows written before issue 20
         if not isinstance(name, str) or not isinstance(remaining, int):
             return None
         return cls(
@@ -87,7 +101,14 @@ class Window(NamedTuple):
             int(limit) if isinstance(limit, int) else None,
             float(reset_at) if isinstance(reset_at, int | float) else None,
             float(seen_at) if isinstance(seen_at, int | float) else 0.0,
+            min(max(float(used), 0.0), 1.0) if isinstance(used, int | float) else None,
         )
+
+
+def percent_window(name: str, used: float, reset_at: float | None, now: float) -> Window:
+    """A window that says only its used fraction (clamped to 0..1), counted in percent."""
+    used = min(max(used, 0.0), 1.0)
+    return Window(name, round((1.0 - used) * 100), 100, reset_at, now, used)
 
 
 Header = tuple[bytes, bytes] | tuple[str, str]
@@ -119,7 +140,7 @@ def parse_headroom(headers: Iterable[Header], now: float) -> tuple[Window, ...]:
     if parts is None:
         return ()
     # An upstream names its windows: a few, at most, are kept (each is stored and shown).
-    windows = [_window(n, parts[n], now) for n in sorted(parts)[:MAX_WINDOWS]]
+    windows = [_window(n, parts, now) for n in sorted(parts)[:MAX_WINDOWS]]
     return tuple(w for w in windows if w is not None)
 
 
@@ -139,6 +160,8 @@ def _split(raw_name: bytes | str) -> tuple[str, str] | None:
 def _parts(name: str) -> tuple[str, str] | None:
     if name.startswith(_ANTHROPIC):
         rest = name[len(_ANTHROPIC) :]
+        if rest.startswith(_UNIFIED):
+            return subscription.unified_part(rest)
         window, _, field = rest.rpartition("-")
         return (window, field) if window and field in _FIELDS else None
     if name.startswith(_OPENAI):
@@ -149,10 +172,15 @@ def _parts(name: str) -> tuple[str, str] | None:
         # OpenRouter's bare X-RateLimit-Limit / -Remaining / -Reset count requests (its
         # reset, in epoch ms, is told from a duration by ``_reset``).
         return (window or "requests", field)
+    if name.startswith(subscription.CODEX):
+        return subscription.codex_part(name)
     return None
 
 
-def _window(name: str, fields: dict[str, _Value], now: float) -> Window | None:
+def _window(name: str, parts: dict[str, dict[str, _Value]], now: float) -> Window | None:
+    fields = parts[name]
+    if name[0] in "uc" and (name.startswith(_UNIFIED) or name.startswith("codex-")):
+        return _subscription_window(name, parts, now)
     remaining = _count(fields.get("remaining"))
     if remaining is None:
         return None
@@ -160,6 +188,18 @@ def _window(name: str, fields: dict[str, _Value], now: float) -> Window | None:
     said = None if reset is None else _reset(reset)
     reset_at = None if said is None else (now + said[1] if said[0] else said[1])
     return Window(name, remaining, _count(fields.get("limit")), reset_at, now)
+
+
+def _subscription_window(
+    name: str, parts: dict[str, dict[str, _Value]], now: float
+) -> Window | None:
+    if name == _UNIFIED:  # the set's common fields: read with each of its windows
+        return None
+    if name.startswith(_UNIFIED):
+        read = subscription.unified_window(name, parts[name], parts.get(_UNIFIED))
+    else:
+        read = subscription.codex_window(name, parts[name], now)
+    return None if read is None else percent_window(read.name, read.used, read.reset_at, now)
 
 
 def _count(value: _Value | None) -> int | None:
@@ -232,18 +272,25 @@ def below_mark(windows: Sequence[Window], mark: Mark, now: float) -> Window | No
         reset_at = window.reset_at
         if reset_at is None or reset_at <= now:
             continue
-        absolute = mark.requests if window.name == "requests" else mark.tokens
-        limit = window.limit
-        below = (absolute is not None and window.remaining < absolute) or (
-            fraction is not None and bool(limit) and window.remaining < fraction * (limit or 0)
-        )
+        used = window.used
+        if used is not None:  # a subscription window: its fraction; full is always below
+            below = used >= 1.0 or (fraction is not None and 1.0 - used < fraction)
+        else:
+            absolute = mark.requests if window.name == "requests" else mark.tokens
+            limit = window.limit
+            below = (absolute is not None and window.remaining < absolute) or (
+                fraction is not None and bool(limit) and window.remaining < fraction * (limit or 0)
+            )
         if below and (hit is None or reset_at > (hit.reset_at or 0.0)):
             hit = window
     return hit
 
 
 def threshold_reason(window: Window, clock: str) -> str:
-    """``threshold: requests 3/100 left, resets 12:30`` (``clock``: the reset as shown)."""
+    """``threshold: requests 3/100 left, resets 12:30`` (``clock``: the reset as shown);
+    ``threshold: 5h 96% used, resets 12:30`` for a subscription window."""
+    if window.used is not None:
+        return f"threshold: {window.name} {window.used:.0%} used, resets {clock}"
     of = "" if window.limit is None else f"/{window.limit}"
     return f"threshold: {window.name} {window.remaining}{of} left, resets {clock}"
 

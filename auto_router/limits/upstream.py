@@ -10,6 +10,7 @@ from typing import Final
 
 from ..durations import parse_duration
 from .phrases import BODY_DURATION, RETRY_DELAY
+from .subscription import limit_reset
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -73,9 +74,16 @@ def ratelimit_reset(headers: Mapping[str, str], now: float) -> float | None:
 def reset_time(headers: Mapping[str, str], body: str, now: float) -> float | None:
     """When a rate-limited provider works again: headers first, then the body's words.
 
-    A Gemini quota of 0 comes first: its ``retryDelay`` is there, but waiting won't help."""
+    A Gemini quota of 0 comes first: its ``retryDelay`` is there, but waiting won't help.
+    Then a subscription's refusal (``subscription.limit_reset``: a ``rejected`` Claude
+    window, a Codex ``usage_limit_reached``), which names the window's own reset."""
     if _GEMINI_ZERO.search(body):
         return next_day(now)
+    # A refused subscription names its window's reset (issue 20): that, not a short
+    # Retry-After, is when it works again.
+    subscribed = limit_reset(headers, body, now)
+    if subscribed is not None:
+        return subscribed
     found = parse_retry_after(headers.get("retry-after"), now)
     if found is not None:
         return found

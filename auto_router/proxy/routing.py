@@ -252,7 +252,9 @@ class Router:
             self._affine.clear()
         if session is not None and pinned is None:
             bound = self.affinity.get((session, backend))
-            if bound is not None:
+            # A subscription at the head of the plan takes its sessions back once usable
+            # again (issue 20): its window reset, and it costs nothing extra per request.
+            if bound is not None and not (plan.candidates and plan.candidates[0].passthrough):
                 return self._affine_plan(key, plan, bound)
         turns = plan.turns
         if not turns:

@@ -138,3 +138,47 @@ def test_a_client_token_by_header_lets_a_client_in_and_is_not_forwarded(home: Pa
     assert len(other.seen) == 2
     no_token_upstream(other.seen, "tok-client-4242-abcd")
     assert LOGIN not in repr(other.seen)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "raw", "token", "rest"),
+    [
+        ("/r/arr_abc/v1/messages", b"/r/arr_abc/v1/messages", "arr_abc", "/v1/messages"),
+        ("/r/arr_abc", b"/r/arr_abc", "arr_abc", "/"),  # Claude Code's HEAD of the base URL
+        ("/r/arr_abc/", b"/r/arr_abc/", "arr_abc", "/"),
+        ("/r//v1/models", b"/r//v1/models", None, "/r//v1/models"),  # no token: as it came
+        ("/v1/r/x", b"/v1/r/x", None, "/v1/r/x"),
+    ],
+)
+async def test_the_gate_takes_the_token_off_the_path_before_the_app_sees_it(
+    path: str, raw: bytes, token: str | None, rest: str
+) -> None:
+    from auto_router.config.proxy import ProxySettings
+    from auto_router.proxy.asgi import PATH_TOKEN, Message, Scope
+    from auto_router.proxy.gate import Gate
+    from auto_router.redaction import Redactor
+
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: object, send: object) -> None:
+        seen.append(dict(scope))
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        return None
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": raw,
+        "headers": [(b"host", b"127.0.0.1:3001")],
+        "server": ("127.0.0.1", 3001),
+    }
+    await Gate(app, ProxySettings, Redactor)(scope, receive, send)
+    (got,) = seen
+    assert got["path"] == rest and got["raw_path"] == rest.encode()
+    assert got.get(PATH_TOKEN) == token
