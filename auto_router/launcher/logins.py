@@ -20,6 +20,7 @@ from typing import NamedTuple
 from ..agents import Agent
 from ..config import Config, ProviderConfig
 
+
 def smallest_window(providers: Iterable[ProviderConfig]) -> int | None:
     """The smallest declared ``context_window``; ``None`` when none declares one."""
     windows = [p.context_window for p in providers if p.context_window]

@@ -232,15 +232,12 @@ def test_the_session_overflows_to_the_key_provider_keeping_the_login(
     assert re.search(r"^auto-router: time per provider: sub \d+s, plan \d+s$", stderr, re.M)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy: session affinity keeps a run on the provider that answered last "
-    "(rotation.policy.session_order), so under priority the session stays on the plan after "
-    "the subscription's window reopens; issue 20 wants it back on the subscription",
-)
 def test_the_session_comes_back_when_the_window_reopens(
     home: Home, vendor: str, upstreams: Upstreams
 ) -> None:
+    """Turn 4, after the subscription's window reopened: back on it in the same
+    conversation (``priority``: a subscription at the head of the plan takes its sessions
+    back), said in the summary as a second cache loss."""
     answers, stderr = run_session(home, vendor, upstreams, 4)
     assert answers == "sub 1, sub 2, from the plan, sub 3"
     assert "auto-router: prompt cache lost 2 times; first: moved from sub to plan" in stderr
