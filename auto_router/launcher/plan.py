@@ -289,6 +289,8 @@ class ShellExport:
     secret_names: frozenset[str]
     #: Arguments the agent needs that no variable can carry (Codex's ``-c``).
     args: tuple[str, ...]
+    #: Variables the shell should drop (a key that would replace a subscription's login).
+    unset: frozenset[str] = frozenset()
 
 
 def plan_export(
@@ -313,6 +315,7 @@ def plan_export(
         variables=overlay,
         secret_names=secret_names,
         args=tuple(setup.args),
+        unset=frozenset(setup.unset) - set(overlay),
     )
 
 

@@ -327,3 +327,17 @@ def test_direct_on_the_subscription_provider_the_login_goes_straight_there(
     assert "model_providers.auto_router.requires_openai_auth=true" in plan.argv
     assert not any("env_key" in a or "env_http_headers" in a for a in plan.argv)
     assert "OPENAI_API_KEY" not in plan.child_env(INHERITED)
+
+
+def test_env_for_a_subscription_provider_unsets_the_keys_that_would_replace_the_login(
+    home: Home,
+) -> None:
+    home.write('[backends.pool]\nproviders = ["sub", "key"]\n', tables("anthropic"))
+    home.env.update({"ANTHROPIC_API_KEY": INHERITED["ANTHROPIC_API_KEY"]})
+    shown = home.run("env", "--backend", "pool", "--provider", "sub", "--shell", "bash")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "export ANTHROPIC_BASE_URL='https://sub.invalid'" in lines
+    assert lines[-2:] == ["unset ANTHROPIC_API_KEY", "unset ANTHROPIC_AUTH_TOKEN"]
+    as_json = home.run("env", "--backend", "pool", "--provider", "key", "--json")
+    assert json.loads(as_json.stdout)["unset"] == []  # an API-key provider: nothing to drop
