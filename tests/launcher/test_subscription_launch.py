@@ -332,7 +332,9 @@ def test_direct_on_the_subscription_provider_the_login_goes_straight_there(
 def test_env_for_a_subscription_provider_unsets_the_keys_that_would_replace_the_login(
     home: Home,
 ) -> None:
-    home.write('[backends.pool]\nproviders = ["sub", "key"]\n', tables("anthropic"))
+    home.write(
+        '[backends.pool]\nagent = "claude"\nproviders = ["sub", "key"]\n', tables("anthropic")
+    )
     home.env.update({"ANTHROPIC_API_KEY": INHERITED["ANTHROPIC_API_KEY"]})
     shown = home.run("env", "--backend", "pool", "--provider", "sub", "--shell", "bash")
     assert shown.returncode == 0, shown.stderr
