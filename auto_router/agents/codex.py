@@ -7,7 +7,10 @@ and the run's token goes in a header named by ``env_http_headers`` (header -> va
 the token is in the child's environment, never on its command line). ``OPENAI_API_KEY`` and
 ``CODEX_API_KEY`` from the user's shell are dropped: Codex reads both as credentials, and one
 would be forwarded to the ChatGPT backend in place of the login. Field names from Codex's
-``ModelProviderInfo`` (codex-rs/core/src/model_provider_info.rs; the 0.169 binary's strings).
+``ModelProviderInfo`` (openai/codex, codex-rs/model-provider-info/src/lib.rs, earlier
+codex-rs/core/src/model_provider_info.rs: ``env_http_headers`` maps a header name to the
+variable holding its value, and leaves the header out when that is unset or empty), checked
+against the strings of the 0.169 binary and by running it (docs/launcher.md).
 """
 
 from __future__ import annotations
