@@ -48,6 +48,15 @@ Two scenarios run in every mode (``--scenarios-only``: only them):
 - **cc-switch claude**: a ``claude`` backend of two providers written only as variables
   (``ANTHROPIC_BASE_URL`` + ``ANTHROPIC_AUTH_TOKEN``), the first answering 429: Claude Code
   must answer from the second, through the proxy, with no 429 reaching it.
+
+With ``--subscriptions`` (issue 20; Claude Code and Codex only) each agent runs logged in
+(fake logins in the private HOME) on a backend of a subscription provider (``auth =
+"passthrough"``, a fake of api.anthropic.com or the ChatGPT Codex backend) and an API-key
+provider: the subscription must receive the agent's own login and no run token, and after it
+answers its rate limit the same session must go on on the API-key provider, which receives no
+login; Claude Code also runs interactively in tmux, five messages of one conversation, the
+third overflowing to the API-key plan and the last two back on the subscription once its window
+reopens (``scripts/verify_subscriptions.py`` has the scenarios and their checks).
 """
 
 from __future__ import annotations
@@ -67,6 +76,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_provider import REPLY_TEXT, TOOL_MARKER
 from fake_provider import ProviderServer as FakeProvider
+from verify_subscriptions import checks as subscription_checks
+from verify_subscriptions import describe as subscription_describe
+from verify_subscriptions import run_interactive as subscription_session
+from verify_subscriptions import run_scenario as subscription_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -561,6 +574,34 @@ def verify_cc_switch(spec: AgentSpec, executable: str, base: Path) -> Result:
     return result
 
 
+def verify_subscription(spec: AgentSpec, executable: str, base: Path) -> Result:
+    """The agent logged in, its subscription's window closing mid-session (issue 20)."""
+    result = Result(f"{spec.name} (subscription login, overflow to an API key)")
+    result.version = _version(executable, base)
+    started = time.monotonic()
+    run = subscription_scenario(spec.name, executable, base, QUIET_ENV)
+    result.checks = subscription_checks(spec.name, run)
+    result.fast = f"{time.monotonic() - started:.1f} s for the whole run, exit {run.exit_code}"
+    result.notes += subscription_describe(run)
+    if not all(result.checks.values()):
+        result.notes.append(f"stdout {run.stdout[-600:]!r}; stderr {run.stderr[-1500:]!r}")
+    return result
+
+
+def verify_subscription_session(spec: AgentSpec, executable: str, base: Path) -> Result:
+    """Claude Code logged in, in tmux: five messages of one conversation, the third on the
+    API-key plan while the subscription's window is closed, the last two back on it."""
+    result = Result(f"{spec.name} (subscription login, one interactive session in tmux)")
+    result.version = _version(executable, base)
+    if shutil.which("tmux") is None:
+        result.notes.append("tmux not found: skipped")
+        return result
+    started = time.monotonic()
+    result.checks, result.notes = subscription_session(executable, base, QUIET_ENV)
+    result.fast = f"{time.monotonic() - started:.1f} s for the whole session"
+    return result
+
+
 def _failover_checks(result: Result, run: Run, reply: str) -> None:
     limited = [r for r in run.requests if "limited" in r["key"]]
     ok = [r for r in run.requests if "-ok-" in r["key"]]
@@ -635,6 +676,11 @@ def main() -> int:
     )
     parser.add_argument("--no-scenarios", action="store_true", help="leave out the two scenarios")
     parser.add_argument(
+        "--subscriptions",
+        action="store_true",
+        help="only the subscription scenario: Claude Code and Codex logged in (issue 20)",
+    )
+    parser.add_argument(
         "--tools-all",
         action="store_true",
         help="with --translate: a tool round trip for every agent (default: Claude Code only)",
@@ -652,6 +698,12 @@ def main() -> int:
                 continue
             print(f"{spec.name}: {executable}", file=sys.stderr, flush=True)
             try:
+                if args.subscriptions:
+                    if spec.name in ("claude", "codex"):
+                        results.append(verify_subscription(spec, executable, Path(tmp)))
+                    if spec.name == "claude":
+                        results.append(verify_subscription_session(spec, executable, Path(tmp)))
+                    continue
                 if not args.no_scenarios:
                     results.append(verify_exhausted(spec, executable, Path(tmp)))
                     if spec.name == "claude":

@@ -32,6 +32,18 @@ class Target(NamedTuple):
     api_key: Secret | None = None
     model: str | None = None
     api_version: str | None = None
+    #: Keep the agent's own login (issue 20): through the proxy, on a backend with a
+    #: subscription provider (``auth = "passthrough"``), for an agent whose login the proxy
+    #: can carry (``Agent.keeps_login``); ``api_key`` is then the run's token, which goes in
+    #: the ``RUN_TOKEN_HEADER`` header, never as the agent's credential. Direct, on a
+    #: subscription provider: ``api_key`` is ``None`` and the login goes straight there.
+    keep_login: bool = False
+    #: The smallest context window (tokens) among the models that may answer, when known.
+    context_window: int | None = None
+
+
+#: The header a run's token travels in when the agent's own credential takes the bearer.
+RUN_TOKEN_HEADER = "X-Auto-Router-Token"
 
 
 @dataclass
@@ -45,6 +57,12 @@ class Setup:
     secret_names: set[str] = field(default_factory=set)
     #: Human-readable notes for --dry-run and ``env`` (never values).
     notes: list[str] = field(default_factory=list)
+    #: Variables of the parent's environment the child must not inherit (an API key in the
+    #: user's shell would replace the login a subscription run keeps).
+    unset: set[str] = field(default_factory=set)
+    #: Variables set only when the parent's environment has none of that name (the user's
+    #: own choice wins): the context window a run tells Claude Code.
+    defaults: dict[str, str] = field(default_factory=dict)
 
     def merge(self, other: Setup) -> Setup:
         return Setup(
@@ -52,6 +70,8 @@ class Setup:
             args=[*self.args, *other.args],
             secret_names=self.secret_names | other.secret_names,
             notes=[*self.notes, *other.notes],
+            unset=self.unset | other.unset,
+            defaults={**self.defaults, **other.defaults},
         )
 
 
@@ -98,6 +118,10 @@ class Agent(NamedTuple):
     #: launched attempt with whether to fail fast; for agents whose knobs and required
     #: settings live in the same file (Gemini CLI).
     prepare: Prepare | None = None
+    #: The agent has a login of its own that the proxy can forward to a subscription
+    #: provider (Claude Code's OAuth, Codex's ChatGPT), and a way to send the run's token
+    #: beside it (a custom header).
+    keeps_login: bool = False
 
 
 def credential_given(provided: frozenset[str], *names: str) -> bool:

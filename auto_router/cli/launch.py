@@ -62,7 +62,7 @@ def print_env(
 ) -> None:
     """The export lines (or one JSON object) for the current provider of ``backend``."""
     from ..launcher.plan import export_for
-    from ..launcher.shells import SHELLS, default_shell, render
+    from ..launcher.shells import SHELLS, default_shell, render, unset_lines
 
     chosen_shell = shell or default_shell(os.environ)
     if chosen_shell not in SHELLS:
@@ -77,10 +77,14 @@ def print_env(
     if as_json:
         variables = {k: "****" if k in masked else v for k, v in export.variables.items()}
         data = {"backend": export.backend, "provider": export.provider, "agent": export.agent.name}
-        print_json({**data, "variables": variables, "args": list(export.args)})
+        extra = {"args": list(export.args), "unset": sorted(export.unset)}
+        print_json({**data, "variables": variables, **extra})
         return
     for line in render(chosen_shell, export.variables, unset=unset, masked=masked, header=header):
         echo(line)
+    if not unset:  # keys in the shell that would replace the agent's own login
+        for line in unset_lines(chosen_shell, sorted(export.unset)):
+            echo(line)
     if on_terminal and not unset and export.secret_names:
         echo(
             'auto-router: secret values masked on a terminal; use eval "$(auto-router env)" '

@@ -12,6 +12,9 @@ Through the proxy (``ProxyTarget``) the agent's variables point at the local pro
 run's token and name the current provider's model; of the current provider's own variables
 only those that name no endpoint, key or model (``config.kinds.ENDPOINT_NAMES``, and the
 agent's own) reach the child: timeouts and feature flags, never a credential of a provider.
+On a backend with a subscription provider, an agent with a login of its own keeps it and
+the run's token goes in a header (``logins``); an agent module may then also drop inherited
+credential variables from the child's environment (``ChildPlan.unset``).
 
 The parent's environment is read, never written: the child gets ``{**environ, **overlay}``.
 """
@@ -30,6 +33,7 @@ from ..errors import ConfigValidationError, MissingVariableError, NoCommandError
 from ..limits.scanner import Marker, combine
 from ..rotation.service import Rotator
 from ..secrets import Secret, looks_secret, mask
+from .logins import login_of
 from .reach import check_direct
 
 
@@ -41,6 +45,9 @@ class ProxyTarget:
     token: Secret = field(repr=False)
     family: str
     model: str | None = None
+    #: The agent keeps its own login; the token goes in ``RUN_TOKEN_HEADER`` (``logins``).
+    keep_login: bool = False
+    context_window: int | None = None
 
     def target(self, backend: str) -> Target:
         base = self.url.rstrip("/") + ("/v1" if self.family == "openai" else "")
@@ -52,6 +59,8 @@ class ProxyTarget:
             base_url=base,
             api_key=self.token,
             model=self.model,
+            keep_login=self.keep_login,
+            context_window=self.context_window,
         )
 
 
@@ -67,18 +76,22 @@ class ChildPlan:
     markers: tuple[Marker, ...]
     notes: tuple[str, ...] = ()
     explicit_command: bool = False
+    #: Variables of the parent's environment the child does not inherit.
+    unset: frozenset[str] = frozenset()
 
     @property
     def command_name(self) -> str:
         return executable_name(self.argv[0]) if self.argv else ""
 
     def child_env(self, environ: Mapping[str, str]) -> dict[str, str]:
-        return {**environ, **self.overlay}
+        env = {k: v for k, v in environ.items() if k not in self.unset}
+        env.update(self.overlay)
+        return env
 
     def masked_overlay(self) -> dict[str, str]:
         """Variable names with masked values: secrets fully, others as they are."""
         return {
-            name: (mask(value) or "''") if name in self.secret_names else value
+            name: _masked(name, value) if name in self.secret_names else value
             for name, value in sorted(self.overlay.items())
         }
 
@@ -98,8 +111,19 @@ class ChildPlan:
         ]
         for name, value in self.masked_overlay().items():
             lines.append(f"  {name}={value}")
+        if self.unset:
+            lines.append("removed from the agent's environment: " + ", ".join(sorted(self.unset)))
         lines.extend(f"note: {note}" for note in self.notes)
         return lines
+
+
+def _masked(name: str, value: str) -> str:
+    """A secret for --dry-run: a header list (``ANTHROPIC_CUSTOM_HEADERS``) keeps its header
+    names, so the run shows which header carries its token."""
+    if name.endswith("_HEADERS") and ":" in value:
+        lines = (line.partition(":") for line in value.splitlines())
+        return "\\n".join(f"{head}: {mask(rest.strip())}" for head, _, rest in lines)
+    return mask(value) or "''"
 
 
 def target_of(backend: BackendConfig, resolved: ResolvedProvider | None) -> Target:
@@ -115,6 +139,8 @@ def target_of(backend: BackendConfig, resolved: ResolvedProvider | None) -> Targ
         api_key=resolved.api_key,
         model=resolved.model or backend.model,
         api_version=resolved.api_version,
+        context_window=config.context_window,
+        keep_login=config.passthrough,
     )
 
 
@@ -156,6 +182,11 @@ def plan_child(
     agent, argv = _agent_and_argv(backend, resolved, command)
     if provider is not None:
         check_direct(agent, provider, translate=backend.translate)
+    if proxy is not None:
+        login = login_of(config, backend.name, agent)
+        proxy = replace(proxy, keep_login=login.keep, context_window=login.context_window)
+        if not login.keep:
+            notes.append("authentication: the run's token as the agent's API key")
 
     target = proxy.target(backend.name) if proxy is not None else target_of(backend, resolved)
     if resolved is not None:
@@ -188,6 +219,7 @@ def plan_child(
         markers=markers,
         notes=(*notes, *setup.notes),
         explicit_command=explicit,
+        unset=frozenset(setup.unset) - set(overlay),
     )
 
 
@@ -257,6 +289,8 @@ class ShellExport:
     secret_names: frozenset[str]
     #: Arguments the agent needs that no variable can carry (Codex's ``-c``).
     args: tuple[str, ...]
+    #: Variables the shell should drop (a key that would replace a subscription's login).
+    unset: frozenset[str] = frozenset()
 
 
 def plan_export(
@@ -281,6 +315,7 @@ def plan_export(
         variables=overlay,
         secret_names=secret_names,
         args=tuple(setup.args),
+        unset=frozenset(setup.unset) - set(overlay),
     )
 
 
@@ -324,6 +359,7 @@ def _overlay(
     if resolved is not None:
         overlay["AUTO_ROUTER_PROVIDER"] = resolved.name
     overlay.update(setup.env)
+    overlay.update({k: v for k, v in setup.defaults.items() if k not in environ})
     overlay.update(provider_env)
     secret_names = set(setup.secret_names) | set(provider_env)
     secret_names |= {name for name in overlay if looks_secret(name)}

@@ -37,6 +37,8 @@ class ProxySession:
     joined: Joined | None = None
     #: The run's backend's providers: what their tokens cost (for the summary line).
     providers: tuple[ProviderConfig, ...] = ()
+    #: When the run joined the proxy (epoch seconds): where its time per provider starts.
+    started_at: float = 0.0
 
     @property
     def started_proxy(self) -> bool:
@@ -62,20 +64,24 @@ class ProxySession:
             return 0
 
     def close(self) -> list[str]:
-        """Leave the proxy; the summary lines: the run's requests, tokens and cost, and its
-        failovers (none for a run that made no request)."""
+        """Leave the proxy; the summary lines: the run's requests, tokens and cost, its
+        failovers, its time per provider and a lost prompt cache (``timeline``; none for a
+        run that made no request)."""
         if self.joined is None:
             return []
         from ..providers.pricing import prices_of
         from .spawn import leave
+        from .timeline import summary_lines
 
         events = self.events()
+        ended = time.time()
         leave(self.joined)
         ready = self.joined.ready
         if ready is not None and ready.failed:
             return [f"the local proxy did not start (its log: {ready.log})"]
         prices = {p.name: prices_of(p) for p in self.providers}
         lines = [usage_summary(events, prices), failover_summary(events)]
+        lines += summary_lines(events, self.started_at or ended, ended)
         return [line for line in lines if line]
 
 
@@ -107,7 +113,7 @@ def open_session(
     entry = RunEntry(run_id=run_id, backend=backend, pid=os.getpid(), started_at=time.time())
     joined = join(config.paths, token, entry)
     target = ProxyTarget(joined.url, Secret(token), family, model)
-    return ProxySession(target, joined, config.providers_of(backend))
+    return ProxySession(target, joined, config.providers_of(backend), entry.started_at)
 
 
 class Served(NamedTuple):
