@@ -40,6 +40,7 @@ export function formatCost(value) {
   if (value === null || value === undefined || Number.isNaN(Number(value))) return "?";
   const v = Number(value);
   if (v === 0 || v >= 0.1) return `$${v.toFixed(2)}`;
+  if (v < 0.0001) return "<$0.0001"; // priced, just small: not "$0.0000", which reads as free
   return `$${v.toFixed(4)}`;
 }
 
@@ -84,9 +85,14 @@ export function windowView(w, now) {
     detail += ` (${w.remaining} of ${w.limit})`;
   }
   const resetAt = w && typeof w.reset_at === "number" ? w.reset_at : null;
-  const reset = resetAt === null ? "" : `resets in ${countdown(resetAt - now)} (${clockAt(resetAt, now)})`;
+  const reset = resetAt === null ? "" : resetText(resetAt, now);
   const level = left === null ? "unknown" : left <= 5 ? "low" : left <= 20 ? "warn" : "ok";
   return { name, used, usedPercent: used === null ? null : Math.round(used * 100), detail, reset, resetAt, level };
+}
+
+/** "resets in 3m12s (14:05)" */
+export function resetText(resetAt, now) {
+  return `resets in ${countdown(resetAt - now)} (${clockAt(resetAt, now)})`;
 }
 
 /** One word for where a provider (or a key) stands, and the time its state ends. */

@@ -1,12 +1,12 @@
 // DOM builders. Every piece of data goes in as text (textContent, attribute values), never
 // as markup: a provider's name or an upstream's error message cannot become HTML here.
 import {
-  countdown,
   eventCells,
   keysOf,
   overflowText,
   providerState,
   requestCells,
+  resetText,
   sparkline,
   statCells,
   statsRows,
@@ -41,31 +41,32 @@ export function tick(root, now) {
     if (node.textContent !== text) node.textContent = text;
   }
   for (const node of root.querySelectorAll(".resets[data-reset]")) {
-    const text = `resets in ${countdown(Number(node.dataset.reset) - now)}`;
+    const text = resetText(Number(node.dataset.reset), now);
     if (node.textContent !== text) node.textContent = text;
   }
 }
 
 function bar(w, now) {
   const view = windowView(w, now);
+  const left = view.usedPercent === null ? null : 100 - view.usedPercent;
   const fill = el("div", { class: `fill ${view.level}` });
   // CSSOM, not a style attribute: the policy allows no inline styles.
-  fill.style.width = `${view.usedPercent ?? 0}%`;
+  fill.style.width = `${left ?? 0}%`;
   const meter = el(
     "div",
     {
       class: "bar",
       role: "meter",
-      "aria-label": `${view.name} used`,
+      "aria-label": `${view.name} left`,
       "aria-valuemin": 0,
       "aria-valuemax": 100,
-      "aria-valuenow": view.usedPercent ?? 0,
+      "aria-valuenow": left ?? 0,
       "data-window": view.name,
       "data-used": view.usedPercent ?? "",
     },
     fill,
   );
-  const reset = view.resetAt === null ? null : el("span", { class: "resets", "data-reset": view.resetAt }, `resets in ${countdown(view.resetAt - now)}`);
+  const reset = view.resetAt === null ? null : el("span", { class: "resets", "data-reset": view.resetAt }, view.reset);
   return el(
     "li",
     { class: "window" },

@@ -1,0 +1,206 @@
+"""The dashboard in real headless Chromium, against a real proxy and the fake upstream."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from scripts.dashboard_screenshot import SECRETS, Scene
+from tests.ui.conftest import REBOUND, Watched
+
+pytestmark = pytest.mark.integration
+
+
+def opened(scene: Scene, watched: Watched) -> Any:
+    page = watched.page
+    page.goto(scene.page_url)
+    page.locator("#conn.ok").wait_for(timeout=10_000)
+    return page
+
+
+def card(page: Any, provider: str) -> Any:
+    return page.locator(f'li.provider[data-provider="{provider}"]')
+
+
+def test_the_page_loads_with_no_console_error_and_hides_the_token(
+    scene: Scene, watched: Watched
+) -> None:
+    page = opened(scene, watched)
+    assert card(page, "one").locator("[data-state]").inner_text() == "current"
+    assert card(page, "three").locator("[data-state]").inner_text() == "disabled"
+    # The token left the address bar and lives in this tab's session storage only.
+    assert "#" not in page.url and scene.token not in page.url
+    assert page.evaluate("sessionStorage.getItem('auto-router-token')") == scene.token
+    assert page.context.cookies() == []
+    assert all("token" not in r.url for r in watched.requests)
+    sent = [r for r in watched.requests if r.url.startswith(f"{scene.url}/v1/")]
+    assert sent and all(r.headers.get("authorization") == f"Bearer {scene.token}" for r in sent)
+    text = page.content()
+    assert scene.token not in text and not any(s in text for s in SECRETS)
+    page.wait_for_timeout(500)  # the event stream and the first polls have run
+    assert watched.errors == []
+
+
+def test_a_scripted_429_shows_cooling_with_a_live_countdown_within_a_second(
+    scene: Scene, watched: Watched
+) -> None:
+    page = opened(scene, watched)
+    scene.limit_one()
+    scene.chat()  # one answers 429: the proxy cools it and fails over to two
+    state = card(page, "one").locator("[data-state]")
+    started = time.monotonic()
+    page.wait_for_function(
+        "() => document.querySelector('li.provider[data-provider=\"one\"] [data-state]')"
+        ".dataset.state === 'cooling'",
+        timeout=1000,
+    )
+    assert time.monotonic() - started < 1.0
+    assert state.inner_text() == "cooling"
+    countdown = card(page, "one").locator(".ticking")
+    first = countdown.inner_text()
+    assert re.fullmatch(r" ?back in (9m\d\ds|10m00s) \(\d\d:\d\d\)", first), first
+    page.wait_for_function(
+        f"() => document.querySelector('li.provider[data-provider=\"one\"] .ticking')"
+        f".textContent !== {first!r}",
+        timeout=2500,
+    )
+    assert card(page, "two").locator("[data-state]").inner_text() == "current"
+    assert "429" in card(page, "one").locator(".reason").inner_text()
+    assert page.locator('#events li[data-kind="rotation"]').count() >= 1
+
+
+def test_a_window_whose_utilization_rises_moves_its_bar(scene: Scene, watched: Watched) -> None:
+    page = opened(scene, watched)
+    scene.limit_one()
+    scene.chat()
+    bar = card(page, "two").locator('.bar[data-window="requests"]')
+    bar.wait_for(timeout=5000)
+    before = int(bar.get_attribute("data-used"))
+    width = bar.locator(".fill").evaluate("e => e.getBoundingClientRect().width")
+    for _ in range(3):
+        scene.chat()
+    page.wait_for_function(
+        "([before]) => Number(document.querySelector('li.provider[data-provider=\"two\"] "
+        ".bar[data-window=\"requests\"]').dataset.used) > before",
+        arg=[before],
+        timeout=5000,
+    )
+    after = int(bar.get_attribute("data-used"))
+    assert after >= before + 30  # three more of ten requests used
+    assert bar.locator(".fill").evaluate("e => e.getBoundingClientRect().width") < width
+    assert "left (" in card(page, "two").locator(".wdetail").inner_text()
+
+
+def test_clicking_set_current_changes_auto_router_status(scene: Scene, watched: Watched) -> None:
+    page = opened(scene, watched)
+    card(page, "two").get_by_role("button", name="Set current").click()
+    card(page, "two").locator('[data-state="current"]').wait_for(timeout=3000)
+    out = subprocess.run(
+        [sys.executable, "-m", "auto_router", "--config-dir", str(scene.paths.config_dir), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=True,
+    ).stdout
+    assert re.search(r"^\s*\*\s+two\b", out, re.M), out
+    assert not re.search(r"^\s*\*\s+one\b", out, re.M), out
+
+
+def test_a_request_made_with_the_openai_sdk_appears_in_the_live_feed_with_its_cost(
+    scene: Scene, watched: Watched
+) -> None:
+    page = opened(scene, watched)
+    assert page.locator("#feed-rows tr").count() == 0
+    answer = scene.chat("hello feed")
+    assert answer.choices[0].message.content == "Hello from one."
+    row = page.locator("#feed-rows tr").first
+    row.wait_for(timeout=5000)
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1] == "chat"
+    assert cells[2] == "qwen/one"
+    assert cells[3] == "qwen3-coder-plus → one-model"
+    assert cells[4] == "200"
+    assert re.fullmatch(r"\d+ ms", cells[5])
+    tokens = answer.usage.total_tokens
+    assert cells[6] == str(tokens)
+    # one costs $3 / $15 per million tokens in and out: the page shows a price, not "?".
+    assert cells[7] != "?" and cells[7].startswith(("$", "<$"))
+
+
+def test_enable_and_disable_ask_first_and_keep_the_files_comments(
+    scene: Scene, watched: Watched
+) -> None:
+    page = opened(scene, watched)
+    before = scene.paths.provider_metadata.read_text()
+    card(page, "two").get_by_role("button", name="Disable").click()
+    dialog = page.locator("dialog#confirm")
+    assert dialog.is_visible()
+    assert "changes your configuration file" in dialog.inner_text()
+    page.keyboard.press("Enter")  # the focused button is Cancel
+    assert not dialog.is_visible()
+    assert scene.paths.provider_metadata.read_text() == before
+    card(page, "two").get_by_role("button", name="Disable").click()
+    dialog.get_by_role("button", name="Change the file").click()
+    card(page, "two").locator('[data-state="disabled"]').wait_for(timeout=3000)
+    after = scene.paths.provider_metadata.read_text()
+    assert "# off for now" in after and after != before
+    assert re.search(r"\[qwen\.two\][^\[]*enabled = false", after)
+
+
+def test_a_provider_test_shows_its_latency(scene: Scene, watched: Watched) -> None:
+    page = opened(scene, watched)
+    card(page, "one").get_by_role("button", name="Test").click()
+    result = card(page, "one").locator(".test.ok")
+    result.wait_for(timeout=10_000)
+    assert re.search(r"test: healthy, \d+ ms", result.inner_text())
+
+
+def test_a_foreign_host_gets_no_page(scene: Scene, watched: Watched) -> None:
+    port = scene.url.rsplit(":", 1)[1]
+    response = watched.page.goto(f"http://{REBOUND}:{port}/ui#token={scene.token}")
+    assert response is not None and response.status == 403
+    assert "DNS rebinding" in watched.page.content()
+    assert watched.page.locator("#backends").count() == 0
+
+
+def test_without_the_token_the_page_calls_nothing_and_says_how_to_open_it(
+    scene: Scene, watched: Watched
+) -> None:
+    page = watched.page
+    page.goto(f"{scene.url}/ui")
+    notice = page.locator("#notice")
+    notice.wait_for()
+    assert "No management token" in notice.inner_text()
+    assert "auto-router ui" in notice.inner_text()
+    page.wait_for_timeout(300)
+    assert [r.url for r in watched.requests if "/v1/" in r.url] == []
+    assert page.locator("li.provider").count() == 0
+
+
+def test_a_wrong_token_is_refused_and_nothing_is_shown(scene: Scene, watched: Watched) -> None:
+    page = watched.page
+    page.goto(f"{scene.url}/ui#token=ara_not-the-token")
+    page.locator("#notice").wait_for()
+    assert "refused the token" in page.locator("#notice").inner_text()
+    assert page.locator("li.provider").count() == 0
+
+
+def test_readable_at_phone_width(scene: Scene, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(scene.page_url)
+        page.locator("#conn.ok").wait_for(timeout=10_000)
+        widest = page.evaluate("document.documentElement.scrollWidth")
+        assert widest <= 390  # tables scroll inside their own box, the page does not
+        box = page.locator('li.provider[data-provider="one"]').bounding_box()
+        assert box is not None and box["width"] <= 390
+    finally:
+        context.close()
