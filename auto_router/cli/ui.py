@@ -109,9 +109,9 @@ def running_proxy(
     from ..runs import pid_alive, port_open
 
     record = runtime.read_proxy()
-    if record is not None and record.admin_token and pid_alive(record.pid):
-        if port_open(record.port):
-            return Found(record.url, record.admin_token)
+    managed = record is not None and record.admin_token and pid_alive(record.pid)
+    if record is not None and managed and port_open(record.port):
+        return Found(record.url, record.admin_token)
     if not port_open(port, _connect_host(host)):
         return None
     token = configured or runtime.admin_token(port)

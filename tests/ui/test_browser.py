@@ -86,8 +86,8 @@ def test_a_window_whose_utilization_rises_moves_its_bar(scene: Scene, watched: W
     for _ in range(3):
         scene.chat()
     page.wait_for_function(
-        "([before]) => Number(document.querySelector('li.provider[data-provider=\"two\"] "
-        ".bar[data-window=\"requests\"]').dataset.used) > before",
+        '([before]) => Number(document.querySelector(\'li.provider[data-provider="two"] '
+        '.bar[data-window="requests"]\').dataset.used) > before',
         arg=[before],
         timeout=5000,
     )
@@ -102,7 +102,14 @@ def test_clicking_set_current_changes_auto_router_status(scene: Scene, watched: 
     card(page, "two").get_by_role("button", name="Set current").click()
     card(page, "two").locator('[data-state="current"]').wait_for(timeout=3000)
     out = subprocess.run(
-        [sys.executable, "-m", "auto_router", "--config-dir", str(scene.paths.config_dir), "status"],
+        [
+            sys.executable,
+            "-m",
+            "auto_router",
+            "--config-dir",
+            str(scene.paths.config_dir),
+            "status",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -63,9 +63,16 @@ def started(config: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str
     foreground and prints the address."""
     port = free_port()
     errors = tmp_path / "ui-stderr"
-    with errors.open("w") as err, subprocess.Popen(
-        cli(config, "--port", str(port)), stdout=subprocess.PIPE, stderr=err, text=True, env=headless()
-    ) as proc:
+    with (
+        errors.open("w") as err,
+        subprocess.Popen(
+            cli(config, "--port", str(port)),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=headless(),
+        ) as proc,
+    ):
         assert proc.stdout is not None
         try:
             found = None
@@ -154,7 +161,9 @@ def test_the_managed_proxy_is_found_by_its_record(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        record = ProxyRecord(os.getpid(), port, f"http://127.0.0.1:{port}", str(tmp_path), 0.0, "ara_m")
+        record = ProxyRecord(
+            os.getpid(), port, f"http://127.0.0.1:{port}", str(tmp_path), 0.0, "ara_m"
+        )
         runtime.write_proxy(record)
         assert running_proxy(runtime, "127.0.0.1", free_port(), None) == Found(record.url, "ara_m")
     # Gone (nothing listens on it any more), and no other proxy: nothing is found.

@@ -76,14 +76,7 @@ async def list_requests(request: Request) -> Response:
     await _flush(request)
     rows = await in_thread(read_requests, paths, filters)
     config = services(request).config
-    return ok(
-        {
-            "requests": [
-                {**r.to_json(), "cost_usd": _cost(config, r)}
-                for r in rows
-            ]
-        }
-    )
+    return ok({"requests": [{**r.to_json(), "cost_usd": _cost(config, r)} for r in rows]})
 
 
 def _cost(config: Config, row: RequestRecord | ProviderStats) -> float | None:
