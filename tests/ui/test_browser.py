@@ -21,6 +21,7 @@ def opened(scene: Scene, watched: Watched) -> Any:
     page = watched.page
     page.goto(scene.page_url)
     page.locator("#conn.ok").wait_for(timeout=10_000)
+    page.locator("body[data-events=open]").wait_for(timeout=10_000)
     return page
 
 
@@ -139,6 +140,31 @@ def test_a_request_made_with_the_openai_sdk_appears_in_the_live_feed_with_its_co
     assert cells[6] == str(tokens)
     # one costs $3 / $15 per million tokens in and out: the page shows a price, not "?".
     assert cells[7] != "?" and cells[7].startswith(("$", "<$"))
+
+
+def test_the_keyboard_alone_steers_and_polls_redraw_nothing_unchanged(
+    scene: Scene, watched: Watched
+) -> None:
+    page = opened(scene, watched)
+    page.evaluate("window.kept = document.querySelector('li.provider[data-provider=\"one\"]')")
+    for _ in range(40):  # Tab through the page to two's "Set current"
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "[document.activeElement.dataset.action, document.activeElement.dataset.provider]"
+        )
+        if focused == ["set-current", "two"]:
+            break
+    else:
+        pytest.fail("Tab never reached two's Set current button")
+    page.wait_for_timeout(2500)  # a poll or two with nothing changed: the same nodes stay
+    assert page.evaluate(
+        "window.kept === document.querySelector('li.provider[data-provider=\"one\"]')"
+    )
+    assert page.evaluate("document.activeElement.dataset.provider") == "two"
+    page.keyboard.press("Enter")
+    card(page, "two").locator('[data-state="current"]').wait_for(timeout=3000)
+    assert scene.app is not None
+    assert scene.app.services.rotator.current_provider_name("qwen") == "two"
 
 
 def test_enable_and_disable_ask_first_and_keep_the_files_comments(

@@ -188,6 +188,7 @@ async function follow() {
         return;
       }
       if (!resp.ok || !resp.body) throw new Error(`events: ${resp.status}`);
+      document.body.dataset.events = "open"; // tests wait for it; so can a reader
       const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -200,6 +201,7 @@ async function follow() {
     } catch (err) {
       connection("reconnecting…", "warn");
     }
+    document.body.dataset.events = "closed";
     await new Promise((resolve) => setTimeout(resolve, 1500));
   }
 }
