@@ -41,6 +41,7 @@ LLM = """\
 [backends.qwen]
 model = "qwen3-coder-plus"   # what clients ask for
 providers = ["one", "two", "three"]
+strategy = "{strategy}"
 
 [message_backend]
 default = "qwen"
@@ -77,11 +78,19 @@ class Scene:
     ``one`` answers until ``limit_one()``; ``two``'s answers carry rate-limit headers whose
     ``requests`` window (``two_limit`` per ``two_window`` seconds) runs down."""
 
-    def __init__(self, directory: Path, *, two_limit: int = 10, two_window: float = 600) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        strategy: str = "sticky",
+        two_limit: int = 10,
+        two_window: float = 600,
+    ) -> None:
         self.paths = Paths(config_dir=directory, data_dir=directory)
         self.one = FakeProvider("one", text="Hello from one.", retry_after=600)
         self.two = FakeProvider("two", text="Hello from two.")
         self.two_script = Dwindling(self.two, time.time, limit=two_limit, window=two_window)
+        self.strategy = strategy
         self.token = TOKEN
         self.url = ""
         self.app: ProxyApp | None = None
@@ -89,7 +98,8 @@ class Scene:
     @contextlib.contextmanager
     def running(self) -> Iterator[Scene]:
         with FakeUpstream(self.one) as one, FakeUpstream(self.two_script) as two:
-            self.paths.llm_config.write_text(LLM, encoding="utf-8")
+            llm = LLM.replace("{strategy}", self.strategy)
+            self.paths.llm_config.write_text(llm, encoding="utf-8")
             self.paths.provider_metadata.write_text(
                 META.format(one=one.url, two=two.url), encoding="utf-8"
             )

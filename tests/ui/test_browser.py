@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,6 +97,77 @@ def test_a_window_whose_utilization_rises_moves_its_bar(scene: Scene, watched: W
     assert after >= before + 30  # three more of ten requests used
     assert bar.locator(".fill").evaluate("e => e.getBoundingClientRect().width") < width
     assert "left (" in card(page, "two").locator(".wdetail").inner_text()
+
+
+def test_under_priority_the_preferred_provider_says_where_traffic_went_and_when_it_returns(
+    tmp_path: Path, watched: Watched
+) -> None:
+    with Scene(tmp_path, strategy="priority").running() as scene:
+        page = opened(scene, watched)
+        scene.limit_one()
+        scene.chat()
+        overflow = card(page, "one").locator(".overflow")
+        overflow.wait_for(timeout=3000)
+        assert re.fullmatch(r"overflowing to two, back at \d\d:\d\d", overflow.inner_text())
+        assert page.locator('.backend[data-backend="qwen"] .tag').all_inner_texts()[-1] == (
+            "priority"
+        )
+        watched.page.context.close()  # before the proxy stops: it ends the event stream
+
+
+def test_fields_the_api_does_not_send_yet_show_without_a_page_change(
+    scene: Scene, watched: Watched
+) -> None:
+    """Key pools (issue 19) and subscription windows (issue 20) are drawn from whatever the
+    API sends: the real answers, with those fields added on their way to the page."""
+    page = watched.page
+    until = time.time() + 300
+
+    def with_keys(route: Any) -> None:
+        body = route.fetch().json()
+        for row in body["providers"]:
+            if row["name"] == "one":
+                row["keys"] = [
+                    {"id": "k1a2", "masked": "****1111", "current": True, "cooldown_until": None},
+                    {"id": "k3b4", "masked": "****2222", "cooldown_until": until},
+                    {
+                        "id": "k5c6",
+                        "masked": "****3333",
+                        "status": "unusable",
+                        "problem": "KEY_C unset",
+                    },
+                ]
+        route.fulfill(json=body)
+
+    def with_windows(route: Any) -> None:
+        body = route.fetch().json()
+        one = body["backends"][0]["providers"][0]
+        one["headroom"] = [
+            {"name": "5h", "utilization": 0.42, "reset_at": until},
+            {"name": "7d", "utilization": 0.97},
+            {"name": "a-new-window"},
+        ]
+        route.fulfill(json=body)
+
+    page.route("**/v1/providers", with_keys)
+    page.route("**/v1/status", with_windows)
+    opened(scene, watched)
+    keys = card(page, "one").locator("li.key")
+    keys.first.wait_for(timeout=5000)
+    assert [k.locator("code").inner_text() for k in keys.all()] == [
+        "****1111",
+        "****2222",
+        "****3333",
+    ]
+    assert keys.nth(0).locator("[data-state]").inner_text() == "current"
+    assert keys.nth(1).locator("[data-state]").inner_text() == "cooling"
+    assert re.search(r"back in [45]m\d\ds", keys.nth(1).inner_text())
+    assert "KEY_C unset" in keys.nth(2).inner_text()
+    bars = card(page, "one").locator(".windows > .window .bar")
+    assert [b.get_attribute("data-window") for b in bars.all()] == ["5h", "7d", "a-new-window"]
+    assert [b.get_attribute("data-used") for b in bars.all()] == ["42", "97", ""]
+    assert "usage unknown" in card(page, "one").inner_text()
+    assert watched.errors == []
 
 
 def test_clicking_set_current_changes_auto_router_status(scene: Scene, watched: Watched) -> None:

@@ -99,7 +99,8 @@ function keyRows(p, now) {
         "li",
         { class: "key", "data-key": k.id },
         el("code", {}, k.masked),
-        ...stateBadge({ ...k, enabled: k.enabled }, now),
+        ...stateBadge(k, now),
+        k.problem ? el("span", { class: "reason" }, String(k.problem)) : null,
         Array.isArray(k.headroom) && k.headroom.length
           ? el("ul", { class: "windows" }, ...k.headroom.map((w) => bar(w, now)))
           : null,
