@@ -99,6 +99,32 @@ def test_a_window_whose_utilization_rises_moves_its_bar(scene: Scene, watched: W
     assert "left (" in card(page, "two").locator(".wdetail").inner_text()
 
 
+def test_a_window_that_resets_shows_full_again_then_fills_anew(
+    tmp_path: Path, watched: Watched
+) -> None:
+    with Scene(tmp_path, two_window=3.0).running() as scene:
+        page = opened(scene, watched)
+        scene.limit_one()
+        for _ in range(4):
+            scene.chat()
+        bar = card(page, "two").locator('.bar[data-window="requests"]')
+        page.wait_for_function(
+            '() => document.querySelector(\'li.provider[data-provider="two"] '
+            ".bar[data-window=\"requests\"]')?.dataset.used === '40'",
+            timeout=5000,
+        )
+        # The window's three seconds pass: the provider has refilled it.
+        card(page, "two").get_by_text("full again").wait_for(timeout=6000)
+        assert bar.get_attribute("data-used") == "0"
+        scene.chat()  # the first answer of a new window
+        page.wait_for_function(
+            '() => document.querySelector(\'li.provider[data-provider="two"] '
+            ".bar[data-window=\"requests\"]').dataset.used === '10'",
+            timeout=5000,
+        )
+        watched.page.context.close()
+
+
 def test_under_priority_the_preferred_provider_says_where_traffic_went_and_when_it_returns(
     tmp_path: Path, watched: Watched
 ) -> None:

@@ -86,6 +86,14 @@ def test_windows_of_any_name_with_or_without_counts(call: Call) -> None:
     unknown = call("windowView", {"name": "tokens", "remaining": 5}, NOW)
     assert (unknown["usedPercent"], unknown["detail"]) == (None, "usage unknown")
     assert call("windowView", {}, NOW)["name"] == "window"
+    # Past its reset the provider has refilled it: full again, no countdown.
+    stale = {"name": "requests", "remaining": 0, "limit": 10, "reset_at": NOW - 5}
+    refilled = call("windowView", stale, NOW)
+    assert (refilled["usedPercent"], refilled["reset"]) == (0, "")
+    assert refilled["detail"] == f"full again (reset at {hhmm(NOW - 5)})"
+    assert (
+        call("windowView", {**stale, "reset_at": NOW + 5, "fresh": False}, NOW)["usedPercent"] == 0
+    )
 
 
 def test_a_providers_state_in_one_word(call: Call) -> None:

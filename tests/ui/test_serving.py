@@ -99,6 +99,7 @@ def test_status_carries_cooldowns_reasons_headroom_and_prices(scene: Scene) -> N
     assert window["name"] == "requests"
     assert (window["limit"], window["remaining"]) == (10, 8)
     assert window["utilization"] == 0.2 and window["reset_at"] > body["now"]
+    assert window["fresh"] is True
     assert three["status"] == "disabled" and three["headroom"] == []
     text = str(body)
     assert not any(secret in text for secret in SECRETS)

@@ -1,8 +1,8 @@
 """``GET /v1/status``: the rotation status as ``auto-router status`` sees it, for the dashboard.
 
 ``/v1/providers`` says where each provider stands in rotation; this adds what a screen
-shows and a config listing does not: each provider's headroom windows (only those that still
-describe it: a window past its reset says nothing), the cooldown's reason, the circuit's
+shows and a config listing does not: each provider's headroom windows (one past its reset
+marked ``fresh: false``: refilled since), the cooldown's reason, the circuit's
 reopening time, its prices (so a cost can be read as "unknown" rather than "free"), and per
 backend the strategy and, under ``priority``, where the overflow goes and when the preferred
 provider is back. Times are epoch seconds, with the server's ``now`` beside them, so a page
@@ -18,12 +18,14 @@ from starlette.responses import Response
 
 from ...limits.headroom import Window
 from ...providers.pricing import prices_in
-from ...rotation.policy import OPEN, fresh_headroom
+from ...rotation.policy import OPEN
 from ...rotation.service import BackendStatus, ProviderStatus, Rotator, status_label
 from ._base import admin_endpoint, in_thread, ok, services
 
 
-def window_json(window: Window) -> dict[str, Any]:
+def window_json(window: Window, now: float) -> dict[str, Any]:
+    """A window as last read; ``fresh`` false once its reset has passed: the provider has
+    refilled it (shown as full again rather than dropped, so a reset can be watched)."""
     used = window.utilization
     return {
         "name": window.name,
@@ -32,6 +34,7 @@ def window_json(window: Window) -> dict[str, Any]:
         "utilization": None if used is None else round(used, 4),
         "reset_at": window.reset_at,
         "seen_at": window.seen_at or None,
+        "fresh": window.fresh(now),
     }
 
 
@@ -67,7 +70,7 @@ def provider_json(
         "circuit": provider.circuit,
         "circuit_until": provider.circuit_until,
         "failure_streak": provider.state.streak,
-        "headroom": [window_json(w) for w in fresh_headroom(provider.state, now)],
+        "headroom": [window_json(w, now) for w in provider.state.headroom],
         "price_input": prices.input,
         "price_output": prices.output,
     }

@@ -77,14 +77,19 @@ function clamp(x) {
 
 /** What a headroom bar shows: any window name (requests, tokens, 5h, 7d, ...). */
 export function windowView(w, now) {
-  const used = usedFraction(w);
   const name = String((w && w.name) || "window");
+  const resetAt = w && typeof w.reset_at === "number" ? w.reset_at : null;
+  if (w && (w.fresh === false || (resetAt !== null && resetAt <= now))) {
+    // Past its reset: the provider has refilled it since it was read.
+    const when = resetAt === null ? "" : ` at ${clockAt(resetAt, now)}`;
+    return { name, used: 0, usedPercent: 0, detail: `full again (reset${when})`, reset: "", resetAt: null, level: "ok" };
+  }
+  const used = usedFraction(w);
   const left = used === null ? null : Math.round((1 - used) * 100);
   let detail = left === null ? "usage unknown" : `${left}% left`;
   if (w && typeof w.remaining === "number" && typeof w.limit === "number") {
     detail += ` (${w.remaining} of ${w.limit})`;
   }
-  const resetAt = w && typeof w.reset_at === "number" ? w.reset_at : null;
   const reset = resetAt === null ? "" : resetText(resetAt, now);
   const level = left === null ? "unknown" : left <= 5 ? "low" : left <= 20 ? "warn" : "ok";
   return { name, used, usedPercent: used === null ? null : Math.round(used * 100), detail, reset, resetAt, level };
