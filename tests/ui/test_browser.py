@@ -283,6 +283,7 @@ def test_enable_and_disable_ask_first_and_keep_the_files_comments(
     after = scene.paths.provider_metadata.read_text()
     assert "# off for now" in after and after != before
     assert re.search(r"\[qwen\.two\][^\[]*enabled = false", after)
+    assert watched.errors == []  # the dialog's form breaks no policy either
 
 
 def test_a_provider_test_shows_its_latency(scene: Scene, watched: Watched) -> None:
