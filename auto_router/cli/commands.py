@@ -24,6 +24,7 @@ from .rotation_cmds import reset_command, rotate_command, set_command
 from .run import RUN_CONTEXT, env, run
 from .stats import stats
 from .status import show_status
+from .ui import ui
 
 app = typer.Typer(
     name="auto-router",
@@ -71,6 +72,7 @@ app.command("run", context_settings=RUN_CONTEXT)(run)
 app.command("proxy")(proxy)
 app.command("demo")(demo_command)
 app.command("status")(status)
+app.command("ui")(ui)
 app.command("history")(history_command)
 app.command("stats")(stats)
 app.command("requests")(requests)

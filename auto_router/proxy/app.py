@@ -49,6 +49,7 @@ from .reqlog import RequestLog
 from .routing import Router, adhoc_targets
 from .services import Services, services_of
 from .upstream import AiohttpUpstream, Upstream
+from .webui import ui_routes
 
 ADHOC_BACKEND = "upstream"
 #: Scope key: the exception ``_internal_error`` logged and answered (Starlette re-raises it).
@@ -208,6 +209,7 @@ def _starlette(
         WebSocketRoute("/v1/responses", websocket_refused),
         *extra_routes,
         *admin_routes(),
+        *ui_routes(),  # the dashboard's page and files (webui.py)
     ]
     return Starlette(
         routes=routes,

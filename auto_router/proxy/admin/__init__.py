@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from . import backends, checks, events, providers, requests, settings
+from . import backends, checks, events, providers, requests, settings, status
 
 _PROVIDER = "/v1/providers/{backend}/{provider}"
 _BACKEND = "/v1/backends/{backend}"
@@ -63,6 +63,8 @@ def admin_routes() -> list[BaseRoute]:
         # the request log
         Route("/v1/requests", requests.list_requests, methods=["GET"]),
         Route("/v1/stats", requests.get_stats, methods=["GET"]),
+        # the rotation status with headroom windows and overflow (the dashboard's main view)
+        Route("/v1/status", status.get_status, methods=["GET"]),
         # rotation events, as they happen (SSE)
         Route("/v1/events", events.stream_events, methods=["GET"]),
     ]

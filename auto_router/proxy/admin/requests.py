@@ -9,9 +9,17 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...config import Config
 from ...durations import parse_since
 from ...paths import Paths
-from ...store.requests import RequestFilter, read_requests, read_stats
+from ...providers.pricing import cost, prices_in
+from ...store.requests import (
+    ProviderStats,
+    RequestFilter,
+    RequestRecord,
+    read_requests,
+    read_stats,
+)
 from ._base import ApiError, admin_endpoint, in_thread, invalid, ok, services
 
 MAX_LIMIT: Final = 1000
@@ -67,7 +75,14 @@ async def list_requests(request: Request) -> Response:
     filters = _filters(request)
     await _flush(request)
     rows = await in_thread(read_requests, paths, filters)
-    return ok({"requests": [r.to_json() for r in rows]})
+    config = services(request).config
+    return ok({"requests": [{**r.to_json(), "cost_usd": _cost(config, r)} for r in rows]})
+
+
+def _cost(config: Config, row: RequestRecord | ProviderStats) -> float | None:
+    """USD at the provider's prices (``None``: a price or a count unknown; never 0 for it)."""
+    prices = prices_in(config, row.backend, row.provider)
+    return cost(prices, row.prompt_tokens, row.completion_tokens)
 
 
 @admin_endpoint
@@ -82,4 +97,6 @@ async def get_stats(request: Request) -> Response:
         if since is None
         else dt.datetime.fromtimestamp(since).astimezone().isoformat(timespec="seconds")
     )
-    return ok({"since": iso, "providers": [r.to_json() for r in rows]})
+    config = services(request).config
+    stats = [{**r.to_json(), "cost_usd": _cost(config, r)} for r in rows]
+    return ok({"since": iso, "providers": stats})
