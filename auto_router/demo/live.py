@@ -56,6 +56,8 @@ description = "subscription-like: its request window fills, then resets"
 base_url = "{sub}"
 api_key = "demo-key-sub-0123456789"
 rotate_below = 0.25              # move on with less than a quarter of the window left
+price_input = 0.0                # a subscription: nothing per token
+price_output = 0.0
 
 [live.alpha]
 description = "pay as you go: runs out of quota once a cycle (scripted 429)"

@@ -7,7 +7,7 @@ import { renderBackends, renderCharts, renderEvents, renderFeed, renderRuns, ren
 
 const STORE = "auto-router-token";
 const POLL_MS = 2000;
-const STATS_MS = 10000;
+const STATS_MS = 5000;
 const MAX_EVENTS = 50;
 const MAX_FEED = 50;
 
