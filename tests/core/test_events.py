@@ -20,7 +20,6 @@ from auto_router.rotation.events import (
     EXHAUSTION,
     RECOVERY,
     RESET,
-    RETURN,
     ROTATION,
     THRESHOLD,
     Event,

@@ -76,7 +76,9 @@ def test_no_marks_no_threshold_events() -> None:
 
 
 def test_a_threshold_event_says_which_window_and_how_much() -> None:
-    (event,) = window_events("qwen", "one", (requests(15, seen_at=OLD),), (requests(16),), NOW, MARKS)
+    (event,) = window_events(
+        "qwen", "one", (requests(15, seen_at=OLD),), (requests(16),), NOW, MARKS
+    )
     assert event.line() == "threshold: qwen: one at 80% of its requests window (16/20)"
     assert event.to_json()["window"] == "requests"
     assert event.to_json()["reset_at"] == NOW + 60
@@ -109,9 +111,7 @@ def test_priority_back_on_the_preferred_provider_is_a_return() -> None:
 def test_a_threshold_cooldown_from_a_headroom_write_is_told_without_a_reason() -> None:
     windows = (requests(19),)
     before = backend().with_provider("one", ProviderState(headroom=(requests(18, seen_at=OLD),)))
-    with_windows = before.with_provider(
-        "one", replace(before.provider("one"), headroom=windows)
-    )
+    with_windows = before.with_provider("one", replace(before.provider("one"), headroom=windows))
     after = record_threshold(NAMES, with_windows, "one", NOW, NOW + 60, "proxy: threshold: x")
     assert kinds(before, after, "priority") == [THRESHOLD, ROTATION, THRESHOLD]
     below, _, mark = transitions(NAMES, before, after, NOW, marks=MARKS)
