@@ -189,10 +189,13 @@ def transitions(
         events.append(
             Event(ROTATION, backend, now_current, text, now, {"from": was, "to": now_current})
         )
-    if strategy == PRIORITY:
-        events += _returned(names, before, after, now)
+    returned = _returned(names, before, after, now) if strategy == PRIORITY else []
+    events += returned
     for name in sorted(set(before.providers) | set(after.providers)):
-        events += _provider_events(backend, name, before, after, now)
+        told = _provider_events(backend, name, before, after, now)
+        if returned and returned[0].provider == name:  # "back on one" says its cooldown ended
+            told = [e for e in told if e.kind != RESET]
+        events += told
         old, new = before.provider(name).headroom, after.provider(name).headroom
         if old != new:
             events += window_events(backend, name, old, new, now, marks)
