@@ -72,7 +72,7 @@ def _details(
     """The circuit and today's usage, the cooldown's reason, one line per window."""
     lines = [f"{view.circuit_text(provider, now)}, {view.today_text(today)}"]
     if provider.cooldown_until is not None and provider.state.last_error:
-        lines.append(f"reason: {provider.state.last_error[:160]}")
+        lines.append(f"last error: {provider.state.last_error[:160]}")
     return lines + view.window_lines(view.headroom_of(provider, now), now, style)
 
 

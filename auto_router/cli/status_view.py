@@ -1,5 +1,5 @@
 """The pieces ``status`` and ``status --watch`` draw a provider with: headroom bars per window,
-countdowns, the cooldown and its reason, today's tokens and cost, the overflow under
+countdowns, the circuit, today's tokens and cost, the overflow under
 ``priority``. Small functions over plain values, so a row of another kind (a key of a pool)
 is drawn with the same bar and countdown.
 
@@ -140,16 +140,6 @@ def headroom_of(provider: ProviderStatus, now: float) -> tuple[Window, ...]:
 
 
 # -- the provider's state -------------------------------------------------------------------
-
-
-def cooldown_text(provider: ProviderStatus, now: float) -> str | None:
-    """``cooling 4m10s: proxy: HTTP 429`` while a cooldown runs, else ``None``."""
-    until = provider.cooldown_until
-    if until is None:
-        return None
-    text = f"cooling {countdown(until - now)}"
-    reason = provider.state.last_error
-    return f"{text}: {reason[:160]}" if reason else text
 
 
 def circuit_text(provider: ProviderStatus, now: float) -> str:

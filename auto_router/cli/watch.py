@@ -71,7 +71,7 @@ def render(
         for provider in backend.providers:
             lines.append(_line(provider, usages.get((backend.name, provider.name)), now))
             if provider.cooldown_until is not None and provider.state.last_error:
-                lines.append(f"      reason: {provider.state.last_error[:160]}")
+                lines.append(f"      last error: {provider.state.last_error[:160]}")
             lines += view.indent(view.window_lines(view.headroom_of(provider, now), now, style))
     return "\n".join(lines) + "\n"
 

@@ -116,7 +116,7 @@ def test_status_draws_windows_countdowns_cooldown_and_today(paths: Paths) -> Non
     assert lines[4:8] == [
         # $0.0019: 1,200 in at $1/M and 340 out at $2/M; yesterday's request is not counted
         "      circuit closed, today 1.2k in / 340 out tokens, $0.0019",
-        "      reason: proxy: threshold: requests 3/100 left, resets 12:30 (****)",
+        "      last error: proxy: threshold: requests 3/100 left, resets 12:30 (****)",
         "      requests ▕░░░░░░░░░░▏ 3% left (3/100)  resets in 1h02m",
         "      tokens   ▕█████░░░░░▏ 52% left (52.0k/100.0k)  resets in 3m12s",
     ]
@@ -137,7 +137,7 @@ def test_the_countdowns_run_on_the_clock(paths: Paths) -> None:
     lines = draw(rotator)
     assert lines[0] == "qwen (default)  last used: two"
     assert lines[2].startswith("  * one ") and lines[2].endswith("current")
-    assert not any(line.lstrip().startswith(("requests", "tokens", "reason")) for line in lines)
+    assert not any(line.lstrip().startswith(("requests", "tokens", "last error")) for line in lines)
 
 
 def test_ascii_and_colour(paths: Paths) -> None:
