@@ -18,6 +18,7 @@ import pytest
 
 from auto_router.cli.status import render_status
 from auto_router.cli.status_view import PLAIN, Style, style_for, today_usage
+from auto_router.cli.watch import render
 from auto_router.limits.headroom import Window
 from auto_router.paths import Paths
 from auto_router.rotation.policy import record_headroom
@@ -138,6 +139,17 @@ def test_the_countdowns_run_on_the_clock(paths: Paths) -> None:
     assert lines[0] == "qwen (default)  last used: two"
     assert lines[2].startswith("  * one ") and lines[2].endswith("current")
     assert not any(line.lstrip().startswith(("requests", "tokens", "last error")) for line in lines)
+
+
+def test_watch_draws_the_same_pieces(paths: Paths) -> None:
+    rotator = overflowing(paths, FakeClock(NOW))
+    usages = today_usage(rotator.paths, rotator.config, NOW)
+    lines = render(rotator.status(), usages, NOW).splitlines()
+    assert lines[1].startswith("qwen  current: two  overflowing to two, back at ")
+    assert lines[2].split()[:4] == ["one", "cooling", "1h02m", "circuit"]
+    assert lines[2].endswith("today 1.2k in / 340 out tokens, $0.0019")
+    assert "      requests ▕░░░░░░░░░░▏ 3% left (3/100)  resets in 1h02m" in lines
+    assert "      5h ▕██████░░░░▏ 60% left (60/100)  resets in 2h00m" in lines
 
 
 def test_ascii_and_colour(paths: Paths) -> None:

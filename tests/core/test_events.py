@@ -130,6 +130,7 @@ def test_notify_config(tmp_path: Path) -> None:
     assert config.notify == NotifyConfig(("notify-send", "auto-router"), DEFAULT_THRESHOLDS)
     config = load_config(_config(tmp_path, "command = []\nthresholds = [95, 50]\ntimeout = 2"))
     assert config.notify.thresholds == (50.0, 95.0) and config.notify.timeout == 2.0
+    assert load_config(_config(tmp_path, "thresholds = []")).notify.thresholds == ()  # none
 
 
 @pytest.mark.parametrize(
