@@ -83,7 +83,7 @@ class ProviderManager:
 
     def get_current_provider(self, backend: str) -> ResolvedProvider | None:
         """The current provider with its ``${VAR}`` values expanded (credentials stay masked)."""
-        name = self.get_current_provider_name(backend)
+        name = self.rotator.current_slot(backend)  # a key pool: narrowed to its current key
         if name is None:
             return None
         return self.rotator.config.provider(backend, name).resolve()

@@ -261,6 +261,7 @@ def secrets_of(config: Config, environ: Mapping[str, str] | None = None) -> set[
         for provider in providers.values():
             if provider.api_key:
                 raw.append(provider.api_key)
+            raw.extend(provider.api_keys)
             raw.extend(v for k, v in provider.headers.items() if looks_secret(k))
             raw.extend(v for k, v in provider.env.items() if looks_secret(k))
     proxy = config.proxy

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from auto_router.api import reset_llm_backend_manager
-from tests.helpers import THREE_PROVIDERS_LLM, THREE_PROVIDERS_META, FakeClock, write_config
+from tests.helpers import (
+    THREE_PROVIDERS_LLM,
+    THREE_PROVIDERS_META,
+    FakeClock,
+    close_test_clients,
+    write_config,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +29,13 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop("AUTO_ROUTER_HOME", None)
     else:
         os.environ["AUTO_ROUTER_HOME"] = saved
+
+
+@pytest.fixture(autouse=True)
+def _sdk_clients_closed() -> Iterator[None]:
+    """The SDK clients a test's helpers made are closed as it ends (``closed_after_test``)."""
+    yield
+    close_test_clients()
 
 
 @pytest.fixture

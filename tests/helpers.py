@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import uvicorn
@@ -30,6 +31,26 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+C = TypeVar("C", bound=contextlib.AbstractContextManager[object])
+
+#: SDK clients made by a test's helper, closed when the test ends (see ``closed_after_test``).
+_OPEN_CLIENTS: list[contextlib.AbstractContextManager[object]] = []
+
+
+def closed_after_test(client: C) -> C:
+    """Close ``client`` when the current test ends. An SDK client left for the garbage
+    collector may lose its pooled socket before its own finalizer runs, and the
+    ``ResourceWarning`` then surfaces, as an error, in whichever later test the collector
+    happens to run in."""
+    _OPEN_CLIENTS.append(client)
+    return client
+
+
+def close_test_clients() -> None:
+    while _OPEN_CLIENTS:
+        _OPEN_CLIENTS.pop().__exit__(None, None, None)
 
 
 def require_program(name: str, install: str) -> None:

@@ -1,4 +1,5 @@
-"""``auto-router provider list|show|add|edit|remove|enable|disable|rename|order|test|templates``."""
+"""``auto-router provider list|show|add|edit|remove|enable|disable|rename|order|test|templates``;
+``provider key add|remove`` is in provider_keys.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from ._common import Globals, JsonOption, emit, fail, globals_of, print_json
 from ._refs import parse_assignments, parse_settings, resolve_ref, split_ref
+from .provider_keys import key_app
 
 if TYPE_CHECKING:
     from ..config import Config, ProviderConfig
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 provider_app = typer.Typer(
     help="List, add, change, remove and test providers.", no_args_is_help=True
 )
+provider_app.add_typer(key_app, name="key")
 
 BackendOption = Annotated[
     str | None, typer.Option("--backend", "-b", help="The backend (or write BACKEND/PROVIDER).")

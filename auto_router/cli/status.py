@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..providers.serves import describe_provider, serves
+from ..rotation.policy import fresh_headroom
 from . import status_view as view
 from ._plain import Globals, format_time, iso, print_json
+from .keys_view import key_lines, keys_json
 
 if TYPE_CHECKING:
     from ..config import Config, ProviderConfig
@@ -63,6 +65,7 @@ def render_status(
             lines.append(_provider_line(provider, now))
             lines.append(f"      {describe_provider(p, translate=_translates(config, p))}")
             lines += view.indent(_details(provider, usages.get((backend.name, p.name)), now, style))
+            lines += _keys(provider, now, style)
     return "\n".join(lines) + "\n"
 
 
@@ -74,6 +77,16 @@ def _details(
     if provider.cooldown_until is not None and provider.state.last_error:
         lines.append(f"last error: {provider.state.last_error[:160]}")
     return lines + view.window_lines(view.headroom_of(provider, now), now, style)
+
+
+def _keys(provider: ProviderStatus, now: float, style: view.Style) -> list[str]:
+    """A key pool's keys (keys_view.py), each with its own windows under it."""
+    lines: list[str] = []
+    for key, line in zip(provider.keys, key_lines(provider, now), strict=True):
+        lines.append(line)
+        windows = fresh_headroom(key.state, now)
+        lines += view.indent(view.window_lines(windows, now, style), "          ")
+    return lines
 
 
 def _translates(config: Config, p: ProviderConfig) -> bool:
@@ -173,7 +186,16 @@ def _backend_json(
                 "cooldown_reason": p.state.last_error if p.cooling else None,
                 "headroom": [view.window_json(w, now) for w in view.headroom_of(p, now)],
                 "today": view.today_json(usages.get((backend.name, p.name))),
+                "keys": _keys_json(p, now),  # a key pool's keys, masked (keys_view.py)
             }
             for p in backend.providers
         ],
     }
+
+
+def _keys_json(provider: ProviderStatus, now: float) -> list[dict[str, Any]]:
+    """``keys_json``, each key with its own fresh windows."""
+    return [
+        {**shown, "headroom": [view.window_json(w, now) for w in fresh_headroom(k.state, now)]}
+        for k, shown in zip(provider.keys, keys_json(provider), strict=True)
+    ]

@@ -29,6 +29,7 @@ from .model import (
     ProviderConfig,
 )
 from .notify import parse_notify
+from .pools import key_pool
 from .proxy import check_proxy, token_values
 from .source import TomlSource
 from .values import (
@@ -186,6 +187,7 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "args": str_list,
     "base_url": values.http_url,
     "api_key": as_str,
+    "api_keys": key_pool,
     "model": as_str,
     "headers": str_table,
     "timeout": positive_seconds,
@@ -205,14 +207,8 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
 PROVIDER_SETTING_KEYS: Final = frozenset(PROVIDER_KEYS)
 #: Provider settings whose strings may hold ${VAR} references.
 _EXPANDED_PROVIDER_KEYS: Final = (
-    "command",
-    "args",
-    "base_url",
-    "api_key",
-    "model",
-    "headers",
-    "api_version",
-    "deployment",
+    *("command", "args", "base_url", "api_key", "api_keys", "model", "headers"),
+    *("api_version", "deployment"),
 )
 
 
@@ -366,6 +362,8 @@ def _parse_provider(
         raw, PROVIDER_KEYS, source, path, where, checker, uppercase_is_env=True
     )
     _check_references(_expandable(settings, env), source, path, where, checker)
+    if "api_key" in settings and settings.pop("api_keys", None) is not None:
+        checker.error(source, path, where, "api_keys", "write api_key or api_keys, not both")
     return ProviderConfig(
         backend=backend,
         name=name,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -23,6 +24,7 @@ from ..secrets import Secret
 from . import kinds
 from .expand import ExpansionError, expand
 from .notify import NotifyConfig
+from .pools import KeyRing, PoolKey, expand_pool, slot_name, split_slot
 from .proxy import ProxySettings
 from .values import http_url
 
@@ -98,6 +100,11 @@ class ProviderConfig:
     args: tuple[str, ...] = ()
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    #: A key pool (issue 19, ``pools.py``): each key a rotation slot; never with ``api_key``.
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: Set on the provider narrowed to one pool key (``entry``): its id and place (from 1).
+    key_id: str | None = None
+    key_index: int | None = None
     model: str | None = None
     headers: Mapping[str, str] = field(default_factory=_empty, repr=False)
     timeout: float | None = None
@@ -139,12 +146,23 @@ class ProviderConfig:
         return f"{self.backend}/{self.name}"
 
     @property
+    def slot(self) -> str:
+        """Its name in rotation: the provider's, or ``name#key-id`` for one pool key."""
+        return slot_name(self.name, self.key_id)
+
+    def entry(self, index: int, key_id: str | None = None) -> ProviderConfig:
+        """This provider with only its pool's ``index``-th key (from 1) as ``api_key``."""
+        return replace(
+            self, api_key=self.api_keys[index - 1], api_keys=(), key_id=key_id, key_index=index
+        )
+
+    @property
     def kind(self) -> str:
         """``api``, ``agent-variables``, ``command`` or ``variables`` (see ``config.kinds``)."""
         return kinds.kind_of(
             command=self.command,
             base_url=self.base_url,
-            api_key=self.api_key,
+            api_key=self.api_key or next(iter(self.api_keys), None),
             type_=self.type if self.explicit_type or self.type != "openai" else None,
             derived=self.derived,
         )
@@ -163,8 +181,12 @@ class ProviderConfig:
         return self.prefill if self.prefill is not None else self.protocol == "anthropic"
 
     def resolve(self, environ: Mapping[str, str] | None = None) -> ResolvedProvider:
-        """Expand every ``${VAR}``; a missing variable names the file, provider and key."""
+        """Expand every ``${VAR}``; a missing variable names the file, provider and key.
+
+        A whole pool resolves to its first key that expands (its health check, ``env``)."""
         env = os.environ if environ is None else environ
+        if self.api_keys:
+            return self._first_usable(env).resolve(env)
 
         def value(key: str, raw: str) -> str:
             try:
@@ -184,7 +206,8 @@ class ProviderConfig:
             # a setting filled from an agent variable is reported under that variable
             return None if raw is None else value(self.derived.get(key, key), raw)
 
-        api_key = optional("api_key", self.api_key)
+        setting = "api_key" if self.key_index is None else f"api_keys[{self.key_index}]"
+        api_key = optional(setting, self.api_key)
         return ResolvedProvider(
             config=self,
             base_url=self._expanded_url(optional("base_url", self.base_url)),
@@ -199,6 +222,15 @@ class ProviderConfig:
             api_version=optional("api_version", self.api_version),
             deployment=optional("deployment", self.deployment),
         )
+
+    def _first_usable(self, env: Mapping[str, str]) -> ProviderConfig:
+        for index, written in enumerate(self.api_keys, 1):
+            try:
+                if expand(written, env):
+                    return self.entry(index)
+            except ExpansionError:
+                continue
+        return self.entry(1)  # none expands: its error names the first
 
     def _expanded_url(self, url: str | None) -> str | None:
         """A ``base_url`` built from ``${VAR}`` is checked here, once its value is known (a
@@ -339,14 +371,52 @@ class Config:
         return tuple(p for p in self.providers_of(backend) if p.enabled)
 
     def provider(self, backend: str, name: str) -> ProviderConfig:
+        """A provider by name, or by rotation slot (``name#key-id``: narrowed to that key)."""
         self.backend(backend)
+        name, key_id = split_slot(name)
         found: ProviderConfig | None = self.providers.get(backend, _EMPTY).get(name)
         if found is None:
             known = ", ".join(self.providers.get(backend, _EMPTY)) or "none"
             raise ProviderNotFoundError(
                 f"backend {backend!r} has no provider {name!r} (known: {known})"
             )
+        if key_id is None:
+            return found
+        key = next((k for k in self.pool(found) if k.id == key_id), None)
+        if key is None:
+            raise ProviderNotFoundError(f"provider {found.key} has no key {key_id!r}")
+        return found.entry(key.index, key.id)
+
+    # -- key pools (issue 19, pools.py): expanded once per configuration version ----------
+
+    @cached_property
+    def key_ring(self) -> KeyRing:
+        return KeyRing(self.paths.data_dir)
+
+    @cached_property
+    def _pools(self) -> dict[str, tuple[PoolKey, ...]]:
+        return {}
+
+    def pool(self, provider: ProviderConfig) -> tuple[PoolKey, ...]:
+        """The keys of ``provider``'s pool, expanded and named (none without a pool)."""
+        if not provider.api_keys:
+            return ()
+        found = self._pools.get(provider.key)
+        if found is None:
+            line = f":{provider.line}" if provider.line else ""
+            source = provider.source or "provider_metadata.toml"
+            where = f"{source}{line}: [{provider.backend}.{provider.name}]"
+            found = expand_pool(provider.api_keys, self.key_ring, os.environ, where)
+            self._pools[provider.key] = found
         return found
+
+    def slots_of(self, provider: ProviderConfig) -> tuple[str, ...]:
+        """Its rotation slots: its name, or one per usable pool key (its name when none is:
+        it then fails as a provider whose variable is unset does)."""
+        if not provider.api_keys:
+            return (provider.slot,)
+        usable = tuple(k.id for k in self.pool(provider) if k.id is not None)
+        return tuple(slot_name(provider.name, i) for i in usable) or (provider.name,)
 
     def backend_order(self, start: str | None = None) -> tuple[str, ...]:
         """Backends to try, starting with ``start``, then the rest of ``order`` after it."""

@@ -11,7 +11,7 @@ The package, by responsibility:
   writes, the pair journal;
 * ``tomlhelpers``: tomlkit round-trip helpers;
 * ``transaction``: ``Documents``, ``edit_config`` and the locked read-validate-write;
-* ``providers`` and ``backends``: the edits; ``editor``: ``config edit``.
+* ``providers``, ``keys`` (key pools) and ``backends``: the edits; ``editor``: ``config edit``.
 
 Public API (all raise ``AutoRouterError`` subclasses; all return an ``EditResult``):
 
@@ -23,6 +23,8 @@ Public API (all raise ``AutoRouterError`` subclasses; all return an ``EditResult
     rename_provider(paths, backend, old, new, *, store=None)
     set_provider_order(paths, backend, providers)
     replace_provider(paths, backend, provider, values, *, expected=None, keep_masked=False)
+    add_key(paths, backend, provider, value)      # key pools: these two return a KeyEdit
+    remove_key(paths, backend, provider, wanted)  # wanted: id, mask, ${VAR} text or index
     add_backend(paths, backend, settings=None, *, providers=None, make_default=False,
                 add_to_order=True)
     edit_backend(paths, backend, *, set=None, unset=())
@@ -48,6 +50,7 @@ from .backends import (
     set_default_backend,
 )
 from .editor import EditorOutcome, edit_with_editor
+from .keys import KeyEdit, add_key, remove_key
 from .providers import (
     add_provider,
     edit_provider,
@@ -76,7 +79,9 @@ __all__ = [
     "Documents",
     "EditResult",
     "EditorOutcome",
+    "KeyEdit",
     "add_backend",
+    "add_key",
     "add_provider",
     "add_table",
     "atomic_write",
@@ -90,6 +95,7 @@ __all__ = [
     "read_provider_table",
     "read_texts",
     "remove_backend",
+    "remove_key",
     "remove_provider",
     "rename_headers",
     "rename_in_state",

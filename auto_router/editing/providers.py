@@ -13,6 +13,7 @@ import tomlkit
 from tomlkit.items import Array
 
 from ..config.identifiers import check_identifier
+from ..config.pools import slot_name, split_slot
 from ..errors import (
     BackendNotFoundError,
     ConfigValidationError,
@@ -273,13 +274,16 @@ def rename_provider(
 
 
 def rename_in_state(state: BackendState, old: str, new: str) -> BackendState:
-    """The rotation state with provider ``old`` called ``new`` (pure)."""
-    providers = dict(state.providers)
-    if old in providers:
-        providers[new] = providers.pop(old)
+    """The rotation state with provider ``old`` called ``new`` (pure), its pool keys' slots
+    (``old#key-id``) too."""
 
     def renamed(name: str | None) -> str | None:
-        return new if name == old else name
+        if name is None:
+            return None
+        provider, key_id = split_slot(name)
+        return slot_name(new, key_id) if provider == old else name
+
+    providers = {renamed(n) or n: p for n, p in state.providers.items()}
 
     return replace(
         state,
@@ -371,4 +375,7 @@ def _restore_masked(name: str, new: Any, old: Any) -> Any:
             k: _restore_masked(k if looks_secret(k) else name, v, old.get(k))
             for k, v in new.items()
         }
+    if isinstance(new, list) and isinstance(old, list):  # a key pool: each entry by its mask
+        shown = {masked_value(name, o): o for o in old if isinstance(o, str)}
+        return [v if v in old else shown.get(v, v) for v in new]
     return new

@@ -296,7 +296,7 @@ def export_for(
     if name is None:
         raise NoCommandError("no backend is configured", hint="see `auto-router config init`")
     config.backend(name)
-    chosen = provider or rotator.current_provider_name(name)
+    chosen = provider or rotator.current_slot(name)  # a pool: its current key
     found = config.provider(name, chosen) if chosen else None
     return plan_export(config, name, found, environ)
 

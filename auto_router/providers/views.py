@@ -46,6 +46,8 @@ def provider_as_json(provider: ProviderConfig) -> dict[str, Any]:
         settings["translate"] = provider.translate
     if provider.api_key is not None:
         settings["api_key"] = masked_value("api_key", provider.api_key)
+    if provider.api_keys:  # as written: ${VAR} references, literal keys masked
+        settings["api_keys"] = [masked_value("api_key", k) for k in provider.api_keys]
     if provider.headers:
         settings["headers"] = {k: masked_value(k, v) for k, v in provider.headers.items()}
     return {

@@ -29,7 +29,8 @@ MAX_SESSION_ID: Final = 256
 
 #: (session, backend the request was routed to): the map's key.
 Key = tuple[str, str]
-#: (backend, provider) that served it.
+#: (backend, rotation slot) that served it: a pool key's slot is ``provider#key-id``, so a
+#: session stays on its provider and key (issue 19).
 Where = tuple[str, str]
 
 

@@ -106,6 +106,8 @@ class Exchange:
     #: The backend the routing rules chose (``backend`` is the one that answered).
     routed: str | None = None
     provider: str | None = None
+    #: The id of the pool key that answered (config/pools.py; never the key itself).
+    key_id: str | None = None
     upstream_model: str | None = None
     stream: bool = False
     status: int = 0
@@ -188,6 +190,8 @@ def routed_headers(ex: Exchange, backend: str | None, key: str | None) -> list[t
         headers.append((b"x-auto-router-backend", backend.encode()))
     if key:
         headers.append((b"x-auto-router-provider", key.encode()))
+    if key and ex.key_id:  # the pool key's id: the mask would show a client part of a key
+        headers.append((b"x-auto-router-key", ex.key_id.encode()))
     if ex.failed:
         keys = dict.fromkeys(f"{f.backend}/{f.provider}" for f in ex.failed)
         headers.append((b"x-auto-router-failed-over-from", ",".join(keys).encode()))

@@ -86,7 +86,7 @@ class Failover:
             if budget.providers <= 0:
                 _untried(plan.candidates[index:], settings)
                 break
-            probe = (target.backend, target.provider) in plan.probes
+            probe = (target.backend, target.slot) in plan.probes
             if probe and not await self.recorder.claim_probe(target):
                 continue  # another request is probing it; this one goes on
             budget.providers -= 1
@@ -147,7 +147,7 @@ class Failover:
         tried = {(f.backend, f.provider) for f in ex.failed} | {(broke.backend, broke.provider)}
         providers = settings.max_attempts - len(tried)
         for target in candidates[start:]:
-            if not target.prefill or (target.backend, target.provider) in plan.probes:
+            if not target.prefill or (target.backend, target.slot) in plan.probes:
                 continue
             if providers <= 0:
                 break

@@ -80,7 +80,7 @@ class Recorder:
     ) -> Outcome:
         """One attempt on ``target``, and what it says written to the state and ``ex``."""
         ex.attempts += 1
-        ex.provider, ex.backend = target.provider, target.backend
+        ex.provider, ex.backend, ex.key_id = target.provider, target.backend, target.key_id
         model = upstream_model(target, ex)
         if target.broken is None:  # a provider that cannot be used is never asked
             ex.upstream_model = model
@@ -132,7 +132,7 @@ class Recorder:
         await self._run(
             self.rotator.record_usage_limit,
             target.backend,
-            target.provider,
+            target.slot,
             reset_at=until,
             reason=f"proxy: {reason}",
         )
@@ -144,14 +144,14 @@ class Recorder:
         state = await self._run(
             self.rotator.record_failure,
             target.backend,
-            target.provider,
+            target.slot,
             reason,
             threshold=settings.failure_threshold if outage else None,
             open_for=settings.failure_cooldown,
         )
         if state is None:
             return False
-        opened = state.provider(target.provider).circuit(self.clock()) == OPEN
+        opened = state.provider(target.slot).circuit(self.clock()) == OPEN
         if opened:
             log.warning("circuit open", provider=target.key, seconds=settings.failure_cooldown)
         return opened
@@ -162,13 +162,13 @@ class Recorder:
         The claim keeps other requests (of every process) away for one breaker period, so a
         probe that never comes back does not shut the provider out for good."""
         hold = self.router.snapshot().settings.failure_cooldown
-        claimed = await self._run(self.rotator.claim_probe, target.backend, target.provider, hold)
+        claimed = await self._run(self.rotator.claim_probe, target.backend, target.slot, hold)
         return bool(claimed)
 
     async def succeeded(
         self, target: Target, plan: Plan, ex: Exchange, answer: Answer | None = None
     ) -> None:
-        key = (target.backend, target.provider)
+        key = (target.backend, target.slot)
         troubled = key in plan.troubled or any(
             f.provider == target.provider and f.backend == target.backend for f in ex.failed
         )
@@ -178,10 +178,10 @@ class Recorder:
             # A success closes the circuit and ends the failure streak. Written before the
             # answer goes out, so the very next request sees the provider healthy again
             # (rare: only after trouble, so the hot path does not pay for it).
-            await self._write(self.rotator.record_success, target.backend, target.provider)
-        elif plan.last_success.get(target.backend) != target.provider:
+            await self._write(self.rotator.record_success, target.backend, target.slot)
+        elif plan.last_success.get(target.backend) != target.slot:
             # Only when it changes something: a write per request would cost the hot path.
-            self.spawn(self._write(self.rotator.record_success, target.backend, target.provider))
+            self.spawn(self._write(self.rotator.record_success, target.backend, target.slot))
 
     async def _headroom_after(
         self, target: Target, plan: Plan, windows: tuple[Window, ...], troubled: bool
@@ -189,10 +189,10 @@ class Recorder:
         """A success whose answer described its windows: written after the success itself
         (which ends a cooldown). Below the mark, before the answer goes out, so the next
         request already goes elsewhere; else in the background, and only when they moved."""
-        key = (target.backend, target.provider)
+        key = (target.backend, target.slot)
         now = self.clock()
-        hit = below_mark(windows, self._mark(key), now)
-        success = troubled or plan.last_success.get(target.backend) != target.provider
+        hit = below_mark(windows, self._mark((target.backend, target.provider)), now)
+        success = troubled or plan.last_success.get(target.backend) != target.slot
         before = self._headroom.get(key)
         if hit is None and not success and before is not None and not changed(before, windows):
             return
@@ -224,13 +224,13 @@ class Recorder:
         hit: Window | None,
         now: float,
     ) -> None:
-        key = (target.backend, target.provider)
+        key = (target.backend, target.slot)
         lock = self._headroom_locks.get(key) or self._headroom_locks.setdefault(key, asyncio.Lock())
         async with lock:  # FIFO: tasks take it in the order they were spawned
             if success:
-                await self._write(self.rotator.record_success, target.backend, target.provider)
+                await self._write(self.rotator.record_success, target.backend, target.slot)
             names = self.router.snapshot().rotation.get(target.backend, ())
-            change = partial(_headroom_change, names, target.provider, windows, hit, now)
+            change = partial(_headroom_change, names, target.slot, windows, hit, now)
             await self._write(self.rotator.update, target.backend, change)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -265,6 +265,7 @@ class Recorder:
             endpoint=ex.endpoint.name,
             backend=ex.backend,
             provider=ex.provider,
+            key=ex.key_id,
             model=ex.client_model,
             status=ex.status,
             attempts=ex.attempts,
@@ -307,6 +308,7 @@ class Recorder:
             if bodies and ex.response_body
             else None,
             run_id=ex.run[1].run_id if ex.run is not None else None,
+            key_id=ex.key_id,
         )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ..config import Config, ProviderConfig, kinds, parse_proxy_settings
-from ..config.model import ROUND_ROBIN
+from ..config.model import ROUND_ROBIN, STICKY
 from ..config.proxy import ProxySettings
 from ..errors import (
     AutoRouterError,
@@ -176,21 +176,22 @@ class Router:
         rotation: dict[str, tuple[str, ...]] = {}
         for name, backend in config.backends.items():
             enabled = [p for p in config.providers_of(name) if p.enabled]
-            rotation[name] = (
-                () if not backend.enabled else tuple(p.name for p in enabled) or (DIRECT,)
-            )
+            slots = tuple(s for p in enabled for s in config.slots_of(p))
+            rotation[name] = () if not backend.enabled else slots or (DIRECT,)
             for provider in config.providers_of(name):
                 if not provider.has_api:
                     continue  # direct only: never in a plan, never an attempt (config.kinds)
-                targets[(name, provider.name)] = MappingProxyType(
-                    build_targets(
-                        provider,
-                        settings,
-                        backend.usage_markers,
-                        backend.model,
-                        translate=backend.translate,
+                # one target per slot: a pool key is a provider of one key (issue 19)
+                for slot in config.slots_of(provider):
+                    targets[(name, slot)] = MappingProxyType(
+                        build_targets(
+                            config.provider(name, slot),
+                            settings,
+                            backend.usage_markers,
+                            backend.model,
+                            translate=backend.translate,
+                        )
                     )
-                )
         if self._adhoc:
             first = next(iter(self._adhoc.values()))
             targets[(first.backend, first.provider)] = MappingProxyType(dict(self._adhoc))
@@ -265,12 +266,12 @@ class Router:
     def bind(self, session: str | None, plan: Plan, target: Target) -> None:
         """``target`` answered a request of ``session``: the session stays there."""
         if session is not None:
-            self.affinity.bind((session, plan.backend), (target.backend, target.provider))
+            self.affinity.bind((session, plan.backend), (target.backend, target.slot))
 
     def _affine_plan(self, key: _PlanKey, plan: Plan, bound: tuple[str, str]) -> Plan:
         cached = self._affine.get((key, bound))
         if cached is None:
-            keys = [(t.backend, t.provider) for t in plan.candidates]
+            keys = [(t.backend, t.slot) for t in plan.candidates]
             order = session_order(keys, bound)
             by_key = dict(zip(keys, plan.candidates, strict=True))
             candidates = tuple(by_key[k] for k in order)
@@ -356,18 +357,22 @@ class Router:
             raise ProviderNotFoundError(f"provider {provider.key} is disabled")
         if not provider.has_api:
             raise RoutingError(f"provider {provider.key} is a {kinds.DESCRIPTION[provider.kind]}")
-        target = snap.targets.get((backend, pinned), {}).get(family)
-        if target is None:
+        # a pool: its keys in serving order, the cooling ones last (pinned: always tried)
+        state, now = self._store.get(backend), self._clock()
+        order = serving_order(snap.config.slots_of(provider), state, now, STICKY)
+        slots = sorted(order, key=lambda s: not state.provider(s).is_available(now))
+        found = [snap.targets.get((backend, s), {}).get(family) for s in slots]
+        candidates = tuple(t for t in found if t is not None)
+        if not candidates:
             raise RoutingError(
                 f"provider {provider.key} (type {provider.type}) does not speak this endpoint"
             )
-        state = self._store.get(backend)
         return Plan(
             backend=backend,
-            candidates=(target,),
+            candidates=candidates,
             earliest=None,
             backends=(backend,),
-            expires_at=math.inf,
+            expires_at=_next_expiry(slots, state, now),
             last_success=MappingProxyType({backend: state.last_success}),
         )
 
@@ -383,10 +388,10 @@ class _Draft:
         self.troubled: set[tuple[str, str]] = set()
 
     def add(self, target: Target, state: BackendState, now: float) -> None:
-        provider = state.provider(target.provider)
+        provider = state.provider(target.slot)
         if not provider.is_available(now):
             return  # cooling down after a usage limit
-        key = (target.backend, target.provider)
+        key = (target.backend, target.slot)
         circuit = provider.circuit(now)
         if circuit == OPEN:
             self.tripped.append((provider.circuit_until or now, *key))
@@ -410,7 +415,7 @@ def _expecting(plan: Plan, candidates: tuple[Target, ...]) -> Mapping[str, str |
     first = candidates[0] if candidates else None
     if first is None or plan.last_success.get(first.backend) is None:
         return plan.last_success
-    return MappingProxyType({**plan.last_success, first.backend: first.provider})
+    return MappingProxyType({**plan.last_success, first.backend: first.slot})
 
 
 def _earlier(

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ..config import ProviderConfig, ResolvedProvider
+from ..config.pools import slot_name
 from ..config.proxy import ProxySettings
 from ..errors import AutoRouterError
 from ..providers import protocols
@@ -66,12 +67,17 @@ class Target:
     #: ``model_map``: exact client model names, then (pattern, model) globs in file order.
     model_exact: Mapping[str, str] = field(default_factory=lambda: _NO_ROUTES)
     model_globs: tuple[tuple[str, str], ...] = ()
+    #: The id of its pool key (issue 19, config/pools.py); ``None``: a provider of one key.
+    key_id: str | None = None
     #: The names in ``headers``, for the hot path's "did the client send it?" test; computed
     #: once per target (targets are built once per configuration version).
     header_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    #: Its name in the rotation state (``provider#key-id`` for a pool key), made once.
+    slot: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "header_names", frozenset(n for n, _ in self.headers))
+        object.__setattr__(self, "slot", slot_name(self.provider, self.key_id))
 
     @property
     def key(self) -> str:
@@ -138,6 +144,7 @@ def build_targets(
                 timeouts=timeouts,
                 markers=compiled,
                 broken=str(exc),
+                key_id=provider.key_id,
             )
         )
     urls = _fixed_urls(resolved, family)
@@ -162,6 +169,7 @@ def build_targets(
         model_globs=tuple((k, v) for k, v in provider.model_map.items() if k not in exact),
         context_window=provider.context_window,
         prefill=provider.takes_prefill,
+        key_id=provider.key_id,
     )
     return _by_plan_family(target)
 

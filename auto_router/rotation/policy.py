@@ -255,6 +255,15 @@ def reset(state: BackendState) -> BackendState:
     return replace(state, current=None, providers=MappingProxyType(providers))
 
 
+def reset_one(state: BackendState, name: str) -> BackendState:
+    """``reset`` for one provider (or one key of a pool: its slot): no cooldown, circuit
+    closed; counters kept."""
+    before = state.provider(name)
+    return state.with_provider(
+        name, replace(before, cooldown_until=None, streak=0, circuit_until=None)
+    )
+
+
 def earliest_available(
     names: Sequence[str], state: BackendState
 ) -> tuple[str, float | None] | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from ..config import BackendConfig, Config, ProviderConfig, load_config
+from ..config.pools import find_key, slot_name, split_slot
 from ..errors import AutoRouterError, ProviderNotFoundError
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
@@ -25,6 +26,7 @@ from .policy import (
     Candidate,
     ProviderState,
     pick,
+    reset_one,
 )
 from .policy import advance as advance_policy
 from .policy import choose as choose_policy
@@ -34,6 +36,7 @@ from .policy import record_success as record_success_policy
 from .policy import record_usage_limit as record_usage_limit_policy
 from .policy import reset as reset_policy
 from .policy import set_current as set_current_policy
+from .pools import KeyStatus, key_status, pool_summary
 from .state import SQLiteStateStore, StateStore
 
 Clock = Callable[[], float]
@@ -102,7 +105,9 @@ class Choice:
 
     @property
     def provider_name(self) -> str | None:
-        return None if self.provider is None else self.provider.name
+        """Its rotation slot: the provider's name, or ``name#key-id`` for a pool key (what
+        ``record_*`` take; ``provider`` is then narrowed to that key)."""
+        return None if self.provider is None else self.provider.slot
 
     @property
     def model(self) -> str | None:
@@ -125,6 +130,8 @@ class ProviderStatus:
     #: The circuit breaker: ``closed``, ``open`` or ``half-open`` (see policy.py).
     circuit: str = CLOSED
     circuit_until: float | None = None
+    #: A key pool's keys, each with its own state (rotation/pools.py); ``()`` without one.
+    keys: tuple[KeyStatus, ...] = ()
 
     @property
     def cooling(self) -> bool:
@@ -201,13 +208,19 @@ class Rotator:
             return ()
         if not b.provider_names:
             return (DIRECT,)
-        return tuple(p.name for p in self.config.enabled_providers_of(backend))
+        config = self.config
+        return tuple(s for p in config.enabled_providers_of(backend) for s in config.slots_of(p))
 
     def state(self, backend: str) -> BackendState:
         return self.store.get(backend)
 
     def current_provider_name(self, backend: str) -> str | None:
         """The provider the next call of ``backend`` uses (the stored one if all are cooling)."""
+        slot = self.current_slot(backend)
+        return None if slot is None else split_slot(slot)[0]
+
+    def current_slot(self, backend: str) -> str | None:
+        """``current_provider_name``, with the key of a pool (``name#key-id``)."""
         names = self.rotation_names(backend)
         if names == (DIRECT,):
             return None
@@ -257,23 +270,14 @@ class Rotator:
         result = []
         for name, backend in config.backends.items():
             state = self.store.get(name)
-            current = self.current_provider_name(name)
+            slot = self.current_slot(name) if backend.enabled else None
+            current = None if slot is None else split_slot(slot)[0]
             providers = tuple(
-                ProviderStatus(
-                    name=p.name,
-                    enabled=p.enabled,
-                    current=p.name == current and backend.enabled,
-                    cooldown_until=_active_cooldown(state.provider(p.name), now),
-                    description=p.description,
-                    type=p.type,
-                    model=p.model,
-                    state=self._shown(state.provider(p.name)),
-                    circuit=state.provider(p.name).circuit(now),
-                    circuit_until=state.provider(p.name).circuit_until,
-                )
+                self._provider_status(p, state, p.name == current, slot, now)
                 for p in config.providers_of(name)
             )
-            last_used = state.last_success if state.last_success in backend.provider_names else None
+            last = split_slot(state.last_success)[0] if state.last_success else None
+            last_used = last if last in backend.provider_names else None
             result.append(
                 BackendStatus(
                     name=name,
@@ -287,6 +291,28 @@ class Rotator:
                 )
             )
         return tuple(result)
+
+    def _provider_status(
+        self, p: ProviderConfig, state: BackendState, current: bool, slot: str | None, now: float
+    ) -> ProviderStatus:
+        own = state.provider(p.name)
+        keys = key_status(self.config.pool(p), p.name, state, slot, now, self._shown)
+        cooldown, circuit = _active_cooldown(own, now), own.circuit(now)
+        if keys:
+            cooldown, circuit = pool_summary(keys)
+        return ProviderStatus(
+            name=p.name,
+            enabled=p.enabled,
+            current=current,
+            cooldown_until=cooldown,
+            description=p.description,
+            type=p.type,
+            model=p.model,
+            state=self._shown(own),
+            circuit=circuit,
+            circuit_until=None if keys else own.circuit_until,
+            keys=keys,
+        )
 
     # ------------------------------------------------------------------ changing
 
@@ -360,8 +386,9 @@ class Rotator:
         return rotated[-1]
 
     def set_current(self, backend: str, provider: str) -> None:
-        """Make ``provider`` current for ``backend`` now (it must exist)."""
-        self.config.provider(backend, provider)
+        """Make ``provider`` current for ``backend`` now (it must exist); a pool's first
+        usable key, unless ``provider`` names the key (``name#key-id``)."""
+        provider = self.config.slots_of(self.config.provider(backend, provider))[0]
         self._update(backend, lambda s: set_current_policy(s, provider))
 
     def reset(self, backend: str | None = None) -> None:
@@ -376,6 +403,19 @@ class Rotator:
         """Apply a change of the caller's own (the proxy's headroom readings) atomically, and
         publish its events as every other write does (threshold marks, window resets)."""
         return self._update(backend, change)
+
+    def reset_key(self, backend: str, provider: str, key: str) -> KeyStatus:
+        """Clear one pool key's cooldown and circuit; ``key`` is its id, mask, ``${VAR}``
+        text or index (from 1). Returns the key's status after."""
+        found = find_key(self.config.pool(self.config.provider(backend, provider)), key)
+        if found is None or found.id is None:
+            raise ProviderNotFoundError(f"provider {backend}/{provider} has no usable key {key!r}")
+        slot = slot_name(provider, found.id)
+        after = self._update(backend, lambda s: reset_one(s, slot))
+        pool = self.config.pool(self.config.provider(backend, provider))
+        now, current = self.clock(), self.current_slot(backend)
+        keys = key_status(pool, provider, after, current, now, self._shown)
+        return next(k for k in keys if k.id == found.id)
 
     def _update(
         self,
@@ -423,7 +463,7 @@ class Rotator:
         config = self.config
         b = config.backend(backend)
         if provider:
-            p = config.providers.get(backend, {}).get(provider)
+            p = config.providers.get(backend, {}).get(split_slot(provider)[0])
             if p is not None and p.cooldown is not None:
                 return p.cooldown
         return b.cooldown

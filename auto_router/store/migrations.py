@@ -147,3 +147,9 @@ def m005_request_run_id(db: sqlite3.Connection) -> None:
 def m006_headroom(db: sqlite3.Connection) -> None:
     """Per provider: the rate-limit windows its last answer described (JSON; issue 19)."""
     db.execute("ALTER TABLE provider_state ADD COLUMN headroom TEXT")
+
+
+@migration
+def m007_request_key_id(db: sqlite3.Connection) -> None:
+    """The pool key that answered a proxied request, by its id (issue 19, config/pools.py)."""
+    db.execute("ALTER TABLE proxy_requests ADD COLUMN key_id TEXT")

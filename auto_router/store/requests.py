@@ -48,6 +48,8 @@ class RequestRecord:
     response_body: str | None = field(default=None, repr=False)
     #: The ``auto-router run`` that made the request (``--via-proxy``), if any.
     run_id: str | None = None
+    #: The id of the pool key that answered (issue 19; never the key).
+    key_id: str | None = None
     id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -59,7 +61,7 @@ class RequestRecord:
 _COLUMNS = (
     "ts, method, endpoint, backend, provider, client_model, upstream_model, stream, status, "
     "attempts, failed_attempts, duration_ms, ttfb_ms, prompt_tokens, completion_tokens, "
-    "total_tokens, error, request_body, response_body, run_id"
+    "total_tokens, error, request_body, response_body, run_id, key_id"
 )
 
 
@@ -86,6 +88,7 @@ def _row(r: RequestRecord) -> tuple[Any, ...]:
         r.request_body,
         r.response_body,
         r.run_id,
+        r.key_id,
     )
 
 
@@ -93,7 +96,7 @@ def insert_batch(db: sqlite3.Connection, records: Sequence[RequestRecord]) -> No
     """Insert ``records`` in one transaction."""
     if not records:
         return
-    placeholders = ", ".join("?" * 20)
+    placeholders = ", ".join("?" * 21)
     try:
         with transaction(db):
             db.executemany(
@@ -173,7 +176,7 @@ def _where(filters: RequestFilter) -> tuple[str, list[Any]]:
 def _record(row: Sequence[Any]) -> RequestRecord:
     (id_, ts, method, endpoint, backend, provider, client_model, upstream_model, stream,
      status, attempts, failed, duration, ttfb, prompt, completion, total, error, req,
-     resp, run_id) = row  # fmt: skip
+     resp, run_id, key_id) = row  # fmt: skip
     failures = tuple(FailedAttempt(**f) for f in json.loads(failed)) if failed else ()
     return RequestRecord(
         id=id_,
@@ -197,6 +200,7 @@ def _record(row: Sequence[Any]) -> RequestRecord:
         request_body=req,
         response_body=resp,
         run_id=run_id,
+        key_id=key_id,
     )
 
 

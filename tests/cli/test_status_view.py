@@ -248,3 +248,21 @@ def test_json_carries_the_same_data(paths: Paths) -> None:
     assert one["cooldown_reason"].startswith("proxy: threshold: requests 3/100 left")
     assert [w["name"] for w in two["headroom"]] == ["5h", "7d"]  # the reset one is left out
     assert two["today"]["cost_usd"] is None and two["cooldown_reason"] is None
+
+
+def test_a_pool_key_shows_its_own_windows(paths: Paths) -> None:
+    paths.provider_metadata.write_text(
+        META.replace(
+            f'api_key = "{KEY_ONE}"', f'api_keys = ["{KEY_ONE}", "sk-one-other-00000000000000003"]'
+        )
+    )
+    rotator = Rotator(paths, clock=FakeClock(NOW))
+    first, second = rotator.rotation_names("qwen")[:2]
+    assert first.startswith("one#") and second.startswith("one#")
+    window = (Window("requests", 25, 100, NOW + 60, NOW),)
+    rotator.update("qwen", lambda s: record_headroom(s, second, window))
+    lines = draw(rotator)
+    at = next(i for i, line in enumerate(lines) if "key 2" in line)
+    assert lines[at + 1] == "          requests ▕███░░░░░░░▏ 25% left (25/100)  resets in 1m"
+    assert "key 1" in lines[at - 1]  # the first key has no windows
+    assert KEY_ONE not in "\n".join(lines)

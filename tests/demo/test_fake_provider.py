@@ -20,6 +20,7 @@ import openai
 import pytest
 
 from auto_router.demo.provider import SHELL_TOOLS, TOOL_MARKER
+from tests.helpers import closed_after_test
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +54,14 @@ def logged(log: Path) -> list[dict[str, Any]]:
 
 def test_chat_answers_streams_and_runs_out_of_quota(fake: tuple[str, Path]) -> None:
     root, log = fake
-    client = openai.OpenAI(base_url=f"{root}/v1", api_key=OK, max_retries=0)
+    client = closed_after_test(openai.OpenAI(base_url=f"{root}/v1", api_key=OK, max_retries=0))
     answer = client.chat.completions.create(model="m-ok", messages=HI)
     assert answer.choices[0].message.content == REPLY
     stream = client.chat.completions.create(model="m-ok", messages=HI, stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == REPLY
-    limited = openai.OpenAI(base_url=f"{root}/v1", api_key=LIMITED, max_retries=0)
+    limited = closed_after_test(
+        openai.OpenAI(base_url=f"{root}/v1", api_key=LIMITED, max_retries=0)
+    )
     with pytest.raises(openai.RateLimitError) as caught:
         limited.chat.completions.create(model="m-limited", messages=HI)
     assert caught.value.response.headers["retry-after"] == "7"
@@ -74,7 +77,7 @@ def test_chat_answers_streams_and_runs_out_of_quota(fake: tuple[str, Path]) -> N
 
 def test_chat_tool_round_trip_streamed(fake: tuple[str, Path]) -> None:
     root, _ = fake
-    client = openai.OpenAI(base_url=f"{root}/v1", api_key=OK, max_retries=0)
+    client = closed_after_test(openai.OpenAI(base_url=f"{root}/v1", api_key=OK, max_retries=0))
     stream = client.chat.completions.create(
         model="m",
         messages=HI,
@@ -96,7 +99,7 @@ def test_chat_tool_round_trip_streamed(fake: tuple[str, Path]) -> None:
 
 def test_responses_stream_as_codex_reads_it(fake: tuple[str, Path]) -> None:
     root, _ = fake
-    client = openai.OpenAI(base_url=f"{root}/v1", api_key=OK, max_retries=0)
+    client = closed_after_test(openai.OpenAI(base_url=f"{root}/v1", api_key=OK, max_retries=0))
     events = list(client.responses.create(model="m", input="hi", stream=True))
     assert events[-1].type == "response.completed"
     assert events[-1].response.output_text == REPLY
@@ -104,14 +107,14 @@ def test_responses_stream_as_codex_reads_it(fake: tuple[str, Path]) -> None:
 
 def test_anthropic_messages_and_their_429(fake: tuple[str, Path]) -> None:
     root, log = fake
-    client = anthropic.Anthropic(base_url=root, api_key=OK, max_retries=0)
+    client = closed_after_test(anthropic.Anthropic(base_url=root, api_key=OK, max_retries=0))
     with client.messages.stream(model="c", max_tokens=10, messages=HI) as stream:
         assert stream.get_final_text() == REPLY
     bash = {"name": "Bash", "input_schema": {"type": "object"}}
     message = client.messages.create(model="c", max_tokens=10, messages=HI, tools=[bash])
     assert [b.type for b in message.content] == ["text", "tool_use"]
     assert message.content[1].input == SHELL_TOOLS["Bash"]
-    limited = anthropic.Anthropic(base_url=root, api_key=LIMITED, max_retries=0)
+    limited = closed_after_test(anthropic.Anthropic(base_url=root, api_key=LIMITED, max_retries=0))
     with pytest.raises(anthropic.RateLimitError) as caught:
         limited.messages.create(model="c", max_tokens=10, messages=HI)
     assert caught.value.body["error"]["type"] == "rate_limit_error"

@@ -21,6 +21,7 @@ import pytest
 from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.demo.wire import chat_completion
 from auto_router.runs import pid_alive
+from tests.helpers import closed_after_test
 from tests.security.test_bounded_server import (
     Trickle,
     head_of,
@@ -70,7 +71,7 @@ def start_stub(home: Path, soft: int, hard: int) -> Stub:
 
 
 def ask(stub: Stub) -> str | None:
-    client = openai.OpenAI(base_url=stub.url + "/v1", api_key=stub.token)
+    client = closed_after_test(openai.OpenAI(base_url=stub.url + "/v1", api_key=stub.token))
     return client.chat.completions.create(model="m1", messages=[]).choices[0].message.content
 
 

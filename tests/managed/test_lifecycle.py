@@ -21,6 +21,7 @@ from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.demo.wire import chat_completion
 from auto_router.paths import Paths
 from auto_router.runs import ProxyRecord, RuntimeDir, pid_alive
+from tests.helpers import closed_after_test
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +137,9 @@ def test_ten_concurrent_launchers_share_one_proxy_that_exits_after_the_last(
         assert stubs[0].token not in runtime_file.read_text()
         # every launcher's token works
         for stub in stubs[:3]:
-            client = openai.OpenAI(base_url=stub.url + "/v1", api_key=stub.token, max_retries=0)
+            client = closed_after_test(
+                openai.OpenAI(base_url=stub.url + "/v1", api_key=stub.token, max_retries=0)
+            )
             reply = client.chat.completions.create(model="m1", messages=[])
             assert reply.choices[0].message.content == "from one"
         finish(stubs[:9])

@@ -18,7 +18,7 @@ from auto_router.demo.fake_upstream import Action, FakeUpstream, Hang, Reply, Se
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 from auto_router.store.requests import RequestFilter, RequestRecord, read_requests
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from . import wire
 from .conftest import Clock, make_app, two_providers, write_config
@@ -30,7 +30,9 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def sdk(base: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0, timeout=20)
+    return closed_after_test(
+        openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0, timeout=20)
+    )
 
 
 def logged(home: Paths) -> list[RequestRecord]:
@@ -348,7 +350,9 @@ def anthropic_script(die_after: int | None = None) -> Callable[[Seen], Action]:
 
 
 def claude(base: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=base, api_key="client", max_retries=0, timeout=20)
+    return closed_after_test(
+        anthropic.Anthropic(base_url=base, api_key="client", max_retries=0, timeout=20)
+    )
 
 
 def test_anthropic_sdk_stream_and_a_stream_dying_midway(home: Paths) -> None:

@@ -20,7 +20,7 @@ from auto_router.demo.fake_upstream import FakeUpstream, Seen, Stream
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 from auto_router.store.requests import RequestFilter, read_requests
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from . import wire
 from .conftest import Clock, Pauses, make_app, write_config
@@ -225,7 +225,9 @@ def test_an_outage_opens_the_circuit_and_traffic_comes_back(home: Paths, clock: 
         pool(home, one, two)
         with serve(make_app(home, clock)) as base:
             served: list[str] = []
-            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            )
             for i in range(20):
                 if i == 5:
                     faults.down = None  # one recovers
@@ -269,7 +271,9 @@ def test_continued_anthropic_stream_is_one_message(home: Paths) -> None:
             'api_key = "sk-ant-second-key-000002"\nmodel = "claude-y"\n',
         )
         with serve(make_app(home)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key="k", max_retries=0)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key="k", max_retries=0)
+            )
             with client.messages.stream(
                 model="claude-sonnet",
                 max_tokens=10,

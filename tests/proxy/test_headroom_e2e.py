@@ -12,7 +12,7 @@ import pytest
 from auto_router.demo.fake_upstream import Dwindling, FakeProvider, FakeUpstream
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import Clock, make_app, two_providers
 
@@ -22,7 +22,9 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def sdk(base: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0)
+    return closed_after_test(
+        openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0)
+    )
 
 
 def stored_remaining(home: Paths, clock: Clock, expected: int) -> list[int]:

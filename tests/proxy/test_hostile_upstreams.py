@@ -37,7 +37,7 @@ from auto_router.demo.fake_upstream import FakeUpstream
 from auto_router.demo.provider import FakeProvider
 from auto_router.paths import Paths
 from auto_router.store.requests import RequestFilter, read_requests
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import make_app, write_config
 
@@ -164,7 +164,9 @@ def test_a_translated_stream_past_its_cap_ends_with_the_clients_error_event(
     word = json.dumps({"choices": [{"index": 0, "delta": {"content": "w" * 1000}}]})
     endless = Stream([word] * 4000)
     with proxy(lambda seen: endless, two=False) as up:
-        client = anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        client = closed_after_test(
+            anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        )
         stream = client.messages.stream(model="m", max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
         with pytest.raises(anthropic.APIStatusError) as caught, stream as events:
             for _ in events:
@@ -219,7 +221,9 @@ def test_json_to_a_streamed_anthropic_request_comes_as_a_stream(
     proxy: Callable[..., Any],
 ) -> None:
     with proxy(_json_to_streams, two=False) as up:
-        client = anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        client = closed_after_test(
+            anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        )
         with client.messages.stream(model="m", max_tokens=10, messages=MESSAGES) as events:  # type: ignore[arg-type]
             text = "".join(events.text_stream)
             final = events.get_final_message()
@@ -289,7 +293,9 @@ def test_a_tool_schema_500_deep_through_translation_gets_an_anthropic_400(
 
 def test_a_deep_answer_through_translation_fails_over(proxy: Callable[..., Any]) -> None:
     with proxy(lambda seen: Reply(body=deep_json(5000))) as up:
-        client = anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        client = closed_after_test(
+            anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        )
         done = client.messages.create(model="m", max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
         assert done.content[0].text  # type: ignore[union-attr]
         assert up.two is not None and len(up.two.seen) == 1
@@ -346,7 +352,9 @@ def test_a_redirect_from_the_only_provider_is_a_502_not_a_3xx(
 
 def test_a_translated_redirect_fails_over(proxy: Callable[..., Any]) -> None:
     with proxy(lambda seen: redirect("http://127.0.0.1:9/x", status=302)) as up:
-        client = anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        client = closed_after_test(
+            anthropic.Anthropic(base_url=up.base, api_key="k", max_retries=0, timeout=60)
+        )
         done = client.messages.create(model="m", max_tokens=10, messages=MESSAGES)  # type: ignore[arg-type]
         assert done.content[0].text  # type: ignore[union-attr]
         assert up.two is not None and len(up.two.seen) == 1

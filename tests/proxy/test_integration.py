@@ -29,7 +29,7 @@ from auto_router.demo.fake_upstream import (
 from auto_router.demo.wire import chat_chunks
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import Clock, make_app, two_providers, write_config
 
@@ -40,7 +40,9 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def sdk(base: str, **kwargs: object) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0, **kwargs)  # type: ignore[arg-type]
+    return closed_after_test(
+        openai.OpenAI(base_url=f"{base}/v1", api_key="client-key", max_retries=0, **kwargs)
+    )  # type: ignore[arg-type]
 
 
 def test_openai_sdk_sync_and_streaming(
@@ -243,7 +245,9 @@ def test_anthropic_sdk_messages(home: Paths) -> None:
             'api_key = "sk-ant-real-key-0000000"\nmodel = "claude-x"\n',
         )
         with serve(make_app(home)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key="client", max_retries=0)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key="client", max_retries=0)
+            )
             message = client.messages.create(
                 model="claude-sonnet",
                 max_tokens=10,

@@ -9,7 +9,7 @@ import pytest
 
 from auto_router.demo.fake_upstream import Dwindling, FakeProvider, FakeUpstream
 from auto_router.paths import Paths
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import Clock, make_app, two_providers
 
@@ -35,7 +35,9 @@ def test_the_plan_serves_until_its_mark_and_comes_back_when_its_window_resets(
         )
         home.llm_config.write_text(text)
         with serve(make_app(home, clock)) as base:
-            client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            )
             assert [ask(client) for _ in range(7)] == ["from the plan"] * 7
             # one request left of 8: below the mark, so the next goes elsewhere, no 429 seen
             assert [ask(client) for _ in range(3)] == ["from the overflow"] * 3

@@ -13,7 +13,7 @@ import pytest
 from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.paths import Paths
 from auto_router.runs import RunEntry, RuntimeDir, RunTokens, new_token
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import make_app, write_config
 
@@ -66,7 +66,9 @@ def test_a_run_token_is_required_and_routes_to_its_backend(home: Paths) -> None:
         config(home, anth.root, other.root)
         token, tokens = register(home, "claude")
         with serve(make_app(home, run_tokens=tokens)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key=token, max_retries=0)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key=token, max_retries=0)
+            )
             reply = client.messages.create(model="c", max_tokens=5, messages=[])
             assert reply.content[0].text == "anth"  # type: ignore[union-attr]
             for headers in ({}, {"x-api-key": "arr_" + "y" * 43}, {"x-api-key": "sk-anth-0000"}):
@@ -85,7 +87,9 @@ def test_all_cooling_gives_the_agent_a_429_in_its_api_with_retry_after(home: Pat
         config(home, anth.root, other.root)
         token, tokens = register(home, "claude")
         with serve(make_app(home, run_tokens=tokens)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key=token, max_retries=0)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key=token, max_retries=0)
+            )
             for _ in range(2):  # the provider's own 429, then straight from the cooldown
                 with pytest.raises(anthropic.RateLimitError) as caught:
                     client.messages.create(model="c", max_tokens=5, messages=[])

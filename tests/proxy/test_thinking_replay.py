@@ -15,7 +15,7 @@ import pytest
 from auto_router.demo import wire
 from auto_router.demo.fake_upstream import Action, FakeUpstream, Reply, Seen
 from auto_router.paths import Paths
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import make_app, write_config
 
@@ -42,7 +42,9 @@ def test_thinking_blocks_in_a_tool_loop_pass_through_whole(home: Paths) -> None:
             'api_key = "sk-mm-secret-key-0000001"\nmodel = "MiniMax-M3"\n',
         )
         with serve(make_app(home)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key="c", max_retries=0, timeout=20)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key="c", max_retries=0, timeout=20)
+            )
             messages: Any = [
                 {"role": "user", "content": "what is here?"},
                 {"role": "assistant", "content": [SIGNED, REDACTED, CALL]},

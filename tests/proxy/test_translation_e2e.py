@@ -15,7 +15,7 @@ import pytest
 
 from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen, Stream
 from auto_router.paths import Paths
-from tests.helpers import serve
+from tests.helpers import closed_after_test, serve
 
 from .conftest import make_app, write_config
 
@@ -175,7 +175,9 @@ def test_anthropic_sdk_tools_streaming_and_tool_result_through_chat(
     pool(home, one.url, two.url, "openai", '[pool.two.model_map]\n"claude-*haiku*" = "small"\n')
     tools: Any = [{"name": "get_weather", "description": "Weather", "input_schema": WEATHER_SCHEMA}]
     with serve(make_app(home)) as base:
-        client = anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+        client = closed_after_test(
+            anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+        )
         reply = client.messages.create(
             model="claude-test-sonnet",
             max_tokens=200,
@@ -260,7 +262,9 @@ def test_anthropic_sdk_gets_an_upstream_400_as_an_anthropic_error(home: Paths) -
     with FakeUpstream(lambda seen: bad) as one, FakeUpstream() as two:
         pool(home, one.url, two.url, "openai")
         with serve(make_app(home)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+            )
             with pytest.raises(anthropic.BadRequestError) as caught:
                 client.messages.create(
                     model="claude-test-sonnet",
@@ -284,7 +288,9 @@ def test_openai_responses_client_streams_function_calls_through_chat(
     tools: Any = [{"type": "function", "name": "get_weather", "description": "Weather",
                    "parameters": WEATHER_SCHEMA, "strict": False}]  # fmt: skip
     with serve(make_app(home)) as base:
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        client = closed_after_test(
+            openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        )
         events = list(
             client.responses.create(
                 model="gpt-5-codex",
@@ -397,7 +403,9 @@ def test_openai_chat_client_through_an_anthropic_upstream(
         {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA}}
     ]
     with serve(make_app(home)) as base:
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        client = closed_after_test(
+            openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+        )
         reply = client.chat.completions.create(
             model="gpt-4o",
             messages=[{"role": "system", "content": "Be kind."},
@@ -526,13 +534,17 @@ def test_model_lists_answer_in_the_clients_protocol(home: Paths) -> None:
     with FakeUpstream(anthropic_models) as one, FakeUpstream() as two:
         pool(home, one.url, two.url, "anthropic")
         with serve(make_app(home)) as base:
-            listed = openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0).models.list()
+            listed = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="x", max_retries=0)
+            ).models.list()
         assert [m.id for m in listed.data] == ["claude-opus-4-1"]
         assert listed.data[0].object == "model"
     with FakeUpstream() as one, FakeUpstream() as two:  # the default script lists "fake-model"
         pool(home, one.url, two.url, "openai")
         with serve(make_app(home)) as base:
-            page = anthropic.Anthropic(base_url=base, api_key="x", max_retries=0).models.list()
+            page = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key="x", max_retries=0)
+            ).models.list()
         assert [m.id for m in page.data] == ["fake-model"]
         assert page.data[0].type == "model"
 
@@ -546,7 +558,9 @@ def test_token_counts_for_a_foreign_pool_are_estimated_without_an_upstream_call(
     with FakeUpstream() as one, FakeUpstream() as two:
         pool(home, one.url, two.url, "openai")
         with serve(make_app(home)) as base:
-            client = anthropic.Anthropic(base_url=base, api_key="x", max_retries=0)
+            client = closed_after_test(
+                anthropic.Anthropic(base_url=base, api_key="x", max_retries=0)
+            )
             counted = client.messages.count_tokens(
                 model="claude-test-sonnet",
                 system="You are a helpful assistant." * 10,

@@ -29,6 +29,7 @@ from auto_router.config.proxy import ProxySettings
 from auto_router.demo.fake_upstream import FakeUpstream, free_port
 from auto_router.paths import Paths
 from auto_router.proxy.server import Bounds
+from tests.helpers import closed_after_test
 
 from .conftest import configure, make_app, running
 
@@ -137,8 +138,8 @@ def test_slow_heads_are_closed_while_a_real_client_is_served(
         silent = socket.create_connection(("127.0.0.1", port))  # connects, never sends
         try:
             # Served meanwhile, through the SDK, while 200 heads are still trickling in.
-            client = openai.OpenAI(
-                base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
             )
             reply = client.chat.completions.create(model="m", messages=[])
             assert reply.choices[0].message.content
@@ -203,15 +204,19 @@ def test_connections_past_the_limit_get_503_not_emfile(home: Paths, upstream: Fa
             assert open_fds(pid) < 128
             assert not select.select(busy, [], [], 0.5)[0]  # the busy ones are left alone
             with pytest.raises(openai.InternalServerError):  # the SDK gets the same 503
-                openai.OpenAI(
-                    base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0
+                closed_after_test(
+                    openai.OpenAI(
+                        base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0
+                    )
                 ).models.list()
         finally:
             for sock in busy:
                 sock.close()
         # Served again once a connection is free (the SDK's retries cover the moment the
         # proxy takes to see the busy ones gone).
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k")
+        client = closed_after_test(
+            openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k")
+        )
         assert client.chat.completions.create(model="m", messages=[]).choices
     assert b"Too many open files" not in log.read_bytes()
 
@@ -228,8 +233,8 @@ def test_slow_heads_past_the_limit_make_room_for_a_real_client(
             # No head timed out yet (60 s): the oldest slow connections were pushed out.
             pushed_out = _closed(slow.socks, len(slow.socks) - limit)
             assert all(read_until_closed(sock) == b"" for sock in pushed_out)
-            client = openai.OpenAI(
-                base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
             )
             assert client.chat.completions.create(model="m", messages=[]).choices
         finally:

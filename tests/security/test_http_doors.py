@@ -11,6 +11,7 @@ import pytest
 
 from auto_router.demo.fake_upstream import FakeUpstream, Reply, Seen
 from auto_router.paths import Paths
+from tests.helpers import closed_after_test
 
 from .conftest import KEY_ONE, configure, make_app, running
 
@@ -188,8 +189,8 @@ def test_agents_and_sdks_are_unaffected(home: Paths) -> None:
         )
         with running(make_app(home)) as port:
             for name in ("127.0.0.1", "localhost"):
-                client = openai.OpenAI(
-                    base_url=f"http://{name}:{port}/v1", api_key="k", max_retries=0
+                client = closed_after_test(
+                    openai.OpenAI(base_url=f"http://{name}:{port}/v1", api_key="k", max_retries=0)
                 )
                 reply = client.chat.completions.create(model="m", messages=CHAT["messages"])  # type: ignore[arg-type]
                 assert reply.choices[0].message.content == "hello"
@@ -203,8 +204,10 @@ def test_agents_and_sdks_are_unaffected(home: Paths) -> None:
                     "lo",
                     "!",
                 ]
-                claude = anthropic.Anthropic(
-                    base_url=f"http://{name}:{port}", api_key="k", max_retries=0
+                claude = closed_after_test(
+                    anthropic.Anthropic(
+                        base_url=f"http://{name}:{port}", api_key="k", max_retries=0
+                    )
                 )
                 message = claude.messages.create(
                     model="claude-x",

@@ -18,6 +18,7 @@ from auto_router.paths import Paths
 from auto_router.proxy.gate import MAX_HEADER_BYTES
 from auto_router.proxy.logs import configure_logging
 from auto_router.proxy.upstream import Timeouts, UpstreamResponse
+from tests.helpers import closed_after_test
 
 from .conftest import KEY_ONE, configure, make_app, running
 
@@ -37,12 +38,12 @@ def test_bodies_over_the_limit_get_413_in_each_protocol(
     configure(home, upstream.url, proxy=f"max_body_bytes = {SMALL}")
     with running(make_app(home)) as port:
         base = f"http://127.0.0.1:{port}"
-        client = openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+        client = closed_after_test(openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0))
         with pytest.raises(openai.APIStatusError) as caught:
             client.chat.completions.create(model="m", messages=_big(SMALL))  # type: ignore[arg-type]
         assert caught.value.status_code == 413
         assert caught.value.body["code"] == "request_too_large"  # type: ignore[index]
-        claude = anthropic.Anthropic(base_url=base, api_key="k", max_retries=0)
+        claude = closed_after_test(anthropic.Anthropic(base_url=base, api_key="k", max_retries=0))
         with pytest.raises(anthropic.APIStatusError) as refused:
             claude.messages.create(model="m", max_tokens=5, messages=_big(SMALL))  # type: ignore[arg-type]
         assert refused.value.status_code == 413
@@ -168,7 +169,9 @@ def test_internal_errors_give_an_id_not_details(home: Paths, terminal_log: _Term
     app = make_app(home, upstream_client=_Exploding())
     configure_logging(stream=terminal_log, redactor=lambda: app.services.redactor)
     with running(app) as port:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
+        client = closed_after_test(
+            openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
+        )
         with pytest.raises(openai.APIStatusError) as caught:
             client.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
     error: Any = caught.value.body

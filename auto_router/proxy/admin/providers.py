@@ -46,6 +46,22 @@ def provider_row(provider: ProviderConfig, status: ProviderStatus | None) -> dic
     data["last_error"] = status.state.last_error if status and status.cooling else None
     data["circuit"] = "closed" if status is None else status.circuit
     data["circuit_until"] = None if status is None else status.circuit_until
+    if status is not None and status.keys:  # a key pool: each key by mask and id
+        data["keys"] = [
+            {
+                "index": k.index,
+                "id": k.id,
+                "masked": k.masked,
+                "current": k.current,
+                "status": "unusable"
+                if k.problem
+                else status_label(True, k.current, k.cooldown_until),
+                "cooldown_until": k.cooldown_until,
+                "circuit": k.circuit,
+                "problem": k.problem,
+            }
+            for k in status.keys
+        ]
     return data
 
 
@@ -178,6 +194,15 @@ async def remove_provider(request: Request) -> Response:
         else []
     )
     return ok({"deleted": f"{backend}/{provider}", "order": order})
+
+
+@admin_endpoint
+async def reset_key(request: Request) -> Response:
+    """One key of a pool back in rotation now (its cooldown and circuit cleared)."""
+    backend, provider = _ref(request)
+    rotator = services(request).rotator
+    await in_thread(rotator.reset_key, backend, provider, request.path_params["key"])
+    return ok(await _row(request, backend, provider))
 
 
 async def _set_enabled(request: Request, enabled: bool) -> Response:

@@ -1,0 +1,176 @@
+"""Key pools (issue 19): a provider's ``api_keys``, each key a routing slot of its own.
+
+A key is never named by itself outside the request it authenticates. Shared state, counters,
+logs, the request log and the ``x-auto-router-key`` header name it by its *id*: an
+HMAC-SHA256 of the key under a random salt made once per install and kept in the data
+directory (0600), cut to ``ID_LENGTH`` hex characters. The id is stable while the key is
+(removing one key does not shift another's cooldown, as an index would) and tells nothing of
+the key without the salt. People see the *mask* (``sk-…A1b2``), computed from the live key
+when it is shown.
+
+A pool key's slot in rotation is ``provider#id`` (``slot_name``): the policy rotates over
+slots as it does over providers, so a pool rotates inside its provider before the backend
+moves on, under every strategy, with no rule of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from ..paths import PRIVATE_FILE, ensure_private_dir
+from ..secrets import Secret
+from .expand import ExpansionError, expand
+from .values import describe
+
+#: Between a provider's name and a key's id in a rotation slot (never in a provider name).
+SLOT_SEP: Final = "#"
+#: Hex characters of a key id: 40 bits, no collision in any real pool.
+ID_LENGTH: Final = 10
+#: The per-install salt of key ids, in the data directory.
+SALT_NAME: Final = "key-salt"
+_SALT_BYTES: Final = 32
+
+
+def key_pool(value: Any) -> tuple[str, ...]:
+    """``api_keys``: a non-empty list of distinct strings. Errors name the entry (from 1),
+    never its text: an entry may be a literal secret."""
+    if isinstance(value, str):  # its text is not quoted: it may be a key
+        raise ValueError('expected a list of keys like ["${KEY_A}"], got a string')
+    if not isinstance(value, list):
+        raise ValueError(f'expected a list of keys like ["${{KEY_A}}"], got {describe(value)}')
+    if not value:
+        raise ValueError("expected at least one key (an empty pool cannot serve)")
+    for i, entry in enumerate(value, 1):
+        if not isinstance(entry, str):
+            raise ValueError(f"entry {i}: expected a string, got {describe(entry)}")
+        if not entry:
+            raise ValueError(f"entry {i}: expected a key, got an empty string")
+        if entry in value[: i - 1]:
+            raise ValueError(f"entry {i} repeats entry {value.index(entry) + 1}")
+    return tuple(value)
+
+
+def slot_name(provider: str, key_id: str | None) -> str:
+    return provider if key_id is None else f"{provider}{SLOT_SEP}{key_id}"
+
+
+def split_slot(slot: str) -> tuple[str, str | None]:
+    """``(provider, key id)`` of a rotation slot (``None``: a provider with one key)."""
+    provider, sep, key_id = slot.partition(SLOT_SEP)
+    return provider, key_id if sep else None
+
+
+def mask(key: str) -> str:
+    """``sk-…A1b2``: a short prefix up to its first ``-``/``_``, then the last 4 characters.
+    A short key shows less (its last 4 would be most of it)."""
+    if len(key) < 12:
+        return "…"
+    cut = min((i for i in (key.find("-"), key.find("_")) if i >= 0), default=-1)
+    prefix = key[: cut + 1] if 0 < cut < 6 else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+class KeyRing:
+    """Key ids of one install: the salt read (or made) on first use, each id computed once."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / SALT_NAME
+        self._salt: bytes | None = None
+        self._ids: dict[str, str] = {}
+
+    def id_of(self, key: str) -> str:
+        found = self._ids.get(key)
+        if found is None:
+            digest = hmac.new(self._key(), key.encode(), hashlib.sha256).hexdigest()
+            found = self._ids[key] = digest[:ID_LENGTH]
+        return found
+
+    def _key(self) -> bytes:
+        if self._salt is None:
+            self._salt = _load_salt(self.path)
+        return self._salt
+
+
+def _load_salt(path: Path) -> bytes:
+    """The salt file's bytes; made (0600, exclusively: two processes agree) when absent. A
+    data directory that cannot be written gets a salt for this process only: ids then differ
+    between processes, which costs shared cooldowns, never a key."""
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError):
+        return secrets.token_bytes(_SALT_BYTES)
+    salt = secrets.token_bytes(_SALT_BYTES)
+    try:
+        ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return _load_salt(path)  # another process made it first: use theirs
+    except OSError:
+        return salt
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(salt.hex())
+    return salt
+
+
+@dataclass(frozen=True)
+class PoolKey:
+    """One entry of a pool, expanded. ``secret`` is ``None`` when its variable is unset;
+    ``problem`` then says which entry and which variable (the other keys stay usable)."""
+
+    index: int  # from 1, as written
+    written: str = field(repr=False)  # ``${KEY_A}`` or a literal secret: never shown
+    id: str | None
+    secret: Secret | None = field(repr=False)
+    problem: str | None = None
+
+    @property
+    def masked(self) -> str:
+        """The mask of the live key; an unusable entry shows what it refers to."""
+        if self.secret is not None:
+            return mask(self.secret.reveal())
+        return self.written if "${" in self.written else "…"
+
+
+def expand_pool(
+    entries: tuple[str, ...], ring: KeyRing, environ: Mapping[str, str], where: str
+) -> tuple[PoolKey, ...]:
+    """Every entry of a pool expanded and named; ``where`` (``file:line: [b.p]``) prefixes
+    the problem of an entry whose variable is unset."""
+    found = []
+    for i, written in enumerate(entries, 1):
+        try:
+            value = expand(written, environ)
+        except ExpansionError as exc:
+            problem = f"{where}.api_keys[{i}]: {exc}"
+            found.append(PoolKey(i, written, None, None, problem))
+            continue
+        if not value:
+            problem = f"{where}.api_keys[{i}]: the key is empty"
+            found.append(PoolKey(i, written, None, None, problem))
+            continue
+        found.append(PoolKey(i, written, ring.id_of(value), Secret(value)))
+    return tuple(found)
+
+
+def find_key(keys: tuple[PoolKey, ...], wanted: str) -> PoolKey | None:
+    """The entry ``wanted`` names: its id, its mask, its ``${VAR}`` text or its index (from
+    1). A mask two keys share names neither."""
+    if wanted.isdigit():
+        return next((k for k in keys if k.index == int(wanted)), None)
+    for match in (
+        [k for k in keys if k.id == wanted],
+        [k for k in keys if "${" in k.written and k.written == wanted],
+        [k for k in keys if k.secret is not None and k.masked == wanted],
+    ):
+        if len(match) == 1:
+            return match[0]
+    return None

@@ -1,0 +1,131 @@
+"""Key pool edits (issue 19): ``provider key add`` / ``provider key remove``.
+
+A second key turns ``api_key`` into ``api_keys`` in its place, with its line's comment; a
+removed key leaves the others, and their comments, as written. Like every edit, it runs under
+the lock, is validated with the rest of the pair and written atomically (a duplicate key or
+an emptied pool writes nothing).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import tomlkit
+from tomlkit.items import Array, Item
+
+from ..config.pools import ID_LENGTH, KeyRing, PoolKey, expand_pool, find_key
+from ..errors import ConfigValidationError, NotFoundError
+from ..paths import Paths
+from .transaction import Documents, EditResult, edit_config
+
+
+@dataclass(frozen=True)
+class KeyEdit:
+    """What a pool edit did: the pool's keys after it (by mask and id, never the key)."""
+
+    result: EditResult
+    keys: tuple[PoolKey, ...]
+    #: The entry removed (``remove_key``), as it was.
+    removed: PoolKey | None = None
+
+
+def add_key(
+    paths: Paths, backend: str, provider: str, value: str, environ: Mapping[str, str] | None = None
+) -> KeyEdit:
+    """Append ``value`` (``${VAR}`` or a literal key) to the provider's pool; a provider with
+    ``api_key`` gets ``api_keys = [its key, value]`` where ``api_key`` was."""
+    if not value:
+        raise ConfigValidationError("the key is empty", key_path=f"[{backend}.{provider}].api_keys")
+
+    def change(docs: Documents) -> None:
+        table = _table(docs, backend, provider)
+        pool = table.get("api_keys")
+        if isinstance(pool, Array):
+            pool.append(value)
+            return
+        single = table.item("api_key") if "api_key" in table else None
+        assert single is None or isinstance(single, Item)
+        array = tomlkit.array()
+        if single is not None:
+            array.append(str(single))
+        array.append(value)
+        if single is None:
+            table["api_keys"] = array
+            return
+        array.trivia.comment_ws = single.trivia.comment_ws
+        array.trivia.comment = single.trivia.comment
+        # in api_key's place (tomlkit has no public insert-at-key)
+        table.value._insert_after("api_key", "api_keys", array)
+        del table["api_key"]
+
+    result = edit_config(paths, change)
+    return KeyEdit(result, _keys(result, backend, provider, environ))
+
+
+def remove_key(
+    paths: Paths,
+    backend: str,
+    provider: str,
+    wanted: str,
+    environ: Mapping[str, str] | None = None,
+) -> KeyEdit:
+    """Remove the entry ``wanted`` names: its id, its mask, its ``${VAR}`` text or its index
+    (from 1). The last key is not removed: a provider with no key is ``provider remove``'s."""
+    found: list[PoolKey] = []
+
+    def change(docs: Documents) -> None:
+        table = _table(docs, backend, provider)
+        pool = table.get("api_keys")
+        if not isinstance(pool, Array):
+            raise NotFoundError(
+                f"provider {backend}/{provider} has no key pool (api_keys)",
+                hint="add a second key with `auto-router provider key add`",
+            )
+        entries = tuple(str(v) for v in pool)
+        where = f"{paths.provider_metadata}: [{backend}.{provider}]"
+        env = os.environ if environ is None else environ
+        key = find_key(expand_pool(entries, KeyRing(paths.data_dir), env, where), wanted)
+        if key is None:
+            # what was asked is quoted only when it cannot be a key itself
+            shown = repr(wanted) if _named(wanted) else "like that"
+            raise NotFoundError(
+                f"provider {backend}/{provider} has no key {shown} (or more than one matches)",
+                hint="name it by its id, mask or index as `auto-router status` shows them",
+            )
+        if len(pool) == 1:
+            raise ConfigValidationError(
+                f"{backend}/{provider} has only this key: a pool cannot be empty",
+                path=paths.provider_metadata,
+                key_path=f"[{backend}.{provider}].api_keys",
+                hint=f"remove the provider with `auto-router provider remove {backend}/{provider}`",
+            )
+        del pool[key.index - 1]
+        found.append(key)
+
+    result = edit_config(paths, change)
+    return KeyEdit(result, _keys(result, backend, provider, environ), found[-1])
+
+
+def _table(docs: Documents, backend: str, provider: str) -> tomlkit.items.Table:
+    table = docs.provider_table(backend, provider)
+    if table is None:
+        raise NotFoundError(f"backend {backend!r} has no provider {provider!r}")
+    return table  # type: ignore[no-any-return]
+
+
+def _keys(
+    result: EditResult, backend: str, provider: str, environ: Mapping[str, str] | None
+) -> tuple[PoolKey, ...]:
+    config = result.config
+    found = config.provider(backend, provider)
+    env = os.environ if environ is None else environ
+    where = f"{found.source}: [{backend}.{provider}]"
+    return expand_pool(found.api_keys, config.key_ring, env, where)
+
+
+def _named(wanted: str) -> bool:
+    """An index, an id, a mask or a ``${VAR}``: a name of a key, not a key."""
+    is_id = len(wanted) == ID_LENGTH and all(c in "0123456789abcdef" for c in wanted)
+    return wanted.isdigit() or is_id or "…" in wanted or wanted.startswith("${")
