@@ -69,7 +69,7 @@ def _isatty(stream: TextIO) -> bool:
 def bar(left: float, style: Style, width: int = BAR_WIDTH) -> str:
     """``▕█████░░░░░▏`` for half left (``[#####-----]`` in ASCII)."""
     left = min(max(left, 0.0), 1.0)
-    filled = round(left * width)
+    filled = int(left * width + 0.5)  # half up: a quarter left is 3 of 10, not 2
     opening, full, empty, closing = _UNICODE if style.unicode else _ASCII
     inner = full * filled
     if style.colour and inner:
