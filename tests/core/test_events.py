@@ -202,3 +202,16 @@ def test_a_failing_command_is_logged_redacted_and_the_next_event_runs(tmp_path: 
 def test_marks_crossed(before: float | None, after: float, crossed: tuple[float, ...]) -> None:
     """Percent used before and after an answer -> the ``[notify] thresholds`` it passed."""
     assert marks_crossed(before, after, DEFAULT_THRESHOLDS) == crossed
+
+
+def test_close_with_finish_runs_the_events_still_queued(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    script = f"import sys; open({str(out)!r}, 'a').write(sys.argv[-1] + '\\n')\n"
+    bus = EventBus()
+    config = NotifyConfig((sys.executable, "-c", script))
+    notifier = Notifier(bus, lambda: config).start()
+    bus.publish([Event(ROTATION, "qwen", "x", f"event {n}", NOW) for n in range(3)])
+    notifier.close(20.0, finish=True)  # at once: the events are still queued
+    assert out.read_text().splitlines() == [f"rotation: qwen: event {n}" for n in range(3)]
+    bus.publish([Event(ROTATION, "qwen", "x", "after", NOW)])  # closed: not run
+    assert notifier.ran == 3
