@@ -45,6 +45,7 @@ from ..store.attempts import (
     Attempt,
     AttemptLog,
 )
+from .direct_notify import direct_notify
 from .plan import ChildPlan, ProxyTarget, plan_child
 from .process import ChildResult, Stop, run_child, stderr_line
 from .reach import Mode, decide, family_of, reach
@@ -237,7 +238,8 @@ class Launcher:
         mode = self.mode(options, choice)
         session = self._open(options, choice, mode, run_id) if mode.via_proxy else None
         try:
-            return self._loop(options, choice, run_id, session)
+            with direct_notify(self.rotator, session is None):  # the proxy tells its own
+                return self._loop(options, choice, run_id, session)
         finally:
             for line in session.close() if session is not None else ():
                 self.notify(f"auto-router: {line}")

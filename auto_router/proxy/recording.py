@@ -232,7 +232,7 @@ class Recorder:
                 await self._write(self.rotator.record_success, target.backend, target.slot)
             names = self.router.snapshot().rotation.get(target.backend, ())
             change = partial(_headroom_change, names, target.slot, windows, hit, now)
-            await self._write(self.rotator.store.update, target.backend, change)
+            await self._write(self.rotator.update, target.backend, change)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """A state write, in a thread (SQLite may wait for another process's lock)."""

@@ -41,6 +41,8 @@ class Notifier:
         self._redact = redact
         self._ready = threading.Event()
         self._stopping = False
+        #: ``close(finish=True)``: run what is queued, then end.
+        self._finishing = False
         self._sub = bus.subscribe(self._ready.set, limit=BACKLOG)
         self._thread = threading.Thread(target=self._run, name="auto-router-notify", daemon=True)
         #: The command running now, killed by ``close``.
@@ -52,10 +54,17 @@ class Notifier:
         self._thread.start()
         return self
 
-    def close(self, wait: float = 5.0) -> None:
-        """Stop: the command running now (if any) is killed, later events are not run."""
+    def close(self, wait: float = 5.0, *, finish: bool = False) -> None:
+        """Stop: the command running now (if any) is killed, later events are not run.
+
+        With ``finish``, the events already queued are run first, for up to ``wait`` seconds
+        (a run in direct mode ends right after its last rotation: that one is told too)."""
+        self._sub.close()  # nothing new comes in; what is queued stays
+        if finish and self._thread.is_alive():
+            self._finishing = True
+            self._ready.set()
+            self._thread.join(wait)
         self._stopping = True
-        self._sub.close()
         self._ready.set()
         running = self._running
         if running is not None:
@@ -68,14 +77,16 @@ class Notifier:
         return self._sub.dropped
 
     def _run(self) -> None:
-        while True:
-            self._ready.wait()
+        while not self._stopping:
+            if not self._finishing:
+                self._ready.wait()
             self._ready.clear()
-            for event in self._sub.drain():
+            events = self._sub.drain()
+            for event in events:
                 if self._stopping:
                     return
                 self._notify(event)
-            if self._stopping:
+            if self._finishing and not events:
                 return
 
     def _notify(self, event: Event) -> None:

@@ -399,6 +399,11 @@ class Rotator:
         for name in names:
             self._update(name, reset_policy)
 
+    def update(self, backend: str, change: Callable[[BackendState], BackendState]) -> BackendState:
+        """Apply a change of the caller's own (the proxy's headroom readings) atomically, and
+        publish its events as every other write does (threshold marks, window resets)."""
+        return self._update(backend, change)
+
     def reset_key(self, backend: str, provider: str, key: str) -> KeyStatus:
         """Clear one pool key's cooldown and circuit; ``key`` is its id, mask, ``${VAR}``
         text or index (from 1). Returns the key's status after."""
@@ -431,9 +436,21 @@ class Rotator:
         if seen:
             try:
                 names = self.rotation_names(backend)
+                config = self.config
+                strategy = config.backend(backend).strategy
             except AutoRouterError:  # a backend removed meanwhile: nothing to say about it
                 return after
-            self.events.publish(transitions(names, seen[-1], after, self.clock(), reason))
+            self.events.publish(
+                transitions(
+                    names,
+                    seen[-1],
+                    after,
+                    self.clock(),
+                    reason,
+                    marks=config.notify.thresholds,
+                    strategy=strategy,
+                )
+            )
         return after
 
     def _shown(self, state: ProviderState) -> ProviderState:

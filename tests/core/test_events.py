@@ -19,6 +19,7 @@ from auto_router.rotation.events import (
     CIRCUIT,
     EXHAUSTION,
     RECOVERY,
+    RESET,
     ROTATION,
     THRESHOLD,
     Event,
@@ -53,7 +54,11 @@ TABLE = [
      [CIRCUIT, RECOVERY]),
     ("answered after failures", state(one=FAILING), state(one=HEALED), None, [RECOVERY]),
     ("a cooldown cleared (reset)", state("two", one=COOLING), state("two"), None, [RECOVERY]),
-    ("answered after its cooldown ran out", state("two", one=ProviderState(cooldown_until=NOW - 1)),
+    ("answered after its cooldown ran out: a reset",
+     state("two", one=ProviderState(cooldown_until=NOW - 1)),
+     state("two", one=ProviderState(successes=1)), None, [RESET]),
+    ("answered after failures and a cooldown: a recovery",
+     state("two", one=ProviderState(cooldown_until=NOW - 1, streak=1)),
      state("two", one=ProviderState(successes=1)), None, [RECOVERY]),
     ("a healthy provider answering is no event", state(one=ProviderState(successes=1)),
      state(one=ProviderState(successes=2)), None, []),
@@ -125,6 +130,7 @@ def test_notify_config(tmp_path: Path) -> None:
     assert config.notify == NotifyConfig(("notify-send", "auto-router"), DEFAULT_THRESHOLDS)
     config = load_config(_config(tmp_path, "command = []\nthresholds = [95, 50]\ntimeout = 2"))
     assert config.notify.thresholds == (50.0, 95.0) and config.notify.timeout == 2.0
+    assert load_config(_config(tmp_path, "thresholds = []")).notify.thresholds == ()  # none
 
 
 @pytest.mark.parametrize(
@@ -196,3 +202,16 @@ def test_a_failing_command_is_logged_redacted_and_the_next_event_runs(tmp_path: 
 def test_marks_crossed(before: float | None, after: float, crossed: tuple[float, ...]) -> None:
     """Percent used before and after an answer -> the ``[notify] thresholds`` it passed."""
     assert marks_crossed(before, after, DEFAULT_THRESHOLDS) == crossed
+
+
+def test_close_with_finish_runs_the_events_still_queued(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    script = f"import sys; open({str(out)!r}, 'a').write(sys.argv[-1] + '\\n')\n"
+    bus = EventBus()
+    config = NotifyConfig((sys.executable, "-c", script))
+    notifier = Notifier(bus, lambda: config).start()
+    bus.publish([Event(ROTATION, "qwen", "x", f"event {n}", NOW) for n in range(3)])
+    notifier.close(20.0, finish=True)  # at once: the events are still queued
+    assert out.read_text().splitlines() == [f"rotation: qwen: event {n}" for n in range(3)]
+    bus.publish([Event(ROTATION, "qwen", "x", "after", NOW)])  # closed: not run
+    assert notifier.ran == 3

@@ -31,7 +31,7 @@ def _configured(home: Home) -> None:
 def test_watch_redraws_in_place_and_ctrl_c_exits_0(home: Home) -> None:
     _configured(home)
     with terminal(home, "status", "--watch") as term:
-        term.expect("today 0 tokens")
+        term.expect("today 0 in / 0 out tokens")
         first = term.seen.count(REDRAW.encode())
         deadline = time.monotonic() + 30  # a hang guard: nothing is timed
         while term.seen.count(REDRAW.encode()) < first + 2:  # redrawn, twice more
