@@ -33,9 +33,9 @@ def test_the_scripted_loop_cools_fails_over_and_fills_and_resets_a_window(
     tmp_path: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    fast = ["--pace", "0.5", "--steps", "36"]
     done = subprocess.run(
-        [sys.executable, "-m", "auto_router", "demo", "--dashboard", "--dir", str(tmp_path)]
-        + ["--pace", "0.5", "--steps", "36"],
+        [sys.executable, "-m", "auto_router", "demo", "--dashboard", "--dir", str(tmp_path), *fast],
         capture_output=True,
         text=True,
         timeout=120,
