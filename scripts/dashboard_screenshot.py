@@ -50,6 +50,8 @@ TOKEN = "ara_dashboard-scene-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
 #: Keys in the scene's files: no page, answer or screenshot may show them.
 SECRETS = ("sk-one-secret-key-123456", "sk-two-secret-key-654321", "sk-three-secret-key-999")
+#: ``one``'s key pool in ``Scene(pool=True)``: the fake answers 429 to the first.
+POOL = ("sk-one-k1-secret-aaaa1111", "sk-one-k2-secret-bbbb2222")
 
 LLM = """\
 # The dashboard scene: one backend, three providers on localhost.
@@ -100,12 +102,17 @@ class Scene:
         strategy: str = "sticky",
         two_limit: int = 10,
         two_window: float = 600,
+        pool: bool = False,
     ) -> None:
         self.paths = Paths(config_dir=directory, data_dir=directory)
         self.one = FakeProvider("one", text="Hello from one.", retry_after=600)
         self.two = FakeProvider("two", text="Hello from two.")
         self.two_script = Dwindling(self.two, time.time, limit=two_limit, window=two_window)
         self.strategy = strategy
+        #: ``one`` has a pool of two keys; the first (``POOL[0]``) is out of quota.
+        self.pool = pool
+        if pool:
+            self.one.limited_when = "k1"
         self.token = TOKEN
         self.url = ""
         self.app: ProxyApp | None = None
@@ -115,9 +122,11 @@ class Scene:
         with FakeUpstream(self.one) as one, FakeUpstream(self.two_script) as two:
             llm = LLM.replace("{strategy}", self.strategy)
             self.paths.llm_config.write_text(llm, encoding="utf-8")
-            self.paths.provider_metadata.write_text(
-                META.format(one=one.url, two=two.url), encoding="utf-8"
-            )
+            meta = META.format(one=one.url, two=two.url)
+            if self.pool:
+                keys = f"api_keys = {list(POOL)!r}".replace("'", '"')
+                meta = meta.replace(f'api_key = "{SECRETS[0]}"', keys)
+            self.paths.provider_metadata.write_text(meta, encoding="utf-8")
             options = ProxyOptions(paths=self.paths, config_interval=0.0, admin_token=Secret(TOKEN))
             self.app = create_app(options)
             port = free_port()
