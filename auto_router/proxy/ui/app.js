@@ -8,6 +8,7 @@ import { renderBackends, renderCharts, renderEvents, renderFeed, renderRuns, ren
 const STORE = "auto-router-token";
 const POLL_MS = 2000;
 const STATS_MS = 5000;
+const RUNS_MS = 15000; // a run's summary reads its requests: not as often as the rest
 const MAX_EVENTS = 50;
 const MAX_FEED = 50;
 
@@ -341,10 +342,9 @@ function start() {
   follow();
   setInterval(() => !state.stopped && refresh(), POLL_MS);
   setInterval(() => {
-    if (state.stopped) return;
-    readStats();
-    readRuns();
+    if (!state.stopped) readStats();
   }, STATS_MS);
+  setInterval(() => !state.stopped && readRuns(), RUNS_MS);
   setInterval(() => state.status && tick($("backends"), serverNow()), 1000);
 }
 
