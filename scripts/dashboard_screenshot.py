@@ -43,6 +43,7 @@ from auto_router.paths import Paths
 from auto_router.proxy import ProxyApp, ProxyOptions, create_app
 from auto_router.proxy.server import ProxyServer, uvicorn_config
 from auto_router.proxy.webui import FILES, asset
+from auto_router.runs import RuntimeDir, RunTokens
 from auto_router.secrets import Secret
 
 CHROMIUM = "/usr/bin/chromium"
@@ -103,6 +104,7 @@ class Scene:
         two_limit: int = 10,
         two_window: float = 600,
         pool: bool = False,
+        managed: bool = False,
     ) -> None:
         self.paths = Paths(config_dir=directory, data_dir=directory)
         self.one = FakeProvider("one", text="Hello from one.", retry_after=600)
@@ -113,6 +115,8 @@ class Scene:
         self.pool = pool
         if pool:
             self.one.limited_when = "k1"
+        #: Run as the managed proxy is: only registered runs' tokens use the data path.
+        self.managed = managed
         self.token = TOKEN
         self.url = ""
         self.app: ProxyApp | None = None
@@ -127,7 +131,10 @@ class Scene:
                 keys = f"api_keys = {list(POOL)!r}".replace("'", '"')
                 meta = meta.replace(f'api_key = "{SECRETS[0]}"', keys)
             self.paths.provider_metadata.write_text(meta, encoding="utf-8")
-            options = ProxyOptions(paths=self.paths, config_interval=0.0, admin_token=Secret(TOKEN))
+            runs = RunTokens(RuntimeDir(self.paths)) if self.managed else None
+            options = ProxyOptions(
+                paths=self.paths, config_interval=0.0, admin_token=Secret(TOKEN), run_tokens=runs
+            )
             self.app = create_app(options)
             port = free_port()
             server = ProxyServer(uvicorn_config(self.app, "127.0.0.1", port), self.app)

@@ -21,6 +21,8 @@ import pytest
 from auto_router.config.notify import NotifyConfig
 from auto_router.rotation.events import REQUEST, ROTATION, Event, EventBus
 from auto_router.rotation.notify import Notifier
+from auto_router.runs import RunEntry, RuntimeDir, new_token, token_digest
+from auto_router.store.attempts import Attempt, AttemptLog
 from auto_router.store.db import connect
 from auto_router.store.requests import FailedAttempt, RequestRecord, insert_batch
 from scripts.dashboard_screenshot import SECRETS, TOKEN, Scene
@@ -253,3 +255,27 @@ def test_the_series_cuts_the_period_into_slices_per_provider(scene: Scene) -> No
     assert day["width"] == 3600 and len(day["providers"][0]["buckets"]) == 24
     bad = httpx.get(f"{scene.url}/v1/stats/series?since=7d", headers=AUTH)
     assert bad.status_code == 400
+
+
+@pytest.mark.integration
+def test_a_run_session_shows_its_run_id_and_command_never_its_token(tmp_path: Path) -> None:
+    with Scene(tmp_path, managed=True).running() as scene:
+        runtime = RuntimeDir(scene.paths)
+        token = new_token()
+        runtime.register(token, RunEntry("run-42", "qwen", os.getpid(), time.time()))
+        attempts = AttemptLog(scene.paths.database)
+        attempts.add(Attempt("run-42", 1, time.time(), "qwen", None, "qwen-code", "running"))
+        attempts.close()
+        body = {"model": "qwen3-coder-plus", "messages": [{"role": "user", "content": "hi"}]}
+        answer = httpx.post(
+            f"{scene.url}/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 200, answer.text
+        listing = httpx.get(f"{scene.url}/v1/sessions", headers=AUTH)
+        (row,) = listing.json()["sessions"]
+        assert row["kind"] == "run" and row["run_id"] == "run-42"
+        assert row["command"] == "qwen-code" and row["provider"] == "one"
+        assert token not in listing.text and token_digest(token) not in listing.text
+        runtime.unregister(token)
