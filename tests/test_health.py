@@ -84,6 +84,20 @@ def test_unhealthy_answers(
     assert error in (result.error or "")
 
 
+def test_a_passthrough_provider_is_not_blamed_for_a_missing_key(upstream: FakeUpstream) -> None:
+    """A subscription answers 401 to a test without a login: that says nothing of a key."""
+    provider = ProviderConfig(
+        backend="b", name="sub", type="anthropic", base_url=upstream.root, auth="passthrough"
+    )
+    with httpx.Client() as client:
+        result = check_provider(provider.resolve({}), client)
+    assert not result.healthy and result.status_code == 401
+    assert "client's own login" in (result.error or "") and "check the API key" not in (
+        result.error or ""
+    )
+    assert not {"authorization", "x-api-key"} & set(upstream.seen[-1].headers)
+
+
 def test_refused_connection_and_timeout(upstream: FakeUpstream) -> None:
     with httpx.Client() as client:
         refused = check_provider(_provider(_refused_url()).resolve({}), client)

@@ -25,12 +25,27 @@ def set_command(
                 "say which provider", hint="auto-router set BACKEND PROVIDER (or BACKEND/PROVIDER)"
             )
         backend, provider = b, p
-    globals_of(ctx).rotator().set_current(backend, provider)
+    rotator = globals_of(ctx).rotator()
+    rotator.set_current(backend, provider)
+    strategy = rotator.config.backend(backend).strategy
     emit(
         as_json,
-        {"backend": backend, "current": provider},
-        f"{backend}: current provider is now {provider}",
+        {"backend": backend, "current": provider, "strategy": strategy},
+        f"{backend}: current provider is now {provider}" + _strategy_note(strategy),
     )
+
+
+#: Under these strategies the current provider does not decide who serves: said after a
+#: manual change, so that ``set`` or ``rotate`` does not look like it moved the traffic.
+_NOT_STICKY = {
+    "priority": "the first available provider in order serves, whatever is current",
+    "round-robin": "requests take turns over the available providers, whatever is current",
+}
+
+
+def _strategy_note(strategy: str) -> str:
+    means = _NOT_STICKY.get(strategy)
+    return f"\n  note: strategy {strategy}: {means}" if means else ""
 
 
 def rotate_command(
@@ -42,12 +57,14 @@ def rotate_command(
     rotator = globals_of(ctx).rotator()
     moved = rotator.advance(backend)
     current = rotator.current_provider_name(backend)
+    strategy = rotator.config.backend(backend).strategy
     text = (
         f"{backend}: current provider is now {current}"
         if moved
         else f"{backend}: no other usable provider; still {current or '-'}"
     )
-    emit(as_json, {"backend": backend, "moved": moved, "current": current}, text)
+    data = {"backend": backend, "moved": moved, "current": current, "strategy": strategy}
+    emit(as_json, data, text + _strategy_note(strategy))
 
 
 def reset_command(

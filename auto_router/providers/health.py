@@ -156,6 +156,10 @@ _STATUS_HINTS = {
     404: "not found: check base_url",
     429: "rate limited or out of quota",
 }
+_PASSTHROUGH_HINT = (
+    'reachable, but it answers only with a client\'s own login (auth = "passthrough"): '
+    "test it through `auto-router run` with the agent logged in"
+)
 
 
 def _judge(
@@ -165,6 +169,9 @@ def _judge(
         resolved.backend, resolved.name, False, url=url, status_code=status, latency_ms=latency
     )
     if not 200 <= status < 300:
+        if status in (401, 403) and resolved.config.passthrough:
+            # No key of ours to blame: the provider takes the login of the client it serves.
+            return _with(base, error=f"HTTP {status}: {_PASSTHROUGH_HINT}")
         reason = _STATUS_HINTS.get(status) or (
             "server error" if status >= 500 else "unexpected status"
         )

@@ -56,11 +56,16 @@ def cli(three_providers: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
 
 
 def test_rotation_commands_answer_with_one_object(cli: Cli) -> None:
-    assert cli.json("set", "qwen/qwen-direct") == {"backend": "qwen", "current": "qwen-direct"}
+    assert cli.json("set", "qwen/qwen-direct") == {
+        "backend": "qwen",
+        "current": "qwen-direct",
+        "strategy": "sticky",
+    }
     assert cli.json("rotate", "qwen") == {
         "backend": "qwen",
         "moved": True,
         "current": "qwen-open-router",
+        "strategy": "sticky",
     }
     assert cli.json("reset", "qwen") == {"reset": True, "backend": "qwen", "all": False}
     assert cli.json("reset", "--all") == {"reset": True, "backend": None, "all": True}

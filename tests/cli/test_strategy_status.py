@@ -46,3 +46,21 @@ def test_status_shows_each_backends_strategy(run: Run, home: Path) -> None:
         "qwen": "priority",
         "glm": "sticky",
     }
+
+
+def test_set_and_rotate_say_when_the_strategy_decides_who_serves(run: Run, home: Path) -> None:
+    """Under priority a manual ``set``/``rotate`` moves ``current`` but not the traffic: the
+    command says so rather than let the user think it moved the requests."""
+    (home / "llm_config.toml").write_text(LLM)
+    (home / "provider_metadata.toml").write_text(META)
+    moved = run("set", "qwen", "b")
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.splitlines() == [
+        "qwen: current provider is now b",
+        "  note: strategy priority: the first available provider in order serves, "
+        "whatever is current",
+    ]
+    rotated = run("rotate", "qwen", "--json")
+    assert json.loads(rotated.stdout)["strategy"] == "priority"
+    sticky = run("set", "glm", "a")
+    assert sticky.stdout.strip() == "glm: current provider is now a"  # no note: it decides
