@@ -15,6 +15,9 @@ proxy that serves a session can use it. So it is bounded instead: at most ``size
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -48,6 +51,8 @@ class Affinity:
         self._size = size
         self._idle = idle
         self._entries: OrderedDict[Key, tuple[Where, float]] = OrderedDict()
+        #: Keys ``label``: random per process, so a label says nothing of the session id.
+        self._label_key = secrets.token_bytes(16)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,6 +68,16 @@ class Affinity:
             return None
         self._entries.move_to_end(key)
         return entry[0]
+
+    def entries(self) -> list[tuple[Key, Where, float]]:
+        """(key, where, last served) of the sessions bound now, the latest first."""
+        cutoff = self._clock() - self._idle
+        return [(k, w, t) for k, (w, t) in reversed(self._entries.items()) if t >= cutoff]
+
+    def label(self, session: str) -> str:
+        """A short keyed hash of ``session`` to show in its place (a run token's digest or a
+        client's own string: neither leaves the proxy)."""
+        return hmac.new(self._label_key, session.encode(), hashlib.sha256).hexdigest()[:12]
 
     def bind(self, key: Key, where: Where) -> None:
         """``key`` was served by ``where`` now; the least recently used go past ``size``."""

@@ -32,6 +32,7 @@ from ..store.requests import FailedAttempt, RequestRecord
 from .attempts import Answer, Attempts, Outcome, upstream_model
 from .classify import LIMIT, OUTAGE, Failure
 from .exchange import Call, Exchange
+from .feed import request_event
 from .reqlog import RequestLog, redact_body
 from .routing import Plan, Router, Target
 from .runs import failover_event
@@ -277,6 +278,9 @@ class Recorder:
             self.run_tokens.record_failover(ex.run[0], failover_event(ex))
         if self.request_log is not None:
             self.request_log.add(self._record(ex, duration))
+        if self.rotator.events.feed_wanted:  # the dashboard's live feed, only while watched
+            config = self.router.snapshot().config
+            self.rotator.events.publish((request_event(ex, duration, config),))
 
     def _record(self, ex: Exchange, duration: float) -> RequestRecord:
         assert self.request_log is not None

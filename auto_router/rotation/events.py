@@ -17,6 +17,12 @@ the state before and after, table-tested) and publishes them on its ``EventBus``
 * ``return``: under ``priority``, traffic came back to a provider earlier in the order than
   the one that served before (the preferred one is serving again).
 
+And one kind that is not a state change: ``request`` (``REQUEST``), one per proxied request
+when it finishes, for the dashboard's live feed. It is not in ``KINDS``: a subscriber takes
+it only by asking (``subscribe(kinds=...)``), and the proxy makes one only while someone
+asked (``EventBus.feed_wanted``), so a request costs nothing when nobody watches and ``[notify]``
+never sees one.
+
 Publishing never blocks and never waits: state writes run in threads and on the event loop,
 and a request must not pay for a slow listener. Each subscription holds a bounded queue; an
 event that does not fit is dropped and counted (``Subscription.dropped``), the newest kept out,
@@ -44,6 +50,8 @@ THRESHOLD: Final = "threshold"
 RESET: Final = "reset"
 RETURN: Final = "return"
 KINDS: Final = (ROTATION, EXHAUSTION, RECOVERY, CIRCUIT, THRESHOLD, RESET, RETURN)
+#: A proxied request finished (the live feed): only to subscribers that name it.
+REQUEST: Final = "request"
 
 #: Events one subscription may hold before new ones are dropped.
 QUEUE_LIMIT: Final = 256
@@ -78,8 +86,16 @@ class Subscription:
     """One listener's bounded queue. ``wake`` is called (from the publishing thread) after an
     event is queued: it must not block (``loop.call_soon_threadsafe``, ``threading.Event.set``)."""
 
-    def __init__(self, bus: EventBus, limit: int, wake: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        limit: int,
+        wake: Callable[[], None] | None = None,
+        kinds: frozenset[str] | None = None,
+    ) -> None:
         self._bus = bus
+        #: The kinds this listener takes (``None``: every kind but ``REQUEST``).
+        self.kinds = kinds
         self._limit = limit
         self._wake = wake
         self._queue: deque[Event] = deque()
@@ -89,12 +105,17 @@ class Subscription:
         self.closed = False
 
     def offer(self, event: Event) -> None:
+        if not self.takes(event.kind):
+            return
         with self._lock:
             if len(self._queue) >= self._limit:
                 self.dropped += 1
                 return
             self._queue.append(event)
         self._ring()
+
+    def takes(self, kind: str) -> bool:
+        return kind != REQUEST if self.kinds is None else kind in self.kinds
 
     def _ring(self) -> None:
         if self._wake is not None:
@@ -125,18 +146,33 @@ class EventBus:
     def __init__(self) -> None:
         self._subscriptions: tuple[Subscription, ...] = ()
         self._lock = threading.Lock()
+        #: Some subscriber takes ``REQUEST`` (rewritten with the tuple).
+        self._feed = False
 
     def subscribe(
-        self, wake: Callable[[], None] | None = None, *, limit: int = QUEUE_LIMIT
+        self,
+        wake: Callable[[], None] | None = None,
+        *,
+        limit: int = QUEUE_LIMIT,
+        kinds: frozenset[str] | None = None,
     ) -> Subscription:
-        sub = Subscription(self, limit, wake)
+        """``kinds``: what to queue (default: every kind but ``REQUEST``, taken only when named)."""
+        sub = Subscription(self, limit, wake, kinds)
         with self._lock:
             self._subscriptions = (*self._subscriptions, sub)
+            self._feed = any(s.takes(REQUEST) for s in self._subscriptions)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
             self._subscriptions = tuple(s for s in self._subscriptions if s is not sub)
+            self._feed = any(s.takes(REQUEST) for s in self._subscriptions)
+
+    @property
+    def feed_wanted(self) -> bool:
+        """Whether any subscriber takes ``REQUEST``: checked before one is made (one
+        attribute read, so a request pays nothing for a feed nobody watches)."""
+        return self._feed
 
     def close(self) -> None:
         """Tell every subscription to end (the server is shutting down)."""

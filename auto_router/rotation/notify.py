@@ -20,7 +20,7 @@ from collections.abc import Callable
 import structlog
 
 from ..config.notify import NotifyConfig
-from .events import Event, EventBus
+from .events import REQUEST, Event, EventBus
 
 log = structlog.get_logger("auto_router.notify")
 
@@ -90,6 +90,8 @@ class Notifier:
                 return
 
     def _notify(self, event: Event) -> None:
+        if event.kind == REQUEST:  # the live feed: a command per request would be a flood
+            return
         try:
             config = self._config()
         except Exception as exc:  # the configuration could not be read: say so, go on

@@ -187,3 +187,69 @@ def test_error_messages_from_api_bodies(call: Call) -> None:
     body = {"error": {"message": "provider qwen/x is disabled", "hint": "enable it first"}}
     assert call("errorMessage", 409, body) == "provider qwen/x is disabled (enable it first)"
     assert call("errorMessage", 502, None) == "the proxy answered 502"
+
+
+def test_a_request_from_the_stream_and_its_log_row_are_one_feed_row(call: Call) -> None:
+    row = {"id": 7, "ts": NOW, "endpoint": "chat", "status": 200, "backend": "b",
+           "provider": "p", "duration_ms": 12.5}  # fmt: skip
+    event = {k: v for k, v in row.items() if k != "id"} | {"kind": "request"}
+    assert call("feedKey", row) == call("feedKey", event)
+    assert call("feedKey", row) != call("feedKey", {**row, "duration_ms": 12.6})
+    older = {**row, "ts": NOW - 5, "duration_ms": 3}
+    merged = call("mergeFeed", [event], [row, older], 50)
+    assert [r["ts"] for r in merged] == [NOW, NOW - 5]
+    newer = [{**row, "ts": NOW + i} for i in range(1, 4)]
+    assert [r["ts"] for r in call("mergeFeed", newer, merged, 3)] == [NOW + 3, NOW + 2, NOW + 1]
+    assert call("mergeFeed", [], [], 5) == []
+
+
+def test_bars_scale_to_the_tallest_or_to_a_given_top(call: Call) -> None:
+    got = call("bars", [1, 0, None, 4], 100, 20)
+    assert [b["h"] for b in got] == [5, 0, 0, 20]
+    assert [b["x"] for b in got] == [0, 25, 50, 75]
+    assert got[3]["y"] == 0 and got[0]["y"] == 15 and got[0]["w"] == 24
+    assert [b["h"] for b in call("bars", [1, 2], 10, 20, 4)] == [5, 10]
+    assert [b["h"] for b in call("bars", [0, 0], 10, 20)] == [0, 0]
+    assert call("bars", [], 10, 20) == []
+
+
+def test_charts_of_a_series_say_their_totals(call: Call) -> None:
+    buckets = [
+        {"requests": 2, "errors": 1, "p50_ms": 100, "p95_ms": 900, "total_tokens": 1500,
+         "cost_usd": 0.25},
+        {"requests": 0, "errors": 0, "p50_ms": None, "p95_ms": None, "total_tokens": 0,
+         "cost_usd": 0},
+    ]  # fmt: skip
+    charts = call("chartsOf", {"buckets": buckets})
+    assert [c["name"] for c in charts] == ["requests", "latency", "tokens", "cost"]
+    assert charts[0]["values"] == [2, 0] and charts[0]["over"] == [1, 0]
+    assert [c["total"] for c in charts] == [
+        "2 requests, 1 errors",
+        "p95 up to 900 ms, p50 up to 100 ms",
+        "1.5k tokens",
+        "$0.25",
+    ]
+    unpriced = [{**buckets[0], "cost_usd": None}]
+    assert call("chartsOf", {"buckets": unpriced})[3]["total"] == "cost unknown (no price)"
+    assert call("chartsOf", {})[0]["total"] == "0 requests, 0 errors"
+
+
+def test_session_and_run_cells(call: Call) -> None:
+    run = {"id": "a1b2c3d4e5f6", "kind": "run", "run_id": "r1", "command": "claude",
+           "routed": "c", "backend": "c", "provider": "sub", "key_id": None, "last_seen": NOW}  # fmt: skip
+    assert call("sessionCells", run)[:4] == ["a1b2c3d4e5f6", "run r1 · claude", "c", "c/sub"]
+    client = {**run, "kind": "client", "key_id": "k9"}
+    assert call("sessionCells", client)[1:4] == ["client session", "c", "c/sub (key k9)"]
+    assert call("sessionCells", {"kind": "run"})[1] == "run (ended)"
+    row = {"started_at": NOW, "run_id": "r1", "command": "qwen", "backend": "q", "attempts": 2,
+           "outcome": "ok", "exit_code": 0}  # fmt: skip
+    day = dt.datetime.fromtimestamp(NOW).strftime("%Y-%m-%d")
+    assert call("runCells", row) == [
+        f"{day} {hhmm(NOW)}",
+        "r1",
+        "qwen",
+        "q",
+        "2 attempts",
+        "ok, exit 0",
+    ]
+    assert call("runCells", {**row, "attempts": 1, "exit_code": None})[4:] == ["1 attempt", "ok"]

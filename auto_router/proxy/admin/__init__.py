@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from . import backends, checks, events, providers, requests, settings, status
+from . import backends, checks, events, providers, requests, runs, sessions, settings, status
 
 _PROVIDER = "/v1/providers/{backend}/{provider}"
 _BACKEND = "/v1/backends/{backend}"
@@ -63,8 +63,12 @@ def admin_routes() -> list[BaseRoute]:
         # the request log
         Route("/v1/requests", requests.list_requests, methods=["GET"]),
         Route("/v1/stats", requests.get_stats, methods=["GET"]),
+        Route("/v1/stats/series", requests.get_series, methods=["GET"]),
         # the rotation status with headroom windows and overflow (the dashboard's main view)
         Route("/v1/status", status.get_status, methods=["GET"]),
+        # the launcher's runs (as `history`) and the sessions with affinity
+        Route("/v1/runs", runs.list_runs, methods=["GET"]),
+        Route("/v1/sessions", sessions.list_sessions, methods=["GET"]),
         # rotation events, as they happen (SSE)
         Route("/v1/events", events.stream_events, methods=["GET"]),
     ]

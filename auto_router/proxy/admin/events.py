@@ -3,7 +3,9 @@
 Each event is ``event: <kind>`` and ``data: <JSON>`` (``rotation.events.Event.to_json``); a
 comment (``: heartbeat``) goes out every ``HEARTBEAT`` seconds so proxies and clients keep an
 idle stream open, and ``: connected`` first, so a client knows it is subscribed. ``?kinds=``
-(comma-separated) keeps only those kinds. A subscriber that falls behind gets a ``dropped``
+(comma-separated) keeps only those kinds; ``?feed=1`` adds one ``request`` event per proxied
+request as it finishes (the dashboard's live feed; ``proxy/feed.py``: no body, header or
+credential), which no one gets without asking. A subscriber that falls behind gets a ``dropped``
 event with the count of events it missed (its queue is bounded; the publisher never waits).
 The stream ends when the client goes away or the server shuts down (``EventBus.close``).
 SSE framing: https://html.spec.whatwg.org/multipage/server-sent-events.html
@@ -19,7 +21,7 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ...rotation.events import KINDS, Event, Subscription
+from ...rotation.events import KINDS, REQUEST, Event, Subscription
 from ._base import admin_endpoint, invalid, services
 
 #: Seconds between heartbeat comments on an idle stream.
@@ -29,8 +31,10 @@ _HEADERS: Final = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 @admin_endpoint
 async def stream_events(request: Request) -> Response:
-    """``?kinds=rotation,exhaustion`` (default: all)."""
+    """``?kinds=rotation,exhaustion`` (default: all), ``&feed=1``: the requests too."""
     kinds = _kinds(request.query_params.get("kinds"))
+    if request.query_params.get("feed") in ("1", "true"):
+        kinds |= {REQUEST}
     loop = asyncio.get_running_loop()
     ready = asyncio.Event()
 
@@ -38,7 +42,7 @@ async def stream_events(request: Request) -> Response:
         loop.call_soon_threadsafe(ready.set)
 
     # Subscribed before the answer starts: nothing published after ``: connected`` is missed.
-    sub = services(request).rotator.events.subscribe(wake)
+    sub = services(request).rotator.events.subscribe(wake, kinds=kinds)
     return StreamingResponse(
         _stream(sub, ready, kinds), media_type="text/event-stream", headers=_HEADERS
     )

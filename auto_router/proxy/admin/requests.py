@@ -1,5 +1,6 @@
 """``GET /v1/requests`` and ``GET /v1/stats``: the request log, as ``auto-router requests``
-and ``auto-router stats`` show it (same library queries, same JSON rows)."""
+and ``auto-router stats`` show it (same library queries, same JSON rows). ``GET
+/v1/stats/series``: the same sums per time slice, for the dashboard's charts."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ...store.requests import (
     read_requests,
     read_stats,
 )
+from ...store.series import read_series
 from ._base import ApiError, admin_endpoint, in_thread, invalid, ok, services
 
 MAX_LIMIT: Final = 1000
@@ -100,3 +102,43 @@ async def get_stats(request: Request) -> Response:
     config = services(request).config
     stats = [{**r.to_json(), "cost_usd": _cost(config, r)} for r in rows]
     return ok({"since": iso, "providers": stats})
+
+
+#: ``?since=`` of the series -> (seconds, slices): an hour in 5-minute bars, a day in hours.
+SERIES: Final = {"1h": (3600.0, 12), "1d": (86400.0, 24)}
+
+
+@admin_endpoint
+async def get_series(request: Request) -> Response:
+    """``?since=1h|1d``: per provider, the period in slices, oldest first, each with its
+    requests, errors, p50/p95 latency, tokens and cost."""
+    paths = _log_paths(request)
+    period = request.query_params.get("since") or "1h"
+    if period not in SERIES:
+        raise invalid(f"since must be one of {', '.join(SERIES)}, not {period!r}")
+    seconds, slices = SERIES[period]
+    width = seconds / slices
+    # Slices on whole multiples of their width: the bars do not shift under a reader.
+    end = (services(request).rotator.clock() // width + 1) * width
+    await _flush(request)
+    rows = await in_thread(read_series, paths, end - seconds, end, slices)
+    config = services(request).config
+    providers = [
+        {
+            "backend": s.backend,
+            "provider": s.provider,
+            "buckets": [
+                {
+                    **b.to_json(),
+                    "cost_usd": cost(
+                        prices_in(config, s.backend, s.provider),
+                        b.prompt_tokens,
+                        b.completion_tokens,
+                    ),
+                }
+                for b in s.buckets
+            ],
+        }
+        for s in rows
+    ]
+    return ok({"since": period, "start": end - seconds, "width": width, "providers": providers})

@@ -2,13 +2,15 @@
 // The token comes once in the URL fragment (#token=..., which browsers never send), is
 // taken off the address bar at once and kept in sessionStorage for this tab only; every
 // call sends it as "Authorization: Bearer". No cookie, no query string.
-import { errorMessage, parseSSE, tokenFromFragment } from "./format.js";
-import { renderBackends, renderEvents, renderFeed, renderStats, tick } from "./render.js";
+import { errorMessage, feedKey, mergeFeed, parseSSE, tokenFromFragment } from "./format.js";
+import { renderBackends, renderCharts, renderEvents, renderFeed, renderRuns, renderSessions, renderStats, tick } from "./render.js";
 
 const STORE = "auto-router-token";
 const POLL_MS = 2000;
-const STATS_MS = 10000;
+const STATS_MS = 5000;
+const RUNS_MS = 15000; // a run's summary reads its requests: not as often as the rest
 const MAX_EVENTS = 50;
+const MAX_FEED = 50;
 
 const state = {
   token: null,
@@ -16,6 +18,10 @@ const state = {
   status: null,
   statusText: "",
   requests: [],
+  // The event stream is open: the feed grows from its "request" events, and
+  // /v1/requests is read only to fill a gap (first load, after a reconnect).
+  live: false,
+  feedRead: false,
   events: [],
   tests: new Map(),
   period: "1h",
@@ -80,7 +86,8 @@ function replaceKeepingFocus(container, nodes) {
   const focused = document.activeElement;
   const key = focused && focused.dataset && focused.dataset.action
     ? `[data-action="${focused.dataset.action}"][data-backend="${CSS.escape(focused.dataset.backend || "")}"]` +
-      (focused.dataset.provider ? `[data-provider="${CSS.escape(focused.dataset.provider)}"]` : "")
+      (focused.dataset.provider ? `[data-provider="${CSS.escape(focused.dataset.provider)}"]` : "") +
+      (focused.dataset.key ? `[data-key="${CSS.escape(focused.dataset.key)}"]` : "")
     : null;
   const inside = key && container.contains(focused);
   container.replaceChildren(...nodes);
@@ -102,7 +109,7 @@ function drawStatus() {
 
 function drawFeed() {
   const body = $("feed-rows");
-  const ids = state.requests.map((r) => r.id).join(",");
+  const ids = state.requests.map(feedKey).join(",");
   if (body.dataset.ids === ids) return;
   body.dataset.ids = ids;
   body.replaceChildren(...renderFeed(state.requests));
@@ -134,16 +141,22 @@ async function refresh() {
 
 async function readAll() {
   try {
+    // Polling the log is the fallback: while the stream is live its events feed the table.
+    const poll = !state.live || !state.feedRead;
     const [status, requests] = await Promise.all([
       api("GET", "/v1/status"),
-      api("GET", "/v1/requests?limit=50").catch(() => ({ requests: [] })),
+      poll ? api("GET", `/v1/requests?limit=${MAX_FEED}`).catch(() => null) : null,
     ]);
     state.offset = status.now - Date.now() / 1000;
     state.status = await withKeys(status);
-    state.requests = requests.requests || [];
+    if (requests && Array.isArray(requests.requests)) {
+      state.requests = mergeFeed(requests.requests, state.requests, MAX_FEED);
+      state.feedRead = state.live;
+    }
     connection("live", "ok");
     drawStatus();
     drawFeed();
+    await readSessions();
   } catch (err) {
     if (err instanceof Refused) stop(`The proxy refused the token: ${err.message}. Open the page again with \`auto-router ui\`.`);
     else connection(`cannot reach the proxy (${err.message})`, "bad");
@@ -165,11 +178,39 @@ async function withKeys(status) {
   return status;
 }
 
+/** Draws `rows` into the table body `id` only when they changed (no flashing). */
+function drawRows(id, rows, render) {
+  const body = $(id);
+  const text = JSON.stringify(rows);
+  if (body.dataset.shown === text) return;
+  body.dataset.shown = text;
+  body.replaceChildren(...render(rows));
+}
+
+async function readSessions() {
+  const found = await api("GET", "/v1/sessions").catch(() => null);
+  const rows = (found && found.sessions) || [];
+  drawRows("sessions-rows", rows, renderSessions);
+  $("sessions-empty").hidden = rows.length > 0;
+}
+
+async function readRuns() {
+  const found = await api("GET", "/v1/runs?limit=20").catch(() => null);
+  const runs = (found && found.runs) || [];
+  drawRows("runs", runs, renderRuns);
+  $("runs-empty").hidden = runs.length > 0;
+}
+
 async function readStats() {
   try {
-    const summary = await api("GET", `/v1/stats?since=${state.period}`);
+    const [summary, series] = await Promise.all([
+      api("GET", `/v1/stats?since=${state.period}`),
+      api("GET", `/v1/stats/series?since=${state.period}`).catch(() => null),
+    ]);
     $("stats-rows").replaceChildren(...renderStats(summary, state.requests));
     $("stats-empty").hidden = (summary.providers || []).length > 0;
+    const label = state.period === "1d" ? "last day, by hour" : "last hour, by 5 minutes";
+    drawRows("charts", series ? series.providers : [], () => renderCharts(series, label));
   } catch (err) {
     if (err instanceof Refused) stop(`The proxy refused the token: ${err.message}`);
   }
@@ -178,7 +219,7 @@ async function readStats() {
 async function follow() {
   while (!state.stopped) {
     try {
-      const resp = await fetch("/v1/events", {
+      const resp = await fetch("/v1/events?feed=1", {
         headers: { authorization: `Bearer ${state.token}` },
         cache: "no-store",
         credentials: "omit",
@@ -189,6 +230,9 @@ async function follow() {
       }
       if (!resp.ok || !resp.body) throw new Error(`events: ${resp.status}`);
       document.body.dataset.events = "open"; // tests wait for it; so can a reader
+      state.live = true;
+      state.feedRead = false; // what came while the stream was down is read once from the log
+      refresh();
       const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
@@ -202,6 +246,7 @@ async function follow() {
       connection("reconnecting…", "warn");
     }
     document.body.dataset.events = "closed";
+    state.live = false;
     await new Promise((resolve) => setTimeout(resolve, 1500));
   }
 }
@@ -214,6 +259,11 @@ function onEvent(message) {
     data = { message: message.data };
   }
   if (!data.kind) data.kind = message.event;
+  if (data.kind === "request") {
+    state.requests = mergeFeed([data], state.requests, MAX_FEED);
+    drawFeed();
+    return; // a request changes no provider's state: the rotation events say when one does
+  }
   state.events.unshift(data);
   state.events.length = Math.min(state.events.length, MAX_EVENTS);
   drawEvents();
@@ -238,7 +288,7 @@ async function act(button) {
   const { action, backend, provider } = button.dataset;
   const b = encodeURIComponent(backend || "");
   const p = encodeURIComponent(provider || "");
-  const who = provider ? `${backend}/${provider}` : backend;
+  const who = (provider ? `${backend}/${provider}` : backend) + (action === "reset-key" ? ` key ${button.dataset.key}` : "");
   if (CHANGES_FILES.has(action)) {
     const ok = await confirmChange(`${action === "enable" ? "Enable" : "Disable"} ${who}? This changes your configuration file (comments are kept).`);
     if (!ok) return;
@@ -248,6 +298,7 @@ async function act(button) {
     if (action === "set-current") await api("PUT", "/v1/settings/active_provider", { backend, provider });
     else if (action === "rotate") await api("POST", `/v1/backends/${b}/rotate`);
     else if (action === "reset") await api("POST", `/v1/backends/${b}/reset`);
+    else if (action === "reset-key") await api("POST", `/v1/providers/${b}/${p}/keys/${encodeURIComponent(button.dataset.key)}/reset`);
     else if (action === "enable" || action === "disable") await api("POST", `/v1/providers/${b}/${p}/${action}`);
     else if (action === "test") await test(who, b, p);
     notice(action === "test" ? "" : `${who}: ${button.textContent.toLowerCase()} done`, "ok");
@@ -287,10 +338,13 @@ function start() {
       readStats();
     });
   }
-  refresh().then(readStats);
+  refresh().then(() => Promise.all([readStats(), readRuns()]));
   follow();
   setInterval(() => !state.stopped && refresh(), POLL_MS);
-  setInterval(() => !state.stopped && readStats(), STATS_MS);
+  setInterval(() => {
+    if (!state.stopped) readStats();
+  }, STATS_MS);
+  setInterval(() => !state.stopped && readRuns(), RUNS_MS);
   setInterval(() => state.status && tick($("backends"), serverNow()), 1000);
 }
 

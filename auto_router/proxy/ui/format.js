@@ -147,6 +147,27 @@ export function requestCells(r) {
   ];
 }
 
+/** One request's identity in the feed, whether it came from the log or the event stream
+ * (the log's row id is not in the event): its time, endpoint, status and who answered. */
+export function feedKey(r) {
+  return [r.ts, r.endpoint, r.status, r.backend, r.provider, r.duration_ms].join("|");
+}
+
+/** `fresh` rows (newest first, or one new event) merged into `rows`: newest first, each
+ * request once, at most `max`. */
+export function mergeFeed(fresh, rows, max) {
+  const seen = new Set();
+  const out = [];
+  for (const r of [...fresh, ...rows]) {
+    const key = feedKey(r);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(r);
+  }
+  out.sort((a, b) => (Number(b.ts) || 0) - (Number(a.ts) || 0));
+  return out.slice(0, max);
+}
+
 /** Known event kinds get a plain label; an unknown kind is shown as it is named. */
 const EVENT_LABELS = {
   rotation: "rotation",
@@ -234,6 +255,60 @@ export function sparkline(values, width, height) {
   return nums
     .map((v, i) => `${(i * step).toFixed(1)},${(height - (v / max) * (height - 2) - 1).toFixed(1)}`)
     .join(" ");
+}
+
+/** A session row: its short hash, what it is, where it is routed, who serves it, since. */
+export function sessionCells(s) {
+  const what = s.kind === "run" ? `run ${s.run_id || "(ended)"}${s.command ? ` · ${s.command}` : ""}` : "client session";
+  const served = `${s.backend || "-"}/${s.provider || "-"}${s.key_id ? ` (key ${s.key_id})` : ""}`;
+  return [String(s.id || "?"), what, String(s.routed || "-"), served, typeof s.last_seen === "number" ? timeOfDay(s.last_seen) : "-"];
+}
+
+/** A run's head: when, its id, command, backend, attempts, outcome. */
+export function runCells(r) {
+  const when = typeof r.started_at === "number" ? `${dayOf(r.started_at)} ${clockAt(r.started_at, r.started_at)}` : "-";
+  const attempts = `${r.attempts ?? 0} attempt${r.attempts === 1 ? "" : "s"}`;
+  const exit = r.exit_code === null || r.exit_code === undefined ? "" : `, exit ${r.exit_code}`;
+  return [when, String(r.run_id || "-"), String(r.command || "-"), String(r.backend || "-"), attempts, `${r.outcome || "?"}${exit}`];
+}
+
+function dayOf(ts) {
+  const d = new Date(ts * 1000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+/** The bars of a chart of `values` in a width x height box: [{x, y, w, h}], one per value
+ * (a value of 0 or unknown: no height). `top` reaches the top (default: the tallest). */
+export function bars(values, width, height, top) {
+  const nums = values.map((v) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 0));
+  const max = typeof top === "number" ? top : Math.max(0, ...nums);
+  const step = nums.length ? width / nums.length : 0;
+  return nums.map((v, i) => {
+    const h = max ? (v / max) * height : 0;
+    return { x: +(i * step).toFixed(2), y: +(height - h).toFixed(2), w: +Math.max(step - 1, 1).toFixed(2), h: +h.toFixed(2) };
+  });
+}
+
+/** The charts of one provider's series (GET /v1/stats/series): name, the values per slice,
+ * how a value reads, and the period's total (or peak) said in words for a screen reader. */
+export function chartsOf(series) {
+  const buckets = (series && series.buckets) || [];
+  const pick = (field) => buckets.map((b) => (typeof b[field] === "number" ? b[field] : null));
+  const sum = (values) => values.reduce((a, v) => a + (v || 0), 0);
+  const peak = (values) => Math.max(0, ...values.map((v) => v || 0));
+  const requests = pick("requests");
+  const errors = pick("errors");
+  const tokens = pick("total_tokens");
+  const costs = pick("cost_usd");
+  const p50 = pick("p50_ms");
+  const p95 = pick("p95_ms");
+  const priced = costs.every((c, i) => c !== null || !requests[i]);
+  return [
+    { name: "requests", values: requests, over: errors, total: `${sum(requests)} requests, ${sum(errors)} errors` },
+    { name: "latency", values: p95, over: p50, total: `p95 up to ${formatMs(peak(p95) || null)}, p50 up to ${formatMs(peak(p50) || null)}` },
+    { name: "tokens", values: tokens, over: null, total: `${formatTokens(sum(tokens))} tokens` },
+    { name: "cost", values: costs, over: null, total: priced ? formatCost(sum(costs)) : "cost unknown (no price)" },
+  ];
 }
 
 /** The message of an API error body, or the status when there is none. */

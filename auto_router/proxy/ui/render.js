@@ -1,12 +1,16 @@
 // DOM builders. Every piece of data goes in as text (textContent, attribute values), never
 // as markup: a provider's name or an upstream's error message cannot become HTML here.
 import {
+  bars,
+  chartsOf,
   eventCells,
   keysOf,
   overflowText,
   providerState,
   requestCells,
   resetText,
+  runCells,
+  sessionCells,
   sparkline,
   statCells,
   statsRows,
@@ -88,7 +92,12 @@ function button(label, action, data, extra = {}) {
   return el("button", { type: "button", "data-action": action, ...data, ...extra }, label);
 }
 
-function keyRows(p, now) {
+function keyTroubled(k, now) {
+  const state = providerState(k, now).kind;
+  return state === "cooling" || state === "circuit";
+}
+
+function keyRows(backend, p, now) {
   const keys = keysOf(p);
   if (!keys.length) return null;
   return el(
@@ -101,6 +110,10 @@ function keyRows(p, now) {
         el("code", {}, k.masked),
         ...stateBadge(k, now),
         k.problem ? el("span", { class: "reason" }, String(k.problem)) : null,
+        // A key that cooled down or tripped its circuit can be put back at once.
+        keyTroubled(k, now)
+          ? button("Reset key", "reset-key", { "data-backend": backend.name, "data-provider": p.name, "data-key": k.id }, { "aria-label": `reset key ${k.masked}` })
+          : null,
         Array.isArray(k.headroom) && k.headroom.length
           ? el("ul", { class: "windows" }, ...k.headroom.map((w) => bar(w, now)))
           : null,
@@ -144,7 +157,7 @@ function providerCard(backend, p, now, tested) {
     overflow,
     reason,
     windows,
-    keyRows(p, now),
+    keyRows(backend, p, now),
     result,
     actions,
   );
@@ -221,6 +234,64 @@ export function renderStats(summary, recent) {
       el("th", { scope: "row" }, row.name),
       ...statCells(row.stats).map((c) => el("td", {}, c)),
       el("td", {}, spark(latencies)),
+    );
+  });
+}
+
+export function renderSessions(rows) {
+  return rows.map((s) =>
+    el("tr", { "data-session": s.id }, ...sessionCells(s).map((c, i) => el(i === 0 ? "th" : "td", i === 0 ? { scope: "row" } : {}, el("span", {}, c)))),
+  );
+}
+
+export function renderRuns(runs) {
+  return runs.map((r) => {
+    const cells = runCells(r);
+    const lines = Array.isArray(r.summary) ? r.summary : [];
+    return el(
+      "li",
+      { class: `run ${r.outcome === "ok" ? "ok" : "bad"}`, "data-run": String(r.run_id || "") },
+      el("div", { class: "rhead" }, ...cells.map((c, i) => el("span", { class: `r${i}` }, c))),
+      lines.length ? el("ul", { class: "summary" }, ...lines.map((line) => el("li", {}, String(line)))) : null,
+    );
+  });
+}
+
+function barChart(chart, label) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 120 32");
+  svg.setAttribute("class", `chart ${chart.name}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${chart.name}, ${label}: ${chart.total}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  const main = bars(chart.values, 120, 32);
+  // The second series (errors among requests, p50 under p95) on the first's scale.
+  const max = Math.max(0, ...chart.values.map((v) => v || 0));
+  const over = chart.over ? bars(chart.over, 120, 32, max) : [];
+  for (const [rects, kind] of [[main, "v"], [over, "o"]]) {
+    for (const r of rects) {
+      if (!r.h) continue;
+      const rect = document.createElementNS(SVG, "rect");
+      for (const [k, v] of Object.entries({ x: r.x, y: r.y, width: r.w, height: r.h })) rect.setAttribute(k, String(v));
+      rect.setAttribute("class", kind);
+      svg.append(rect);
+    }
+  }
+  return svg;
+}
+
+/** Per provider, its charts over the period: requests (errors in red), latency (p95, p50
+ * inside), tokens, cost. */
+export function renderCharts(found, label) {
+  return ((found && found.providers) || []).map((series) => {
+    const name = `${series.backend || "-"}/${series.provider || "-"}`;
+    return el(
+      "li",
+      { class: "pcharts", "data-provider": name },
+      el("h3", {}, name),
+      ...chartsOf(series).map((chart) =>
+        el("figure", { "data-chart": chart.name }, barChart(chart, label), el("figcaption", {}, `${chart.name}: ${chart.total}`)),
+      ),
     );
   });
 }
