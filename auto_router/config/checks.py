@@ -30,7 +30,8 @@ from .model import (
 )
 from .notify import parse_notify
 from .pools import key_pool
-from .proxy import check_proxy, token_values
+from .proxy import check_proxy, token_lines
+from .shared import parse_state
 from .source import TomlSource
 from .values import (
     as_bool,
@@ -78,8 +79,13 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         lambda key, text: checker.error(llm, llm_path, ("notify",), key, text),
         lambda key, text: checker.warn(llm, llm_path, ("notify",), key, text),
     )
+    state = parse_state(
+        llm_data.get("state"),
+        lambda key, text: checker.error(llm, llm_path, ("state",), key, text),
+        lambda key, text: checker.warn(llm, llm_path, ("state",), key, text),
+    )
     for key in llm_data:
-        if key not in ("backends", "proxy", "launcher", "notify", *BACKEND_SECTIONS):
+        if key not in ("backends", "proxy", "launcher", "notify", "state", *BACKEND_SECTIONS):
             hint = (
                 " (auto-coder layout? `auto-router migrate` converts it)"
                 if isinstance(llm_data[key], dict)
@@ -99,13 +105,9 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         warnings=tuple(checker.warnings),
         files_found=tuple(s.path for s in (llm, meta) if s is not None),
         proxy_settings=proxy_settings,
-        proxy_lines=MappingProxyType(_token_lines(llm, proxy)),
+        proxy_lines=MappingProxyType(token_lines(llm, proxy)),
+        state=state,
     )
-
-
-def _token_lines(source: TomlSource | None, proxy: Mapping[str, Any]) -> dict[str, int]:
-    lines = {k: source.line_of(("proxy",), k) if source else None for k, _ in token_values(proxy)}
-    return {k: line for k, line in lines.items() if line}
 
 
 class _Checker:

@@ -36,7 +36,7 @@ from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
 from ..rotation.notify import Notifier
 from ..rotation.service import ConfigSource, Rotator, status_label
-from ..rotation.state import MemoryStateStore, SQLiteStateStore, StateStore
+from ..rotation.state import MemoryStateStore, SQLiteStateStore, StateStore, open_state_store
 from ..runs import RunTokens
 from ..secrets import Secret
 from .admin import admin_routes
@@ -252,10 +252,15 @@ def _wire(options: ProxyOptions) -> tuple[Rotator, Router, Paths | None, bool]:
     settings = parse_proxy_settings(config)
     if options.backend is not None:
         config.backend(options.backend)
-    rotator = Rotator(paths, config=source, clock=options.clock)
-    # Reads on the event loop get their own connection: WAL readers never wait for the
-    # writers (state writes run in threads through ``rotator``).
-    reader = SQLiteStateStore(paths.database, clock=options.clock)
+    shared = open_state_store(paths.database, config.state, options.clock)
+    rotator = Rotator(paths, config=source, store=shared, clock=options.clock)
+    # Reads on the event loop get their own SQLite connection: WAL readers never wait for
+    # the writers (state writes run in threads through ``rotator``). A Redis client pools.
+    reader = (
+        SQLiteStateStore(paths.database, clock=options.clock)
+        if isinstance(shared, SQLiteStateStore)
+        else shared
+    )
     router = Router(source, reader, backend=options.backend, clock=options.clock)
     enabled = settings.request_log.enabled if options.request_log is None else options.request_log
     return rotator, router, paths, enabled

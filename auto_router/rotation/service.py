@@ -37,7 +37,7 @@ from .policy import record_usage_limit as record_usage_limit_policy
 from .policy import reset as reset_policy
 from .policy import set_current as set_current_policy
 from .pools import KeyStatus, key_status, pool_summary
-from .state import SQLiteStateStore, StateStore
+from .state import StateStore, open_state_store
 
 Clock = Callable[[], float]
 
@@ -178,10 +178,18 @@ class Rotator:
         if config is None:
             config = ConfigSource(self.paths)
         self._config = config
-        self.store: StateStore = store or SQLiteStateStore(self.paths.database, clock=clock)
+        self._store = store
         self.clock = clock
         #: Rotation events of this process's state writes (``events.py``): /v1/events, notify.
         self.events = EventBus()
+
+    @property
+    def store(self) -> StateStore:
+        """The given store, else the one ``[state]`` names (opened on first use: a command
+        that never touches the state never connects to a shared store)."""
+        if self._store is None:
+            self._store = open_state_store(self.paths.database, self.config.state, self.clock)
+        return self._store
 
     @property
     def config(self) -> Config:
