@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -53,11 +52,3 @@ def drop_prefix(url: str, prefix: str) -> None:
             client.delete(key)
     finally:
         client.close()
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[tuple[str, str]]:
-    """(url, prefix) of a Redis namespace that is gone after the test."""
-    url, prefix = redis_url(), unique_prefix()
-    yield url, prefix
-    drop_prefix(url, prefix)
