@@ -6,6 +6,7 @@ The keys, under a prefix (``auto-router`` unless ``[state] prefix`` says otherwi
     <prefix>:backends                    the set of backends that have a state
     <prefix>:state:<backend>             JSON: current, last success, each provider's state
     <prefix>:cooldown:<backend>:<slot>   a provider's cooldown end, expiring at that time
+    <prefix>:changed                     a channel: every change publishes the backend's name
 
 A cooldown lives in its own key with an absolute expiry (``PXAT``), so Redis forgets it by
 itself when it runs out: nothing sweeps, and ``redis-cli`` shows what is cooling now.
@@ -14,11 +15,15 @@ itself when it runs out: nothing sweeps, and ``redis-cli`` shows what is cooling
 write everything (the state, its cooldowns, the version) in one MULTI/EXEC; a concurrent
 writer makes EXEC fail and the change is applied again to what that writer left. The change
 functions are pure (``policy.py``), so running one twice is harmless.
+
+``version`` is on the proxy's hot path (once per request): a thread subscribed to the
+change channel counts the messages, so it costs no round trip (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,8 +78,18 @@ class RedisStateStore:
         #: Redis's own clock decides when a cooldown key goes; a key due already is not set.
         self._wall_clock = wall_clock
         self._read_script = self._redis.register_script(_READ)
+        # The change messages this process has seen (version()), counted by one thread.
+        self._listener: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._listening = threading.Event()
+        self._epoch = 0
+        self._seen = 0
+        self._closed = False
 
     def close(self) -> None:
+        self._closed = True
+        if self._listener is not None:
+            self._listener.join(2)
         self._redis.close()
 
     def ping(self) -> None:
@@ -106,6 +121,7 @@ class RedisStateStore:
                 pipe.delete(self._key("cooldown", old.backend, name))
             pipe.srem(self._key("backends"), old.backend)
             pipe.incr(self._key("version"))
+            pipe.publish(self._key("changed"), old.backend)
             return BackendState(old.backend)
 
         with self._translate():
@@ -114,9 +130,43 @@ class RedisStateStore:
             self._transact(name, forget)
 
     def version(self) -> int:
+        """No round trip while subscribed: the count of change messages (each write
+        publishes one in its MULTI), in a new epoch per subscription since one may have
+        been missed while not subscribed. Until then, or while Redis is away, the stored
+        counter (negative: the two never meet)."""
+        self._start_listening()
+        if self._listening.is_set():
+            return self._epoch << 40 | self._seen
         with self._translate():
             value = self._redis.get(self._key("version"))
-            return int(value) if value else 0
+            return -1 - (int(value) if value else 0)
+
+    def _start_listening(self) -> None:
+        if self._listener is None:
+            with self._start_lock:
+                if self._listener is None:
+                    self._listener = threading.Thread(
+                        target=self._listen, name="auto-router-state-changes", daemon=True
+                    )
+                    self._listener.start()
+
+    def _listen(self) -> None:
+        """Count change messages; on any error, resubscribe (the version falls back to a
+        GET meanwhile)."""
+        while not self._closed:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self._key("changed"))
+                self._epoch += 1
+                self._listening.set()
+                while not self._closed:
+                    if pubsub.get_message(timeout=0.5) is not None:
+                        self._seen += 1
+            except (RedisError, OSError, ValueError):
+                self._listening.clear()
+                time.sleep(0.2)
+            finally:
+                pubsub.close()
 
     def _transact(
         self, backend: str, write: Callable[[Any, BackendState], BackendState]
@@ -172,6 +222,7 @@ class RedisStateStore:
         for name in set(old.providers) - set(new.providers):
             pipe.delete(self._key("cooldown", backend, name))
         pipe.incr(self._key("version"))
+        pipe.publish(self._key("changed"), backend)
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
