@@ -252,7 +252,7 @@ def _wire(options: ProxyOptions) -> tuple[Rotator, Router, Paths | None, bool]:
     settings = parse_proxy_settings(config)
     if options.backend is not None:
         config.backend(options.backend)
-    shared = open_state_store(paths.database, config.state, options.clock)
+    shared = open_state_store(paths.database, config.state, options.clock, fallback=True)
     rotator = Rotator(paths, config=source, store=shared, clock=options.clock)
     # Reads on the event loop get their own SQLite connection: WAL readers never wait for
     # the writers (state writes run in threads through ``rotator``). A Redis client pools.
@@ -316,6 +316,9 @@ async def health(request: Request) -> Response:
             for b in backends
         ],
     }
+    store_health = getattr(services.rotator.store, "health", None)
+    if store_health is not None:  # a shared store (issue 22): whether it answers
+        body["state_store"] = store_health()
     reload_error = services.router.reload_error
     if reload_error is not None:
         body["config_error"] = str(reload_error)

@@ -27,11 +27,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any, Final
 
 import redis
+import structlog
 from redis.exceptions import RedisError, WatchError
 
 from ..errors import StateError
@@ -42,6 +44,10 @@ from .state import Change
 DEFAULT_PREFIX: Final = "auto-router"
 #: Seconds a command may take before the store counts Redis as down (loopback or a LAN).
 DEFAULT_TIMEOUT: Final = 2.0
+#: At most one warning this often while Redis does not answer.
+WARN_EVERY: Final = 60.0
+
+log = structlog.get_logger("auto_router.state")
 
 # One round trip for a backend's state and the cooldowns of its providers: the state key
 # names the providers, and their cooldown keys follow from it.
@@ -67,6 +73,7 @@ class RedisStateStore:
         prefix: str = DEFAULT_PREFIX,
         timeout: float = DEFAULT_TIMEOUT,
         wall_clock: Callable[[], float] = time.time,
+        fallback: bool = False,
     ) -> None:
         try:
             self._redis = redis.Redis.from_url(
@@ -85,6 +92,13 @@ class RedisStateStore:
         self._epoch = 0
         self._seen = 0
         self._closed = False
+        self._fallback = fallback
+        #: The last state seen per backend, and those changed while Redis was away.
+        self._local: dict[str, BackendState] = {}
+        self._dirty: set[str] = set()
+        self._local_version = 0
+        self._down_since: float | None = None
+        self._warned_at = float("-inf")
 
     def close(self) -> None:
         self._closed = True
@@ -97,12 +111,23 @@ class RedisStateStore:
             self._redis.ping()
 
     def get(self, backend: str) -> BackendState:
-        with self._translate():
-            return self._read(self._redis, backend)
+        if self._away():
+            return self._local.get(backend) or BackendState(backend)
+        try:
+            with self._translate():
+                return self._remember(self._read(self._redis, backend))
+        except StateError as exc:
+            return self._local_get(backend, exc)
 
     def get_all(self) -> dict[str, BackendState]:
-        with self._translate():
-            return {name: self._read(self._redis, name) for name in self._backends()}
+        if self._away():
+            return dict(self._local)
+        try:
+            with self._translate():
+                return {name: self._read(self._redis, name) for name in self._backends()}
+        except StateError as exc:
+            self._down(exc)
+            return dict(self._local)
 
     def update(self, backend: str, change: Change) -> BackendState:
         def write(pipe: Any, old: BackendState) -> BackendState:
@@ -111,7 +136,76 @@ class RedisStateStore:
             self._queue_write(pipe, old, new)
             return new
 
-        return self._transact(backend, write)
+        try:
+            if self._away():
+                raise StateError("rotation state store (Redis) unreachable")
+            return self._remember(self._transact(backend, write))
+        except StateError as exc:
+            self._down(exc)
+            new = change(self._local_get(backend, exc))
+            self._local[backend] = new
+            self._dirty.add(backend)
+            self._local_version += 1
+            return new
+
+    def health(self) -> dict[str, Any]:
+        """For ``/health``: whether Redis answers, since when not, what waits for it."""
+        return {
+            "kind": "redis",
+            "up": self._down_since is None,
+            "down_since": self._down_since,
+            "pending": sorted(self._dirty),
+            "fallback": self._fallback,
+        }
+
+    # ------------------------------------------------------------------ Redis away
+    # With ``fallback`` (the proxy), a Redis that does not answer is no failed request: the
+    # store serves the states it saw last and applies changes to them in memory, warns at
+    # most once a minute, and when the change channel is back merges what changed
+    # meanwhile into Redis (``reconcile``). Without it (the CLI) the error is the answer.
+
+    def _away(self) -> bool:
+        """Redis did not answer and the listener has not reconnected: the data path does
+        not wait for a timeout per request; the listener finds when it is back."""
+        return self._fallback and self._down_since is not None
+
+    def _remember(self, state: BackendState) -> BackendState:
+        self._local[state.backend] = state
+        return state
+
+    def _local_get(self, backend: str, exc: StateError) -> BackendState:
+        self._down(exc)
+        return self._local.get(backend) or BackendState(backend)
+
+    def _down(self, exc: StateError) -> None:
+        if not self._fallback:
+            raise exc
+        now = self._wall_clock()
+        if self._down_since is None:
+            self._down_since = now
+        if now - self._warned_at >= WARN_EVERY:
+            self._warned_at = now
+            log.warning("rotation state store unreachable: serving from memory", error=str(exc))
+
+    def reconcile(self) -> None:
+        """Merge the changes made while Redis was away into it (the listener calls this
+        when it subscribes again)."""
+        for backend in sorted(self._dirty):
+            local = self._local[backend]
+            try:
+                self._remember(self._transact(backend, partial(self._merged, local=local)))
+            except StateError:
+                return  # away again: the next subscription tries once more
+            self._dirty.discard(backend)
+        if self._down_since is not None:
+            log.info("rotation state store reachable again: reconciled")
+        self._down_since = None
+
+    def _merged(self, pipe: Any, remote: BackendState, local: BackendState) -> BackendState:
+        new = merge(remote, local)
+        pipe.multi()
+        self._queue_write(pipe, remote, new)
+        return new
 
     def clear(self, backend: str | None = None) -> None:
         def forget(pipe: Any, old: BackendState) -> BackendState:
@@ -137,9 +231,15 @@ class RedisStateStore:
         self._start_listening()
         if self._listening.is_set():
             return self._epoch << 40 | self._seen
-        with self._translate():
-            value = self._redis.get(self._key("version"))
-            return -1 - (int(value) if value else 0)
+        if self._away():
+            return -(1 << 62) - self._local_version
+        try:
+            with self._translate():
+                value = self._redis.get(self._key("version"))
+                return -1 - (int(value) if value else 0)
+        except StateError as exc:
+            self._down(exc)
+            return -(1 << 62) - self._local_version
 
     def _start_listening(self) -> None:
         if self._listener is None:
@@ -157,13 +257,17 @@ class RedisStateStore:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self._key("changed"))
+                if self._dirty or self._down_since is not None:
+                    self.reconcile()
                 self._epoch += 1
                 self._listening.set()
                 while not self._closed:
                     if pubsub.get_message(timeout=0.5) is not None:
                         self._seen += 1
-            except (RedisError, OSError, ValueError):
+            except (RedisError, OSError, ValueError) as exc:
                 self._listening.clear()
+                if self._fallback:
+                    self._down(StateError(f"rotation state store (Redis) error: {exc}"))
                 time.sleep(0.2)
             finally:
                 pubsub.close()
@@ -250,6 +354,37 @@ def encode(state: BackendState) -> str:
         },
         separators=(",", ":"),
     )
+
+
+def merge(remote: BackendState, local: BackendState) -> BackendState:
+    """What Redis holds, with what this process saw while it was away: the later of each
+    cooldown and circuit, the later error, the larger counters; the rotation as here."""
+    providers = dict(remote.providers)
+    for name, mine in local.providers.items():
+        theirs = remote.providers.get(name)
+        providers[name] = mine if theirs is None else _merge_provider(theirs, mine)
+    return replace(
+        remote,
+        current=local.current or remote.current,
+        providers=MappingProxyType(providers),
+    )
+
+
+def _merge_provider(theirs: ProviderState, mine: ProviderState) -> ProviderState:
+    later = mine if (mine.last_error_at or 0) >= (theirs.last_error_at or 0) else theirs
+    return replace(
+        later,
+        cooldown_until=_later(theirs.cooldown_until, mine.cooldown_until),
+        circuit_until=_later(theirs.circuit_until, mine.circuit_until),
+        usage_limits=max(theirs.usage_limits, mine.usage_limits),
+        failures=max(theirs.failures, mine.failures),
+        successes=max(theirs.successes, mine.successes),
+        last_success_at=_later(theirs.last_success_at, mine.last_success_at),
+    )
+
+
+def _later(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def decode(backend: str, text: str, cooldowns: dict[str, float | None]) -> BackendState:

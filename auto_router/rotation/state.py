@@ -51,9 +51,12 @@ def open_state_store(
     config: StateConfig,
     clock: Callable[[], float] = time.time,
     env: Mapping[str, str] = os.environ,
+    *,
+    fallback: bool = False,
 ) -> StateStore:
     """The store ``AUTO_ROUTER_STATE_URL`` or ``[state] url`` names, else SQLite at
-    ``database``."""
+    ``database``. ``fallback`` (the proxy): a shared store that does not answer is served
+    from memory meanwhile (``RedisStateStore``), not an error."""
     url = env.get(STATE_URL_ENV) or (config.url.reveal() if config.url else None)
     if not url:
         return SQLiteStateStore(database, clock=clock)
@@ -67,7 +70,7 @@ def open_state_store(
             "a Redis state store needs the redis package",
             hint="pip install 'auto-router[redis]'",
         ) from None
-    return RedisStateStore(url, prefix=config.prefix)
+    return RedisStateStore(url, prefix=config.prefix, fallback=fallback)
 
 
 class SQLiteStateStore:
