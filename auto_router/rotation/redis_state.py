@@ -39,7 +39,6 @@ from redis.exceptions import RedisError, WatchError
 from ..errors import StateError
 from ..limits.headroom import Window
 from .policy import BackendState, ProviderState
-from .state import Change
 
 DEFAULT_PREFIX: Final = "auto-router"
 #: Seconds a command may take before the store counts Redis as down (loopback or a LAN).
@@ -48,6 +47,8 @@ DEFAULT_TIMEOUT: Final = 2.0
 WARN_EVERY: Final = 60.0
 
 log = structlog.get_logger("auto_router.state")
+#: ``state.Change``, spelt again: state.py imports this module (its factory), not back.
+Change = Callable[[BackendState], BackendState]
 
 # One round trip for a backend's state and the cooldowns of its providers: the state key
 # names the providers, and their cooldown keys follow from it.
