@@ -90,6 +90,16 @@ async def one_store(base: str, requests: int) -> tuple[float, float]:
     return statistics.median(times) * 1000, rate
 
 
+def redis_calls(url: str) -> int:
+    """Commands Redis has run (every client's): what the Redis store asks per request."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    stats = client.info("commandstats")
+    client.close()
+    return sum(int(v["calls"]) for v in stats.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
@@ -99,6 +109,7 @@ def main() -> None:
     prefix = f"ar-bench-{uuid.uuid4().hex[:8]}"
     stores = {"sqlite": "", "redis": f'\n[state]\nurl = "{url}"\nprefix = "{prefix}"\n'}
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in stores}
+    calls_before = redis_calls(url)
     with tempfile.TemporaryDirectory() as tmp, FakeUpstream() as up:
         os.environ["AUTO_ROUTER_HOME"] = tmp
         for _ in range(args.rounds):
@@ -112,6 +123,8 @@ def main() -> None:
         p50 = min(r[0] for r in rows)
         rate = max(r[1] for r in rows)
         print(f"| {name} | {p50:.3f} | {rate:.0f} |")
+    per_request = (redis_calls(url) - calls_before) / (args.rounds * (2 * args.requests + 50))
+    print(f"\nRedis commands per proxied request: {per_request:.4f}")
     added = min(r[0] for r in results["redis"]) - min(r[0] for r in results["sqlite"])
     print(
         f"\nRedis adds {added * 1000:.0f} µs at p50 (best round of {args.rounds})", file=sys.stderr
