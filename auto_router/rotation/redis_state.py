@@ -7,6 +7,8 @@ The keys, under a prefix (``auto-router`` unless ``[state] prefix`` says otherwi
     <prefix>:state:<backend>             JSON: current, last success, each provider's state
     <prefix>:cooldown:<backend>:<slot>   a provider's cooldown end, expiring at that time
     <prefix>:changed                     a channel: every change publishes the backend's name
+    <prefix>:session:<backend>:<session> where a session was served last (proxy/affinity.py)
+    <prefix>:sessions                    a channel: every new binding publishes on it
 
 A cooldown lives in its own key with an absolute expiry (``PXAT``), so Redis forgets it by
 itself when it runs out: nothing sweeps, and ``redis-cli`` shows what is cooling now.
@@ -92,6 +94,8 @@ class RedisStateStore:
         self._listening = threading.Event()
         self._epoch = 0
         self._seen = 0
+        self._session_seen = 0
+        self._session_misses = 0
         self._closed = False
         self._fallback = fallback
         #: The last state seen per backend, and those changed while Redis was away.
@@ -148,6 +152,44 @@ class RedisStateStore:
             self._dirty.add(backend)
             self._local_version += 1
             return new
+
+    # ------------------------------------------------------------------ sessions
+    # Session affinity (proxy/affinity.py) is shared too when the state is: a session's
+    # next request may reach any replica. A binding is a key that expires when idle.
+
+    def session(self, key: str) -> str | None:
+        """Where a session was served last (``None``: unknown, or Redis away)."""
+        if self._away():
+            return None
+        try:
+            with self._translate():
+                value = self._redis.get(self._key("session", key))
+                return None if value is None else str(value)
+        except StateError as exc:
+            self._down(exc)
+            return None
+
+    def bind_session(self, key: str, where: str, idle: float) -> None:
+        """Bind a session, for ``idle`` seconds; announced on a channel of its own, so every
+        replica's cached bindings are read again (and no routing plan is)."""
+        if self._away():
+            return
+        try:
+            with self._translate(), self._redis.pipeline() as pipe:
+                pipe.set(self._key("session", key), where, px=max(1, int(idle * 1000)))
+                pipe.publish(self._key("sessions"), "")
+                pipe.execute()
+        except StateError as exc:
+            self._down(exc)
+
+    def session_version(self) -> int:
+        """Like ``version``, for the session bindings; while not subscribed, it moves on
+        every call (the bindings are then read each time)."""
+        self._start_listening()
+        if self._listening.is_set():
+            return self._epoch << 40 | self._session_seen
+        self._session_misses += 1
+        return -self._session_misses
 
     def health(self) -> dict[str, Any]:
         """For ``/health``: whether Redis answers, since when not, what waits for it."""
@@ -254,16 +296,22 @@ class RedisStateStore:
     def _listen(self) -> None:
         """Count change messages; on any error, resubscribe (the version falls back to a
         GET meanwhile)."""
+        sessions = self._key("sessions")
         while not self._closed:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             try:
-                pubsub.subscribe(self._key("changed"))
+                pubsub.subscribe(self._key("changed"), self._key("sessions"))
                 if self._dirty or self._down_since is not None:
                     self.reconcile()
                 self._epoch += 1
                 self._listening.set()
                 while not self._closed:
-                    if pubsub.get_message(timeout=0.5) is not None:
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is None:
+                        continue
+                    if message["channel"] == sessions:
+                        self._session_seen += 1
+                    else:
                         self._seen += 1
             except (RedisError, OSError, ValueError) as exc:
                 self._listening.clear()

@@ -6,6 +6,7 @@ with its own data directory; only ``[state]`` is common.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
@@ -17,7 +18,8 @@ import openai
 import pytest
 import redis
 
-from auto_router.demo.fake_upstream import FakeProvider, FakeUpstream, free_port
+from auto_router.config.pools import KeyRing
+from auto_router.demo.fake_upstream import Dwindling, FakeProvider, FakeUpstream, free_port
 from auto_router.paths import Paths
 from auto_router.rotation.redis_state import RedisStateStore
 from tests.helpers import closed_after_test, require_program, serve
@@ -42,9 +44,14 @@ def shared_redis() -> Iterator[str]:
     drop_prefix(url, prefix)
 
 
-def ask(base: str) -> str:
+def ask(base: str, session: str | None = None) -> str:
     client = closed_after_test(openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0))
-    raw = client.chat.completions.with_raw_response.create(model="m", messages=HI)  # type: ignore[arg-type]
+    headers = {"x-auto-router-session": session} if session else None
+    raw = client.chat.completions.with_raw_response.create(
+        model="m",
+        messages=HI,  # type: ignore[arg-type]
+        extra_headers=headers,
+    )
     return raw.headers["x-auto-router-provider"]
 
 
@@ -154,3 +161,92 @@ def test_a_redis_restart_during_load_fails_no_request_and_is_reconciled(
     assert health["up"] is False and health["pending"] == ["qwen"]
     assert after["up"] is True and after["pending"] == []
     assert cooling is not None and cooling > time.time() + 500
+
+
+# ------------------------------------------------------------------ what else replicas share
+
+KEY_A = "sk-pool-aaaaaaaaaaaaA1b2"
+KEY_B = "sk-pool-bbbbbbbbbbbbB3c4"
+
+
+def pool_replicas(tmp_path: Path, pool: str, other: str, state: str) -> list[Paths]:
+    """Three replicas of one install: the key-id salt copied, as docs/deploy.md says, so a
+    key has one slot (``pool#<key-id>``) on all of them."""
+    homes = []
+    for name in "abc":
+        home = Paths(config_dir=tmp_path / name, data_dir=tmp_path / name)
+        home.config_dir.mkdir()
+        home.llm_config.write_text(f'[backends.qwen]\nproviders = ["pool", "other"]\n\n{state}')
+        home.provider_metadata.write_text(
+            f'[qwen.pool]\nbase_url = "{pool}"\napi_keys = ["${{P22_KEY_A}}", "${{P22_KEY_B}}"]\n'
+            f'model = "pool-model"\n[qwen.other]\nbase_url = "{other}"\n'
+            'api_key = "sk-other-key-0123456789"\nmodel = "other-model"\n'
+        )
+        homes.append(home)
+    salt = KeyRing(homes[0].data_dir)
+    salt.id_of(KEY_A)
+    for home in homes[1:]:
+        shutil.copy(salt.path, KeyRing(home.data_dir).path)
+    return homes
+
+
+def test_a_pool_key_cooling_through_one_replica_is_skipped_by_the_others(
+    tmp_path: Path, shared_redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("P22_KEY_A", KEY_A)
+    monkeypatch.setenv("P22_KEY_B", KEY_B)
+    pool = FakeProvider("pool", text="pooled", limited_when="aaaa", retry_after=600)
+    with FakeUpstream(pool) as up_pool, FakeUpstream() as up_other:
+        homes = pool_replicas(tmp_path, up_pool.url, up_other.url, shared_redis)
+        with serve(make_app(homes[0])) as a, serve(make_app(homes[1])) as b:
+            with serve(make_app(homes[2])) as c:
+                assert ask(a) == "qwen/pool"
+                keys = [{KEY_A: "A", KEY_B: "B"}[r["key"]] for r in pool.requests]
+                assert keys == ["A", "B"]  # key A's 429 went to key B
+                assert ask(b) == "qwen/pool" and ask(c) == "qwen/pool"
+                keys = [{KEY_A: "A", KEY_B: "B"}[r["key"]] for r in pool.requests]
+                assert keys == ["A", "B", "B", "B"]  # B and C went to key B at once
+
+
+def test_a_headroom_mark_passed_through_one_replica_moves_the_others(
+    tmp_path: Path, shared_redis: str
+) -> None:
+    one = Dwindling(FakeProvider("one", text="from one"), time.time, limit=8, window=600.0)
+    two = FakeProvider("two", text="from two")
+    with FakeUpstream(one) as up_one, FakeUpstream(two) as up_two:
+        homes = [replica(tmp_path, n, up_one.url, up_two.url, shared_redis) for n in "abc"]
+        for home in homes:  # rotate_below = 0.25 of a window of 8: below 2 requests left
+            text = home.llm_config.read_text()
+            home.llm_config.write_text(
+                text.replace("providers =", "rotate_below = 0.25\nproviders =")
+            )
+        with serve(make_app(homes[0])) as a, serve(make_app(homes[1])) as b:
+            with serve(make_app(homes[2])) as c:
+                # 8 - 7 = 1 left after A's 7th answer: below the mark of 2
+                assert [ask(a) for _ in range(7)] == ["qwen/one"] * 7
+                assert ask(b) == "qwen/two" and ask(c) == "qwen/two"
+                assert len(up_one.seen) == 7  # no replica spent one's last request
+
+
+def test_a_session_stays_with_its_provider_on_every_replica(
+    tmp_path: Path, shared_redis: str
+) -> None:
+    one = FakeProvider("one", text="from one")
+    two = FakeProvider("two", text="from two")
+    with FakeUpstream(one) as up_one, FakeUpstream(two) as up_two:
+        homes = [replica(tmp_path, n, up_one.url, up_two.url, shared_redis) for n in "abc"]
+        for home in homes:  # back to one when it may serve: only s1's binding keeps two
+            text = home.llm_config.read_text()
+            home.llm_config.write_text(
+                text.replace("providers =", 'strategy = "priority"\nproviders =')
+            )
+        with serve(make_app(homes[0])) as a, serve(make_app(homes[1])) as b:
+            with serve(make_app(homes[2])) as c:
+                one.behaviour, one.retry_after = "rate-limited", 1
+                assert ask(a, session="s1") == "qwen/two"  # s1 moved to two
+                time.sleep(1.2)  # one's cooldown is over: a new session starts on one
+                one.behaviour = "ok"
+                assert ask(b, session="s2") == "qwen/one"
+                # s1 stays on two wherever it lands: its prompt cache is warm there
+                assert [ask(x, session="s1") for x in (b, c, a)] == ["qwen/two"] * 3
+                assert ask(c, session="s2") == "qwen/one"
