@@ -6,6 +6,7 @@ with its own data directory; only ``[state]`` is common.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -169,6 +170,13 @@ KEY_A = "sk-pool-aaaaaaaaaaaaA1b2"
 KEY_B = "sk-pool-bbbbbbbbbbbbB3c4"
 
 
+@contextlib.contextmanager
+def running(homes: list[Paths]) -> Iterator[list[str]]:
+    """A replica (its own app, store and plan cache) on its own port for each home."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(serve(make_app(home))) for home in homes]
+
+
 def pool_replicas(tmp_path: Path, pool: str, other: str, state: str) -> list[Paths]:
     """Three replicas of one install: the key-id salt copied, as docs/deploy.md says, so a
     key has one slot (``pool#<key-id>``) on all of them."""
@@ -198,14 +206,13 @@ def test_a_pool_key_cooling_through_one_replica_is_skipped_by_the_others(
     pool = FakeProvider("pool", text="pooled", limited_when="aaaa", retry_after=600)
     with FakeUpstream(pool) as up_pool, FakeUpstream() as up_other:
         homes = pool_replicas(tmp_path, up_pool.url, up_other.url, shared_redis)
-        with serve(make_app(homes[0])) as a, serve(make_app(homes[1])) as b:
-            with serve(make_app(homes[2])) as c:
-                assert ask(a) == "qwen/pool"
-                keys = [{KEY_A: "A", KEY_B: "B"}[r["key"]] for r in pool.requests]
-                assert keys == ["A", "B"]  # key A's 429 went to key B
-                assert ask(b) == "qwen/pool" and ask(c) == "qwen/pool"
-                keys = [{KEY_A: "A", KEY_B: "B"}[r["key"]] for r in pool.requests]
-                assert keys == ["A", "B", "B", "B"]  # B and C went to key B at once
+        with running(homes) as (a, b, c):
+            assert ask(a) == "qwen/pool"
+            keys = [{KEY_A: "A", KEY_B: "B"}[r["key"]] for r in pool.requests]
+            assert keys == ["A", "B"]  # key A's 429 went to key B
+            assert ask(b) == "qwen/pool" and ask(c) == "qwen/pool"
+            keys = [{KEY_A: "A", KEY_B: "B"}[r["key"]] for r in pool.requests]
+            assert keys == ["A", "B", "B", "B"]  # B and C went to key B at once
 
 
 def test_a_headroom_mark_passed_through_one_replica_moves_the_others(
@@ -220,12 +227,11 @@ def test_a_headroom_mark_passed_through_one_replica_moves_the_others(
             home.llm_config.write_text(
                 text.replace("providers =", "rotate_below = 0.25\nproviders =")
             )
-        with serve(make_app(homes[0])) as a, serve(make_app(homes[1])) as b:
-            with serve(make_app(homes[2])) as c:
-                # 8 - 7 = 1 left after A's 7th answer: below the mark of 2
-                assert [ask(a) for _ in range(7)] == ["qwen/one"] * 7
-                assert ask(b) == "qwen/two" and ask(c) == "qwen/two"
-                assert len(up_one.seen) == 7  # no replica spent one's last request
+        with running(homes) as (a, b, c):
+            # 8 - 7 = 1 left after A's 7th answer: below the mark of 2
+            assert [ask(a) for _ in range(7)] == ["qwen/one"] * 7
+            assert ask(b) == "qwen/two" and ask(c) == "qwen/two"
+            assert len(up_one.seen) == 7  # no replica spent one's last request
 
 
 def test_a_session_stays_with_its_provider_on_every_replica(
@@ -240,13 +246,12 @@ def test_a_session_stays_with_its_provider_on_every_replica(
             home.llm_config.write_text(
                 text.replace("providers =", 'strategy = "priority"\nproviders =')
             )
-        with serve(make_app(homes[0])) as a, serve(make_app(homes[1])) as b:
-            with serve(make_app(homes[2])) as c:
-                one.behaviour, one.retry_after = "rate-limited", 1
-                assert ask(a, session="s1") == "qwen/two"  # s1 moved to two
-                time.sleep(1.2)  # one's cooldown is over: a new session starts on one
-                one.behaviour = "ok"
-                assert ask(b, session="s2") == "qwen/one"
-                # s1 stays on two wherever it lands: its prompt cache is warm there
-                assert [ask(x, session="s1") for x in (b, c, a)] == ["qwen/two"] * 3
-                assert ask(c, session="s2") == "qwen/one"
+        with running(homes) as (a, b, c):
+            one.behaviour, one.retry_after = "rate-limited", 1
+            assert ask(a, session="s1") == "qwen/two"  # s1 moved to two
+            time.sleep(1.2)  # one's cooldown is over: a new session starts on one
+            one.behaviour = "ok"
+            assert ask(b, session="s2") == "qwen/one"
+            # s1 stays on two wherever it lands: its prompt cache is warm there
+            assert [ask(x, session="s1") for x in (b, c, a)] == ["qwen/two"] * 3
+            assert ask(c, session="s2") == "qwen/one"
