@@ -31,7 +31,7 @@ from .model import (
 from .notify import parse_notify
 from .pools import key_pool
 from .proxy import check_proxy, token_lines
-from .shared import parse_state
+from .shared import TABLES, parse_shared
 from .source import TomlSource
 from .values import (
     as_bool,
@@ -79,13 +79,13 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         lambda key, text: checker.error(llm, llm_path, ("notify",), key, text),
         lambda key, text: checker.warn(llm, llm_path, ("notify",), key, text),
     )
-    state = parse_state(
-        llm_data.get("state"),
-        lambda key, text: checker.error(llm, llm_path, ("state",), key, text),
-        lambda key, text: checker.warn(llm, llm_path, ("state",), key, text),
+    shared = parse_shared(
+        llm_data,
+        lambda table, key, text: checker.error(llm, llm_path, (table,), key, text),
+        lambda table, key, text: checker.warn(llm, llm_path, (table,), key, text),
     )
     for key in llm_data:
-        if key not in ("backends", "proxy", "launcher", "notify", "state", *BACKEND_SECTIONS):
+        if key not in ("backends", "proxy", "launcher", "notify", *TABLES, *BACKEND_SECTIONS):
             hint = (
                 " (auto-coder layout? `auto-router migrate` converts it)"
                 if isinstance(llm_data[key], dict)
@@ -106,7 +106,7 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         files_found=tuple(s.path for s in (llm, meta) if s is not None),
         proxy_settings=proxy_settings,
         proxy_lines=MappingProxyType(token_lines(llm, proxy)),
-        state=state,
+        shared=shared,
     )
 
 

@@ -143,6 +143,7 @@ def create_app(
             settings.request_log,
             clock=options.clock,
             redactor=lambda: redactors.current,
+            url=None if options.upstream else router.snapshot().config.shared.log_url(),
         )
         if log_enabled and paths is not None
         else None
@@ -252,7 +253,7 @@ def _wire(options: ProxyOptions) -> tuple[Rotator, Router, Paths | None, bool]:
     settings = parse_proxy_settings(config)
     if options.backend is not None:
         config.backend(options.backend)
-    shared = open_state_store(paths.database, config.state, options.clock, fallback=True)
+    shared = open_state_store(paths.database, config.shared.state, options.clock, fallback=True)
     rotator = Rotator(paths, config=source, store=shared, clock=options.clock)
     # Reads on the event loop get their own SQLite connection: WAL readers never wait for
     # the writers (state writes run in threads through ``rotator``). A Redis client pools.
@@ -319,6 +320,8 @@ async def health(request: Request) -> Response:
     store_health = getattr(services.rotator.store, "health", None)
     if store_health is not None:  # a shared store (issue 22): whether it answers
         body["state_store"] = store_health()
+    if services.request_log is not None:
+        body["request_log"] = services.request_log.health()
     reload_error = services.router.reload_error
     if reload_error is not None:
         body["config_error"] = str(reload_error)

@@ -188,7 +188,9 @@ class Rotator:
         """The given store, else the one ``[state]`` names (opened on first use: a command
         that never touches the state never connects to a shared store)."""
         if self._store is None:
-            self._store = open_state_store(self.paths.database, self.config.state, self.clock)
+            self._store = open_state_store(
+                self.paths.database, self.config.shared.state, self.clock
+            )
         return self._store
 
     @property
