@@ -15,6 +15,7 @@ import pytest
 REDIS_ENV = "AUTO_ROUTER_TEST_REDIS_URL"
 POSTGRES_ENV = "AUTO_ROUTER_TEST_POSTGRES_URL"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DEFAULT_POSTGRES = "postgresql://auto_router:auto_router@127.0.0.1:5432/auto_router_test"
 START = 'eval "$(.ci/servers start)" starts one'
 
 
@@ -52,3 +53,14 @@ def drop_prefix(url: str, prefix: str) -> None:
             client.delete(key)
     finally:
         client.close()
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL's URL, once it accepts a connection."""
+    psycopg = pytest.importorskip("psycopg")
+    url = os.environ.get(POSTGRES_ENV, DEFAULT_POSTGRES)
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error as exc:
+        _unavailable(f"no PostgreSQL answers at {POSTGRES_ENV} ({type(exc).__name__}; {START})")
+    return url
