@@ -124,7 +124,7 @@ def test_an_unknown_state_key_is_a_warning(tmp_path: Path) -> None:
     conf = write_config(tmp_path, '[state]\nurll = "redis://x"\n', "")
     config = load_config(resolve_paths(conf))
     assert [w.key_path for w in config.warnings] == ["[state].urll"]
-    assert config.state.url is None
+    assert config.shared.state.url is None
 
 
 def test_a_redis_that_does_not_answer_is_a_state_error_without_the_password() -> None:
@@ -133,3 +133,18 @@ def test_a_redis_that_does_not_answer_is_a_state_error_without_the_password() ->
         store.get("q")
     assert "hunter2" not in str(info.value)
     assert "hunter2" not in repr(StateConfig(url=Secret("redis://:hunter2@h")))
+
+
+def test_the_request_log_url_is_checked_and_the_environment_wins(tmp_path: Path) -> None:
+    conf = write_config(tmp_path, '[request_log]\nurl = "mysql://x"\n', "")
+    with pytest.raises(ConfigValidationError) as info:
+        load_config(resolve_paths(conf))
+    problem = info.value.problems[0]
+    assert (problem.key_path, problem.line) == ("[request_log].url", 2)
+    assert "expected a PostgreSQL URL" in problem.message
+    write_config(tmp_path, '[request_log]\nurl = "postgresql://h/db"\n', "")
+    shared = load_config(resolve_paths(conf)).shared
+    assert shared.log_url(env={}) == "postgresql://h/db"
+    assert shared.log_url(env={"AUTO_ROUTER_REQUEST_LOG_URL": "postgresql://o/db"}) == (
+        "postgresql://o/db"
+    )
