@@ -121,9 +121,8 @@ class SharedAffinity(Affinity):
             return super().get(key)
         found = self._store.session(_name(key))
         self._checked[key] = (version, checked[1] if checked else float("-inf"))
-        if found is None:
-            self._entries.pop(key, None)
-            return None
+        if found is None:  # unknown there (or the store away): this replica's memory
+            return super().get(key)
         backend, _, slot = found.partition("\t")
         super().bind(key, (backend, slot))
         return backend, slot

@@ -148,3 +148,38 @@ def test_the_request_log_url_is_checked_and_the_environment_wins(tmp_path: Path)
     assert shared.log_url(env={"AUTO_ROUTER_REQUEST_LOG_URL": "postgresql://o/db"}) == (
         "postgresql://o/db"
     )
+
+
+def test_with_fallback_a_redis_away_is_served_from_memory() -> None:
+    store = RedisStateStore(
+        f"redis://127.0.0.1:{free_port()}/0", prefix="x", timeout=0.5, fallback=True
+    )
+    now = time.time()
+    after = store.update("q", lambda s: record_usage_limit(("a", "b"), s, "a", now, now + 60, "x"))
+    assert after.current == "b" and store.get("q") == after  # in memory meanwhile
+    health = store.health()
+    assert health["up"] is False and health["pending"] == ["q"]
+    assert store.version() == store.version()  # steady while nothing changes
+    before = store.version()
+    store.update("q", lambda s: s)
+    assert store.version() != before  # a change in memory moves it too
+    store.close()
+
+
+def test_merge_keeps_the_later_cooldown_and_error_and_the_larger_counters() -> None:
+    from dataclasses import replace
+
+    from auto_router.rotation.policy import BackendState, ProviderState
+    from auto_router.rotation.redis_state import merge
+
+    theirs = BackendState("q", current="a").with_provider(
+        "a", ProviderState(cooldown_until=50.0, last_error="old", last_error_at=10.0, successes=7)
+    )
+    mine = BackendState("q", current="b").with_provider(
+        "a", ProviderState(cooldown_until=90.0, last_error="new", last_error_at=20.0, successes=3)
+    )
+    mine = mine.with_provider("b", ProviderState(successes=1))
+    merged = merge(theirs, mine)
+    assert merged.current == "b"
+    assert merged.provider("a") == replace(mine.provider("a"), cooldown_until=90.0, successes=7)
+    assert merged.provider("b").successes == 1
