@@ -39,9 +39,9 @@ if TYPE_CHECKING:
     from .errors import UsageLimitError as UsageLimitError
     from .paths import Paths as Paths
     from .paths import resolve_paths as resolve_paths
+    from .rotation.configsource import ConfigSource as ConfigSource
     from .rotation.service import BackendStatus as BackendStatus
     from .rotation.service import Choice as Choice
-    from .rotation.service import ConfigSource as ConfigSource
     from .rotation.service import ProviderStatus as ProviderStatus
     from .rotation.service import Rotator as Rotator
     from .secrets import Secret as Secret
@@ -74,7 +74,8 @@ _PUBLIC: Final = {
         "UsageLimitError",
     ),
     "paths": ("Paths", "resolve_paths"),
-    "rotation.service": ("BackendStatus", "Choice", "ConfigSource", "ProviderStatus", "Rotator"),
+    "rotation.configsource": ("ConfigSource",),
+    "rotation.service": ("BackendStatus", "Choice", "ProviderStatus", "Rotator"),
     "secrets": ("Secret",),
 }
 _MODULE_OF: Final = {name: module for module, names in _PUBLIC.items() for name in names}

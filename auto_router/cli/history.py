@@ -60,8 +60,9 @@ class _Filters:
             since=self.since,
         )
 
-    def requests(self, paths: Paths, run_id: str | None) -> list[RequestRecord]:
+    def requests(self, paths: Paths, run_id: str | None, ctx: typer.Context) -> list[RequestRecord]:
         from ..store.requests import RequestFilter, read_requests
+        from .logdb import log_url
 
         status_class = self.status if self.status in ("ok", "error") else None
         return read_requests(
@@ -75,6 +76,7 @@ class _Filters:
                 since=self.since,
                 run_id=run_id,
             ),
+            url=log_url(ctx),
         )
 
 
@@ -111,7 +113,7 @@ def history_command(
     show_runs = source in (Source.all, Source.run)
     show_requests = source in (Source.all, Source.proxy)
     attempts = filters.attempts(paths, run_id) if show_runs else []
-    requests = filters.requests(paths, run_id) if show_requests else []
+    requests = filters.requests(paths, run_id, ctx) if show_requests else []
     if requests:
         from ..redaction import redact_record
 
@@ -144,11 +146,13 @@ def _run_usage(
     run, whatever ``--limit`` showed), with the configuration that prices them."""
     from ..store.attempts import history
     from ..store.usage import read_per_attempt, read_usage
+    from .logdb import log_url
     from .stats import _config
 
     starts = [a.started_at for a in history(paths.database, run_id=run_id, limit=None)]
-    per_attempt = read_per_attempt(paths, run_id, sorted(starts))
-    return per_attempt, read_usage(paths, run_id=run_id), _config(ctx)
+    url = log_url(ctx)
+    per_attempt = read_per_attempt(paths, run_id, sorted(starts), url=url)
+    return per_attempt, read_usage(paths, run_id=run_id, url=url), _config(ctx)
 
 
 def run_usage_json(ctx: typer.Context, paths: Paths, run_id: str) -> dict[str, Any]:

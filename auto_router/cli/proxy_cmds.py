@@ -174,7 +174,10 @@ def requests(
 
     found = globals_of(ctx)
     redactor = found.redactor()
-    rows = [redact_record(r, redactor) for r in read_requests(found.paths(), filters)]
+    from .logdb import log_url
+
+    url = log_url(ctx)
+    rows = [redact_record(r, redactor) for r in read_requests(found.paths(), filters, url=url)]
     if as_json:
         print_json({"requests": [r.to_json() for r in rows]})
         return

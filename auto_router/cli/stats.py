@@ -41,13 +41,16 @@ def stats(
 
     start = parse_since(since)
     paths = globals_of(ctx).paths()
-    rows = read_stats(paths, since=start)
+    from .logdb import log_url
+
+    url = log_url(ctx)
+    rows = read_stats(paths, since=start, url=url)
     if with_cost:
         from ..store.usage import read_usage
 
         config = _config(ctx)
-        totals = read_usage(paths, since=start)
-        days = read_usage(paths, since=start, per_day=True)
+        totals = read_usage(paths, since=start, url=url)
+        days = read_usage(paths, since=start, per_day=True, url=url)
     if as_json:
         data: dict[str, Any] = {"since": iso(start), "providers": [r.to_json() for r in rows]}
         if with_cost:

@@ -31,7 +31,8 @@ from .model import (
 )
 from .notify import parse_notify
 from .pools import key_pool
-from .proxy import check_proxy, token_values
+from .proxy import check_proxy, token_lines
+from .shared import TABLES, parse_shared
 from .source import TomlSource
 from .values import (
     as_bool,
@@ -79,8 +80,13 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         lambda key, text: checker.error(llm, llm_path, ("notify",), key, text),
         lambda key, text: checker.warn(llm, llm_path, ("notify",), key, text),
     )
+    shared = parse_shared(
+        llm_data,
+        lambda table, key, text: checker.error(llm, llm_path, (table,), key, text),
+        lambda table, key, text: checker.warn(llm, llm_path, (table,), key, text),
+    )
     for key in llm_data:
-        if key not in ("backends", "proxy", "launcher", "notify", *BACKEND_SECTIONS):
+        if key not in ("backends", "proxy", "launcher", "notify", *TABLES, *BACKEND_SECTIONS):
             hint = (
                 " (auto-coder layout? `auto-router migrate` converts it)"
                 if isinstance(llm_data[key], dict)
@@ -100,13 +106,9 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
         warnings=tuple(checker.warnings),
         files_found=tuple(s.path for s in (llm, meta) if s is not None),
         proxy_settings=proxy_settings,
-        proxy_lines=MappingProxyType(_token_lines(llm, proxy)),
+        proxy_lines=MappingProxyType(token_lines(llm, proxy)),
+        shared=shared,
     )
-
-
-def _token_lines(source: TomlSource | None, proxy: Mapping[str, Any]) -> dict[str, int]:
-    lines = {k: source.line_of(("proxy",), k) if source else None for k, _ in token_values(proxy)}
-    return {k: line for k, line in lines.items() if line}
 
 
 class _Checker:

@@ -26,6 +26,7 @@ from .expand import ExpansionError, expand
 from .notify import NotifyConfig
 from .pools import KeyRing, PoolKey, expand_pool, slot_name, split_slot
 from .proxy import ProxySettings
+from .shared import SharedConfig
 from .values import API_KEY_AUTH, PASSTHROUGH, as_str, http_url
 
 #: Provider types. The Node router's names are OpenAI-compatible presets.
@@ -399,6 +400,8 @@ class Config:
     proxy_settings: ProxySettings = field(default_factory=ProxySettings)
     #: Line of each ``[proxy]`` token key, for the errors of their expansion.
     proxy_lines: Mapping[str, int] = field(default_factory=_empty)
+    #: ``[state]`` and ``[request_log]``: the stores replicas share (``shared.py``).
+    shared: SharedConfig = field(default_factory=SharedConfig)
 
     def backend(self, name: str) -> BackendConfig:
         try:

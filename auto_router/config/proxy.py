@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from ..secrets import Secret
 from .expand import ExpansionError, references
+from .source import TomlSource
 from .values import (
     as_bool,
     as_str,
@@ -171,6 +172,12 @@ def token_values(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     if isinstance(tokens, list):
         found.extend(("client_tokens", t) for t in tokens if isinstance(t, str))
     return found
+
+
+def token_lines(source: TomlSource | None, proxy: Mapping[str, Any]) -> dict[str, int]:
+    """The line of each token key in ``[proxy]``, for the errors of their expansion."""
+    lines = {k: source.line_of(("proxy",), k) if source else None for k, _ in token_values(proxy)}
+    return {k: line for k, line in lines.items() if line}
 
 
 def _convert(

@@ -34,9 +34,10 @@ from ..config import BackendConfig, Config, ProviderConfig, parse_proxy_settings
 from ..config.proxy import ADMIN_TOKEN_ENV, ProxySettings
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
+from ..rotation.configsource import ConfigSource
 from ..rotation.notify import Notifier
-from ..rotation.service import ConfigSource, Rotator, status_label
-from ..rotation.state import MemoryStateStore, SQLiteStateStore, StateStore
+from ..rotation.service import Rotator, status_label
+from ..rotation.state import MemoryStateStore, SQLiteStateStore, StateStore, open_state_store
 from ..runs import RunTokens
 from ..secrets import Secret
 from .admin import admin_routes
@@ -144,6 +145,7 @@ def create_app(
             settings.request_log,
             clock=options.clock,
             redactor=lambda: redactors.current,
+            url=None if options.upstream else router.snapshot().config.shared.log_url(),
         )
         if log_enabled and paths is not None
         else None
@@ -254,10 +256,15 @@ def _wire(options: ProxyOptions) -> tuple[Rotator, Router, Paths | None, bool]:
     settings = parse_proxy_settings(config)
     if options.backend is not None:
         config.backend(options.backend)
-    rotator = Rotator(paths, config=source, clock=options.clock)
-    # Reads on the event loop get their own connection: WAL readers never wait for the
-    # writers (state writes run in threads through ``rotator``).
-    reader = SQLiteStateStore(paths.database, clock=options.clock)
+    shared = open_state_store(paths.database, config.shared.state, options.clock, fallback=True)
+    rotator = Rotator(paths, config=source, store=shared, clock=options.clock)
+    # Reads on the event loop get their own SQLite connection: WAL readers never wait for
+    # the writers (state writes run in threads through ``rotator``). A Redis client pools.
+    reader = (
+        SQLiteStateStore(paths.database, clock=options.clock)
+        if isinstance(shared, SQLiteStateStore)
+        else shared
+    )
     router = Router(source, reader, backend=options.backend, clock=options.clock)
     enabled = settings.request_log.enabled if options.request_log is None else options.request_log
     return rotator, router, paths, enabled
@@ -313,6 +320,11 @@ async def health(request: Request) -> Response:
             for b in backends
         ],
     }
+    store_health = getattr(services.rotator.store, "health", None)
+    if store_health is not None:  # a shared store (issue 22): whether it answers
+        body["state_store"] = store_health()
+    if services.request_log is not None:
+        body["request_log"] = services.request_log.health()
     reload_error = services.router.reload_error
     if reload_error is not None:
         body["config_error"] = str(reload_error)

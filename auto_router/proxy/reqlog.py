@@ -3,6 +3,11 @@
 ``add`` never blocks the request: it appends to an unbounded-speed ``SimpleQueue`` (and
 drops, counting, when the backlog passes ``max_queue``). The thread writes at most one
 transaction per ``interval`` and prunes to the configured retention now and then.
+
+The log goes to the SQLite database, or to PostgreSQL when ``url`` names one (issue 22:
+``[request_log] url``, replicas sharing one log). PostgreSQL may be away: the batches then
+wait in memory (``max_queue`` records in all, the oldest dropped and counted past that),
+the thread reconnects each ``interval``, and the log catches up when it is back.
 """
 
 from __future__ import annotations
@@ -70,8 +75,16 @@ class RequestLog:
         max_queue: int = 50_000,
         clock: Callable[[], float] = time.time,
         redactor: Callable[[], Redactor] | None = None,
+        url: str | None = None,
     ) -> None:
         self.database = database
+        self._url = url
+        #: Where the log goes: a PostgreSQL URL (the readers use the same), else SQLite.
+        self.url = url
+        #: Batches PostgreSQL did not take yet (oldest first), and whether it answers.
+        self._pending: list[RequestRecord] = []
+        self.up = True
+        self._warned_at = float("-inf")
         #: Applied in the writer thread, off the event loop: error texts, failed attempts'
         #: reasons and bodies are stored with every configured credential masked.
         self._redactor = redactor
@@ -86,8 +99,9 @@ class RequestLog:
         self.written = 0
 
     def start(self) -> None:
-        # Open (and migrate) in the caller so a broken database fails the start, loudly.
-        db = connect(self.database)
+        # Open (and migrate) in the caller so a broken database fails the start, loudly;
+        # a PostgreSQL away at the start is waited for instead (the proxy serves).
+        db = connect(self.database) if self._url is None else self._connect_pg()
         self._thread = threading.Thread(
             target=self._run, args=(db,), name="auto-router-request-log", daemon=True
         )
@@ -119,22 +133,26 @@ class RequestLog:
         try:
             while True:
                 batch, markers, stop = self._collect()
-                self._write(db, batch)
+                db = self._write(db, batch)
                 for marker in markers:
                     marker.done.set()
                 now = time.monotonic()
-                if batch and now - last_prune >= _PRUNE_EVERY:
+                if batch and db is not None and now - last_prune >= _PRUNE_EVERY:
                     last_prune = now
                     self._prune(db)
                 if stop:
                     return
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
     def _collect(self) -> tuple[list[RequestRecord], list[_Flush], bool]:
         batch: list[RequestRecord] = []
         markers: list[_Flush] = []
-        item = self._queue.get()
+        try:  # with batches waiting for PostgreSQL, come back to retry them
+            item = self._queue.get(timeout=self._interval if self._pending else None)
+        except queue.Empty:
+            return batch, markers, False
         deadline = time.monotonic() + self._interval
         while True:
             if item is None:
@@ -151,23 +169,84 @@ class RequestLog:
             except queue.Empty:
                 return batch, markers, False
 
-    def _write(self, db: Any, batch: list[RequestRecord]) -> None:
-        if not batch:
-            return
+    def health(self) -> dict[str, Any]:
+        """For ``/health``: where the log goes, whether it answers, what waits, what was lost."""
+        return {
+            "kind": "sqlite" if self._url is None else "postgresql",
+            "up": self.up,
+            "pending": len(self._pending) + self._queue.qsize(),
+            "written": self.written,
+            "dropped": self.dropped,
+        }
+
+    def _connect_pg(self) -> Any:
+        from ..store import postgres
+
+        assert self._url is not None
+        try:
+            db = postgres.connect(self._url, timeout=max(1.0, self._interval * 4))
+        except AutoRouterError as exc:
+            self._away(exc)
+            return None
+        self.up = True
+        return db
+
+    def _away(self, exc: AutoRouterError) -> None:
+        self.up = False
+        now = time.monotonic()
+        if now - self._warned_at >= 60.0:
+            self._warned_at = now
+            log.warning("request log unreachable: buffering", error=str(exc))
+
+    def _write_pg(self, db: Any, batch: list[RequestRecord]) -> Any:
+        """The pending batches and ``batch`` to PostgreSQL; the connection to use next."""
+        from ..store import postgres
+
+        pending = self._pending
+        pending.extend(batch)
+        if len(pending) > self._max_queue:  # bounded: the oldest go, counted
+            self.dropped += len(pending) - self._max_queue
+            del pending[: len(pending) - self._max_queue]
+        if db is None:
+            db = self._connect_pg()
+            if db is None:
+                return None
+        try:
+            postgres.insert_batch(db, pending)
+        except AutoRouterError as exc:
+            self._away(exc)
+            db.close()
+            return None
+        self.written += len(pending)
+        pending.clear()
+        self.up = True
+        return db
+
+    def _write(self, db: Any, batch: list[RequestRecord]) -> Any:
+        if not batch and not self._pending:
+            return db
         if self._redactor is not None:
             redactor = self._redactor()
             if redactor:
                 batch = [redact_record(record, redactor) for record in batch]
+        if self._url is not None:
+            return self._write_pg(db, batch)
         try:
             insert_batch(db, batch)
             self.written += len(batch)
         except AutoRouterError as exc:
             self.dropped += len(batch)
             log.warning("request log write failed", error=str(exc), dropped=len(batch))
+        return db
 
     def _prune(self, db: Any) -> None:
+        pruner = prune
+        if self._url is not None:
+            from ..store import postgres
+
+            pruner = postgres.prune  # type: ignore[assignment]
         try:
-            prune(
+            pruner(
                 db,
                 max_rows=self.settings.max_rows,
                 max_days=self.settings.max_days,

@@ -29,6 +29,7 @@ from ..errors import (
     ExhaustedProvider,
     ProviderNotFoundError,
 )
+from ..rotation.configsource import ConfigSource
 from ..rotation.policy import (
     DIRECT,
     HALF_OPEN,
@@ -39,9 +40,8 @@ from ..rotation.policy import (
     serving_order,
     session_order,
 )
-from ..rotation.service import ConfigSource
 from ..rotation.state import StateStore
-from .affinity import Affinity
+from .affinity import affinity_for
 from .targets import (
     DEFAULT_USAGE_MARKERS,
     Target,
@@ -121,8 +121,8 @@ class Router:
         self._turns: dict[_PlanKey, int] = {}
         #: plans with a session's provider moved first, made once per (key, provider).
         self._affine: dict[tuple[_PlanKey, tuple[str, str]], Plan] = {}
-        #: session -> provider that served it (in this process's memory: see affinity.py).
-        self.affinity = Affinity(clock)
+        #: session -> provider that served it (memory, or the shared store: affinity.py).
+        self.affinity = affinity_for(store, clock)
         self._state_version = -1
         self._config_version = -1
 

@@ -7,17 +7,17 @@ shared store, a rotation made by one process is what every other process sees ne
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import partial
 
-from ..config import BackendConfig, Config, ProviderConfig, load_config
+from ..config import BackendConfig, Config, ProviderConfig
 from ..config.pools import find_key, slot_name, split_slot
 from ..errors import AutoRouterError, ProviderNotFoundError
 from ..paths import Paths, resolve_paths
 from ..redaction import RedactorCache
+from .configsource import ConfigSource
 from .events import EventBus, transitions
 from .policy import (
     CLOSED,
@@ -37,63 +37,9 @@ from .policy import record_usage_limit as record_usage_limit_policy
 from .policy import reset as reset_policy
 from .policy import set_current as set_current_policy
 from .pools import KeyStatus, key_status, pool_summary
-from .state import SQLiteStateStore, StateStore
+from .state import StateStore, open_state_store
 
 Clock = Callable[[], float]
-
-
-class ConfigSource:
-    """The configuration, re-read when either file changes (checked by mtime and size).
-
-    ``min_interval`` bounds how often the files are even stat()ed, so a busy proxy pays for
-    two stat calls at most that often rather than on every request.
-    """
-
-    def __init__(
-        self, paths: Paths, *, min_interval: float = 0.0, monotonic: Clock = time.monotonic
-    ) -> None:
-        self.paths = paths
-        self._min_interval = min_interval
-        self._monotonic = monotonic
-        self._config: Config | None = None
-        self._stamp: tuple[tuple[int, int] | None, ...] = ()
-        self._checked_at = float("-inf")
-        self.version = 0
-        #: The error of the last reload that failed; the previous good config stays in force.
-        self.reload_error: Exception | None = None
-
-    def get(self) -> Config:
-        now = self._monotonic()
-        if self._config is not None and now - self._checked_at < self._min_interval:
-            return self._config
-        self._checked_at = now
-        stamp = (self._stat(self.paths.llm_config), self._stat(self.paths.provider_metadata))
-        if self._config is None or stamp != self._stamp:
-            try:
-                config = load_config(self.paths)
-            except Exception as exc:
-                if self._config is None:
-                    raise
-                self.reload_error = exc
-                self._stamp = stamp
-                return self._config
-            self._config, self._stamp = config, stamp
-            self.reload_error = None
-            self.version += 1
-        return self._config
-
-    def invalidate(self) -> None:
-        """Force a re-read on the next ``get`` (after the tool edited a file itself)."""
-        self._stamp = ()
-        self._checked_at = float("-inf")
-
-    @staticmethod
-    def _stat(path: os.PathLike[str]) -> tuple[int, int] | None:
-        try:
-            st = os.stat(path)
-        except OSError:  # absent, or unusable (a symlink loop...): load_config says which
-            return None
-        return (st.st_mtime_ns, st.st_size)
 
 
 @dataclass(frozen=True)
@@ -178,10 +124,20 @@ class Rotator:
         if config is None:
             config = ConfigSource(self.paths)
         self._config = config
-        self.store: StateStore = store or SQLiteStateStore(self.paths.database, clock=clock)
+        self._store = store
         self.clock = clock
         #: Rotation events of this process's state writes (``events.py``): /v1/events, notify.
         self.events = EventBus()
+
+    @property
+    def store(self) -> StateStore:
+        """The given store, else the one ``[state]`` names (opened on first use: a command
+        that never touches the state never connects to a shared store)."""
+        if self._store is None:
+            self._store = open_state_store(
+                self.paths.database, self.config.shared.state, self.clock
+            )
+        return self._store
 
     @property
     def config(self) -> Config:

@@ -1,22 +1,25 @@
 """Persisted rotation state, shared by every auto-router process (launchers, proxy, CLI).
 
 ``StateStore`` is the small interface the rest of the code depends on; ``SQLiteStateStore``
-is the implementation for one machine. A shared store for several proxy hosts (Redis,
-PostgreSQL) implements the same four methods: ``update`` must apply its function atomically,
-as one read-modify-write that no other writer can interleave with.
+is the implementation for one machine, ``redis_state.RedisStateStore`` the one several proxy
+replicas share (``[state] url``; ``open_state_store`` chooses). Every store implements the
+same methods: ``update`` must apply its function atomically, as one read-modify-write that
+no other writer can interleave with.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
+from ..config.shared import STATE_URL_ENV, StateConfig, state_url_problem
 from ..errors import StateError
 from ..limits.headroom import Window
 from ..store.db import connect, transaction
@@ -41,6 +44,33 @@ class StateStore(Protocol):
     def version(self) -> int:
         """A number that changes whenever any process changes the state (for caching)."""
         ...
+
+
+def open_state_store(
+    database: Path,
+    config: StateConfig,
+    clock: Callable[[], float] = time.time,
+    env: Mapping[str, str] = os.environ,
+    *,
+    fallback: bool = False,
+) -> StateStore:
+    """The store ``AUTO_ROUTER_STATE_URL`` or ``[state] url`` names, else SQLite at
+    ``database``. ``fallback`` (the proxy): a shared store that does not answer is served
+    from memory meanwhile (``RedisStateStore``), not an error."""
+    url = env.get(STATE_URL_ENV) or (config.url.reveal() if config.url else None)
+    if not url:
+        return SQLiteStateStore(database, clock=clock)
+    problem = state_url_problem(url)
+    if problem:
+        raise StateError(f"{STATE_URL_ENV}: {problem}")
+    try:
+        from .redis_state import RedisStateStore
+    except ImportError:
+        raise StateError(
+            "a Redis state store needs the redis package",
+            hint="pip install 'auto-router[redis]'",
+        ) from None
+    return RedisStateStore(url, prefix=config.prefix, fallback=fallback)
 
 
 class SQLiteStateStore:

@@ -8,88 +8,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
 
 from ..errors import StateError
 from ..paths import Paths
 from .db import connect, transaction
+from .rows import COLUMNS, Database, FailedAttempt, RequestRecord, as_row
 
+__all__ = ["FailedAttempt", "RequestRecord"]
 
-@dataclass(frozen=True, slots=True)
-class FailedAttempt:
-    backend: str
-    provider: str
-    status: int | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    ts: float
-    method: str
-    endpoint: str
-    status: int
-    backend: str | None = None
-    provider: str | None = None
-    client_model: str | None = None
-    upstream_model: str | None = None
-    stream: bool = False
-    attempts: int = 0
-    failed: tuple[FailedAttempt, ...] = ()
-    duration_ms: float | None = None
-    ttfb_ms: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    error: str | None = None
-    request_body: str | None = field(default=None, repr=False)
-    response_body: str | None = field(default=None, repr=False)
-    #: The ``auto-router run`` that made the request (``--via-proxy``), if any.
-    run_id: str | None = None
-    #: The id of the pool key that answered (issue 19; never the key).
-    key_id: str | None = None
-    id: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["failed"] = [asdict(f) for f in self.failed]
-        return data
-
-
-_COLUMNS = (
-    "ts, method, endpoint, backend, provider, client_model, upstream_model, stream, status, "
-    "attempts, failed_attempts, duration_ms, ttfb_ms, prompt_tokens, completion_tokens, "
-    "total_tokens, error, request_body, response_body, run_id, key_id"
-)
-
-
-def _row(r: RequestRecord) -> tuple[Any, ...]:
-    failed = json.dumps([asdict(f) for f in r.failed]) if r.failed else None
-    return (
-        r.ts,
-        r.method,
-        r.endpoint,
-        r.backend,
-        r.provider,
-        r.client_model,
-        r.upstream_model,
-        int(r.stream),
-        r.status,
-        r.attempts,
-        failed,
-        r.duration_ms,
-        r.ttfb_ms,
-        r.prompt_tokens,
-        r.completion_tokens,
-        r.total_tokens,
-        r.error,
-        r.request_body,
-        r.response_body,
-        r.run_id,
-        r.key_id,
-    )
+T = TypeVar("T")
 
 
 def insert_batch(db: sqlite3.Connection, records: Sequence[RequestRecord]) -> None:
@@ -100,8 +30,8 @@ def insert_batch(db: sqlite3.Connection, records: Sequence[RequestRecord]) -> No
     try:
         with transaction(db):
             db.executemany(
-                f"INSERT INTO proxy_requests ({_COLUMNS}) VALUES ({placeholders})",
-                [_row(r) for r in records],
+                f"INSERT INTO proxy_requests ({COLUMNS}) VALUES ({placeholders})",
+                [as_row(r) for r in records],
             )
     except sqlite3.Error as exc:
         raise StateError(f"cannot write the request log: {exc}") from exc
@@ -138,11 +68,11 @@ class RequestFilter:
     run_id: str | None = None
 
 
-def query(db: sqlite3.Connection, filters: RequestFilter) -> list[RequestRecord]:
+def query(db: Database, filters: RequestFilter) -> list[RequestRecord]:
     """The newest requests first."""
     where, args = _where(filters)
     rows = db.execute(
-        f"SELECT id, {_COLUMNS} FROM proxy_requests {where} ORDER BY id DESC LIMIT ?",
+        f"SELECT id, {COLUMNS} FROM proxy_requests {where} ORDER BY id DESC LIMIT ?",
         (*args, filters.limit),
     ).fetchall()
     return [_record(row) for row in rows]
@@ -221,7 +151,7 @@ class ProviderStats:
         return asdict(self)
 
 
-def stats(db: sqlite3.Connection, *, since: float | None = None) -> list[ProviderStats]:
+def stats(db: Database, *, since: float | None = None) -> list[ProviderStats]:
     """Per provider: requests it answered, errors among them (status >= 400), failovers
     (attempts on it that failed so the proxy moved on), p50/p95 latency, tokens."""
     where, args = _where(RequestFilter(since=since))
@@ -269,23 +199,44 @@ def count(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT count(*) FROM proxy_requests").fetchone()[0])
 
 
-def read_requests(paths: Paths, filters: RequestFilter) -> list[RequestRecord]:
-    """``query`` on the database at ``paths`` (for the CLI)."""
-    db = connect(paths.database)
+def open_log(paths: Paths, url: str | None = None) -> Database:
+    """The request log to read: PostgreSQL when ``url`` names it (``[request_log] url``),
+    else the SQLite database at ``paths``."""
+    if url is None:
+        return connect(paths.database)
     try:
-        return query(db, filters)
+        from . import postgres
+    except ImportError:
+        raise StateError(
+            "a PostgreSQL request log needs psycopg", hint="pip install 'auto-router[postgres]'"
+        ) from None
+    return postgres.connect(url)
+
+
+def read_log(paths: Paths, url: str | None, read: Callable[[Database], T]) -> T:
+    """``read`` on the request log (for the CLI and the management API)."""
+    db = open_log(paths, url)
+    try:
+        return read(db)
     except sqlite3.Error as exc:
         raise StateError(f"cannot read the request log: {exc}") from exc
+    except Exception as exc:  # psycopg's errors, without importing it for SQLite
+        if type(exc).__module__.startswith("psycopg"):
+            raise StateError(f"cannot read the request log (PostgreSQL): {exc}") from None
+        raise
     finally:
         db.close()
 
 
-def read_stats(paths: Paths, *, since: float | None = None) -> list[ProviderStats]:
-    """``stats`` on the database at ``paths`` (for the CLI)."""
-    db = connect(paths.database)
-    try:
-        return stats(db, since=since)
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot read the request log: {exc}") from exc
-    finally:
-        db.close()
+def read_requests(
+    paths: Paths, filters: RequestFilter, *, url: str | None = None
+) -> list[RequestRecord]:
+    """``query`` on the request log at ``paths`` or ``url`` (for the CLI)."""
+    return read_log(paths, url, lambda db: query(db, filters))
+
+
+def read_stats(
+    paths: Paths, *, since: float | None = None, url: str | None = None
+) -> list[ProviderStats]:
+    """``stats`` on the request log at ``paths`` or ``url`` (for the CLI)."""
+    return read_log(paths, url, lambda db: stats(db, since=since))

@@ -8,15 +8,14 @@ cost the sums (``providers.pricing``).
 
 from __future__ import annotations
 
-import sqlite3
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from ..errors import StateError
 from ..paths import Paths
-from .db import connect
+from .requests import read_log
+from .rows import Database
 
 T = TypeVar("T")
 
@@ -45,7 +44,7 @@ _SUMS = (
 
 
 def usage(
-    db: sqlite3.Connection,
+    db: Database,
     *,
     since: float | None = None,
     run_id: str | None = None,
@@ -70,9 +69,7 @@ def usage(
     return [Usage(b, p, n, counted, pin, pout, d) for d, b, p, n, counted, pin, pout in rows]
 
 
-def per_attempt(
-    db: sqlite3.Connection, run_id: str, starts: Sequence[float]
-) -> list[tuple[int, Usage]]:
+def per_attempt(db: Database, run_id: str, starts: Sequence[float]) -> list[tuple[int, Usage]]:
     """A run's usage per attempt (1-based, by ``starts``: when each attempt began; a request
     belongs to the last attempt started before it) and provider, in attempt order."""
     sums: dict[tuple[int, str | None, str | None], list[int]] = {}
@@ -94,25 +91,22 @@ def per_attempt(
 
 
 def read_usage(
-    paths: Paths, *, since: float | None = None, run_id: str | None = None, per_day: bool = False
+    paths: Paths,
+    *,
+    since: float | None = None,
+    run_id: str | None = None,
+    per_day: bool = False,
+    url: str | None = None,
 ) -> list[Usage]:
-    """``usage`` on the database at ``paths`` (for the CLI)."""
-    return _read(paths, lambda db: usage(db, since=since, run_id=run_id, per_day=per_day))
+    """``usage`` on the request log at ``paths`` or ``url`` (for the CLI)."""
+    return read_log(paths, url, lambda db: usage(db, since=since, run_id=run_id, per_day=per_day))
 
 
-def read_per_attempt(paths: Paths, run_id: str, starts: Sequence[float]) -> list[tuple[int, Usage]]:
-    """``per_attempt`` on the database at ``paths`` (for the CLI)."""
-    return _read(paths, lambda db: per_attempt(db, run_id, starts))
-
-
-def _read(paths: Paths, query: Callable[[sqlite3.Connection], T]) -> T:
-    db = connect(paths.database)
-    try:
-        return query(db)
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot read the request log: {exc}") from exc
-    finally:
-        db.close()
+def read_per_attempt(
+    paths: Paths, run_id: str, starts: Sequence[float], *, url: str | None = None
+) -> list[tuple[int, Usage]]:
+    """``per_attempt`` on the request log at ``paths`` or ``url`` (for the CLI)."""
+    return read_log(paths, url, lambda db: per_attempt(db, run_id, starts))
 
 
 def _order(item: tuple[tuple[int, str | None, str | None], list[int]]) -> tuple[int, str, str]:

@@ -5,6 +5,7 @@ and ``auto-router stats`` show it (same library queries, same JSON rows). ``GET
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Final
 
 from starlette.requests import Request
@@ -32,6 +33,12 @@ def _since(text: str | None, now: float) -> float | None:
         return parse_since(text, now)
     except ValueError as exc:
         raise invalid(f"since: {exc}") from None
+
+
+def _log_url(request: Request) -> str | None:
+    """Where this proxy's log goes: PostgreSQL's URL, or ``None`` for SQLite."""
+    found = services(request).request_log
+    return None if found is None else found.url
 
 
 def _log_paths(request: Request) -> Paths:
@@ -76,7 +83,7 @@ async def list_requests(request: Request) -> Response:
     paths = _log_paths(request)
     filters = _filters(request)
     await _flush(request)
-    rows = await in_thread(read_requests, paths, filters)
+    rows = await in_thread(partial(read_requests, paths, filters, url=_log_url(request)))
     config = services(request).config
     return ok({"requests": [{**r.to_json(), "cost_usd": _cost(config, r)} for r in rows]})
 
@@ -93,7 +100,7 @@ async def get_stats(request: Request) -> Response:
     paths = _log_paths(request)
     since = _since(request.query_params.get("since"), services(request).rotator.clock())
     await _flush(request)
-    rows = await in_thread(read_stats, paths, since=since)
+    rows = await in_thread(partial(read_stats, paths, since=since, url=_log_url(request)))
     iso = (
         None
         if since is None
