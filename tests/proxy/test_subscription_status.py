@@ -84,6 +84,9 @@ def assert_watched(
     back = time.strftime("%H:%M", time.localtime(time.time() + RESET_IN))
     earlier = time.strftime("%H:%M", time.localtime(time.time() + RESET_IN - 60))
     line = next(x for x in third.splitlines() if "overflowing" in x)
+    # the refusal's own headers say the window is used up: the bar shows it, not the 50 %
+    # of the last answer before it
+    assert left(third, "5h") == 0 and left(third, "7d") == left(second, "7d")
     assert re.search(rf"overflowing to plan, back at ({back}|{earlier}) \(in \d+m", line), third
 
 
