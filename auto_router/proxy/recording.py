@@ -24,7 +24,14 @@ import structlog
 from ..config import Config
 from ..errors import AutoRouterError
 from ..limits.cooling import clock_time
-from ..limits.headroom import Mark, Window, below_mark, changed, threshold_reason
+from ..limits.headroom import (
+    Mark,
+    Window,
+    below_mark,
+    changed,
+    parse_headroom,
+    threshold_reason,
+)
 from ..rotation.policy import OPEN, BackendState, record_headroom, record_threshold
 from ..rotation.service import Rotator
 from ..runs import RunTokens
@@ -102,6 +109,7 @@ class Recorder:
             return
         if count.kind == LIMIT:
             await self.usage_limit(target, count.until, count.reason)
+            await self._refused_headroom(target, failure)
             return
         opened = await self.failed(target, count.reason, outage=count.kind == OUTAGE)
         if opened and count.trips:
@@ -137,6 +145,19 @@ class Recorder:
             reset_at=until,
             reason=f"proxy: {reason}",
         )
+
+    async def _refused_headroom(self, target: Target, failure: Failure) -> None:
+        """A usage limit's own headers (a subscription's 429 says its window is used up): the
+        windows shown and steered by are the refusal's, not the last answer's before it."""
+        windows = parse_headroom(failure.headers, self.clock())
+        if not windows:
+            return
+        key = (target.backend, target.slot)
+        change = partial(record_headroom, provider=target.slot, windows=windows)
+        lock = self._headroom_locks.get(key) or self._headroom_locks.setdefault(key, asyncio.Lock())
+        async with lock:  # after the answers' writes still under way: this reading is newer
+            self._headroom[key] = windows
+            await self._write(self.rotator.update, target.backend, change)
 
     async def failed(self, target: Target, reason: str, *, outage: bool) -> bool:
         """Count a failure; outages count toward the provider's circuit breaker (never a
