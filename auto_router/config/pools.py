@@ -163,11 +163,14 @@ def expand_pool(
 
 def find_key(keys: tuple[PoolKey, ...], wanted: str) -> PoolKey | None:
     """The entry ``wanted`` names: its id, its mask, its ``${VAR}`` text or its index (from
-    1). A mask two keys share names neither."""
+    1). A mask two keys share names neither. An id is looked for first: about one id in a
+    hundred is all digits (10 hex characters), and must not be read as an index."""
+    by_id = [k for k in keys if k.id == wanted]
+    if len(by_id) == 1:
+        return by_id[0]
     if wanted.isdigit():
         return next((k for k in keys if k.index == int(wanted)), None)
     for match in (
-        [k for k in keys if k.id == wanted],
         [k for k in keys if "${" in k.written and k.written == wanted],
         [k for k in keys if k.secret is not None and k.masked == wanted],
     ):

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from auto_router.config import load_config
-from auto_router.config.pools import KeyRing, find_key, mask, slot_name
+from auto_router.config.pools import KeyRing, PoolKey, find_key, mask, slot_name
 from auto_router.errors import ConfigValidationError, MissingVariableError
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 from auto_router.rotation.state import MemoryStateStore, SQLiteStateStore
+from auto_router.secrets import Secret
 from tests.helpers import FakeClock, write_config
 
 KEY_A = "sk-pool-aaaaaaaaaaaaA1b2"
@@ -197,3 +198,14 @@ def test_a_key_is_found_by_id_mask_reference_or_index(
     assert find_key(keys, "sk-…wxyz") == keys[1]
     assert find_key(keys, keys[0].id or "") == keys[0]
     assert find_key(keys, "3") is None and find_key(keys, LITERAL) is None
+
+
+def test_an_id_of_digits_alone_names_its_key_not_an_index() -> None:
+    """About 1 % of ids (10 hex characters) are all digits: seen failing in CI."""
+    keys = (
+        PoolKey(1, "${A}", "7135707744", Secret("sk-aaaaaaaaaaaa")),
+        PoolKey(2, "${B}", "0000000001", Secret("sk-bbbbbbbbbbbb")),
+    )
+    assert find_key(keys, "7135707744") == keys[0]
+    assert find_key(keys, "0000000001") == keys[1]
+    assert find_key(keys, "2") == keys[1]  # an index still, where no id is that
