@@ -3,19 +3,19 @@
 ``stats`` (requests.py) sums a whole period; this cuts the period into ``buckets`` equal
 slices and sums each, so a chart can show the last hour in 5-minute bars or the last day in
 hours: requests, errors, p50 and p95 latency, tokens. One read of the period's rows (the
-columns needed, never the bodies); the sums are made here, in one pass.
+columns needed, never the bodies); the sums are made here, in one pass. The same SQL reads
+SQLite's log or PostgreSQL's (``[request_log] url``: ``postgres.PgDatabase``), as
+``read_stats`` does.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import StateError
 from ..paths import Paths
-from .db import connect
-from .requests import _percentile
+from .requests import _percentile, read_log
+from .rows import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class Series:
     buckets: tuple[Bucket, ...]
 
 
-def series(db: sqlite3.Connection, start: float, end: float, buckets: int) -> list[Series]:
+def series(db: Database, start: float, end: float, buckets: int) -> list[Series]:
     """Per provider (that answered, by ``backend/provider``), ``buckets`` slices of
     ``[start, end)``, oldest first; a slice with no request is all zeros."""
     width = (end - start) / buckets
@@ -74,12 +74,8 @@ def _bucket(start: float, rows: list[tuple[Any, ...]]) -> Bucket:
     )
 
 
-def read_series(paths: Paths, start: float, end: float, buckets: int) -> list[Series]:
-    """``series`` on the database at ``paths``."""
-    db = connect(paths.database)
-    try:
-        return series(db, start, end, buckets)
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot read the request log: {exc}") from exc
-    finally:
-        db.close()
+def read_series(
+    paths: Paths, start: float, end: float, buckets: int, *, url: str | None = None
+) -> list[Series]:
+    """``series`` on the request log at ``paths`` or ``url`` (PostgreSQL)."""
+    return read_log(paths, url, lambda db: series(db, start, end, buckets))

@@ -128,7 +128,9 @@ async def get_series(request: Request) -> Response:
     # Slices on whole multiples of their width: the bars do not shift under a reader.
     end = (services(request).rotator.clock() // width + 1) * width
     await _flush(request)
-    rows = await in_thread(read_series, paths, end - seconds, end, slices)
+    rows = await in_thread(
+        partial(read_series, paths, end - seconds, end, slices, url=_log_url(request))
+    )
     config = services(request).config
     providers = [
         {
