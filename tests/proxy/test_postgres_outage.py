@@ -128,8 +128,9 @@ class Load:
         self.threads = [threading.Thread(target=self._run) for _ in range(threads)]
 
     def _run(self) -> None:
-        client = openai.OpenAI(base_url=f"{self.base}/v1", api_key="k", max_retries=0, timeout=10)
-        with client:
+        with openai.OpenAI(
+            base_url=f"{self.base}/v1", api_key="k", max_retries=0, timeout=10
+        ) as client:
             for _ in range(self.cap):
                 if self.stop.is_set():
                     return
