@@ -221,3 +221,20 @@ def test_a_run_token_in_the_path_routes_to_the_runs_backend(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert GOOGLE_LOGIN.encode() not in path.read_bytes(), path
+
+
+def test_a_plain_gemini_request_never_goes_to_code_assist(home: Paths, clock: Clock) -> None:
+    """Even with a bearer and our token beside it: Code Assist speaks only ``/v1internal``."""
+    with (
+        FakeUpstream(CodeAssistFake()) as sub,
+        FakeUpstream(FakeProvider("plan", text="plan")) as plan,
+    ):
+        config(home, sub.root, plan.root)
+        with serve(make_app(home, clock)) as base, gemini_cli(base) as cli:
+            reply = cli.post(
+                "/v1beta/models/gemini-2.5-pro:generateContent", json=wrapped()["request"]
+            )
+    assert reply.status_code == 200
+    assert reply.json()["candidates"][0]["content"]["parts"][0]["text"] == "plan"
+    assert sub.seen == []
+    assert_no_login(plan.seen)
