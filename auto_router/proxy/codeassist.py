@@ -16,27 +16,29 @@ Bearer <Google token>`` (google-gemini/gemini-cli packages/core/src/code_assist/
   give it), and the answer is wrapped back into Code Assist's ``{"response": ...}``, each
   streamed chunk likewise. The Google token never reaches another provider.
 
-The passthrough call is not recorded in the rotation state (no cooldown): each request asks
-Code Assist first, and a quota 429 costs one fast round trip before the overflow.
+The passthrough call is not recorded in the rotation state, the request log or the run's
+record (the overflow's request is): after a quota 429 the model requests skip Code Assist
+until the reset its answer names, in this process's memory only.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, Final, NamedTuple
 
 import structlog
 
 from ..config import Config
 from ..errors import AutoRouterError
+from ..limits.upstream import reset_time
 from .asgi import ENDPOINT, PATH_TOKEN, Message, Receive, Scope, Send
 from .endpoints import GEMINI_GENERATE, GEMINI_STREAM, Resolved
 from .errors import error_body
 from .exchange import DROP_REQUEST, DROP_RESPONSE, ClientError, read_body, respond
 from .forward import Proxy, check_client
 from .runs import bare_token
-from .upstream import Timeouts, UpstreamError
+from .upstream import Timeouts, UpstreamError, UpstreamResponse
 
 log = structlog.get_logger("auto_router.proxy")
 
@@ -46,6 +48,8 @@ PREFIX: Final = "/v1internal"
 GENERATE: Final = {"generateContent": GEMINI_GENERATE, "streamGenerateContent": GEMINI_STREAM}
 #: Answers of the passthrough provider that send the request to the next provider.
 _OVERFLOW: Final = frozenset({429, 500, 502, 503, 504})
+#: How long a quota 429 that names no reset keeps the model requests off Code Assist (s).
+DEFAULT_COOLING: Final = 60.0
 _TOKEN_HEADER: Final = b"x-auto-router-token"
 _BACKEND_HEADER: Final = b"x-auto-router-backend"
 
@@ -58,6 +62,7 @@ def is_code_assist(path: str) -> bool:
 class Service(NamedTuple):
     """The passthrough Gemini provider of a backend: where Code Assist is, how long to wait."""
 
+    key: str
     name: str
     base_url: str
     timeouts: Timeouts
@@ -76,6 +81,8 @@ class CodeAssist:
         self.proxy = proxy
         #: backend -> its Code Assist provider, for one configuration (rebuilt when it changes).
         self._services: tuple[Config | None, dict[str, Service | None]] = (None, {})
+        #: "backend/provider" -> until when its quota is used up (in memory, by the clock).
+        self._cooling: dict[str, float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -87,29 +94,50 @@ class CodeAssist:
         body = await read_body(receive)
         method = scope["path"][len(PREFIX) + 1 :]
         generate = GENERATE.get(method) if scope["path"][len(PREFIX)] == ":" else None
-        headers = _headers(scope, login)
+        if generate is not None and self._cooling.get(service.key, 0.0) > self.proxy.clock():
+            await self._overflow(scope, send, body, method)  # its quota is used up: not asked
+        elif not await self._ask(scope, send, service, login, body, generate is GEMINI_STREAM):
+            await self._overflow(scope, send, body, method)
+
+    async def _ask(
+        self, scope: Scope, send: Send, service: Service, login: str, body: bytes, stream: bool
+    ) -> bool:
+        """The request to Code Assist as it is: ``True`` once the client has its answer (or
+        its error), ``False`` when a model request should overflow instead."""
+        generate = scope["path"][len(PREFIX) + 1 :] in GENERATE
         url = service.base_url + scope["path"]
         query = scope.get("query_string", b"")
         if query:
             url += "?" + query.decode("latin-1")
-        stream = generate is GEMINI_STREAM
+        headers = _headers(scope, login)
         try:
             resp = await self.proxy.upstream.send(
                 scope["method"], url, headers, body or None, service.timeouts, stream=stream
             )
+            if not generate or resp.status not in _OVERFLOW:
+                await _relay(send, resp, stream)
+                return True
+            if resp.status == 429:
+                self._cool(service, resp.raw_headers(), await resp.read())
+            else:
+                await resp.abort()
         except UpstreamError as exc:
-            if generate is None:
+            if not generate:
                 message = f"Code Assist ({service.name}) unreachable: {type(exc).__name__}"
                 await respond(send, 502, error_body("gemini", 502, message, code="upstream"))
-                return
-            log.info("code assist unreachable, overflowing", provider=service.name)
-        else:
-            if generate is None or resp.status not in _OVERFLOW:
-                await _relay(send, resp, stream)
-                return
-            await resp.abort()
-            log.info("code assist refused, overflowing", provider=service.name, status=resp.status)
-        await self._overflow(scope, send, body, method)
+                return True
+            log.info("code assist unreachable, overflowing", provider=service.key)
+            return False
+        log.info("code assist refused, overflowing", provider=service.key, status=resp.status)
+        return False
+
+    def _cool(self, service: Service, raw: Sequence[tuple[bytes, bytes]], body: bytes) -> None:
+        """Its quota's 429: the model requests skip it until the reset the answer names
+        (``RetryInfo``, "reset after"), else for ``DEFAULT_COOLING`` seconds."""
+        now = self.proxy.clock()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
+        until = reset_time(headers, body.decode("utf-8", "replace"), now)
+        self._cooling[service.key] = until if until is not None else now + DEFAULT_COOLING
 
     def _admit(self, scope: Scope) -> tuple[Service, str]:
         """The Code Assist provider this request is for and the client's bearer, or why not."""
@@ -180,7 +208,8 @@ def _find_service(config: Config, backend: str, targets: Any) -> Service | None:
             target = targets.get((backend, provider.name), {}).get("gemini")
             timeouts = target.timeouts if target is not None else Timeouts()
             base = provider.resolve().base_url or provider.base_url
-            return Service(provider.name, base.rstrip("/"), timeouts)
+            key = f"{backend}/{provider.name}"
+            return Service(key, provider.name, base.rstrip("/"), timeouts)
     return None
 
 
@@ -195,7 +224,7 @@ def _headers(scope: Scope, login: str) -> list[tuple[str, str]]:
     return out
 
 
-async def _relay(send: Send, resp: Any, stream: bool) -> None:
+async def _relay(send: Send, resp: UpstreamResponse, stream: bool) -> None:
     headers = [(k.lower(), v) for k, v in resp.raw_headers() if k.lower() not in DROP_RESPONSE]
     if not stream:
         body = await resp.read()
@@ -205,7 +234,13 @@ async def _relay(send: Send, resp: Any, stream: bool) -> None:
     try:
         while chunk := await resp.readany():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    finally:
+    except UpstreamError as exc:  # after the first byte: the client sees the stream end
+        await resp.abort()
+        log.warning("code assist stream broke", error=type(exc).__name__)
+    except BaseException:  # the client left: close the upstream side
+        await resp.abort()
+        raise
+    else:
         await resp.release()
     await send({"type": "http.response.body", "body": b""})
 

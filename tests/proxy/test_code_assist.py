@@ -238,3 +238,44 @@ def test_a_plain_gemini_request_never_goes_to_code_assist(home: Paths, clock: Cl
     assert reply.json()["candidates"][0]["content"]["parts"][0]["text"] == "plan"
     assert sub.seen == []
     assert_no_login(plan.seen)
+
+
+def test_after_its_quota_429_code_assist_is_not_asked_until_the_reset(
+    home: Paths, clock: Clock
+) -> None:
+    """The 429 says ``retryDelay: 30s``: model requests overflow at once until then."""
+    code_assist = CodeAssistFake(answers=0)
+    with FakeUpstream(code_assist) as sub, FakeUpstream(FakeProvider("plan", text="plan")) as plan:
+        config(home, sub.root, plan.root)
+        with serve(make_app(home, clock)) as base, gemini_cli(base) as cli:
+            texts = [text_of(cli.post("/v1internal:generateContent", json=wrapped()).json())]
+            texts.append(text_of(cli.post("/v1internal:generateContent", json=wrapped()).json()))
+            asked_while_cooling = len(sub.seen)
+            account = cli.post("/v1internal:retrieveUserQuota", json={"project": PROJECT})
+            code_assist.answers = 10  # its quota is back
+            clock.advance(31)
+            texts.append(text_of(cli.post("/v1internal:generateContent", json=wrapped()).json()))
+    assert texts == ["plan", "plan", TEXT]
+    assert asked_while_cooling == 1  # the second request went straight to the plan
+    assert account.status_code == 200  # the account calls still go to Code Assist
+    assert len(plan.seen) == 2
+
+
+def test_code_assist_answers_a_stream_itself_and_its_401_is_the_clients(
+    home: Paths, clock: Clock
+) -> None:
+    with FakeUpstream(CodeAssistFake(answers=5)) as sub, FakeUpstream(FakeProvider("plan")) as plan:
+        config(home, sub.root, plan.root)
+        with serve(make_app(home, clock)) as base:
+            with gemini_cli(base) as cli:
+                streamed = cli.post(
+                    "/v1internal:streamGenerateContent", params={"alt": "sse"}, json=wrapped()
+                )
+            with gemini_cli(base, login="ya29.expired-login") as cli:
+                expired = cli.post("/v1internal:generateContent", json=wrapped())
+    assert streamed.status_code == 200
+    assert [text_of(d) for d in sse_documents(streamed.text)] == [TEXT]
+    # an expired login: Gemini CLI refreshes it on the 401; no overflow hides it
+    assert expired.status_code == 401
+    assert expired.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert plan.seen == []
