@@ -68,12 +68,6 @@ class Service(NamedTuple):
     timeouts: Timeouts
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 class CodeAssist:
     """The ``/v1internal`` endpoints, in front of ``Proxy.handle`` for the overflow."""
 
@@ -87,8 +81,8 @@ class CodeAssist:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             service, login = self._admit(scope)
-        except _Refused as exc:
-            body = error_body("gemini", exc.status, exc.message, code="invalid_request")
+        except ClientError as exc:
+            body = error_body("gemini", exc.status, exc.message, code=exc.code)
             await respond(send, exc.status, body)
             return
         body = await read_body(receive)
@@ -147,24 +141,26 @@ class CodeAssist:
         token = scope.get(PATH_TOKEN) or _text(named.get(_TOKEN_HEADER))
         run = proxy.run_tokens.lookup(bare_token(token)) if proxy.run_tokens else None
         if run is None and (snap.settings.client_tokens or proxy.run_tokens is not None):
-            try:
-                check_client(snap, token, scope)
-            except ClientError as exc:
-                raise _Refused(exc.status, exc.message) from None
+            check_client(snap, token, scope)
         login = _text(named.get(b"authorization"))
         if not login:
-            raise _Refused(401, "Code Assist needs the client's own Google login (a bearer)")
+            raise ClientError(
+                401,
+                "Code Assist needs the client's own Google login (a bearer)",
+                code="UNAUTHORIZED",
+            )
         backend = _text(named.get(_BACKEND_HEADER)) or (run[1].backend if run else None)
         try:
             chosen = proxy.router.backend_for(snap, backend, None)
         except AutoRouterError as exc:
-            raise _Refused(400, exc.message) from None
+            raise ClientError(400, exc.message, code="invalid_request") from None
         service = self._service(snap.config, chosen, snap.targets)
         if service is None:
-            raise _Refused(
+            raise ClientError(
                 400,
                 f"backend {chosen!r} has no Code Assist provider "
                 '(type = "gemini", auth = "passthrough"; template gemini-subscription)',
+                code="invalid_request",
             )
         return service, login
 
