@@ -49,10 +49,10 @@ Two scenarios run in every mode (``--scenarios-only``: only them):
   (``ANTHROPIC_BASE_URL`` + ``ANTHROPIC_AUTH_TOKEN``), the first answering 429: Claude Code
   must answer from the second, through the proxy, with no 429 reaching it.
 
-With ``--subscriptions`` (issue 20; Claude Code and Codex only) each agent runs logged in
-(fake logins in the private HOME) on a backend of a subscription provider (``auth =
-"passthrough"``, a fake of api.anthropic.com or the ChatGPT Codex backend) and an API-key
-provider: the subscription must receive the agent's own login and no run token, and after it
+With ``--subscriptions`` (issue 20; Claude Code, Codex and Gemini CLI) each agent runs logged
+in (fake logins in the private HOME) on a backend of a subscription provider (``auth =
+"passthrough"``, a fake of api.anthropic.com, the ChatGPT Codex backend or Code Assist) and an
+API-key provider: the subscription must receive the agent's own login and no run token, and after it
 answers its rate limit the same session must go on on the API-key provider, which receives no
 login; Claude Code also runs interactively in tmux, five messages of one conversation, the
 third overflowing to the API-key plan and the last two back on the subscription once its window
@@ -699,7 +699,7 @@ def main() -> int:
             print(f"{spec.name}: {executable}", file=sys.stderr, flush=True)
             try:
                 if args.subscriptions:
-                    if spec.name in ("claude", "codex"):
+                    if spec.name in ("claude", "codex", "gemini"):
                         results.append(verify_subscription(spec, executable, Path(tmp)))
                     if spec.name == "claude":
                         results.append(verify_subscription_session(spec, executable, Path(tmp)))

@@ -1,5 +1,7 @@
-"""The subscription scenario of ``verify_real_agents.py`` (issue 20): the real Claude Code and
-Codex CLIs, logged in with fake logins in a private HOME, under ``auto-router run``.
+"""The subscription scenario of ``verify_real_agents.py`` (issue 20): the real Claude Code,
+Codex and Gemini CLIs, logged in with fake logins in a private HOME, under ``auto-router run``
+(Gemini CLI's Google login, through Code Assist: ``verify_gemini_login.py``, which this
+module's ``run_scenario`` / ``checks`` / ``describe`` hand ``gemini`` to).
 
 Each agent's backend holds a subscription provider (``auth = "passthrough"``) whose base URL
 is a local fake standing in for api.anthropic.com or the ChatGPT Codex backend, and an
@@ -35,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import verify_gemini_login as gemini_login
 
 from auto_router.demo import wire
 from auto_router.demo.actions import Action, Reply, Seen, Stream
@@ -236,7 +240,11 @@ class Outcome:
     plan_seen: list[Seen]
 
 
-def run_scenario(agent: str, executable: str, base: Path, quiet: dict[str, str]) -> Outcome:
+def run_scenario(
+    agent: str, executable: str, base: Path, quiet: dict[str, str]
+) -> Outcome | gemini_login.Outcome:
+    if agent == "gemini":
+        return gemini_login.run_scenario(executable, base, quiet)
     work = Path(tempfile.mkdtemp(prefix=f"sub-{agent}-", dir=base))
     home, cfg, cwd = work / "home", work / "config", work / "project"
     for d in (home, cfg, cwd):
@@ -274,7 +282,9 @@ def run_scenario(agent: str, executable: str, base: Path, quiet: dict[str, str])
     return Outcome(proc.returncode, proc.stdout, proc.stderr, sub, plan, plan_seen)
 
 
-def checks(agent: str, run: Outcome) -> dict[str, bool]:
+def checks(agent: str, run: Outcome | gemini_login.Outcome) -> dict[str, bool]:
+    if isinstance(run, gemini_login.Outcome):
+        return gemini_login.checks(run)
     own = OAUTH if agent == "claude" else CHATGPT
     sub_turns = [s for s in run.sub.seen if s.method == "POST"]
     every = [*run.sub.seen, *run.plan_seen]
@@ -322,8 +332,10 @@ def checks(agent: str, run: Outcome) -> dict[str, bool]:
     return found
 
 
-def describe(run: Outcome) -> list[str]:
+def describe(run: Outcome | gemini_login.Outcome) -> list[str]:
     """What happened, for the report: the requests each upstream got, the summary lines."""
+    if isinstance(run, gemini_login.Outcome):
+        return gemini_login.describe(run)
     sub = ", ".join(f"{s.method} {s.route}" for s in run.sub.seen)
     plan = ", ".join(f"{r['path']} {r['status']} {r.get('turn', '')!r}" for r in run.plan.requests)
     lines = [f"subscription: {sub}", f"api-key provider: {plan}"]

@@ -1,4 +1,16 @@
-"""Gemini CLI (``gemini``): Gemini variables; settings in a temporary ``GEMINI_CLI_HOME``."""
+"""Gemini CLI (``gemini``): Gemini variables; settings in a temporary ``GEMINI_CLI_HOME``.
+
+On a run that keeps the login (``Target.keep_login``: a backend with a ``gemini`` provider of
+``auth = "passthrough"``, template ``gemini-subscription``) Gemini CLI keeps its "Login with
+Google": it gets ``CODE_ASSIST_ENDPOINT=http://127.0.0.1:PORT/r/<run token>`` (Code Assist's
+base URL, which Gemini CLI 0.61 reads in ``CodeAssistServer.getBaseUrl`` and to which it
+appends ``/v1internal:<method>``; the path carries the run's token because Gemini CLI has no
+variable for a header of our own), and no key. Inherited ``GEMINI_API_KEY``,
+``GOOGLE_API_KEY`` and ``GOOGLE_GEMINI_BASE_URL`` are dropped: where the settings name no auth
+type, Gemini CLI takes one from the environment (``getAuthTypeFromEnv``: a base URL means
+"gateway", ``GEMINI_API_KEY`` the API key), and the shell's key would then go straight to
+Google's API, past the proxy, in place of the login.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +29,16 @@ from .base import (
     strip_suffix,
 )
 
-VARIABLES = ("GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_MODEL")
+VARIABLES = ("GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_MODEL", "CODE_ASSIST_ENDPOINT")
+#: What would replace the Google login, or send requests past the proxy (module docstring).
+KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL")
+#: Gemini CLI's Code Assist base URL (default https://cloudcode-pa.googleapis.com).
+ENDPOINT_VARIABLE = "CODE_ASSIST_ENDPOINT"
 
 
 def configure(target: Target, provided: frozenset[str]) -> Setup:
+    if target.keep_login:
+        return keep_login(target)
     setup = Setup()
     if target.api_key and not credential_given(provided, "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         setup.env["GEMINI_API_KEY"] = target.api_key.reveal()
@@ -29,6 +47,27 @@ def configure(target: Target, provided: frozenset[str]) -> Setup:
         setup.env["GOOGLE_GEMINI_BASE_URL"] = strip_suffix(target.base_url, "/v1beta", "/v1")
     if target.model and "GEMINI_MODEL" not in provided:
         setup.env["GEMINI_MODEL"] = target.model
+    return setup
+
+
+def keep_login(target: Target) -> Setup:
+    """The Google login as the credential; Code Assist's base URL is the proxy's, with the
+    run's token in its path (direct, on the passthrough provider: that provider's URL)."""
+    setup = Setup(unset=set(KEY_VARIABLES))
+    if target.model:
+        setup.env["GEMINI_MODEL"] = target.model
+    base = (target.base_url or "").rstrip("/")
+    if target.api_key is None:  # direct, on the Code Assist provider itself
+        if base:
+            setup.env[ENDPOINT_VARIABLE] = base
+        setup.notes.append("authentication: Gemini CLI's own Google login, straight to Code Assist")
+        return setup
+    setup.env[ENDPOINT_VARIABLE] = f"{base}/r/{target.api_key.reveal()}"
+    setup.secret_names.add(ENDPOINT_VARIABLE)
+    setup.notes.append(
+        "authentication: Gemini CLI's own Google login (its bearer goes to the Code Assist "
+        f"provider only); the run's token in the path of {ENDPOINT_VARIABLE}"
+    )
     return setup
 
 
@@ -110,6 +149,7 @@ AGENT = Agent(
     configure=configure,
     protocols=("gemini",),
     prepare=prepare,
+    keeps_login=True,
     fail_fast_doc="GEMINI_CLI_HOME -> a temporary mirror of ~/.gemini whose settings.json "
     "adds general.maxAttempts = 1",
 )

@@ -64,7 +64,7 @@ STRATEGIES: Final = (STICKY, PRIORITY, ROUND_ROBIN)
 BACKEND_SECTIONS: Final = ("message_backend", "backend")
 #: The types whose clients log in with a credential of their own (Claude Code, Codex), so a
 #: provider of theirs may take ``auth = "passthrough"``.
-PASSTHROUGH_TYPES: Final = ("anthropic", "openai")
+PASSTHROUGH_TYPES: Final = ("anthropic", "openai", "gemini")
 #: Client credential headers a passthrough provider must not carry a fixed value for.
 _LOGIN_HEADER_NAMES: Final = frozenset(
     {"authorization", "x-api-key", "chatgpt-account-id", "x-openai-fedramp"}
@@ -95,9 +95,8 @@ def auth_conflicts(fields: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str
     found: list[tuple[tuple[str, ...], str]] = []
     kind = fields.get("type", "openai")
     if kind not in PASSTHROUGH_TYPES:
-        found.append(
-            (("auth",), f'"passthrough" is for type "anthropic" or "openai", not {kind!r}')
-        )
+        types = '"anthropic", "openai" or "gemini"'
+        found.append((("auth",), f'"passthrough" is for type {types}, not {kind!r}'))
     if fields.get("api_key") is not None:
         variable = fields.get("derived", {}).get("api_key", "api_key")
         message = "a passthrough provider forwards the client's login: remove the key"

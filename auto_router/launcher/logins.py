@@ -1,11 +1,13 @@
 """Runs that keep the agent's own login (issue 20), and the context window a run tells it.
 
 A backend whose providers include a subscription (``auth = "passthrough"``: the agent's own
-Claude or ChatGPT login, forwarded by the proxy to that provider and to no other) changes how
-a run through the proxy authenticates: an agent that has such a login (``Agent.keeps_login``)
-keeps it as its credential, and the run's token travels in a header of its own
-(``agents.base.RUN_TOKEN_HEADER``). Any other agent, or a backend with no subscription,
-sends the run's token as its API key, as before.
+Claude, ChatGPT or Google login, forwarded by the proxy to that provider and to no other)
+changes how a run through the proxy authenticates: an agent that has such a login
+(``Agent.keeps_login``) and a subscription of its own API on the backend keeps it as its
+credential, and the run's token travels beside it, in a header of its own
+(``agents.base.RUN_TOKEN_HEADER``; Gemini CLI, which has no such header, in the path of its
+``CODE_ASSIST_ENDPOINT``). Any other agent, or a backend with no subscription for it, sends
+the run's token as its API key, as before.
 
 An agent reads its context window once, at start, but the proxy may move the session to a
 model with a smaller one at any request: the run tells it the smallest window among the
@@ -39,5 +41,9 @@ class Login(NamedTuple):
 def login_of(config: Config, backend: str, agent: Agent) -> Login:
     """For ``agent`` on ``backend`` through the proxy."""
     providers: Sequence[ProviderConfig] = config.enabled_providers_of(backend)
-    keep = agent.keeps_login and any(p.passthrough for p in providers)
+    # Only a subscription of the agent's own API carries its login: Gemini CLI's Google
+    # login is for a Gemini one (Code Assist), never for a Claude or ChatGPT one.
+    keep = agent.keeps_login and any(
+        p.passthrough and p.protocol in agent.protocols for p in providers
+    )
     return Login(keep, smallest_window(providers))

@@ -123,6 +123,9 @@ def _masked(name: str, value: str) -> str:
     if name.endswith("_HEADERS") and ":" in value:
         lines = (line.partition(":") for line in value.splitlines())
         return "\\n".join(f"{head}: {mask(rest.strip())}" for head, _, rest in lines)
+    if "://" in value and "/r/" in value:  # a URL with the run's token in its path (Gemini)
+        head, _, token = value.partition("/r/")
+        return f"{head}/r/{mask(token)}"
     return mask(value) or "''"
 
 

@@ -154,6 +154,22 @@ TEMPLATES: Final[tuple[Template, ...]] = (
             "codex-rs/core/src/model_provider_info.rs"
         ),
     ),
+    # Gemini CLI logged in with Google calls Code Assist: ``CODE_ASSIST_ENDPOINT`` (default
+    # https://cloudcode-pa.googleapis.com) + ``/v1internal:<method>``, with ``Authorization:
+    # Bearer <Google token>`` (packages/core/src/code_assist/server.ts, ``getBaseUrl``,
+    # ``CODE_ASSIST_API_VERSION``); the proxy serves that path (proxy/codeassist.py).
+    Template(
+        "gemini-subscription",
+        "Gemini Code Assist: Gemini CLI's own Google login, passed through",
+        "gemini",
+        "https://cloudcode-pa.googleapis.com",
+        None,
+        settings=_PASSTHROUGH,
+        source=_seen(
+            "https://github.com/google-gemini/gemini-cli/blob/main/"
+            "packages/core/src/code_assist/server.ts"
+        ),
+    ),
     Template(
         "openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"
     ),

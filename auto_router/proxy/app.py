@@ -42,6 +42,7 @@ from ..runs import RunTokens
 from ..secrets import Secret
 from .admin import admin_routes
 from .asgi import ENDPOINT, Receive, Scope, Send
+from .codeassist import CodeAssist, is_code_assist
 from .endpoints import Resolved
 from .failover import Pacing
 from .forward import Proxy
@@ -107,6 +108,7 @@ class ProxyApp:
         self.proxy = proxy
         self.starlette = starlette
         self.services = services
+        self.code_assist = CodeAssist(proxy)
         self.gate = Gate(self._dispatch, lambda: services.settings, lambda: services.redactor)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,6 +119,9 @@ class ProxyApp:
         found: Resolved | None = scope.get(ENDPOINT)
         if found is not None and scope["type"] == "http":
             await self.proxy.handle(scope, receive, send, found.endpoint, found.path_model)
+            return
+        if scope["type"] == "http" and is_code_assist(scope["path"]):  # Gemini CLI's Google login
+            await self.code_assist(scope, receive, send)
             return
         try:
             await self.starlette(scope, receive, send)

@@ -33,6 +33,7 @@ import structlog
 from ..config.proxy import ProxySettings
 from .attempts import Answer
 from .classify import CONTEXT, Failure
+from .endpoints import GEMINI
 from .exchange import Call, Exchange
 from .recording import Recorder
 from .routing import Plan, Target
@@ -83,7 +84,7 @@ class Failover:
         for index, target in enumerate(plan.candidates):
             if window is not None and (target.context_window or 0) <= window:
                 continue
-            if target.passthrough and not call.login:
+            if target.passthrough and not _carries_login(target, call):
                 continue  # skipped, not failed: no login to send it (issue 20)
             if budget.providers <= 0:
                 _untried(plan.candidates[index:], settings)
@@ -151,7 +152,7 @@ class Failover:
         for target in candidates[start:]:
             if not target.prefill or (target.backend, target.slot) in plan.probes:
                 continue
-            if target.passthrough and not call.login:
+            if target.passthrough and not _carries_login(target, call):
                 continue
             if providers <= 0:
                 break
@@ -168,6 +169,12 @@ class Failover:
             reason = f"continuation refused: HTTP {status}" if status >= 400 else "not a stream"
             self.recorder.refused(ex, target, status, reason)
         return None
+
+
+def _carries_login(target: Target, call: Call) -> bool:
+    """A passthrough provider takes this request: it has a login, and the provider is not
+    Code Assist, which speaks only ``/v1internal`` (served by ``codeassist``, not plans)."""
+    return bool(call.login) and target.family != GEMINI
 
 
 def _untried(rest: Sequence[Target], settings: ProxySettings) -> None:

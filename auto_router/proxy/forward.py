@@ -134,7 +134,7 @@ class Proxy:
         # -- end hook --
         guarded = bool(snap.settings.client_tokens) or self.run_tokens is not None
         if ex.run is None and guarded:
-            _check_client(snap, token, scope)
+            check_client(snap, token, scope)
         # The client's credential headers are its own login unless they carried our token.
         login = got.login if got.token is not None or not guarded else ()
         data = _parse(ex, body, path_model)
@@ -308,7 +308,8 @@ def _parse(ex: Exchange, body: bytes, path_model: str | None) -> dict[str, Any] 
     return parsed
 
 
-def _check_client(snap: Snapshot, credential: str | None, scope: Scope) -> None:
+def check_client(snap: Snapshot, credential: str | None, scope: Scope) -> None:
+    """A 401 (``ClientError``) unless ``credential`` is a client token or the admin token."""
     token = credential or ""
     if token.lower().startswith("bearer "):
         token = token[7:]

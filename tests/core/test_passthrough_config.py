@@ -43,10 +43,10 @@ def test_a_passthrough_provider_loads_with_no_key_of_its_own(tmp_path: Path) -> 
             "forwards the client's login: remove the key",
         ),
         (
-            'type = "gemini"\nauth = "passthrough"\nbase_url = "https://g.example"\n',
+            'type = "azure-openai"\nauth = "passthrough"\nbase_url = "https://g.example"\n',
             "auth",
             4,
-            '"passthrough" is for type "anthropic" or "openai", not \'gemini\'',
+            '"passthrough" is for type "anthropic", "openai" or "gemini", not \'azure-openai\'',
         ),
         (
             'type = "openai"\nauth = "passthrough"\nbase_url = "https://o.example/v1"\n'

@@ -16,6 +16,7 @@ from auto_router.editing.checks import check_provider_keys
 from auto_router.paths import Paths
 from auto_router.providers import protocols
 from auto_router.providers.templates import CHECKED, TEMPLATES, Template, get_template
+from auto_router.proxy import codeassist
 
 #: The request URL each vendor documents for the template's type: ``ANTHROPIC_BASE_URL`` plus
 #: ``/v1/messages`` (what the Anthropic SDK and Claude Code append), an OpenAI SDK
@@ -46,6 +47,8 @@ DOCUMENTED = {
     "qwen-proxy": "http://127.0.0.1:3000/v1/chat/completions",
     "claude-subscription": "https://api.anthropic.com/v1/messages",
     "chatgpt-subscription": "https://chatgpt.com/backend-api/codex/responses",
+    # Code Assist: ``CODE_ASSIST_ENDPOINT`` + ``/v1internal:<method>`` (proxy/codeassist.py).
+    "gemini-subscription": "https://cloudcode-pa.googleapis.com/v1internal:generateContent",
 }
 #: The path asked for where it is not ``/chat/completions`` (the Codex backend serves
 #: only the Responses API).
@@ -97,7 +100,9 @@ def test_the_base_url_and_type_make_the_documented_url(name: str, tmp_path: Path
     template = get_template(name)
     provider = _resolved(template, tmp_path)  # through the files: the round trip
     protocol = provider.config.protocol
-    if protocol == "anthropic":
+    if name == "gemini-subscription":
+        url = f"{provider.base_url}{codeassist.PREFIX}:generateContent"
+    elif protocol == "anthropic":
         url = protocols.anthropic_url(provider, "/v1/messages")
     elif protocol == "gemini":
         url = protocols.gemini_url(provider, "/v1beta/models/gemini-x:generateContent")
