@@ -127,11 +127,15 @@ def set_key_enabled(
             )
         name = key.written if "${" in key.written else key.id
         assert name is not None  # a key written as it is always has an id
+        text = tomlkit.string(name, literal=False)  # as api_keys writes it: "${VAR}"
         current = table.get("disabled_keys")
         if isinstance(current, Array):
-            current.append(name)
-        else:
-            table["disabled_keys"] = tomlkit.array([name])  # type: ignore[arg-type]
+            current.append(text)
+            return
+        array = tomlkit.array()
+        array.append(text)
+        # under api_keys, where a reader looks (tomlkit has no public insert-at-key)
+        table.value._insert_after("api_keys", "disabled_keys", array)
 
     result = edit_config(paths, change)
     return KeyEdit(result, _keys(result, backend, provider, environ))
