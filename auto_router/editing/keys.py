@@ -118,7 +118,8 @@ def set_key_enabled(
             return
         if key.disabled:
             return
-        if all(k.disabled for k in keys if k is not key):
+        # a key whose variable is unset serves nothing: it does not count as enabled
+        if not any(k.id is not None and not k.disabled for k in keys if k is not key):
             raise ConfigValidationError(
                 f"{backend}/{provider} has no other enabled key: a pool cannot serve with none",
                 path=paths.provider_metadata,
