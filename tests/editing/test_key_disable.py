@@ -74,9 +74,7 @@ def test_a_disabled_key_has_no_slot_and_shows_disabled(paths: Paths) -> None:
         ('disabled_keys = "${P21_KEY_A}"', "expected a list"),
     ],
 )
-def test_a_bad_entry_is_named_with_file_line_and_key(
-    paths: Paths, line: str, message: str
-) -> None:
+def test_a_bad_entry_is_named_with_file_line_and_key(paths: Paths, line: str, message: str) -> None:
     with_disabled(paths, line)
     with pytest.raises(ConfigValidationError) as caught:
         load_config(paths)

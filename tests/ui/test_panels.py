@@ -115,9 +115,9 @@ def test_disable_key_asks_first_then_the_file_and_status_say_disabled(
     key_id = first.get_attribute("data-key")
     assert f'disabled_keys = ["{key_id}"]' in after and "# off for now" in after
     assert not any(key in after.split("disabled_keys")[1] for key in POOL)  # by id, not text
+    home = str(pooled.paths.config_dir)
     out = subprocess.run(
-        [sys.executable, "-m", "auto_router", "--config-dir", str(pooled.paths.config_dir)]
-        + ["status"],
+        [sys.executable, "-m", "auto_router", "--config-dir", home, "status"],
         capture_output=True,
         text=True,
         timeout=60,
