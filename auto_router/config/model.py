@@ -146,6 +146,8 @@ class ProviderConfig:
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     #: Pool keys kept but out of rotation (issue 21), by ``${VAR}`` text or id (``pools.py``).
     disabled_keys: tuple[str, ...] = ()
+    #: Their places in ``api_keys`` (from 1), matched once per load (``pools.check_disabled``).
+    disabled_entries: frozenset[int] = frozenset()
     #: Set on the provider narrowed to one pool key (``entry``): its id and place (from 1).
     key_id: str | None = None
     key_index: int | None = None
@@ -276,14 +278,15 @@ class ProviderConfig:
 
     def _first_usable(self, env: Mapping[str, str]) -> ProviderConfig:
         for index, written in enumerate(self.api_keys, 1):
-            if written in self.disabled_keys:  # health checks, env: never a disabled key
+            if index in self.disabled_entries:  # health checks, env: never a disabled key
                 continue
             try:
                 if expand(written, env):
                     return self.entry(index)
             except ExpansionError:
                 continue
-        return self.entry(1)  # none expands: its error names the first
+        on = [i for i in range(1, len(self.api_keys) + 1) if i not in self.disabled_entries]
+        return self.entry(on[0] if on else 1)  # none expands: its error names the first
 
     def _expanded_url(self, url: str | None) -> str | None:
         """A ``base_url`` built from ``${VAR}`` is checked here, once its value is known (a

@@ -23,8 +23,8 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -99,19 +99,26 @@ def is_key_name(text: str) -> bool:
 
 
 def check_disabled(
-    providers: Mapping[str, Mapping[str, Any]],
+    providers: Mapping[str, MutableMapping[str, Any]],
     paths: Paths,
     error: Callable[[tuple[str, ...], str, str], None],
 ) -> None:
     """Every provider's ``disabled_keys`` against its pool, ids matched with the live keys
-    (``error(where, key, message)``: the checker adds file and line)."""
+    (``error(where, key, message)``: the checker adds file and line). Each provider gets the
+    places of its disabled entries (``disabled_entries``): the whole pool's ``resolve`` (a
+    health check) then never picks a disabled key, and has no key ring to match ids with."""
     ring = KeyRing(paths.data_dir)
     for backend, table in providers.items():
         for name, provider in table.items():
+            if not provider.disabled_keys:
+                continue
             for text in disabled_problems(
                 provider.api_keys, provider.disabled_keys, ring, os.environ
             ):
                 error((backend, name), "disabled_keys", text)
+            pool = expand_pool(provider.api_keys, ring, os.environ, "", provider.disabled_keys)
+            off = frozenset(k.index for k in pool if k.disabled)
+            table[name] = replace(provider, disabled_entries=off)
 
 
 #: The checkers of a provider's pool settings (config/checks.py's ``PROVIDER_KEYS``).

@@ -13,7 +13,7 @@ import pytest
 
 from auto_router.config import load_config
 from auto_router.config.pools import KeyRing
-from auto_router.errors import ConfigValidationError
+from auto_router.errors import ConfigValidationError, MissingVariableError
 from auto_router.paths import Paths
 from auto_router.rotation.service import Rotator
 
@@ -46,7 +46,9 @@ def with_disabled(paths: Paths, line: str) -> None:
     paths.provider_metadata.write_text(text)
 
 
-def test_a_disabled_key_has_no_slot_and_shows_disabled(paths: Paths) -> None:
+def test_a_disabled_key_has_no_slot_and_shows_disabled(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
     literal_id = KeyRing(paths.data_dir).id_of(LITERAL)
     with_disabled(paths, f'disabled_keys = ["${{P21_KEY_A}}", "{literal_id}"]')
     config = load_config(paths)
@@ -62,6 +64,11 @@ def test_a_disabled_key_has_no_slot_and_shows_disabled(paths: Paths) -> None:
         ("sk-…B3c4", False),
         ("sk-…wxyz", True),
     ]
+    # with key B's variable unset, the whole pool's resolve (a health check) still skips the
+    # disabled literal key: it fails on key B rather than use a disabled key
+    monkeypatch.delenv("P21_KEY_B")
+    with pytest.raises(MissingVariableError, match=r"api_keys\[2\]"):
+        load_config(paths).provider("qwen", "one").resolve()
 
 
 @pytest.mark.parametrize(
