@@ -18,7 +18,9 @@ def key_lines(provider: ProviderStatus, now: float) -> list[str]:
     lines = []
     for key in provider.keys:
         marker = "*" if key.current else " "
-        if key.problem is not None:
+        if key.disabled:
+            what = "disabled"
+        elif key.problem is not None:
             what = f"unusable: {key.problem}"
         elif key.cooldown_until is not None:
             what = f"cooling until {format_time(key.cooldown_until, now)}"
@@ -38,6 +40,7 @@ def keys_json(provider: ProviderStatus) -> list[dict[str, Any]]:
             "id": k.id,
             "masked": k.masked,
             "current": k.current,
+            "disabled": k.disabled,
             "cooling": k.cooldown_until is not None,
             "cooldown_until": iso(k.cooldown_until),
             "circuit": k.circuit,

@@ -1,4 +1,4 @@
-"""``auto-router provider key add|remove``: a provider's key pool (issue 19).
+"""``auto-router provider key add|remove|disable|enable``: a provider's key pool (issues 19, 21).
 
 Keys are shown by mask and id only. ``add`` takes ``${VAR}`` (kept as written, expanded when
 used) or a literal key, which is then written to the file: it says so.
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..config.pools import PoolKey
 
 key_app = typer.Typer(
-    help="Add and remove the keys of a provider's key pool.", no_args_is_help=True
+    help="Add, remove, disable and enable the keys of a provider's key pool.", no_args_is_help=True
 )
 
 Ref = Annotated[str, typer.Argument(metavar="BACKEND/PROVIDER", help="Which provider.")]
@@ -27,11 +27,18 @@ BackendOption = Annotated[
 
 
 def _listed(keys: tuple[PoolKey, ...]) -> list[dict[str, Any]]:
-    return [{"index": k.index, "id": k.id, "masked": k.masked} for k in keys]
+    return [
+        {"index": k.index, "id": k.id, "masked": k.masked, "disabled": k.disabled} for k in keys
+    ]
 
 
 def _lines(keys: tuple[PoolKey, ...]) -> list[str]:
-    return [f"  key {k.index}  {k.masked}" + (f"  id {k.id}" if k.id else "") for k in keys]
+    return [
+        f"  key {k.index}  {k.masked}"
+        + (f"  id {k.id}" if k.id else "")
+        + ("  disabled" * k.disabled)
+        for k in keys
+    ]
 
 
 @key_app.command("add")
@@ -90,3 +97,49 @@ def remove_command(
         f"removed key {gone.index} ({gone.masked}) from {b}/{p}" if gone else "removed",
         *_lines(done.keys),
     )
+
+
+def _set_enabled(
+    ctx: typer.Context, ref: str, key: str, backend: str | None, on: bool, as_json: bool
+) -> None:
+    from .. import editing
+    from ..config import load_config
+
+    g = globals_of(ctx)
+    b, p = resolve_ref(load_config(g.paths()), ref, backend)
+    done = editing.set_key_enabled(g.paths(), b, p, key, on)
+    word = "enabled" if on else "disabled"
+    changed = bool(done.result.changed)
+    emit(
+        as_json,
+        {word: changed, "backend": b, "provider": p, "keys": _listed(done.keys)},
+        f"{word} the key of {b}/{p}" if changed else f"the key of {b}/{p} was already {word}",
+        *_lines(done.keys),
+    )
+
+
+KeyArgument = Annotated[str, typer.Argument(metavar="KEY", help="Its id, mask, ${VAR} or index.")]
+
+
+@key_app.command("disable")
+def disable_command(
+    ctx: typer.Context,
+    ref: Ref,
+    key: KeyArgument,
+    backend: BackendOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Keep a key in the file but out of rotation (disabled_keys); not the last enabled one."""
+    _set_enabled(ctx, ref, key, backend, False, as_json)
+
+
+@key_app.command("enable")
+def enable_command(
+    ctx: typer.Context,
+    ref: Ref,
+    key: KeyArgument,
+    backend: BackendOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Put a disabled key back in rotation."""
+    _set_enabled(ctx, ref, key, backend, True, as_json)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -30,7 +31,7 @@ from .model import (
     provider_type,
 )
 from .notify import parse_notify
-from .pools import key_pool
+from .pools import POOL_KEYS, check_disabled
 from .proxy import check_proxy, token_lines
 from .shared import TABLES, parse_shared
 from .source import TomlSource
@@ -57,6 +58,7 @@ def build_config(paths: Paths, llm: TomlSource | None, meta: TomlSource | None) 
     llm_data = llm.data if llm else {}
     llm_path = paths.llm_config
     providers = _parse_providers(meta, paths.provider_metadata, checker)
+    check_disabled(providers, paths, partial(checker.error, meta, paths.provider_metadata))
     backends = _parse_backends(llm, llm_data, llm_path, providers, checker)
     default, order = _parse_backend_section(llm, llm_data, llm_path, backends, checker)
     proxy = llm_data.get("proxy", {})
@@ -183,7 +185,7 @@ PROVIDER_KEYS: Final[Mapping[str, _Convert]] = {
     "args": str_list,
     "base_url": values.http_url,
     "api_key": as_str,
-    "api_keys": key_pool,
+    **POOL_KEYS,
     "model": as_str,
     "headers": str_table,
     "timeout": positive_seconds,

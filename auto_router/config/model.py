@@ -144,6 +144,10 @@ class ProviderConfig:
     api_key: str | None = field(default=None, repr=False)
     #: A key pool (issue 19, ``pools.py``): each key a rotation slot; never with ``api_key``.
     api_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: Pool keys kept but out of rotation (issue 21), by ``${VAR}`` text or id (``pools.py``).
+    disabled_keys: tuple[str, ...] = ()
+    #: Their places in ``api_keys`` (from 1), matched once per load (``pools.check_disabled``).
+    disabled_entries: frozenset[int] = frozenset()
     #: Set on the provider narrowed to one pool key (``entry``): its id and place (from 1).
     key_id: str | None = None
     key_index: int | None = None
@@ -274,12 +278,15 @@ class ProviderConfig:
 
     def _first_usable(self, env: Mapping[str, str]) -> ProviderConfig:
         for index, written in enumerate(self.api_keys, 1):
+            if index in self.disabled_entries:  # health checks, env: never a disabled key
+                continue
             try:
                 if expand(written, env):
                     return self.entry(index)
             except ExpansionError:
                 continue
-        return self.entry(1)  # none expands: its error names the first
+        on = [i for i in range(1, len(self.api_keys) + 1) if i not in self.disabled_entries]
+        return self.entry(on[0] if on else 1)  # none expands: its error names the first
 
     def _expanded_url(self, url: str | None) -> str | None:
         """A ``base_url`` built from ``${VAR}`` is checked here, once its value is known (a
@@ -457,17 +464,22 @@ class Config:
             line = f":{provider.line}" if provider.line else ""
             source = provider.source or "provider_metadata.toml"
             where = f"{source}{line}: [{provider.backend}.{provider.name}]"
-            found = expand_pool(provider.api_keys, self.key_ring, os.environ, where)
+            found = expand_pool(
+                provider.api_keys, self.key_ring, os.environ, where, provider.disabled_keys
+            )
             self._pools[provider.key] = found
         return found
 
     def slots_of(self, provider: ProviderConfig) -> tuple[str, ...]:
-        """Its rotation slots: its name, or one per usable pool key (its name when none is:
-        it then fails as a provider whose variable is unset does)."""
+        """Its rotation slots: its name, or one per usable pool key that is not disabled (its
+        name when none is: it then fails as a provider whose variable is unset does). With a
+        key disabled, none: the whole pool's name could resolve to the disabled key."""
         if not provider.api_keys:
             return (provider.slot,)
-        usable = tuple(k.id for k in self.pool(provider) if k.id is not None)
-        return tuple(slot_name(provider.name, i) for i in usable) or (provider.name,)
+        pool = self.pool(provider)
+        usable = tuple(k.id for k in pool if k.id is not None and not k.disabled)
+        fallback = () if any(k.disabled for k in pool) else (provider.name,)
+        return tuple(slot_name(provider.name, i) for i in usable) or fallback
 
     def backend_order(self, start: str | None = None) -> tuple[str, ...]:
         """Backends to try, starting with ``start``, then the rest of ``order`` after it."""

@@ -11,6 +11,10 @@ when it is shown.
 A pool key's slot in rotation is ``provider#id`` (``slot_name``): the policy rotates over
 slots as it does over providers, so a pool rotates inside its provider before the backend
 moves on, under every strategy, with no rule of its own.
+
+A provider's ``disabled_keys`` (issue 21) lists keys kept in the file but out of rotation,
+each by its ``${VAR}`` text or its id (never the key, and not an index: a hand edit of the
+pool would shift it onto another key). A disabled key has no slot: no traffic, no cooldown.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from ..paths import PRIVATE_FILE, ensure_private_dir
+from ..paths import PRIVATE_FILE, Paths, ensure_private_dir
 from ..secrets import Secret
 from .expand import ExpansionError, expand
 from .values import describe
@@ -55,6 +59,73 @@ def key_pool(value: Any) -> tuple[str, ...]:
         if entry in value[: i - 1]:
             raise ValueError(f"entry {i} repeats entry {value.index(entry) + 1}")
     return tuple(value)
+
+
+def key_names(value: Any) -> tuple[str, ...]:
+    """``disabled_keys``: a list of distinct ids or ``${VAR}`` texts (checked against the
+    pool by ``disabled_problems``). Errors name the entry, never its text."""
+    if not isinstance(value, list):
+        raise ValueError(f'expected a list like ["${{KEY_A}}"], got {describe(value)}')
+    for i, entry in enumerate(value, 1):
+        if not isinstance(entry, str) or not entry:
+            raise ValueError(f"entry {i}: expected a key's id or ${{VAR}}, got {describe(entry)}")
+        if entry in value[: i - 1]:
+            raise ValueError(f"entry {i} repeats entry {value.index(entry) + 1}")
+    return tuple(value)
+
+
+def disabled_problems(
+    entries: tuple[str, ...], disabled: tuple[str, ...], ring: KeyRing, environ: Mapping[str, str]
+) -> list[str]:
+    """What is wrong with ``disabled_keys`` against its pool: an entry naming no key (quoted
+    only when it is an id or a ``${VAR}``: else it may be a pasted key), or every key off."""
+    if disabled and not entries:
+        return ["there is no key pool (api_keys) to disable keys of"]
+    keys = expand_pool(entries, ring, environ, "", disabled)
+    problems = []
+    for i, name in enumerate(disabled, 1):
+        if not any((k.written == name and "${" in name) or k.id == name for k in keys):
+            shown = repr(name) if is_key_name(name) else "(not an id or ${VAR})"
+            problems.append(f"entry {i} {shown} names no key of api_keys (give its id or ${{VAR}})")
+    if keys and all(k.disabled for k in keys):
+        problems.append("every key is disabled: disable the provider instead (enabled = false)")
+    return problems
+
+
+def is_key_name(text: str) -> bool:
+    """An id or a ``${VAR}``: a name of a key, safe to quote, never a key itself."""
+    is_id = len(text) == ID_LENGTH and all(c in "0123456789abcdef" for c in text)
+    return is_id or (text.startswith("${") and text.endswith("}"))
+
+
+def check_disabled(
+    providers: Mapping[str, MutableMapping[str, Any]],
+    paths: Paths,
+    error: Callable[[tuple[str, ...], str, str], None],
+) -> None:
+    """Every provider's ``disabled_keys`` against its pool, ids matched with the live keys
+    (``error(where, key, message)``: the checker adds file and line). Each provider gets the
+    places of its disabled entries (``disabled_entries``): the whole pool's ``resolve`` (a
+    health check) then never picks a disabled key, and has no key ring to match ids with."""
+    ring = KeyRing(paths.data_dir)
+    for backend, table in providers.items():
+        for name, provider in table.items():
+            if not provider.disabled_keys:
+                continue
+            for text in disabled_problems(
+                provider.api_keys, provider.disabled_keys, ring, os.environ
+            ):
+                error((backend, name), "disabled_keys", text)
+            pool = expand_pool(provider.api_keys, ring, os.environ, "", provider.disabled_keys)
+            off = frozenset(k.index for k in pool if k.disabled)
+            table[name] = replace(provider, disabled_entries=off)
+
+
+#: The checkers of a provider's pool settings (config/checks.py's ``PROVIDER_KEYS``).
+POOL_KEYS: Final[Mapping[str, Callable[[Any], tuple[str, ...]]]] = {
+    "api_keys": key_pool,
+    "disabled_keys": key_names,
+}
 
 
 def slot_name(provider: str, key_id: str | None) -> str:
@@ -131,6 +202,8 @@ class PoolKey:
     id: str | None
     secret: Secret | None = field(repr=False)
     problem: str | None = None
+    #: Listed in the provider's ``disabled_keys``: kept in the file, out of rotation.
+    disabled: bool = False
 
     @property
     def masked(self) -> str:
@@ -141,23 +214,29 @@ class PoolKey:
 
 
 def expand_pool(
-    entries: tuple[str, ...], ring: KeyRing, environ: Mapping[str, str], where: str
+    entries: tuple[str, ...],
+    ring: KeyRing,
+    environ: Mapping[str, str],
+    where: str,
+    disabled: tuple[str, ...] = (),
 ) -> tuple[PoolKey, ...]:
     """Every entry of a pool expanded and named; ``where`` (``file:line: [b.p]``) prefixes
-    the problem of an entry whose variable is unset."""
+    the problem of an entry whose variable is unset. ``disabled``: ``disabled_keys``."""
     found = []
     for i, written in enumerate(entries, 1):
+        off = "${" in written and written in disabled
         try:
             value = expand(written, environ)
         except ExpansionError as exc:
             problem = f"{where}.api_keys[{i}]: {exc}"
-            found.append(PoolKey(i, written, None, None, problem))
+            found.append(PoolKey(i, written, None, None, problem, off))
             continue
         if not value:
             problem = f"{where}.api_keys[{i}]: the key is empty"
-            found.append(PoolKey(i, written, None, None, problem))
+            found.append(PoolKey(i, written, None, None, problem, off))
             continue
-        found.append(PoolKey(i, written, ring.id_of(value), Secret(value)))
+        key_id = ring.id_of(value)
+        found.append(PoolKey(i, written, key_id, Secret(value), None, off or key_id in disabled))
     return tuple(found)
 
 

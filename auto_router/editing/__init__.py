@@ -25,6 +25,7 @@ Public API (all raise ``AutoRouterError`` subclasses; all return an ``EditResult
     replace_provider(paths, backend, provider, values, *, expected=None, keep_masked=False)
     add_key(paths, backend, provider, value)      # key pools: these two return a KeyEdit
     remove_key(paths, backend, provider, wanted)  # wanted: id, mask, ${VAR} text or index
+    set_key_enabled(paths, backend, provider, wanted, enabled)  # disabled_keys (issue 21)
     add_backend(paths, backend, settings=None, *, providers=None, make_default=False,
                 add_to_order=True)
     edit_backend(paths, backend, *, set=None, unset=())
@@ -50,7 +51,7 @@ from .backends import (
     set_default_backend,
 )
 from .editor import EditorOutcome, edit_with_editor
-from .keys import KeyEdit, add_key, remove_key
+from .keys import KeyEdit, add_key, remove_key, set_key_enabled
 from .providers import (
     add_provider,
     edit_provider,
@@ -106,6 +107,7 @@ __all__ = [
     "set_backend_order",
     "set_default_backend",
     "set_key",
+    "set_key_enabled",
     "set_provider_enabled",
     "set_provider_order",
     "table_digest",

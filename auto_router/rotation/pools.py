@@ -26,6 +26,8 @@ class KeyStatus:
     circuit: str = CLOSED
     #: Why the key cannot be used (its variable is unset), naming the entry.
     problem: str | None = None
+    #: In the provider's ``disabled_keys`` (issue 21): no slot, so no traffic and no cooldown.
+    disabled: bool = False
 
 
 def key_status(
@@ -52,6 +54,7 @@ def key_status(
                 state=shown(own),
                 circuit=own.circuit(now),
                 problem=key.problem,
+                disabled=key.disabled,
             )
         )
     return tuple(found)
@@ -59,8 +62,9 @@ def key_status(
 
 def pool_summary(keys: tuple[KeyStatus, ...]) -> tuple[float | None, str]:
     """The provider's cooldown and circuit: a pool cools (its circuit opens) only when every
-    usable key's does; the cooldown shown is when the first key is back."""
-    usable = [k for k in keys if k.id is not None]
+    usable key's does (a disabled key is not in rotation); the cooldown shown is when the
+    first key is back."""
+    usable = [k for k in keys if k.id is not None and not k.disabled]
     cooling = [k.cooldown_until for k in usable]
     cooldown = min(c for c in cooling if c is not None) if usable and all(cooling) else None
     opened = [k.circuit for k in usable if k.circuit != CLOSED]

@@ -344,8 +344,10 @@ class Rotator:
     def set_current(self, backend: str, provider: str) -> None:
         """Make ``provider`` current for ``backend`` now (it must exist); a pool's first
         usable key, unless ``provider`` names the key (``name#key-id``)."""
-        provider = self.config.slots_of(self.config.provider(backend, provider))[0]
-        self._update(backend, lambda s: set_current_policy(s, provider))
+        slots = self.config.slots_of(self.config.provider(backend, provider))
+        if not slots:
+            raise ProviderNotFoundError(f"provider {backend}/{provider} has no usable key")
+        self._update(backend, lambda s: set_current_policy(s, slots[0]))
 
     def reset(self, backend: str | None = None) -> None:
         """Clear rotation and cooldowns of ``backend`` (all backends when ``None``)."""

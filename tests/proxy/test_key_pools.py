@@ -274,3 +274,30 @@ def test_a_pinned_pool_tries_its_available_key_first(home: Paths) -> None:
                 )
                 assert reply.choices[0].message.content == "pooled"
     assert keys_seen(pool) == ["A", "B", "B"]  # key A cooling: tried last, so not again
+
+
+def test_a_disabled_key_sees_no_traffic_and_gets_no_cooldown(home: Paths) -> None:
+    pool = FakeProvider("pool", text="from key B")
+    with FakeUpstream(pool) as up_pool, FakeUpstream() as up_other:
+        pool_config(home, up_pool.url, up_other.url)
+        text = home.provider_metadata.read_text().replace(
+            'model = "pool-model"', 'disabled_keys = ["${P19_KEY_A}"]\nmodel = "pool-model"'
+        )
+        home.provider_metadata.write_text(text)
+        id_a, id_b = ids(home)
+        with serve(make_app(home)) as base:
+            client = closed_after_test(
+                openai.OpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0)
+            )
+            for _ in range(3):
+                raw = client.chat.completions.with_raw_response.create(model="m", messages=HI)  # type: ignore[arg-type]
+                assert raw.headers["x-auto-router-key"] == id_b
+            pool.limited_when = "pool"  # key B runs out: the backend moves on, not to key A
+            client.chat.completions.create(model="m", messages=HI)  # type: ignore[arg-type]
+    seen = keys_seen(pool)
+    assert set(seen) == {"B"} and len(seen) >= 4  # key A's upstream saw nothing
+    state = Rotator(home, store=SQLiteStateStore(home.database)).state("qwen")
+    assert state.provider(slot_name("pool", id_a)).usage_limits == 0
+    (status,) = Rotator(home, store=SQLiteStateStore(home.database)).status()
+    key_a = status.providers[0].keys[0]
+    assert key_a.disabled and key_a.cooldown_until is None

@@ -72,3 +72,43 @@ async def test_keys_are_listed_masked_with_their_state_and_a_round_trip_keeps_th
         assert unusable.status_code == 404
     printed = json.dumps(bodies)
     assert KEY_A not in printed and LITERAL not in printed
+
+
+async def test_a_key_is_disabled_and_enabled_through_the_editing_layer(
+    home: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("P19_KEY_A", KEY_A)
+    monkeypatch.delenv("P19_UNSET_KEY", raising=False)
+    write_config(home, '[backends.qwen]\nproviders = ["pool"]\n', META)
+    literal_id = KeyRing(home.data_dir).id_of(LITERAL)
+    async with client_for(home, token="") as (anonymous, _):
+        refused = await anonymous.post("/v1/providers/qwen/pool/keys/2/disable")
+        assert refused.status_code == 401
+    assert "disabled_keys" not in texts(home)[1]
+    async with client_for(home) as (client, _):
+        off = await client.post("/v1/providers/qwen/pool/keys/sk-…wxyz/disable")
+        assert off.status_code == 200, off.text
+        assert off.json()["changed"] is True
+        keys = off.json()["provider"]["keys"]
+        assert [(k["disabled"], k["status"]) for k in keys] == [
+            (False, "current"),
+            (True, "disabled"),
+            (False, "unusable"),
+        ]
+        written = texts(home)[1]
+        assert "# three accounts\n" in written and f'disabled_keys = ["{literal_id}"]' in written
+        again = await client.post(f"/v1/providers/qwen/pool/keys/{literal_id}/disable")
+        assert again.status_code == 200 and again.json()["changed"] is False
+        last = await client.post("/v1/providers/qwen/pool/keys/1/disable")
+        assert last.status_code == 400, last.text  # key 3 is unusable, key 2 disabled: refused
+        assert texts(home)[1] == written
+        missing = await client.post("/v1/providers/qwen/pool/keys/9/enable")
+        assert missing.status_code == 404
+        on = await client.post("/v1/providers/qwen/pool/keys/2/enable")
+        assert on.status_code == 200 and not any(
+            k["disabled"] for k in on.json()["provider"]["keys"]
+        )
+        assert texts(home)[1].endswith(META.lstrip("\n")[-40:])
+        assert "disabled_keys" not in texts(home)[1]
+    printed = json.dumps([off.text, again.text, last.text, on.text])
+    assert KEY_A not in printed and LITERAL not in printed

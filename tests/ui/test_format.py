@@ -98,6 +98,7 @@ def test_windows_of_any_name_with_or_without_counts(call: Call) -> None:
 
 def test_a_providers_state_in_one_word(call: Call) -> None:
     assert call("providerState", {"enabled": False, "current": True}, NOW)["label"] == "disabled"
+    assert call("providerState", {"disabled": True, "current": True}, NOW)["kind"] == "disabled"
     cooling = call("providerState", {"enabled": True, "cooldown_until": NOW + 60}, NOW)
     assert (cooling["label"], cooling["until"]) == ("cooling", NOW + 60)
     # A cooldown that has passed is over, even before the next poll says so.

@@ -3,7 +3,9 @@ the per-key reset, in real headless Chromium against a real proxy and the fake u
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +76,8 @@ def test_a_cooling_key_has_a_reset_button_that_puts_it_back(
     cooling.wait_for(timeout=5000)
     assert cooling.locator("code").inner_text().endswith("1111")
     button = cooling.get_by_role("button", name=re.compile("reset key"))
-    assert keys.get_by_role("button").count() == 1  # only the key in trouble has one
+    # only the key in trouble has one
+    assert keys.get_by_role("button", name=re.compile("reset key")).count() == 1
     button.focus()
     page.keyboard.press("Enter")
     page.locator("#notice.ok").wait_for(timeout=5000)
@@ -88,6 +91,42 @@ def test_a_cooling_key_has_a_reset_button_that_puts_it_back(
     ]
     assert [k.cooldown_until for k in status.keys] == [None, None]
     assert not any(key in page.content() for key in POOL)
+    assert watched.errors == []
+
+
+def test_disable_key_asks_first_then_the_file_and_status_say_disabled(
+    pooled: Scene, watched: Watched
+) -> None:
+    page = opened(pooled, watched)
+    keys = card(page, "one").locator("li.key")
+    keys.first.wait_for(timeout=5000)
+    before = pooled.paths.provider_metadata.read_text()
+    first = keys.filter(has_text="1111")
+    first.get_by_role("button", name=re.compile("disable key")).click()
+    dialog = page.locator("dialog#confirm")
+    assert "changes your configuration file" in dialog.inner_text()
+    page.keyboard.press("Enter")  # the focused button is Cancel: nothing written
+    assert pooled.paths.provider_metadata.read_text() == before
+    first.get_by_role("button", name=re.compile("disable key")).click()
+    dialog.get_by_role("button", name="Change the file").click()
+    first.get_by_role("button", name=re.compile("enable key")).wait_for(timeout=5000)
+    assert first.locator('[data-state="disabled"]').count() == 1
+    after = pooled.paths.provider_metadata.read_text()
+    key_id = first.get_attribute("data-key")
+    assert f'disabled_keys = ["{key_id}"]' in after and "# off for now" in after
+    assert not any(key in after.split("disabled_keys")[1] for key in POOL)  # by id, not text
+    home = str(pooled.paths.config_dir)
+    out = subprocess.run(
+        [sys.executable, "-m", "auto_router", "--config-dir", home, "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=True,
+    ).stdout
+    (line,) = [ln for ln in out.splitlines() if "1111" in ln]
+    assert line.rstrip().endswith("disabled"), out
+    assert not any(key in out or key in page.content() for key in POOL)
     assert watched.errors == []
 
 

@@ -37,6 +37,8 @@ def admin_routes() -> list[BaseRoute]:
         Route(f"{_PROVIDER}/disable", providers.disable_provider, methods=["POST"]),
         Route(f"{_PROVIDER}/rename", providers.rename_provider, methods=["POST"]),
         Route(f"{_PROVIDER}/keys/{{key}}/reset", providers.reset_key, methods=["POST"]),
+        Route(f"{_PROVIDER}/keys/{{key}}/enable", providers.enable_key, methods=["POST"]),
+        Route(f"{_PROVIDER}/keys/{{key}}/disable", providers.disable_key, methods=["POST"]),
         Route(f"{_PROVIDER}/reload", providers.reload_config, methods=["POST"]),
         Route(f"{_PROVIDER}/test", checks.test_provider, methods=["POST"]),
         Route(f"{_PROVIDER}/models", checks.provider_models, methods=["POST"]),

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from ...config import ProviderConfig
 from ...errors import AutoRouterError
 from ...providers.views import masked_table, provider_as_json
+from ...rotation.pools import KeyStatus
 from ...rotation.service import ProviderStatus, Rotator, status_label
 from ._base import (
     ApiError,
@@ -53,9 +54,8 @@ def provider_row(provider: ProviderConfig, status: ProviderStatus | None) -> dic
                 "id": k.id,
                 "masked": k.masked,
                 "current": k.current,
-                "status": "unusable"
-                if k.problem
-                else status_label(True, k.current, k.cooldown_until),
+                "status": _key_label(k),
+                "disabled": k.disabled,
                 "cooldown_until": k.cooldown_until,
                 "circuit": k.circuit,
                 "problem": k.problem,
@@ -63,6 +63,12 @@ def provider_row(provider: ProviderConfig, status: ProviderStatus | None) -> dic
             for k in status.keys
         ]
     return data
+
+
+def _key_label(key: KeyStatus) -> str:
+    if key.disabled:
+        return "disabled"
+    return "unusable" if key.problem else status_label(True, key.current, key.cooldown_until)
 
 
 def provider_rows(rotator: Rotator, backend: str | None = None) -> list[dict[str, Any]]:
@@ -203,6 +209,28 @@ async def reset_key(request: Request) -> Response:
     rotator = services(request).rotator
     await in_thread(rotator.reset_key, backend, provider, request.path_params["key"])
     return ok(await _row(request, backend, provider))
+
+
+async def _set_key_enabled(request: Request, enabled: bool) -> Response:
+    """A pool key in or out of ``disabled_keys``: an edit of the file, as ``provider key
+    disable|enable`` makes it."""
+    paths = config_paths(request)
+    backend, provider = _ref(request)
+    key = request.path_params["key"]
+    done = await in_thread(editing_module().set_key_enabled, paths, backend, provider, key, enabled)
+    edited(request)
+    changed = bool(done.result.changed)
+    return ok({"provider": await _row(request, backend, provider), "changed": changed})
+
+
+@admin_endpoint
+async def enable_key(request: Request) -> Response:
+    return await _set_key_enabled(request, True)
+
+
+@admin_endpoint
+async def disable_key(request: Request) -> Response:
+    return await _set_key_enabled(request, False)
 
 
 async def _set_enabled(request: Request, enabled: bool) -> Response:

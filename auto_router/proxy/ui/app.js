@@ -272,7 +272,7 @@ function onEvent(message) {
 
 // -- steering ------------------------------------------------------------------------
 
-const CHANGES_FILES = new Set(["enable", "disable"]);
+const CHANGES_FILES = new Set(["enable", "disable", "enable-key", "disable-key"]);
 
 function confirmChange(text) {
   const dialog = $("confirm");
@@ -288,9 +288,9 @@ async function act(button) {
   const { action, backend, provider } = button.dataset;
   const b = encodeURIComponent(backend || "");
   const p = encodeURIComponent(provider || "");
-  const who = (provider ? `${backend}/${provider}` : backend) + (action === "reset-key" ? ` key ${button.dataset.key}` : "");
+  const who = (provider ? `${backend}/${provider}` : backend) + (action.endsWith("-key") ? ` key ${button.dataset.key}` : "");
   if (CHANGES_FILES.has(action)) {
-    const ok = await confirmChange(`${action === "enable" ? "Enable" : "Disable"} ${who}? This changes your configuration file (comments are kept).`);
+    const ok = await confirmChange(`${action.startsWith("enable") ? "Enable" : "Disable"} ${who}? This changes your configuration file (comments are kept).`);
     if (!ok) return;
   }
   button.disabled = true;
@@ -299,6 +299,7 @@ async function act(button) {
     else if (action === "rotate") await api("POST", `/v1/backends/${b}/rotate`);
     else if (action === "reset") await api("POST", `/v1/backends/${b}/reset`);
     else if (action === "reset-key") await api("POST", `/v1/providers/${b}/${p}/keys/${encodeURIComponent(button.dataset.key)}/reset`);
+    else if (action === "enable-key" || action === "disable-key") await api("POST", `/v1/providers/${b}/${p}/keys/${encodeURIComponent(button.dataset.key)}/${action.replace("-key", "")}`);
     else if (action === "enable" || action === "disable") await api("POST", `/v1/providers/${b}/${p}/${action}`);
     else if (action === "test") await test(who, b, p);
     notice(action === "test" ? "" : `${who}: ${button.textContent.toLowerCase()} done`, "ok");

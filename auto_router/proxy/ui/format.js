@@ -103,7 +103,8 @@ export function resetText(resetAt, now) {
 /** One word for where a provider (or a key) stands, and the time its state ends. */
 export function providerState(p, now) {
   if (!p) return { label: "unknown", kind: "unknown", until: null };
-  if (p.enabled === false) return { label: "disabled", kind: "disabled", until: null };
+  // a provider turned off, or a pool key in its disabled_keys
+  if (p.enabled === false || p.disabled === true) return { label: "disabled", kind: "disabled", until: null };
   const cooling = typeof p.cooldown_until === "number" && p.cooldown_until > now;
   if (cooling) return { label: "cooling", kind: "cooling", until: p.cooldown_until };
   if (p.circuit === "open") {

@@ -114,6 +114,15 @@ function keyRows(backend, p, now) {
         keyTroubled(k, now)
           ? button("Reset key", "reset-key", { "data-backend": backend.name, "data-provider": p.name, "data-key": k.id }, { "aria-label": `reset key ${k.masked}` })
           : null,
+        // In or out of disabled_keys: a change of the file, confirmed first (app.js).
+        k.id
+          ? button(
+              k.disabled ? "Enable key" : "Disable key",
+              k.disabled ? "enable-key" : "disable-key",
+              { "data-backend": backend.name, "data-provider": p.name, "data-key": k.id },
+              { "aria-label": `${k.disabled ? "enable" : "disable"} key ${k.masked}` },
+            )
+          : null,
         Array.isArray(k.headroom) && k.headroom.length
           ? el("ul", { class: "windows" }, ...k.headroom.map((w) => bar(w, now)))
           : null,
