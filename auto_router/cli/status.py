@@ -50,10 +50,12 @@ def render_status(
     style: view.Style,
 ) -> str:
     """The text of ``status`` (on ``rotator``'s clock)."""
+    from ..rotation.service import overflow_of  # loaded with the rotator already
+
     now, config = rotator.clock(), rotator.config
     lines: list[str] = []
     for backend in backends:
-        overflow = view.overflow_of(backend, now)
+        overflow = overflow_of(backend)
         head = _backend_line(backend)
         lines.append(head + (f"  {view.overflow_text(overflow, now)}" if overflow else ""))
         if backend.providers:
@@ -148,6 +150,8 @@ def _provider_line(provider: ProviderStatus, now: float) -> str:
 def _backend_json(
     backend: BackendStatus, config: Config, usages: view.Usages, now: float
 ) -> dict[str, Any]:
+    from ..rotation.service import overflow_of  # loaded with the rotator already
+
     return {
         "name": backend.name,
         "enabled": backend.enabled,
@@ -156,7 +160,7 @@ def _backend_json(
         "current": backend.current,
         "last_used": backend.last_used,
         "strategy": backend.strategy,
-        "overflow": view.overflow_json(view.overflow_of(backend, now), now),
+        "overflow": view.overflow_json(overflow_of(backend), now),
         "providers": [
             {
                 "name": p.name,

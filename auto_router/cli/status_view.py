@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..limits.headroom import Window
     from ..paths import Paths
-    from ..rotation.service import BackendStatus, ProviderStatus
+    from ..rotation.service import Overflow, ProviderStatus
 
 BAR_WIDTH = 10
 _UNICODE = ("▕", "█", "░", "▏")
@@ -220,29 +220,6 @@ def today_json(today: Today | None) -> dict[str, Any]:
 
 
 # -- the overflow under priority -------------------------------------------------------------
-
-
-class Overflow(NamedTuple):
-    """Under ``priority``: the preferred provider cannot serve, ``to`` does, until ``back_at``."""
-
-    preferred: str
-    to: str
-    back_at: float | None
-
-
-def overflow_of(backend: BackendStatus, now: float) -> Overflow | None:
-    """The backend's overflow, if it is on one (``priority`` only: the other strategies do not
-    come back by themselves)."""
-    if backend.strategy != "priority" or backend.current is None:
-        return None
-    enabled = [p for p in backend.providers if p.enabled]
-    if not enabled or enabled[0].name == backend.current:
-        return None
-    first = enabled[0]
-    back = first.cooldown_until
-    if first.circuit == OPEN and first.circuit_until is not None:
-        back = max(back or 0.0, first.circuit_until)
-    return Overflow(first.name, backend.current, back)
 
 
 def overflow_text(overflow: Overflow, now: float) -> str:

@@ -57,6 +57,8 @@ def render(
     style: view.Style = view.PLAIN,
 ) -> str:
     """One screen: a clock line, then each backend and its providers."""
+    from ..rotation.service import overflow_of  # loaded with the rotator already
+
     stamp = dt.datetime.fromtimestamp(now).astimezone().strftime("%H:%M:%S")
     lines = [f"auto-router status  {stamp}  (Ctrl-C to stop)"]
     if not backends:
@@ -64,7 +66,7 @@ def render(
     for backend in backends:
         current = backend.current or "-"
         line = f"{backend.name}  current: {current}"
-        overflow = view.overflow_of(backend, now)
+        overflow = overflow_of(backend)
         if overflow is not None:
             line += f"  {view.overflow_text(overflow, now)}"
         lines.append(line + ("  (disabled)" if not backend.enabled else ""))

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import NamedTuple
 
 from ..config import BackendConfig, Config, ProviderConfig
 from ..config.pools import find_key, slot_name, split_slot
@@ -22,6 +23,7 @@ from .events import EventBus, transitions
 from .policy import (
     CLOSED,
     DIRECT,
+    OPEN,
     BackendState,
     Candidate,
     ProviderState,
@@ -105,6 +107,29 @@ class BackendStatus:
     providers: tuple[ProviderStatus, ...]
     #: ``[backends.X] strategy`` in force (config.model.STRATEGIES).
     strategy: str = "sticky"
+
+
+class Overflow(NamedTuple):
+    """Under ``priority``: the preferred provider cannot serve, ``to`` does, until ``back_at``."""
+
+    preferred: str
+    to: str
+    back_at: float | None
+
+
+def overflow_of(backend: BackendStatus) -> Overflow | None:
+    """The backend's overflow, if it is on one (``priority`` only: the other strategies do not
+    come back by themselves); ``status``, ``status --watch`` and the dashboard all show it."""
+    if backend.strategy != "priority" or backend.current is None:
+        return None
+    enabled = [p for p in backend.providers if p.enabled]
+    if not enabled or enabled[0].name == backend.current:
+        return None
+    first = enabled[0]
+    back = first.cooldown_until
+    if first.circuit == OPEN and first.circuit_until is not None:
+        back = max(back or 0.0, first.circuit_until)
+    return Overflow(first.name, backend.current, back)
 
 
 class Rotator:

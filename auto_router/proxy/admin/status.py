@@ -18,8 +18,13 @@ from starlette.responses import Response
 
 from ...limits.headroom import Window
 from ...providers.pricing import prices_in
-from ...rotation.policy import OPEN
-from ...rotation.service import BackendStatus, ProviderStatus, Rotator, status_label
+from ...rotation.service import (
+    BackendStatus,
+    ProviderStatus,
+    Rotator,
+    overflow_of,
+    status_label,
+)
 from ._base import admin_endpoint, in_thread, ok, services
 
 
@@ -39,18 +44,11 @@ def window_json(window: Window, now: float) -> dict[str, Any]:
 
 
 def overflow_json(backend: BackendStatus) -> dict[str, Any] | None:
-    """Under ``priority``: the first enabled provider cannot serve and ``to`` does, until
-    ``back_at`` (the other strategies do not come back by themselves)."""
-    if backend.strategy != "priority" or backend.current is None:
+    """The backend's overflow (``rotation.service.overflow_of``) as the page reads it."""
+    overflow = overflow_of(backend)
+    if overflow is None:
         return None
-    enabled = [p for p in backend.providers if p.enabled]
-    if not enabled or enabled[0].name == backend.current:
-        return None
-    first = enabled[0]
-    back = first.cooldown_until
-    if first.circuit == OPEN and first.circuit_until is not None:
-        back = max(back or 0.0, first.circuit_until)
-    return {"from": first.name, "to": backend.current, "back_at": back}
+    return {"from": overflow.preferred, "to": overflow.to, "back_at": overflow.back_at}
 
 
 def provider_json(
